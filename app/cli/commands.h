@@ -1,0 +1,15 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace qs::cli {
+
+/// Each subcommand registers its options on `app` and returns the action to run when it was chosen.
+/// Actions return the process exit code; they throw qs::Error for bad input.
+using Action = std::function<int()>;
+
+Action addInspectCommand(CLI::App& app);
+
+} // namespace qs::cli
