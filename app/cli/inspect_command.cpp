@@ -150,7 +150,7 @@ int runInspect(const InspectOptions& options)
         return 0;
     for (const TensorInfo* info : selected) {
         std::cout << "\n";
-        if (!info->loadable()) {
+        if (!info->loadable() && options.tensor.empty()) {
             std::cout << info->name << "  " << shapeToString(info->shape) << "  " << info->dtypeName
                       << "\n  (dtype cannot be converted to float32; no statistics)\n";
             continue;

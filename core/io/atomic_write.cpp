@@ -16,8 +16,11 @@ void writeFileAtomically(const std::string& path, std::span<const std::byte> byt
     const fs::path target(path);
     const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
     std::random_device entropy;
-    const std::string temporary
-        = (folder / ("." + target.filename().string() + ".tmp-" + std::to_string(entropy()))).string();
+    std::string temporaryName = target.filename().string();
+    temporaryName.insert(0, 1, '.');
+    temporaryName += ".tmp-";
+    temporaryName += std::to_string(entropy());
+    const std::string temporary = (folder / temporaryName).string();
 
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,7 +14,7 @@ namespace qs {
 namespace {
 
 /// A sharded checkpoint: the index's weight_map names, for each tensor, the shard that holds it.
-/// Tensors are listed shard by shard (shards in order of first mention), each shard in file order.
+/// Tensors are listed shard by shard (shards sorted by file name: model-00001-of-N first), each in file order.
 class SafetensorsIndexFile final : public TensorFile {
 public:
     explicit SafetensorsIndexFile(const std::string& path)
@@ -48,6 +49,7 @@ public:
         }
         if (shardOrder.empty())
             throwFileError(path, {}, "weight_map is empty");
+        std::sort(shardOrder.begin(), shardOrder.end());
 
         for (const std::string& shardName : shardOrder) {
             const std::string shardPath = (folder / shardName).string();
