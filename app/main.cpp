@@ -15,21 +15,22 @@ int main(int argc, char* argv[])
     QApplication::setDesktopFileName(QStringLiteral("quantscope"));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(
-        QApplication::translate("main", "Quantscope: look at tensor distributions and outliers for quantization."));
+    parser.setApplicationDescription(QApplication::translate(
+        "main", "Quantscope: look at tensor distributions and outliers for quantization."));
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("files"),
-                                 QApplication::translate("main", "Tensor files to open (safetensors, npy, npz, HDF5)."),
-                                 QStringLiteral("[FILE...]"));
+        QApplication::translate("main", "Tensor files to open (safetensors, npy, npz, HDF5)."),
+        QStringLiteral("[FILE...]"));
     const QCommandLineOption tensorOption(QStringLiteral("tensor"),
-                                          QApplication::translate("main", "Select tensor NAME (default: the first "
-                                                                          "loadable tensor)."),
-                                          QStringLiteral("NAME"));
-    const QCommandLineOption screenshotOption(
-        QStringLiteral("screenshot"),
-        QApplication::translate("main", "Wait until the analysis is shown, save a PNG of the window to PATH and exit "
-                                        "(settings are neither read nor written)."),
+        QApplication::translate("main",
+            "Select tensor NAME (default: the first "
+            "loadable tensor)."),
+        QStringLiteral("NAME"));
+    const QCommandLineOption screenshotOption(QStringLiteral("screenshot"),
+        QApplication::translate("main",
+            "Wait until the analysis is shown, save a PNG of the window to PATH and exit "
+            "(settings are neither read nor written)."),
         QStringLiteral("PNG"));
     parser.addOption(tensorOption);
     parser.addOption(screenshotOption);
@@ -47,10 +48,11 @@ int main(int argc, char* argv[])
     window.show();
 
     qs::gui::StartupSequence startup(&window, options);
-    QObject::connect(&startup, &qs::gui::StartupSequence::finished, &app, [](int exitCode, const QString& message) {
-        QTextStream(exitCode == 0 ? stdout : stderr) << message << Qt::endl;
-        QApplication::exit(exitCode);
-    });
+    QObject::connect(
+        &startup, &qs::gui::StartupSequence::finished, &app, [](int exitCode, const QString& message) {
+            QTextStream(exitCode == 0 ? stdout : stderr) << message << Qt::endl;
+            QApplication::exit(exitCode);
+        });
     startup.start();
     return QApplication::exec();
 }

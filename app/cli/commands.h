@@ -11,5 +11,7 @@ namespace qs::cli {
 using Action = std::function<int()>;
 
 Action addInspectCommand(CLI::App& app);
+Action addFormatsCommand(CLI::App& app);
+Action addCompareCommand(CLI::App& app);
 
 } // namespace qs::cli

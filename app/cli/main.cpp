@@ -15,6 +15,8 @@ int main(int argc, char** argv)
     std::vector<std::pair<CLI::App*, qs::cli::Action>> commands;
     auto add = [&](qs::cli::Action action) { commands.emplace_back(app.get_subcommands({}).back(), std::move(action)); };
     add(qs::cli::addInspectCommand(app));
+    add(qs::cli::addFormatsCommand(app));
+    add(qs::cli::addCompareCommand(app));
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,521 @@
+// SessionController: background opening, analysis snapshots equal to the core's own functions, latest-only
+// superseding, errors and cancellation.
+#include "base/error.h"
+#include "calib/histogram.h"
+#include "io/tensor_file.h"
+#include "io/writers.h"
+#include "sessioncontroller.h"
+#include "tensor/stats.h"
+#include "tensoranalysis.h"
+
+#include <QFile>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QThreadPool>
+#include <cmath>
+#include <limits>
+#include <random>
+
+using namespace qs::gui;
+
+namespace {
+
+qs::Tensor randomTensor(const std::string& name, qs::Shape shape, unsigned seed, float scale = 1.0f)
+{
+    qs::Tensor t;
+    t.name = name;
+    t.shape = std::move(shape);
+    t.data.resize(static_cast<std::size_t>(qs::shapeElementCount(t.shape)));
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, scale);
+    for (float& v : t.data)
+        v = normal(rng);
+    return t;
+}
+
+/// A matrix whose rows 3 and 11 are 20× larger: the outlier channels along axis 0.
+qs::Tensor matrixWithOutlierRows()
+{
+    qs::Tensor t = randomTensor("layer.0.weight", {16, 24}, 7, 0.02f);
+    for (int col = 0; col < 24; ++col) {
+        t.data[3 * 24 + col] *= 20.0f;
+        t.data[11 * 24 + col] *= 20.0f;
+    }
+    t.data[5] = std::numeric_limits<float>::quiet_NaN();
+    t.data[6] = std::numeric_limits<float>::infinity();
+    t.data[7] = 0.0f;
+    return t;
+}
+
+QString writeCheckpoint(const QTemporaryDir& dir, const QString& fileName)
+{
+    const QString path = dir.filePath(fileName);
+    std::vector<qs::RawTensor> tensors;
+    tensors.push_back(qs::toRawTensor(matrixWithOutlierRows(), qs::DType::F32));
+    tensors.push_back(qs::toRawTensor(randomTensor("layer.0.bias", {16}, 8), qs::DType::F32));
+    tensors.push_back(qs::toRawTensor(randomTensor("layer.1.weight", {24, 16}, 9, 0.05f), qs::DType::BF16));
+    tensors.push_back(qs::toRawTensor(randomTensor("attn.probs", {2, 6, 10}, 10), qs::DType::F16));
+    tensors.push_back(qs::toRawTensor(randomTensor("big", {1536, 1536}, 11), qs::DType::F32));
+    qs::writeSafetensors(path.toStdString(), tensors);
+    return path;
+}
+
+qs::Tensor loadDirect(const QString& path, const std::string& name)
+{
+    return qs::TensorFile::open(path.toStdString())->load(name);
+}
+
+} // namespace
+
+class TestSessionController : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString m_path;
+
+    /// Opens m_path in `controller` and returns its file id.
+    int open(SessionController& controller, const QString& path)
+    {
+        QSignalSpy opened(&controller, &SessionController::fileOpened);
+        [&] { QVERIFY(controller.openFile(path)); }();
+        if (!opened.wait(10000))
+            return -1;
+        return opened.at(0).at(0).value<OpenFile>().id;
+    }
+
+    AnalysisPtr analyse(SessionController& controller, int fileId, const QString& name)
+    {
+        QSignalSpy ready(&controller, &SessionController::analysisReady);
+        controller.selectTensor(TensorRef {fileId, name});
+        if (!ready.wait(20000))
+            return nullptr;
+        return ready.at(0).at(0).value<AnalysisPtr>();
+    }
+
+    static void waitIdle(SessionController& controller)
+    {
+        QTRY_VERIFY_WITH_TIMEOUT(!controller.isBusy(), 20000);
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_path = writeCheckpoint(m_dir, QStringLiteral("model.safetensors"));
+    }
+
+    void cleanupTestCase()
+    {
+        // Jobs of destroyed controllers may still be finishing; they own their data.
+        QThreadPool::globalInstance()->waitForDone();
+    }
+
+    void opensInTheBackground()
+    {
+        SessionController controller;
+        QSignalSpy busy(&controller, &SessionController::busyChanged);
+        QSignalSpy opened(&controller, &SessionController::fileOpened);
+        QVERIFY(controller.openFile(m_path));
+        QVERIFY(!controller.openFile(m_path)); // already being opened
+        QVERIFY(controller.isBusy());
+        QVERIFY(controller.activity().contains(QStringLiteral("model.safetensors")));
+        QVERIFY(opened.wait(10000));
+        const OpenFile file = opened.at(0).at(0).value<OpenFile>();
+        QCOMPARE(file.path, m_path);
+        QCOMPARE(file.file->tensors().size(), std::size_t(5));
+        QCOMPARE(controller.openFiles().size(), std::size_t(1));
+        QVERIFY(controller.fileForPath(m_path));
+        QVERIFY(!controller.openFile(m_path)); // already open
+        waitIdle(controller);
+        QCOMPARE(busy.first().first().toBool(), true);
+        QCOMPARE(busy.last().first().toBool(), false);
+    }
+
+    void analysisEqualsTheCoreFunctions()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QVERIFY(id >= 0);
+        const AnalysisPtr a = analyse(controller, id, QStringLiteral("layer.0.weight"));
+        QVERIFY(a);
+
+        const qs::Tensor direct = loadDirect(m_path, "layer.0.weight");
+        QCOMPARE(a->tensor->data.size(), direct.data.size());
+        QCOMPARE(a->info.name, std::string("layer.0.weight"));
+        QCOMPARE(a->fileId, id);
+        QCOMPARE(a->formatName, std::string("safetensors"));
+        QVERIFY(a->stats == qs::computeSummaryStats(direct.data));
+        QCOMPARE(a->stats.nanCount, std::int64_t(1));
+        QCOMPARE(a->stats.infCount, std::int64_t(1));
+        QVERIFY(a->histogram == qs::computeHistogram(direct.data, 256));
+        QVERIFY(a->absHistogram == qs::computeHistogram(direct.data, 256, true));
+        QVERIFY(a->channels);
+        QVERIFY(*a->channels == qs::computeChannelStats(direct, 0));
+        QVERIFY(a->outliers == qs::topOutlierChannels(*a->channels, 10));
+        QCOMPARE(a->outliers.size(), std::size_t(10));
+        QCOMPARE(a->outliers.at(0).channel == 3 || a->outliers.at(0).channel == 11, true);
+        QCOMPARE(a->outliers.at(1).channel == 3 || a->outliers.at(1).channel == 11, true);
+
+        QVERIFY(a->heatMap);
+        QCOMPARE(a->heatMap->rows, 16);
+        QCOMPARE(a->heatMap->cols, 24);
+        QCOMPARE(a->heatMap->at(3, 0), std::fabs(direct.data[3 * 24]));
+        QCOMPARE(a->heatMap->at(0, 6), 0.0f); // Inf is left out
+
+        QVERIFY(a->focusChannel);
+        QCOMPARE(a->focusChannel->channel, a->outliers.front().channel);
+        QCOMPARE(a->focusChannel->analysisId, a->id);
+        const std::vector<float> row = channelValues(direct, 0, a->focusChannel->channel);
+        QVERIFY(a->focusChannel->histogram == qs::computeHistogram(row, 128));
+        QVERIFY(a->focusChannel->stats == qs::computeSummaryStats(row));
+        QCOMPARE(controller.currentAnalysis(), a);
+    }
+
+    void otherRanks()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        const AnalysisPtr bias = analyse(controller, id, QStringLiteral("layer.0.bias"));
+        QVERIFY(bias);
+        QVERIFY(!bias->heatMap);
+        QCOMPARE(bias->channels->channelCount(), std::size_t(16));
+
+        const AnalysisPtr probs = analyse(controller, id, QStringLiteral("attn.probs"));
+        QVERIFY(probs);
+        QVERIFY(!probs->heatMap);
+        QCOMPARE(probs->rank(), std::size_t(3));
+        QVERIFY(probs->stats == qs::computeSummaryStats(loadDirect(m_path, "attn.probs").data));
+    }
+
+    void channelValuesGatherAlongAnAxis()
+    {
+        qs::Tensor t;
+        t.name = "t";
+        t.shape = {2, 3, 4};
+        for (int i = 0; i < 24; ++i)
+            t.data.push_back(static_cast<float>(i));
+        QCOMPARE(
+            channelValues(t, 0, 1), (std::vector<float> {12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}));
+        QCOMPARE(channelValues(t, 1, 2), (std::vector<float> {8, 9, 10, 11, 20, 21, 22, 23}));
+        QCOMPARE(channelValues(t, 2, 3), (std::vector<float> {3, 7, 11, 15, 19, 23}));
+        QVERIFY_THROWS_EXCEPTION(qs::Error, channelValues(t, 3, 0));
+        QVERIFY_THROWS_EXCEPTION(qs::Error, channelValues(t, 1, 3));
+    }
+
+    void heatMapMaxPoolsMagnitudes()
+    {
+        const std::int64_t rows = 5;
+        const std::int64_t cols = 7;
+        std::vector<float> data(rows * cols);
+        std::mt19937 rng(3);
+        std::normal_distribution<float> normal;
+        for (float& v : data)
+            v = normal(rng);
+        data[2 * cols + 6] = std::numeric_limits<float>::quiet_NaN();
+        std::atomic<bool> cancelled = false;
+        const HeatMap map = poolAbsMax(data.data(), rows, cols, 3, TaskControl(cancelled));
+        QCOMPARE(map.rowsPerCell, std::int64_t(2));
+        QCOMPARE(map.colsPerCell, std::int64_t(3));
+        QCOMPARE(map.rows, 3);
+        QCOMPARE(map.cols, 3);
+        float peak = 0;
+        for (int r = 0; r < map.rows; ++r) {
+            for (int c = 0; c < map.cols; ++c) {
+                float expected = 0;
+                for (std::int64_t i = r * 2; i < std::min<std::int64_t>(rows, r * 2 + 2); ++i)
+                    for (std::int64_t j = c * 3; j < std::min<std::int64_t>(cols, c * 3 + 3); ++j)
+                        if (std::isfinite(data[i * cols + j]))
+                            expected = std::max(expected, std::fabs(data[i * cols + j]));
+                QCOMPARE(map.at(r, c), expected);
+                peak = std::max(peak, expected);
+            }
+        }
+        QCOMPARE(map.maxValue, peak);
+
+        cancelled = true;
+        QVERIFY_THROWS_EXCEPTION(
+            TaskCancelled, poolAbsMax(data.data(), rows, cols, 3, TaskControl(cancelled)));
+    }
+
+    void newerSelectionSupersedesOlder()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QSignalSpy ready(&controller, &SessionController::analysisReady);
+        controller.selectTensor(TensorRef {id, QStringLiteral("big")});
+        controller.selectTensor(TensorRef {id, QStringLiteral("layer.1.weight")});
+        QVERIFY(ready.wait(20000));
+        waitIdle(controller);
+        QTest::qWait(100);
+        QCOMPARE(ready.count(), 1);
+        QCOMPARE(ready.at(0).at(0).value<AnalysisPtr>()->info.name, std::string("layer.1.weight"));
+        QCOMPARE(controller.selectedTensor().name, QStringLiteral("layer.1.weight"));
+    }
+
+    void aFinishedButUndeliveredResultIsDropped()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QSignalSpy ready(&controller, &SessionController::analysisReady);
+        controller.selectTensor(TensorRef {id, QStringLiteral("layer.0.bias")});
+        // The job completes in the pool, but its result waits in the event queue...
+        QThreadPool::globalInstance()->waitForDone();
+        // ...when a newer request arrives: the finished result must not be published.
+        controller.selectTensor(TensorRef {id, QStringLiteral("attn.probs")});
+        QVERIFY(ready.wait(10000));
+        waitIdle(controller);
+        QTest::qWait(50);
+        QCOMPARE(ready.count(), 1);
+        QCOMPARE(ready.at(0).at(0).value<AnalysisPtr>()->info.name, std::string("attn.probs"));
+    }
+
+    void aBurstOfSelectionsYieldsOnlyTheLast()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QSignalSpy ready(&controller, &SessionController::analysisReady);
+        QSignalSpy started(&controller, &SessionController::analysisStarted);
+        const QStringList names {QStringLiteral("big"), QStringLiteral("layer.0.weight"),
+            QStringLiteral("attn.probs"), QStringLiteral("layer.0.bias")};
+        for (int round = 0; round < 5; ++round) {
+            for (const QString& name : names)
+                controller.selectTensor(TensorRef {id, name});
+        }
+        controller.selectTensor(TensorRef {id, QStringLiteral("layer.1.weight")});
+        QVERIFY(ready.wait(20000));
+        waitIdle(controller);
+        QTest::qWait(100);
+        QCOMPARE(ready.count(), 1);
+        QCOMPARE(ready.at(0).at(0).value<AnalysisPtr>()->info.name, std::string("layer.1.weight"));
+        QCOMPARE(started.count(), 21);
+    }
+
+    void reselectingTheShownTensorDoesNoWork()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        const AnalysisPtr first = analyse(controller, id, QStringLiteral("layer.0.bias"));
+        QVERIFY(first);
+        QSignalSpy started(&controller, &SessionController::analysisStarted);
+        controller.selectTensor(TensorRef {id, QStringLiteral("layer.0.bias")});
+        QCOMPARE(started.count(), 0);
+        QVERIFY(!controller.isBusy());
+
+        // Going back to the shown tensor while another loads drops the newer request.
+        QSignalSpy ready(&controller, &SessionController::analysisReady);
+        controller.selectTensor(TensorRef {id, QStringLiteral("big")});
+        controller.selectTensor(TensorRef {id, QStringLiteral("layer.0.bias")});
+        QCOMPARE(ready.count(), 1);
+        QCOMPARE(ready.at(0).at(0).value<AnalysisPtr>(), first);
+        waitIdle(controller);
+        QCOMPARE(ready.count(), 1);
+    }
+
+    void channelAxisReusesTheLoadedTensor()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        const AnalysisPtr axis0 = analyse(controller, id, QStringLiteral("layer.0.weight"));
+        QVERIFY(axis0);
+        QSignalSpy ready(&controller, &SessionController::analysisReady);
+        controller.setChannelAxis(1);
+        QVERIFY(ready.wait(10000));
+        const AnalysisPtr axis1 = ready.at(0).at(0).value<AnalysisPtr>();
+        QCOMPARE(axis1->channels->axis, 1);
+        QCOMPARE(axis1->channels->channelCount(), std::size_t(24));
+        QCOMPARE(axis1->tensor.get(), axis0->tensor.get());
+        QVERIFY(*axis1->channels == qs::computeChannelStats(*axis0->tensor, 1));
+
+        // A 1-D tensor falls back to axis 0; the preference stays for the next matrix.
+        const AnalysisPtr bias = analyse(controller, id, QStringLiteral("layer.0.bias"));
+        QCOMPARE(bias->channels->axis, 0);
+        QCOMPARE(controller.channelAxis(), 1);
+        const AnalysisPtr next = analyse(controller, id, QStringLiteral("layer.1.weight"));
+        QCOMPARE(next->channels->axis, 1);
+    }
+
+    void channelHistogramOnRequest()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        const AnalysisPtr a = analyse(controller, id, QStringLiteral("layer.1.weight"));
+        QVERIFY(a);
+        QSignalSpy spy(&controller, &SessionController::channelHistogramReady);
+        controller.requestChannelHistogram(5);
+        controller.requestChannelHistogram(7);
+        QVERIFY(spy.wait(10000));
+        waitIdle(controller);
+        QCOMPARE(spy.count(), 1);
+        const ChannelHistogramPtr h = spy.at(0).at(0).value<ChannelHistogramPtr>();
+        QCOMPARE(h->channel, std::int64_t(7));
+        QCOMPARE(h->analysisId, a->id);
+        const std::vector<float> values = channelValues(*a->tensor, 0, 7);
+        QVERIFY(h->histogram == qs::computeHistogram(values, 128));
+        QVERIFY(h->stats == qs::computeSummaryStats(values));
+
+        controller.requestChannelHistogram(-1);
+        controller.requestChannelHistogram(24);
+        QVERIFY(!controller.isBusy());
+    }
+
+    void malformedFilesReportTheFileAndKeepOthersOpen_data()
+    {
+        QTest::addColumn<QString>("fileName");
+        QTest::addColumn<QByteArray>("content");
+        QTest::newRow("text") << QStringLiteral("notes.safetensors") << QByteArray("these are not tensors\n");
+        QTest::newRow("empty") << QStringLiteral("empty.npy") << QByteArray();
+        QByteArray header("\x20\x00\x00\x00\x00\x00\x00\x00{\"a\":{\"dtype\":\"F32\",\"shape\":[4", 40);
+        QTest::newRow("cut header") << QStringLiteral("cut.safetensors") << header;
+    }
+
+    void malformedFilesReportTheFileAndKeepOthersOpen()
+    {
+        QFETCH(QString, fileName);
+        QFETCH(QByteArray, content);
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QVERIFY(id >= 0);
+
+        const QString bad = m_dir.filePath(fileName);
+        QFile file(bad);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(content);
+        file.close();
+
+        QSignalSpy errors(&controller, &SessionController::errorOccurred);
+        QSignalSpy failed(&controller, &SessionController::fileOpenFailed);
+        QVERIFY(controller.openFile(bad));
+        QVERIFY(errors.wait(10000));
+        const QString message = errors.at(0).at(0).toString();
+        QVERIFY2(message.contains(fileName), qPrintable(message));
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(0).toString(), bad);
+        QCOMPARE(controller.openFiles().size(), std::size_t(1));
+        QVERIFY(analyse(controller, id, QStringLiteral("layer.0.bias")));
+    }
+
+    void truncatedDataFailsAtLoadNamingFileAndTensor()
+    {
+        const QString truncated = m_dir.filePath(QStringLiteral("truncated.safetensors"));
+        QFile::remove(truncated);
+        QVERIFY(QFile::copy(m_path, truncated));
+        QFile file(truncated);
+        QVERIFY(file.open(QIODevice::ReadWrite));
+        QVERIFY(file.resize(file.size() / 2));
+        file.close();
+
+        SessionController controller;
+        QSignalSpy errors(&controller, &SessionController::errorOccurred);
+        QSignalSpy opened(&controller, &SessionController::fileOpened);
+        QVERIFY(controller.openFile(truncated));
+        QTRY_VERIFY_WITH_TIMEOUT(errors.count() + opened.count() == 1, 10000);
+        if (opened.count() == 1) {
+            // The reader accepted the header lazily; loading the cut tensor must fail instead.
+            const int id = opened.at(0).at(0).value<OpenFile>().id;
+            QSignalSpy failed(&controller, &SessionController::analysisFailed);
+            controller.selectTensor(TensorRef {id, QStringLiteral("big")});
+            QVERIFY(failed.wait(10000));
+            QVERIFY(!controller.currentAnalysis());
+            QCOMPARE(errors.count(), 1);
+        }
+        const QString message = errors.at(0).at(0).toString();
+        QVERIFY2(message.contains(QStringLiteral("truncated.safetensors")), qPrintable(message));
+    }
+
+    void unknownOrUnloadableTensorsAreErrors()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QSignalSpy errors(&controller, &SessionController::errorOccurred);
+        controller.selectTensor(TensorRef {id, QStringLiteral("missing")});
+        QCOMPARE(errors.count(), 1);
+        QVERIFY(errors.at(0).at(0).toString().contains(QStringLiteral("missing")));
+        controller.selectTensor(TensorRef {id + 100, QStringLiteral("layer.0.bias")});
+        QCOMPARE(errors.count(), 2);
+        QVERIFY(!controller.isBusy());
+    }
+
+    void cancelMidRunPublishesNothing()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QSignalSpy ready(&controller, &SessionController::analysisReady);
+        QSignalSpy cancelled(&controller, &SessionController::analysisCancelled);
+        controller.selectTensor(TensorRef {id, QStringLiteral("big")});
+        QVERIFY(controller.isBusy());
+        QTest::qWait(5);
+        controller.cancel();
+        QCOMPARE(cancelled.count(), 1);
+        QCOMPARE(cancelled.at(0).at(0).value<TensorRef>().name, QStringLiteral("big"));
+        waitIdle(controller);
+        QTest::qWait(50);
+        QCOMPARE(ready.count(), 0);
+        QVERIFY(!controller.selectedTensor().isValid());
+
+        // The same tensor can be asked for again.
+        QVERIFY(analyse(controller, id, QStringLiteral("big")));
+    }
+
+    void cancelWhileOpening()
+    {
+        SessionController controller;
+        QSignalSpy opened(&controller, &SessionController::fileOpened);
+        QSignalSpy failed(&controller, &SessionController::fileOpenFailed);
+        QSignalSpy errors(&controller, &SessionController::errorOccurred);
+        QVERIFY(controller.openFile(m_path));
+        controller.cancel();
+        QVERIFY(failed.wait(10000));
+        QVERIFY(failed.at(0).at(1).toString().contains(QStringLiteral("cancelled")));
+        QCOMPARE(opened.count(), 0);
+        QCOMPARE(errors.count(), 0);
+        QVERIFY(controller.openFiles().empty());
+        waitIdle(controller);
+    }
+
+    void closingTheFileClearsItsAnalysis()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QVERIFY(analyse(controller, id, QStringLiteral("layer.0.bias")));
+        QSignalSpy cleared(&controller, &SessionController::analysisCleared);
+        QSignalSpy closed(&controller, &SessionController::fileClosed);
+        controller.closeFile(id);
+        QCOMPARE(cleared.count(), 1);
+        QCOMPARE(closed.count(), 1);
+        QCOMPARE(closed.at(0).at(0).toInt(), id);
+        QVERIFY(!controller.currentAnalysis());
+        QVERIFY(controller.openFiles().empty());
+        QVERIFY(controller.openFile(m_path)); // can be opened again, under a new id
+        waitIdle(controller);
+        QVERIFY(controller.openFiles().front().id != id);
+    }
+
+    void closingAFileWhileItsTensorLoads()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QSignalSpy ready(&controller, &SessionController::analysisReady);
+        controller.selectTensor(TensorRef {id, QStringLiteral("big")});
+        controller.closeFile(id);
+        waitIdle(controller);
+        QTest::qWait(50);
+        QCOMPARE(ready.count(), 0);
+        QVERIFY(!controller.selectedTensor().isValid());
+    }
+
+    void destroyingWhileBusyIsSafe()
+    {
+        auto controller = std::make_unique<SessionController>();
+        const int id = open(*controller, m_path);
+        controller->selectTensor(TensorRef {id, QStringLiteral("big")});
+        controller->openFile(m_dir.filePath(QStringLiteral("model-copy-does-not-exist.safetensors")));
+        controller.reset();
+        QThreadPool::globalInstance()->waitForDone();
+        QCoreApplication::processEvents();
+    }
+};
+
+QTEST_MAIN(TestSessionController)
+#include "tst_gui_sessioncontroller.moc"

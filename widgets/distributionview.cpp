@@ -1,0 +1,395 @@
+#include "distributionview.h"
+
+#include "channelprofileplot.h"
+#include "formatting.h"
+#include "heatmapplot.h"
+#include "histogramplot.h"
+#include "plotpanel.h"
+#include "tensoranalysis.h"
+
+#include <QAction>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMenu>
+#include <QPushButton>
+#include <QSignalBlocker>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QStyle>
+#include <QToolBar>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace qs::gui {
+
+namespace {
+
+QString rankWord(std::size_t rank)
+{
+    // A non-breaking hyphen keeps "3-D" on one line when the message wraps.
+    return rank == 0 ? QObject::tr("a scalar") : QObject::tr("%1\u2011D").arg(rank);
+}
+
+} // namespace
+
+DistributionView::DistributionView(QWidget* parent)
+    : QWidget(parent)
+    , m_logScale(new QAction(tr("Log Count"), this))
+    , m_magnitude(new QAction(tr("|x|"), this))
+    , m_logColours(new QAction(tr("Log Colours"), this))
+    , m_resetView(new QAction(tr("Reset View"), this))
+    , m_axis(new QSpinBox(this))
+    , m_header(new QLabel(this))
+    , m_pages(new QStackedWidget(this))
+    , m_messageLabel(nullptr)
+    , m_openButton(nullptr)
+    , m_plotsPage(nullptr)
+    , m_histogram(new HistogramPlot(this))
+    , m_profile(new ChannelProfilePlot(this))
+    , m_channelHistogram(new HistogramPlot(this))
+    , m_heatMap(new HeatMapPlot(this))
+    , m_histogramPanel(new PlotPanel(m_histogram, this))
+    , m_profilePanel(new PlotPanel(m_profile, this))
+    , m_channelHistogramPanel(new PlotPanel(m_channelHistogram, this))
+    , m_heatMapPanel(new PlotPanel(m_heatMap, this))
+{
+    m_histogram->setObjectName(QStringLiteral("histogramPlot"));
+    m_profile->setObjectName(QStringLiteral("channelProfilePlot"));
+    m_channelHistogram->setObjectName(QStringLiteral("channelHistogramPlot"));
+    m_heatMap->setObjectName(QStringLiteral("heatMapPlot"));
+    m_channelHistogram->setColor(QColor(230, 120, 20));
+
+    m_header->setObjectName(QStringLiteral("analysisHeader"));
+    m_header->setTextFormat(Qt::RichText);
+    m_header->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_header->setContentsMargins(6, 2, 6, 2);
+
+    m_pages->addWidget(createMessagePage());
+    m_plotsPage = createPlots();
+    m_pages->addWidget(m_plotsPage);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(2);
+    layout->addWidget(createToolBar());
+    layout->addWidget(m_header);
+    layout->addWidget(m_pages, 1);
+
+    for (PlotCanvas* plot : {static_cast<PlotCanvas*>(m_histogram), static_cast<PlotCanvas*>(m_profile),
+             static_cast<PlotCanvas*>(m_channelHistogram), static_cast<PlotCanvas*>(m_heatMap)})
+        connect(plot, &PlotCanvas::hoverTextChanged, this, &DistributionView::hoverTextChanged);
+    connect(m_profile, &ChannelProfilePlot::channelClicked, this, &DistributionView::selectChannel);
+
+    m_logScale->setChecked(true);
+    m_histogram->setLogScale(true);
+    m_channelHistogram->setLogScale(true);
+    showWelcome();
+}
+
+QWidget* DistributionView::createToolBar()
+{
+    auto* bar = new QToolBar(this);
+    bar->setObjectName(QStringLiteral("distributionToolBar"));
+    bar->setToolButtonStyle(Qt::ToolButtonTextOnly);
+
+    m_logScale->setCheckable(true);
+    m_logScale->setToolTip(tr("Logarithmic count axis for the histograms: shows the tails"));
+    connect(m_logScale, &QAction::toggled, this, [this](bool on) {
+        m_histogram->setLogScale(on);
+        m_channelHistogram->setLogScale(on);
+    });
+
+    m_magnitude->setCheckable(true);
+    m_magnitude->setToolTip(tr("Histogram of the magnitude |x| instead of the signed value x"));
+    connect(m_magnitude, &QAction::toggled, this, [this] { updateHistogram(); });
+
+    m_logColours->setCheckable(true);
+    m_logColours->setToolTip(tr("Logarithmic colour scale for the heat map (six decades below the peak)"));
+    connect(m_logColours, &QAction::toggled, m_heatMap, &HeatMapPlot::setLogColours);
+
+    m_resetView->setIcon(style()->standardIcon(QStyle::SP_BrowserReload));
+    m_resetView->setToolTip(tr("Show every plot's full data range again"));
+    connect(m_resetView, &QAction::triggered, this, &DistributionView::resetViews);
+
+    m_axis->setObjectName(QStringLiteral("channelAxis"));
+    m_axis->setRange(0, 0);
+    m_axis->setToolTip(tr("The axis whose index is the channel (PyTorch Linear.weight [out, in]: axis 0 = "
+                          "output channels)"));
+    connect(m_axis, &QSpinBox::valueChanged, this, &DistributionView::channelAxisRequested);
+
+    bar->addAction(m_logScale);
+    bar->addAction(m_magnitude);
+    bar->addSeparator();
+    auto* axisLabel = new QLabel(tr("Channel axis "), bar);
+    axisLabel->setBuddy(m_axis);
+    bar->addWidget(axisLabel);
+    bar->addWidget(m_axis);
+    bar->addSeparator();
+    bar->addAction(m_logColours);
+    bar->addSeparator();
+    bar->addAction(m_resetView);
+
+    auto* exportMenu = new QMenu(tr("Export Plot"), this);
+    const auto addExport = [this, exportMenu](const QString& label, PlotCanvas* plot, const QString& name) {
+        plot->setExportName(name);
+        exportMenu->addAction(label, plot, &PlotCanvas::exportInteractively);
+    };
+    addExport(tr("Histogram\u2026"), m_histogram, QStringLiteral("histogram"));
+    addExport(tr("Channel Profile\u2026"), m_profile, QStringLiteral("channel-profile"));
+    addExport(tr("Channel Histogram\u2026"), m_channelHistogram, QStringLiteral("channel-histogram"));
+    addExport(tr("Heat Map\u2026"), m_heatMap, QStringLiteral("heat-map"));
+    auto* exportButton = new QToolButton(bar);
+    exportButton->setText(tr("Export Plot"));
+    exportButton->setToolTip(tr("Save a plot as PNG, SVG or PDF (also in each plot's context menu)"));
+    exportButton->setMenu(exportMenu);
+    exportButton->setPopupMode(QToolButton::InstantPopup);
+    bar->addWidget(exportButton);
+    return bar;
+}
+
+QWidget* DistributionView::createMessagePage()
+{
+    auto* page = new QWidget(this);
+    m_messageLabel = new QLabel(page);
+    m_messageLabel->setObjectName(QStringLiteral("distributionMessage"));
+    m_messageLabel->setAlignment(Qt::AlignCenter);
+    m_messageLabel->setWordWrap(true);
+    m_messageLabel->setTextFormat(Qt::RichText);
+    // A centred word-wrapped label would otherwise shrink to its narrowest wrap.
+    m_messageLabel->setFixedWidth(560);
+    m_openButton = new QPushButton(tr("Open File\u2026"), page);
+    connect(m_openButton, &QPushButton::clicked, this, &DistributionView::openRequested);
+
+    auto* layout = new QVBoxLayout(page);
+    layout->addStretch(1);
+    layout->addWidget(m_messageLabel, 0, Qt::AlignHCenter);
+    layout->addSpacing(12);
+    layout->addWidget(m_openButton, 0, Qt::AlignHCenter);
+    layout->addStretch(2);
+    return page;
+}
+
+QWidget* DistributionView::createPlots()
+{
+    auto* top = new QSplitter(Qt::Horizontal);
+    top->addWidget(m_histogramPanel);
+    top->addWidget(m_heatMapPanel);
+    top->setStretchFactor(0, 1);
+    top->setStretchFactor(1, 1);
+
+    auto* bottom = new QSplitter(Qt::Horizontal);
+    bottom->addWidget(m_profilePanel);
+    bottom->addWidget(m_channelHistogramPanel);
+    bottom->setStretchFactor(0, 1);
+    bottom->setStretchFactor(1, 1);
+
+    auto* rows = new QSplitter(Qt::Vertical, this);
+    rows->setObjectName(QStringLiteral("distributionSplitter"));
+    rows->addWidget(top);
+    rows->addWidget(bottom);
+    rows->setChildrenCollapsible(false);
+    return rows;
+}
+
+bool DistributionView::isShowingAnalysis() const
+{
+    return m_pages->currentWidget() == m_plotsPage && m_analysis;
+}
+
+QString DistributionView::messageText() const
+{
+    return m_pages->currentWidget() == m_plotsPage ? QString() : m_messageLabel->text();
+}
+
+void DistributionView::showWelcome()
+{
+    m_analysis.reset();
+    m_header->clear();
+    m_header->hide();
+    m_axis->setEnabled(false);
+    m_messageLabel->setText(tr(
+        "<h2>Open a tensor file</h2><p>Use <b>File \u203a Open\u2026</b> (Ctrl+O) or drop a file on this "
+        "window: "
+        "safetensors checkpoints (also sharded, via <i>model.safetensors.index.json</i>), NumPy .npy and "
+        ".npz, HDF5.</p><p>Pick a tensor in the tree to see its histogram, summary statistics, "
+        "per-channel absmax profile with the outlier channels, and for matrices a magnitude heat map.</p>"));
+    m_openButton->show();
+    m_pages->setCurrentIndex(0);
+}
+
+void DistributionView::showMessage(const QString& message)
+{
+    m_analysis.reset();
+    m_header->hide();
+    m_axis->setEnabled(false);
+    m_messageLabel->setText(QStringLiteral("<p>%1</p>").arg(message.toHtmlEscaped()));
+    m_openButton->hide();
+    m_pages->setCurrentIndex(0);
+}
+
+void DistributionView::showAnalysis(const AnalysisPtr& analysis)
+{
+    if (!analysis) {
+        showWelcome();
+        return;
+    }
+    m_analysis = analysis;
+    m_shownChannel = -1;
+    updateHeader();
+    {
+        const QSignalBlocker blocker(m_axis);
+        const int rank = static_cast<int>(analysis->rank());
+        m_axis->setRange(0, std::max(0, rank - 1));
+        m_axis->setValue(analysis->channels ? analysis->channels->axis : 0);
+        m_axis->setEnabled(rank > 1);
+    }
+    updateHistogram();
+    updateChannelPlots();
+    updateHeatMap();
+    m_pages->setCurrentWidget(m_plotsPage);
+    emit analysisShown(analysis);
+}
+
+void DistributionView::updateHeader()
+{
+    const TensorAnalysis& a = *m_analysis;
+    const QString name = QString::fromStdString(a.info.name).toHtmlEscaped();
+    const QString file = QFileInfo(QString::fromStdString(a.filePath)).fileName().toHtmlEscaped();
+    m_header->setText(
+        tr("<b>%1</b> &nbsp;\u00b7&nbsp; %2 %3 &nbsp;\u00b7&nbsp; %4 elements &nbsp;\u00b7&nbsp; %5 "
+           "&nbsp;\u00b7&nbsp; %6")
+            .arg(name, dtypeLabel(a.info), formatShape(a.info.shape), formatCount(a.stats.count),
+                formatBytes(a.info.byteSize), file));
+    m_header->show();
+}
+
+void DistributionView::updateHistogram()
+{
+    if (!m_analysis)
+        return;
+    const TensorAnalysis& a = *m_analysis;
+    if (a.stats.finiteCount == 0) {
+        m_histogram->clearHistogram();
+        m_histogramPanel->showMessage(a.stats.count == 0
+                ? tr("This tensor has no elements (shape %1).").arg(formatShape(a.info.shape))
+                : tr("This tensor has no finite values: %1 NaN, %2 Inf.")
+                      .arg(formatCount(a.stats.nanCount), formatCount(a.stats.infCount)));
+        return;
+    }
+    const bool magnitude = m_magnitude->isChecked();
+    const qs::Histogram& histogram = magnitude ? a.absHistogram : a.histogram;
+    m_histogram->setHistogram(
+        histogram, magnitude ? std::nullopt : std::make_optional(std::pair(a.stats.mean, a.stats.std)));
+    m_histogram->xAxis->setLabel(magnitude ? tr("|value|") : tr("value"));
+    m_histogram->setTitle(magnitude ? tr("Histogram of |x| (%1 bins)").arg(histogram.binCount())
+                                    : tr("Histogram of x (%1 bins)").arg(histogram.binCount()));
+    m_histogram->replot();
+    m_histogramPanel->showPlot();
+}
+
+void DistributionView::updateChannelPlots()
+{
+    const TensorAnalysis& a = *m_analysis;
+    if (!a.channels) {
+        m_profile->clearProfile();
+        m_channelHistogram->clearHistogram();
+        const QString why
+            = tr("Per-channel statistics need a tensor with at least one axis; this one is a scalar.");
+        m_profilePanel->showMessage(why);
+        m_channelHistogramPanel->showMessage(why);
+        return;
+    }
+    const qs::ChannelStats& channels = *a.channels;
+    if (channels.channelCount() == 0) {
+        m_profile->clearProfile();
+        m_channelHistogram->clearHistogram();
+        const QString why = tr("There are no channels along axis %1 of %2.")
+                                .arg(channels.axis)
+                                .arg(formatShape(a.info.shape));
+        m_profilePanel->showMessage(why);
+        m_channelHistogramPanel->showMessage(why);
+        return;
+    }
+    m_profile->setProfile(channels, a.outliers);
+    m_profile->setTitle(tr("Per-channel absmax along axis %1 (%2 channels)")
+                            .arg(channels.axis)
+                            .arg(formatCount(static_cast<std::int64_t>(channels.channelCount()))));
+    m_profilePanel->showPlot();
+
+    if (a.focusChannel) {
+        showChannelHistogram(std::make_shared<const ChannelHistogram>(*a.focusChannel));
+    } else {
+        m_channelHistogram->clearHistogram();
+        m_channelHistogramPanel->showMessage(tr("Click a channel bar to see its histogram."));
+    }
+}
+
+void DistributionView::updateHeatMap()
+{
+    const TensorAnalysis& a = *m_analysis;
+    if (a.heatMap) {
+        const HeatMap& map = *a.heatMap;
+        m_heatMap->setHeatMap(map);
+        if (map.rowsPerCell > 1 || map.colsPerCell > 1)
+            m_heatMap->setTitle(
+                tr("|x| heat map, max over %1\u00d7%2 blocks").arg(map.rowsPerCell).arg(map.colsPerCell));
+        else
+            m_heatMap->setTitle(tr("|x| heat map"));
+        m_heatMap->replot();
+        m_heatMapPanel->showPlot();
+        return;
+    }
+    m_heatMap->clearHeatMap();
+    if (a.rank() == 2)
+        m_heatMapPanel->showMessage(
+            tr("The heat map is shown for 2\u2011D tensors; this one is %1 and has no elements.")
+                .arg(formatShape(a.info.shape)));
+    else
+        m_heatMapPanel->showMessage(tr("The heat map is shown for 2\u2011D tensors; this one is %1 (%2).")
+                                        .arg(formatShape(a.info.shape), rankWord(a.rank())));
+}
+
+void DistributionView::selectChannel(std::int64_t channel)
+{
+    if (!m_analysis || !m_analysis->channels || channel == m_shownChannel)
+        return;
+    m_profile->setSelectedChannel(channel);
+    emit channelRequested(channel);
+}
+
+void DistributionView::showChannelHistogram(const ChannelHistogramPtr& histogram)
+{
+    if (!m_analysis || !histogram || histogram->analysisId != m_analysis->id)
+        return;
+    const ChannelHistogram& h = *histogram;
+    m_shownChannel = h.channel;
+    m_profile->setSelectedChannel(h.channel);
+    if (h.stats.finiteCount == 0) {
+        m_channelHistogram->clearHistogram();
+        m_channelHistogramPanel->showMessage(
+            tr("Channel %1 along axis %2 has no finite values.").arg(h.channel).arg(h.axis));
+    } else {
+        m_channelHistogram->setHistogram(h.histogram, std::pair(h.stats.mean, h.stats.std));
+        m_channelHistogram->setTitle(
+            tr("Channel %1 along axis %2\nabsmax %3 \u00b7 std %4 \u00b7 kurtosis %5")
+                .arg(h.channel)
+                .arg(h.axis)
+                .arg(formatValueShort(h.stats.absmax), formatValueShort(h.stats.std),
+                    formatValueShort(h.stats.kurtosis)));
+        m_channelHistogram->replot();
+        m_channelHistogramPanel->showPlot();
+    }
+    emit channelShown(h.channel);
+}
+
+void DistributionView::resetViews()
+{
+    m_histogram->resetView();
+    m_profile->resetView();
+    m_channelHistogram->resetView();
+    m_heatMap->resetView();
+}
+
+} // namespace qs::gui

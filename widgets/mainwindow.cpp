@@ -1,0 +1,439 @@
+#include "mainwindow.h"
+
+#include "abouttext.h"
+#include "activityindicator.h"
+#include "distributionview.h"
+#include "formatting.h"
+#include "recentfiles.h"
+#include "resources.h"
+#include "sessioncontroller.h"
+#include "statisticspanel.h"
+#include "tensoranalysis.h"
+#include "tensorbrowser.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
+#include <QStatusBar>
+#include <QTabWidget>
+
+namespace qs::gui {
+
+namespace {
+
+const QString kGeometryKey = QStringLiteral("mainWindow/geometry");
+const QString kStateKey = QStringLiteral("mainWindow/state");
+const QString kLastDirectoryKey = QStringLiteral("lastDirectory");
+
+QStringList localFiles(const QMimeData* mime)
+{
+    QStringList files;
+    if (!mime || !mime->hasUrls())
+        return files;
+    for (const QUrl& url : mime->urls()) {
+        if (url.isLocalFile() && QFileInfo(url.toLocalFile()).isFile())
+            files << url.toLocalFile();
+    }
+    return files;
+}
+
+} // namespace
+
+MainWindow::MainWindow(SettingsMode mode, QWidget* parent)
+    : QMainWindow(parent)
+    , m_settingsMode(mode)
+    , m_controller(new SessionController(this))
+    , m_browser(new TensorBrowser(this))
+    , m_distribution(new DistributionView(this))
+    , m_statistics(new StatisticsPanel(this))
+    , m_activity(new ActivityIndicator(this))
+    , m_lastDirectory(QDir::homePath())
+{
+    initResources();
+    setObjectName(QStringLiteral("mainWindow"));
+    setWindowIcon(QIcon(QStringLiteral(":/icons/quantscope.svg")));
+    setAcceptDrops(true);
+    setDockNestingEnabled(true);
+
+    auto* tabs = new QTabWidget(this);
+    tabs->setObjectName(QStringLiteral("analysisTabs"));
+    tabs->setDocumentMode(true);
+    tabs->addTab(m_distribution, tr("Distribution"));
+    setCentralWidget(tabs);
+
+    statusBar()->addPermanentWidget(m_activity);
+
+    createDocks();
+    createMenus();
+    connectController();
+    resize(1500, 950);
+    if (m_settingsMode == SettingsMode::Persistent)
+        restoreSettings();
+    updateActions();
+    updateTitle();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createDocks()
+{
+    m_tensorDock = new QDockWidget(tr("Tensors"), this);
+    m_tensorDock->setObjectName(QStringLiteral("tensorBrowserDock"));
+    m_tensorDock->setWidget(m_browser);
+    m_tensorDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
+    addDockWidget(Qt::LeftDockWidgetArea, m_tensorDock);
+
+    m_statisticsDock = new QDockWidget(tr("Statistics"), this);
+    m_statisticsDock->setObjectName(QStringLiteral("statisticsDock"));
+    m_statisticsDock->setWidget(m_statistics);
+    m_statisticsDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
+    addDockWidget(Qt::RightDockWidgetArea, m_statisticsDock);
+
+    resizeDocks({m_tensorDock, m_statisticsDock}, {430, 290}, Qt::Horizontal);
+}
+
+void MainWindow::createMenus()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open\u2026"), this, &MainWindow::showOpenDialog);
+    open->setShortcut(QKeySequence::Open);
+    open->setStatusTip(tr("Open safetensors, npy, npz or HDF5 files"));
+    m_recentMenu = file->addMenu(tr("Open &Recent"));
+    m_recentMenu->setObjectName(QStringLiteral("recentFilesMenu"));
+    connect(m_recentMenu, &QMenu::aboutToShow, this, &MainWindow::updateRecentMenu);
+    m_closeFile = file->addAction(tr("&Close File"), this, &MainWindow::closeCurrentFile);
+    m_closeFile->setShortcut(QKeySequence::Close);
+    m_closeFile->setStatusTip(tr("Close the file of the selected tensor"));
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+    quit->setMenuRole(QAction::QuitRole);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(m_tensorDock->toggleViewAction());
+    view->addAction(m_statisticsDock->toggleViewAction());
+    view->addSeparator();
+    QAction* reset = view->addAction(tr("&Reset Plot Views"), m_distribution, &DistributionView::resetViews);
+    reset->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_0));
+    view->addAction(m_distribution->logScaleAction());
+    view->addAction(m_distribution->magnitudeAction());
+    view->addAction(m_distribution->logColoursAction());
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* about = help->addAction(tr("&About Quantscope"), this, &MainWindow::showAbout);
+    about->setMenuRole(QAction::AboutRole);
+    QAction* aboutQt = help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+    aboutQt->setMenuRole(QAction::AboutQtRole);
+}
+
+void MainWindow::connectController()
+{
+    SessionController* c = m_controller;
+    connect(c, &SessionController::fileOpened, this, &MainWindow::onFileOpened);
+    connect(c, &SessionController::fileOpenFailed, this, [this](const QString& path) {
+        m_autoSelectQueue.removeAll(path);
+        autoSelect();
+    });
+    connect(c, &SessionController::fileClosed, this, [this](int fileId) {
+        m_browser->removeFile(fileId);
+        onFileClosed();
+    });
+    connect(c, &SessionController::analysisReady, this, [this](const AnalysisPtr& analysis) {
+        // Statistics first: the view then marks its focus channel in the freshly filled outlier list.
+        m_statistics->showAnalysis(analysis);
+        m_distribution->showAnalysis(analysis);
+        m_browser->showTensor(TensorRef {analysis->fileId, QString::fromStdString(analysis->info.name)});
+        updateTitle();
+    });
+    // A failed or cancelled analysis leaves the previous one on screen: point the tree back at it.
+    const auto resync = [this] { m_browser->showTensor(m_controller->selectedTensor()); };
+    connect(c, &SessionController::analysisFailed, this,
+        [this, resync](const TensorRef&, const QString& message) {
+            resync();
+            if (!m_controller->currentAnalysis())
+                m_distribution->showMessage(message);
+        });
+    connect(c, &SessionController::analysisCancelled, this, [this, resync](const TensorRef& tensor) {
+        resync();
+        statusBar()->showMessage(tr("Cancelled the analysis of %1.").arg(tensor.name), 5000);
+    });
+    connect(c, &SessionController::analysisCleared, this, [this] {
+        m_statistics->clear();
+        if (m_controller->openFiles().empty())
+            m_distribution->showWelcome();
+        else
+            m_distribution->showMessage(tr("Select a tensor in the Tensors panel."));
+        updateTitle();
+    });
+    connect(c, &SessionController::channelHistogramReady, m_distribution,
+        &DistributionView::showChannelHistogram);
+    connect(c, &SessionController::errorOccurred, this, &MainWindow::showError);
+    connect(c, &SessionController::busyChanged, m_activity, &ActivityIndicator::setBusy);
+    connect(c, &SessionController::activityChanged, m_activity, &ActivityIndicator::setActivity);
+
+    connect(m_activity, &ActivityIndicator::cancelRequested, c, &SessionController::cancel);
+    connect(m_browser, &TensorBrowser::tensorSelected, c, &SessionController::selectTensor);
+    connect(m_browser, &TensorBrowser::closeFileRequested, c, &SessionController::closeFile);
+    connect(m_distribution, &DistributionView::channelAxisRequested, c, &SessionController::setChannelAxis);
+    connect(
+        m_distribution, &DistributionView::channelRequested, c, &SessionController::requestChannelHistogram);
+    connect(
+        m_distribution, &DistributionView::channelShown, m_statistics, &StatisticsPanel::setSelectedChannel);
+    connect(m_distribution, &DistributionView::openRequested, this, &MainWindow::showOpenDialog);
+    connect(m_distribution, &DistributionView::hoverTextChanged, this, [this](const QString& text) {
+        if (text.isEmpty())
+            statusBar()->clearMessage();
+        else
+            statusBar()->showMessage(text);
+    });
+    connect(
+        m_statistics, &StatisticsPanel::channelActivated, m_distribution, &DistributionView::selectChannel);
+}
+
+void MainWindow::openFiles(const QStringList& paths)
+{
+    for (const QString& path : paths) {
+        const QString absolute = QFileInfo(path).absoluteFilePath();
+        if (const OpenFile* open = m_controller->fileForPath(absolute)) {
+            statusBar()->showMessage(tr("%1 is already open.").arg(open->fileName()), 5000);
+            continue;
+        }
+        if (m_controller->openFile(absolute) && !m_controller->selectedTensor().isValid()
+            && !m_controller->currentAnalysis())
+            m_autoSelectQueue << absolute;
+        m_lastDirectory = QFileInfo(absolute).absolutePath();
+    }
+}
+
+void MainWindow::autoSelect()
+{
+    while (!m_autoSelectQueue.isEmpty()) {
+        if (m_controller->selectedTensor().isValid() || m_controller->currentAnalysis()) {
+            m_autoSelectQueue.clear();
+            return;
+        }
+        const OpenFile* file = m_controller->fileForPath(m_autoSelectQueue.first());
+        if (!file)
+            return; // still opening
+        m_autoSelectQueue.removeFirst();
+        if (selectFirstLoadableTensor(*file)) {
+            m_autoSelectQueue.clear();
+            return;
+        }
+    }
+}
+
+void MainWindow::onFileOpened(const OpenFile& file)
+{
+    m_browser->addFile(file);
+    if (m_settingsMode == SettingsMode::Persistent)
+        RecentFiles().add(file.path);
+    statusBar()->showMessage(
+        tr("Opened %1: %2, %3")
+            .arg(file.fileName(), tensorCountText(static_cast<std::int64_t>(file.file->tensors().size())),
+                QString::fromStdString(file.file->formatName())),
+        5000);
+    autoSelect();
+    updateActions();
+    updateTitle();
+}
+
+void MainWindow::onFileClosed()
+{
+    if (m_controller->openFiles().empty()) {
+        m_distribution->showWelcome();
+        m_statistics->clear();
+    }
+    updateActions();
+    updateTitle();
+}
+
+void MainWindow::selectTensor(const TensorRef& tensor)
+{
+    m_browser->showTensor(tensor);
+    m_controller->selectTensor(tensor);
+}
+
+QString MainWindow::selectTensorByName(const QString& name)
+{
+    const std::string stdName = name.toStdString();
+    for (const OpenFile& file : m_controller->openFiles()) {
+        const qs::TensorInfo* info = file.file->find(stdName);
+        if (!info)
+            continue;
+        if (!info->loadable())
+            return tr("%1: tensor \u201c%2\u201d cannot be loaded (element type %3).")
+                .arg(file.fileName(), name, QString::fromStdString(info->dtypeName));
+        selectTensor(TensorRef {file.id, name});
+        return {};
+    }
+    return tr("No open file has a tensor named \u201c%1\u201d.").arg(name);
+}
+
+bool MainWindow::selectFirstLoadableTensor()
+{
+    for (const OpenFile& file : m_controller->openFiles()) {
+        if (selectFirstLoadableTensor(file))
+            return true;
+    }
+    return false;
+}
+
+bool MainWindow::selectFirstLoadableTensor(const OpenFile& file)
+{
+    for (const qs::TensorInfo& info : file.file->tensors()) {
+        if (info.loadable()) {
+            selectTensor(TensorRef {file.id, QString::fromStdString(info.name)});
+            return true;
+        }
+    }
+    return false;
+}
+
+void MainWindow::showOpenDialog()
+{
+    const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Open Tensor Files"), m_lastDirectory,
+        tr("Tensor files (*.safetensors *.index.json *.npy *.npz *.h5 *.hdf5);;All files (*)"));
+    if (paths.isEmpty())
+        return;
+    m_lastDirectory = QFileInfo(paths.first()).absolutePath();
+    openFiles(paths);
+}
+
+void MainWindow::closeCurrentFile()
+{
+    int fileId = m_browser->currentFileId();
+    if (fileId < 0 && m_controller->currentAnalysis())
+        fileId = m_controller->currentAnalysis()->fileId;
+    if (fileId < 0 && m_controller->openFiles().size() == 1)
+        fileId = m_controller->openFiles().front().id;
+    m_controller->closeFile(fileId);
+}
+
+void MainWindow::openRecentFile(const QString& path)
+{
+    if (!QFileInfo(path).isFile()) {
+        RecentFiles().remove(path);
+        showInformation(tr("%1 no longer exists; it was removed from the recent files.")
+                            .arg(QDir::toNativeSeparators(path)));
+        return;
+    }
+    openFiles({path});
+}
+
+void MainWindow::updateRecentMenu()
+{
+    m_recentMenu->clear();
+    const QStringList files
+        = m_settingsMode == SettingsMode::Persistent ? RecentFiles().files() : QStringList();
+    int number = 1;
+    for (const QString& path : files) {
+        const QString label = number < 10
+            ? QStringLiteral("&%1  %2").arg(number).arg(QFileInfo(path).fileName())
+            : QStringLiteral("%1  %2").arg(number).arg(QFileInfo(path).fileName());
+        QAction* action = m_recentMenu->addAction(label, this, [this, path] { openRecentFile(path); });
+        action->setToolTip(QDir::toNativeSeparators(path));
+        action->setStatusTip(QDir::toNativeSeparators(path));
+        ++number;
+    }
+    if (files.isEmpty()) {
+        m_recentMenu->addAction(tr("No Recent Files"))->setEnabled(false);
+        return;
+    }
+    m_recentMenu->addSeparator();
+    m_recentMenu->addAction(tr("Clear Menu"), this, [] { RecentFiles().clear(); });
+}
+
+void MainWindow::updateActions()
+{
+    m_closeFile->setEnabled(!m_controller->openFiles().empty());
+}
+
+void MainWindow::updateTitle()
+{
+    const AnalysisPtr analysis = m_controller->currentAnalysis();
+    if (analysis)
+        setWindowTitle(tr("%1 \u2014 %2 \u2014 Quantscope")
+                           .arg(QString::fromStdString(analysis->info.name),
+                               QFileInfo(QString::fromStdString(analysis->filePath)).fileName()));
+    else
+        setWindowTitle(tr("Quantscope"));
+}
+
+void MainWindow::showError(const QString& message)
+{
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Quantscope"), message, QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("errorMessageBox"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+void MainWindow::showInformation(const QString& message)
+{
+    auto* box = new QMessageBox(QMessageBox::Information, tr("Quantscope"), message, QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("informationMessageBox"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+void MainWindow::showAbout()
+{
+    auto* box
+        = new QMessageBox(QMessageBox::NoIcon, tr("About Quantscope"), aboutText(), QMessageBox::Ok, this);
+    box->setIconPixmap(windowIcon().pixmap(64, 64));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+void MainWindow::restoreSettings()
+{
+    QSettings settings;
+    restoreGeometry(settings.value(kGeometryKey).toByteArray());
+    restoreState(settings.value(kStateKey).toByteArray());
+    const QString directory = settings.value(kLastDirectoryKey).toString();
+    if (!directory.isEmpty() && QFileInfo(directory).isDir())
+        m_lastDirectory = directory;
+}
+
+void MainWindow::saveSettings()
+{
+    QSettings settings;
+    settings.setValue(kGeometryKey, saveGeometry());
+    settings.setValue(kStateKey, saveState());
+    settings.setValue(kLastDirectoryKey, m_lastDirectory);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    m_controller->cancel();
+    if (m_settingsMode == SettingsMode::Persistent)
+        saveSettings();
+    event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (!localFiles(event->mimeData()).isEmpty())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    const QStringList files = localFiles(event->mimeData());
+    if (files.isEmpty())
+        return;
+    event->acceptProposedAction();
+    openFiles(files);
+}
+
+} // namespace qs::gui

@@ -1,0 +1,112 @@
+#pragma once
+
+#include "latestonlytask.h"
+#include "session.h"
+#include "tensoranalysis.h"
+
+#include <QHash>
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace qs::gui {
+
+/// The session and its controller: owns the open files and the selected tensor, runs file opening, tensor
+/// loading and statistics off the UI thread, and publishes immutable snapshots by signal. Every public
+/// method must be called on the UI thread; every signal is emitted there.
+///
+/// Analyses and channel histograms are "latest only": a newer request supersedes the running one and its
+/// result is never published. File openings run side by side.
+class SessionController : public QObject {
+    Q_OBJECT
+
+public:
+    explicit SessionController(QObject* parent = nullptr);
+    ~SessionController() override;
+
+    const std::vector<OpenFile>& openFiles() const { return m_files; }
+    const OpenFile* file(int fileId) const;
+    const OpenFile* fileForPath(const QString& path) const;
+
+    /// The tensor the user asked for last (its analysis may still be running).
+    TensorRef selectedTensor() const { return m_selected; }
+    /// The newest published analysis (null before the first one and after its file was closed).
+    AnalysisPtr currentAnalysis() const { return m_current; }
+
+    /// The channel axis asked for; tensors of lower rank use axis 0.
+    int channelAxis() const { return m_options.channelAxis; }
+    const AnalysisOptions& analysisOptions() const { return m_options; }
+
+    bool isBusy() const { return m_busy; }
+    QString activity() const { return m_activity; }
+
+    /// Starts opening `path` in the background. Returns false, doing nothing, when that file is already open
+    /// or being opened.
+    bool openFile(const QString& path);
+    void closeFile(int fileId);
+    /// Loads and analyses `tensor` (nothing happens when it is already shown or being analysed).
+    void selectTensor(const qs::gui::TensorRef& tensor);
+    /// Re-analyses the selected tensor along `axis` (the loaded data is reused).
+    void setChannelAxis(int axis);
+    /// Computes the histogram of one channel of the current analysis.
+    void requestChannelHistogram(std::int64_t channel);
+    /// Stops everything that runs; nothing of it is published.
+    void cancel();
+
+signals:
+    void fileOpened(const qs::gui::OpenFile& file);
+    /// Also emitted, without errorOccurred, when the opening was cancelled.
+    void fileOpenFailed(const QString& path, const QString& message);
+    void fileClosed(int fileId);
+    void analysisStarted(const qs::gui::TensorRef& tensor);
+    void analysisReady(const qs::gui::AnalysisPtr& analysis);
+    void analysisFailed(const qs::gui::TensorRef& tensor, const QString& message);
+    void analysisCancelled(const qs::gui::TensorRef& tensor);
+    /// The current analysis is gone (its file was closed).
+    void analysisCleared();
+    void channelHistogramReady(const qs::gui::ChannelHistogramPtr& histogram);
+    /// A complete sentence for the user, naming the file (and tensor) it is about.
+    void errorOccurred(const QString& message);
+    void busyChanged(bool busy);
+    /// What runs now and how far it is (0..100, or -1 when unknown); an empty description when idle.
+    void activityChanged(const QString& description, int progress);
+
+private:
+    struct InFlight {
+        TensorRef tensor;
+        int axis = 0;
+    };
+
+    void startAnalysis();
+    void returnToCurrent();
+    void addOpenedFile(const QString& path, std::shared_ptr<const qs::TensorFile> file);
+    void updateActivity();
+    bool currentMatches(const TensorRef& tensor) const;
+    TensorRef currentRef() const;
+    QString describe(const TensorRef& tensor) const;
+
+    std::vector<OpenFile> m_files;
+    int m_nextFileId = 0;
+    QHash<QString, std::shared_ptr<std::atomic<bool>>> m_opening;
+
+    AnalysisOptions m_options;
+    TensorRef m_selected;
+    AnalysisPtr m_current;
+    std::optional<InFlight> m_inFlight;
+    std::uint64_t m_nextAnalysisId = 0;
+
+    bool m_busy = false;
+    QString m_activity;
+    QString m_analysisActivity;
+    QString m_channelActivity;
+    int m_analysisProgress = 0;
+
+    LatestOnlyTask<AnalysisPtr> m_analysisTask;
+    LatestOnlyTask<ChannelHistogramPtr> m_channelTask;
+};
+
+} // namespace qs::gui
