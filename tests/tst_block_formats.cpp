@@ -152,6 +152,7 @@ private slots:
         QTest::newRow("q4_1") << BlockFormat::GgmlQ4_1 << qint64(0) << false << 5.0;
         QTest::newRow("q5_0") << BlockFormat::GgmlQ5_0 << qint64(0) << false << 5.5;
         QTest::newRow("q5_1") << BlockFormat::GgmlQ5_1 << qint64(0) << false << 6.0;
+        QTest::newRow("mxfp4_ggml") << BlockFormat::GgmlMXFP4 << qint64(0) << false << 4.25;
         QTest::newRow("nf4 b64") << BlockFormat::BnbNF4 << qint64(64) << false << 4.5;
         QTest::newRow("nf4 b64 dq") << BlockFormat::BnbNF4 << qint64(64) << true
                                     << 4 + 8.0 / 64 + 32.0 / (64 * 256);
@@ -175,6 +176,7 @@ private slots:
         QCOMPARE(defaultBlockSize(BlockFormat::NVFP4), qint64(16));
         QCOMPARE(defaultBlockSize(BlockFormat::BnbNF4), qint64(64));
         QCOMPARE(defaultBlockSize(BlockFormat::GgmlQ5_1), qint64(32));
+        QCOMPARE(defaultBlockSize(BlockFormat::GgmlMXFP4), qint64(32));
         QCOMPARE(defaultBlockSize(BlockFormat::None), qint64(0));
         Scheme s = blockScheme(BlockFormat::GgmlQ4_0);
         s.blockSize = 64;
@@ -707,6 +709,90 @@ private slots:
         QCOMPARE_EXACT(dequantizeBlockFormat(q).data[2], 16.0f);
     }
 
+    void ggmlMxfp4()
+    {
+        // Block 0: amax 6 -> e = floor(log2 6) - 2 + 127 = 127, d = 2^(127-128) = 0.5, grid kvalues * 0.5 =
+        // {0, .5, 1, 1.5, 2, 3, 4, 6, 0, -.5, ..., -6}. The search keeps the first index with the strictly
+        // smallest error: 0.75 -> code 1 (0.5), -0.75 -> 9 (-0.5), 1.25 -> 2, 2.5 -> 4, 3.5 -> 5, 5 -> 6,
+        // -1.75 -> 11 (-1.5): ties to the smaller magnitude; -0.25, -0 and 0.25 -> code 0 (+0, not code 8).
+        // Block 1: amax 7 -> d = 0.5 too; ±7 exceed 12 d = 6 and saturate (clipped). Block 2: zeros -> e = 0.
+        std::vector<float> values(96, 0.0f);
+        const float first[]
+            = {6, 0.75f, -0.75f, -0.25f, -0.0f, 0.25f, 1.25f, 5, 2.5f, 3.5f, -1.75f, 0.3f, -6};
+        std::copy(std::begin(first), std::end(first), values.begin());
+        values[16] = -3.0f;
+        values[32] = 7.0f;
+        values[33] = -7.0f;
+        values[34] = 1.0f;
+        const QuantizedTensor q
+            = quantizeBlockFormat(makeTensor({96}, values), blockScheme(BlockFormat::GgmlMXFP4));
+        QCOMPARE(std::vector<std::int32_t>(q.codes.begin(), q.codes.begin() + 13),
+            (std::vector<std::int32_t> {7, 1, 9, 0, 0, 0, 2, 6, 4, 5, 11, 1, 15}));
+        QCOMPARE(q.codes[16], 13);
+        QCOMPARE(q.codes[32], 7);
+        QCOMPARE(q.codes[33], 15);
+        QCOMPARE(q.codes[34], 2);
+        QCOMPARE(q.clippedCount, qint64(2));
+        QCOMPARE(q.scales, (std::vector<float> {0.5f, 0.5f, std::ldexp(1.0f, -128)}));
+        // ggml's layout: e, then qs[j] = element j (low nibble) | element j + 16 (high nibble).
+        const QByteArray packed = bytes(packBlockFormat(q));
+        QCOMPARE(packed.size(), qsizetype(3 * 17));
+        QCOMPARE(packed.left(17).toHex(),
+            QByteArray("7f"
+                       "d7010900000002060405"
+                       "0b010f000000"));
+        QCOMPARE(packed.mid(17, 4).toHex(), QByteArray("7f070f02"));
+        QCOMPARE(packed.mid(34).toHex(), QByteArray("00").repeated(17));
+        const Tensor back = dequantizeBlockFormat(q);
+        QCOMPARE_EXACT(back.data[1], 0.5f);
+        QCOMPARE_EXACT(back.data[2], -0.5f);
+        QCOMPARE_EXACT(back.data[3], 0.0f); // +0 for -0.25
+        QCOMPARE_EXACT(back.data[4], 0.0f); // +0 for -0
+        QCOMPARE_EXACT(back.data[16], -3.0f);
+        QCOMPARE_EXACT(back.data[33], -6.0f);
+        QCOMPARE_EXACT(back.data[40], 0.0f);
+
+        // OCP MXFP4 rounds the same block to nearest even and packs element pairs: not the same bytes.
+        QVERIFY(bytes(packBlockFormat(
+                    quantizeBlockFormat(makeTensor({96}, values), blockScheme(BlockFormat::MXFP4))))
+            != packed);
+    }
+
+    void ggmlMxfp4Exponent()
+    {
+        // e follows glibc's log2f as ggml calls it: log2f(2^20 - 2^-4) rounds to 20.0, so e = 20 - 2 + 127 =
+        // 145 (the exponent field would give 144); 8 d = 2^20 is then the nearest value.
+        QuantizedTensor q
+            = quantizeBlockFormat(makeTensor({32}, {0x1.fffffep19f}), blockScheme(BlockFormat::GgmlMXFP4));
+        QCOMPARE(std::uint8_t(packBlockFormat(q)[0]), std::uint8_t(145));
+        QCOMPARE(q.codes[0], 6);
+        QCOMPARE_EXACT(dequantizeBlockFormat(q).data[0], 1048576.0f);
+        // No clamp: amax = 1e-40 gives floor(log2) - 2 + 127 = -8, converted to uint8 as gcc does on x86-64
+        // (cvttss2si, low byte) -> 248, d = 2^120; the value is far below d/2 and stores code 0.
+        q = quantizeBlockFormat(makeTensor({32}, {1e-40f}), blockScheme(BlockFormat::GgmlMXFP4));
+        QCOMPARE(std::uint8_t(packBlockFormat(q)[0]), std::uint8_t(248));
+        QCOMPARE_EXACT(q.scales[0], std::ldexp(1.0f, 120));
+        QCOMPARE(q.codes[0], 0);
+        // An infinite amax converts to e = 0 there (d = 2^-128). Every error |kvalue d - x| then rounds to |x|
+        // in float32 for x = ±1 (clipped), and the Inf and the NaN (which amax skips) find no smaller error
+        // than code 0's either: the whole block stores code 0.
+        q = quantizeBlockFormat(
+            makeTensor({32}, {INFINITY, 1.0f, kNaN, -1.0f}), blockScheme(BlockFormat::GgmlMXFP4));
+        QCOMPARE(std::uint8_t(packBlockFormat(q)[0]), std::uint8_t(0));
+        QCOMPARE(std::vector<std::int32_t>(q.codes.begin(), q.codes.begin() + 4),
+            (std::vector<std::int32_t> {0, 0, 0, 0}));
+        QCOMPARE(q.nonFiniteCount, qint64(2));
+        QCOMPARE(q.clippedCount, qint64(2));
+        QCOMPARE_EXACT(dequantizeBlockFormat(q).data[0], 0.0f);
+        // Rows of whole blocks only; names.
+        QVERIFY_THROWS_EXCEPTION(
+            Error, quantizeBlockFormat(makeTensor({2, 48}, {}), blockScheme(BlockFormat::GgmlMXFP4)));
+        QCOMPARE(blockFormatByName("mxfp4_ggml"), BlockFormat::GgmlMXFP4);
+        QCOMPARE(blockFormatByName("GGML_MXFP4"), BlockFormat::GgmlMXFP4);
+        QCOMPARE(blockFormatByName("mxfp4"), BlockFormat::MXFP4);
+        QCOMPARE(blockFormatInfo(BlockFormat::GgmlMXFP4).elementMax, 12.0);
+    }
+
     void ggmlNeedsWholeBlocks()
     {
         QVERIFY_THROWS_EXCEPTION(
@@ -725,7 +811,7 @@ private slots:
         for (BlockFormat f : {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
                  BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4,
                  BlockFormat::BnbNF4, BlockFormat::BnbFP4, BlockFormat::GgmlQ8_0, BlockFormat::GgmlQ4_0,
-                 BlockFormat::GgmlQ4_1, BlockFormat::GgmlQ5_0, BlockFormat::GgmlQ5_1})
+                 BlockFormat::GgmlQ4_1, BlockFormat::GgmlQ5_0, BlockFormat::GgmlQ5_1, BlockFormat::GgmlMXFP4})
             QTest::newRow(blockFormatName(f).c_str()) << f;
     }
 
@@ -766,6 +852,13 @@ private slots:
         QuantizedTensor g = quantizeBlockFormat(makeTensor({32}, {}), blockScheme(BlockFormat::GgmlQ4_0));
         g.codes[3] = 16;
         QVERIFY_THROWS_EXCEPTION(Error, dequantizeBlockFormat(g));
+        QuantizedTensor m = quantizeBlockFormat(makeTensor({32}, {}), blockScheme(BlockFormat::GgmlMXFP4));
+        m.codes[3] = 16;
+        QVERIFY_THROWS_EXCEPTION(Error, dequantizeBlockFormat(m));
+        QVERIFY_THROWS_EXCEPTION(Error, packBlockFormat(m));
+        m.codes[3] = 0;
+        m.scales[0] = 0.75f; // not a power of two
+        QVERIFY_THROWS_EXCEPTION(Error, packBlockFormat(m));
         Tensor bad = makeTensor({4}, {});
         bad.data.pop_back();
         QVERIFY_THROWS_EXCEPTION(Error, quantizeBlockFormat(bad, blockScheme(BlockFormat::NVFP4)));

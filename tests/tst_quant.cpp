@@ -499,10 +499,140 @@ private slots:
         QCOMPARE_VEC(q.scales, std::vector<float> {1.0f / 127.0f});
         QCOMPARE_VEC(q.codes, (std::vector<std::int32_t> {0, 13, 15, 8}));
         QCOMPARE(q.clippedCount, qint64(1));
-        // ternary: RNE like torch.round, 0.5 -> 0.
-        q = quantize(tensorOf({4}, {-1.0f, 0.5f, 0.49f, 0.51f}), schemeOf(ternaryFormat()));
-        QCOMPARE_VEC(q.codes, (std::vector<std::int32_t> {0, 1, 1, 2}));
-        QCOMPARE_VEC(dequantize(q).data, (std::vector<float> {-1.0f, 0.0f, 0.0f, 1.0f}));
+    }
+
+    // ---- BitNet ternary and binary ----
+
+    void bitnetTernaryScaleAndTies()
+    {
+        // mean|W| = 4 / 8 = 0.5 -> s = 2, decode scale 1/s = 0.5. W·s = {0.5, -0.5, 1.5, -2, 0.25, -0.75,
+        // -0, 2.5}: RNE (torch.round) gives {0, -0, 2, -2, 0, -1, -0, 2}, clamped to [-1, 1]; three values
+        // rounded beyond ±1 and were clamped. The zeros of negative W dequantize to -0 as torch's u / s does.
+        const Tensor t = tensorOf({8}, {0.25f, -0.25f, 0.75f, -1.0f, 0.125f, -0.375f, -0.0f, 1.25f});
+        const QuantizedTensor q = quantize(t, schemeOf(ternaryFormat()));
+        QCOMPARE_VEC(q.scales, std::vector<float> {0.5f});
+        QCOMPARE_VEC(q.codes, (std::vector<std::int32_t> {1, 1, 2, 0, 1, 0, 1, 2}));
+        QCOMPARE(q.clippedCount, qint64(3));
+        QCOMPARE_VEC(q.negativeZeros, (std::vector<std::int64_t> {1, 6}));
+        const std::vector<float> expected = {0.0f, -0.0f, 0.5f, -0.5f, 0.0f, -0.5f, -0.0f, 0.5f};
+        const Tensor back = dequantize(q);
+        const Tensor fake = fakeQuantize(t, schemeOf(ternaryFormat()));
+        for (std::size_t i = 0; i < expected.size(); ++i) {
+            QVERIFY2(sameBits(back.data[i], expected[i]), qPrintable(QString::number(i)));
+            QVERIFY2(sameBits(fake.data[i], expected[i]), qPrintable(QString::number(i)));
+        }
+        // The format's rounding applies: ties away (ggml TQ1_0/TQ2_0's lroundf) sends ±0.5 to ±1.
+        NumberFormat away = ternaryFormat();
+        away.minifloat.rounding = Rounding::NearestAway;
+        QCOMPARE_VEC(quantize(t, schemeOf(away)).codes, (std::vector<std::int32_t> {2, 0, 2, 0, 1, 0, 1, 2}));
+
+        // The stored scale is 1.0f / s, not mean|W|: mean = 0.7f gives s = 1/0.7f and u / s = 1 * (1/s).
+        const Tensor odd = tensorOf({2}, {0.7f, -0.7f});
+        const QuantizedTensor o = quantize(odd, schemeOf(ternaryFormat()));
+        const float s = 1.0f / 0.7f;
+        QVERIFY(sameBits(o.scales[0], 1.0f / s));
+        QVERIFY(sameBits(dequantize(o).data[1], -1.0f / s));
+        QCOMPARE(o.clippedCount, qint64(0));
+    }
+
+    void bitnetTernaryZeroGroupAndNonFinite()
+    {
+        // All zeros: mean 0 is raised to 1e-5f, s = 1 / 1e-5f; every code is 0 and nothing is NaN.
+        const QuantizedTensor z
+            = quantize(tensorOf({4}, {0.0f, -0.0f, 0.0f, 0.0f}), schemeOf(ternaryFormat()));
+        QVERIFY(sameBits(z.scales[0], 1.0f / (1.0f / 1e-5f)));
+        QCOMPARE_VEC(z.codes, (std::vector<std::int32_t> {1, 1, 1, 1}));
+        const Tensor back = dequantize(z);
+        QVERIFY(sameBits(back.data[0], 0.0f));
+        QVERIFY(sameBits(back.data[1], -0.0f));
+        QCOMPARE(z.clippedCount, qint64(0));
+        // NaN and Inf are left out of the mean (|1| and |-1|: s = 1); NaN stores 0, ±Inf ±1.
+        const QuantizedTensor n
+            = quantize(tensorOf({4}, {1.0f, std::numeric_limits<float>::quiet_NaN(), -1.0f, INFINITY}),
+                schemeOf(ternaryFormat()));
+        QCOMPARE_VEC(n.scales, std::vector<float> {1.0f});
+        QCOMPARE_VEC(n.codes, (std::vector<std::int32_t> {2, 1, 0, 2}));
+        QCOMPARE(n.nonFiniteCount, qint64(2));
+        QCOMPARE(n.clippedCount, qint64(0));
+        QCOMPARE_VEC(dequantize(n).data, (std::vector<float> {1.0f, 0.0f, -1.0f, 1.0f}));
+    }
+
+    void bitnetBinary()
+    {
+        // alpha = mean W = 2.5 / 4 = 0.625, W - alpha = {0.375, -2.625, 2.375, -0.125} -> {+1, -1, +1, -1};
+        // beta = mean|W| = 6.5 / 4 = 1.625.
+        const QuantizedTensor q
+            = quantize(tensorOf({4}, {1.0f, -2.0f, 3.0f, 0.5f}), schemeOf(binaryFormat()));
+        QCOMPARE_VEC(q.codes, (std::vector<std::int32_t> {1, 0, 1, 0}));
+        QCOMPARE_VEC(q.scales, std::vector<float> {1.625f});
+        QCOMPARE_VEC(q.groupOffsets, std::vector<float> {0.625f});
+        QCOMPARE_VEC(dequantize(q).data, (std::vector<float> {1.625f, -1.625f, 1.625f, -1.625f}));
+        QCOMPARE(q.clippedCount, qint64(0));
+        QVERIFY(q.negativeZeros.empty());
+        // W - alpha = 0 gives -1 (Sign(0) = -1, unlike torch.sign).
+        const QuantizedTensor c = quantize(tensorOf({4}, {1.0f, 1.0f, 1.0f, 1.0f}), schemeOf(binaryFormat()));
+        QCOMPARE_VEC(c.codes, (std::vector<std::int32_t> {0, 0, 0, 0}));
+        QCOMPARE_VEC(dequantize(c).data, (std::vector<float> {-1.0f, -1.0f, -1.0f, -1.0f}));
+        // A group of zeros has beta = 0: -1 * 0 = -0, as torch gives, and no NaN.
+        const QuantizedTensor z = quantize(tensorOf({2}, {0.0f, 0.0f}), schemeOf(binaryFormat()));
+        QCOMPARE_VEC(z.scales, std::vector<float> {0.0f});
+        QVERIFY(sameBits(dequantize(z).data[0], -0.0f));
+        QVERIFY(sameBits(fakeQuantize(tensorOf({2}, {0.0f, 0.0f}), schemeOf(binaryFormat())).data[1], -0.0f));
+    }
+
+    void bitnetGroupsAndRanges()
+    {
+        // Per channel: each row has its own mean. Row 0: mean|W| = 1 -> s = 1; row 1: mean|W| = 4 -> s =
+        // 0.25.
+        const Tensor t = tensorOf({2, 4}, {1.0f, -1.0f, 0.5f, -1.5f, 4.0f, -4.0f, 1.0f, 7.0f});
+        const Scheme perRow = schemeOf(ternaryFormat(), Granularity::perChannel(0));
+        const QuantizedTensor q = quantize(t, perRow);
+        QCOMPARE_VEC(q.scales, (std::vector<float> {1.0f, 4.0f}));
+        QCOMPARE_VEC(q.codes, (std::vector<std::int32_t> {2, 0, 1, 0, 2, 0, 1, 2}));
+        // Calibrated ranges do not apply (the scale is a statistic of the weights), but are still checked.
+        QCOMPARE(quantize(t, perRow, std::vector<GroupRange> {{-100, 100}, {-0.1, 0.1}}), q);
+        QVERIFY_THROWS_EXCEPTION(qs::Error, quantize(t, perRow, std::vector<GroupRange> {{-1, 1}}));
+        const Scheme binaryRows = schemeOf(binaryFormat(), Granularity::perChannel(0));
+        QCOMPARE_VEC(quantize(t, binaryRows).groupOffsets, (std::vector<float> {-0.25f, 2.0f}));
+
+        // fakeQuantize equals dequantize(quantize()) bit for bit (signed zeros included) at every
+        // granularity, strided ones too.
+        const Tensor r = tensorOf({24, 72}, randomNormal(24 * 72, 17, 0.02f));
+        for (const NumberFormat& format : {ternaryFormat(), binaryFormat()})
+            for (const char* g : {"tensor", "channel:0", "channel:1", "group:64", "group:5:0", "block:8x8"}) {
+                const Scheme s = schemeOf(format, qs::parseGranularity(g));
+                const QuantizedTensor quantized = quantize(r, s);
+                const Tensor back = dequantize(quantized);
+                std::vector<float> fake;
+                const FakeQuantizeCounts counts = fakeQuantizeInto(r, s, fake);
+                QCOMPARE(counts.clippedCount, quantized.clippedCount);
+                for (std::size_t i = 0; i < fake.size(); ++i)
+                    QVERIFY2(sameBits(fake[i], back.data[i]), g);
+            }
+
+        // Other scale formats round the decode scale and ternary encodes with its reciprocal: mean|W| = 0.7f
+        // gives 1/s = 0.7f, stored as bf16 0.69921875, s' = 1 / 0.69921875.
+        Scheme bf16 = schemeOf(ternaryFormat());
+        bf16.scaleFormat = ScaleFormat::BF16;
+        const QuantizedTensor b = quantize(tensorOf({2}, {0.7f, -0.7f}), bf16);
+        QCOMPARE_VEC(b.scales, std::vector<float> {0.69921875f});
+        QCOMPARE_VEC(dequantize(b).data, (std::vector<float> {0.69921875f, -0.69921875f}));
+        bf16.format = binaryFormat();
+        QCOMPARE_VEC(quantize(tensorOf({2}, {0.7f, -0.7f}), bf16).scales, std::vector<float> {0.69921875f});
+
+        // A corrupted negative-zero list is rejected.
+        QuantizedTensor bad = quantize(tensorOf({3}, {-0.01f, 1.0f, 0.01f}), schemeOf(ternaryFormat()));
+        QCOMPARE_VEC(bad.negativeZeros, std::vector<std::int64_t> {0});
+        bad.negativeZeros = {1};
+        QVERIFY_THROWS_EXCEPTION(qs::Error, dequantize(bad));
+    }
+
+    void bitnetBitsPerValue()
+    {
+        // ternary 2 bits (transformers packs 4 per byte) + one fp32 scale; binary 1 bit + its scale beta.
+        QCOMPARE(effectiveBitsPerValue(schemeOf(ternaryFormat()), {64, 256}), 2.0 + 32.0 / (64 * 256));
+        QCOMPARE(effectiveBitsPerValue(schemeOf(binaryFormat(), Granularity::perChannel(0)), {64, 256}),
+            1.0 + 32.0 / 256);
     }
 
     void elementKernelsMatchEncodeValue()
@@ -511,8 +641,9 @@ private slots:
         // codes and values of the format's encodeValue for every float input. With range [-max, max] the
         // scale is exactly 1, so v = x.
         std::vector<NumberFormat> formats;
+        // Ternary and binary take BitNet's scales, not ranges (bitnet* tests below).
         for (const NumberFormat& f : allFormats())
-            if (!std::holds_alternative<IntegerSpec>(f.spec))
+            if (!std::holds_alternative<IntegerSpec>(f.spec) && !std::holds_alternative<SignSpec>(f.spec))
                 formats.push_back(f);
         NumberFormat away = fp8E4M3Format();
         away.name = "e4m3 ties away";
@@ -678,6 +809,8 @@ private slots:
                                     << "tensor" << int(RangeMode::SymmetricNarrow);
         QTest::newRow("ternary group") << "ternary"
                                        << "group:64" << int(RangeMode::SymmetricNarrow);
+        QTest::newRow("binary channel") << "binary"
+                                        << "channel:0" << int(RangeMode::SymmetricNarrow);
     }
 
     void quantizeDequantizeQuantizeIsIdempotent()
@@ -693,10 +826,11 @@ private slots:
         const QuantizedTensor second = quantize(once, s);
         QCOMPARE_VEC(second.codes, first.codes);
         // The re-derived scales may differ in the last bit ((max' - min') / 15 rounds again), the codes may
-        // not.
+        // not. BitNet's scales are means of the values, which quantization changes: only its codes repeat.
         const Tensor twice = dequantize(second);
-        for (std::size_t i = 0; i < once.data.size(); ++i)
-            QVERIFY(std::fabs(twice.data[i] - once.data[i]) <= std::ldexp(std::fabs(once.data[i]), -22));
+        if (!std::holds_alternative<SignSpec>(s.format.spec))
+            for (std::size_t i = 0; i < once.data.size(); ++i)
+                QVERIFY(std::fabs(twice.data[i] - once.data[i]) <= std::ldexp(std::fabs(once.data[i]), -22));
         QCOMPARE_VEC(fakeQuantize(t, s).data, once.data);
     }
 
@@ -796,6 +930,8 @@ private slots:
             QCOMPARE(blockFormatByName(blockFormatName(format)), format);
         QCOMPARE(blockFormatByName("MXFP4"), BlockFormat::MXFP4);
         QCOMPARE(blockFormatByName("ggml_q4_0"), BlockFormat::GgmlQ4_0);
+        QCOMPARE(blockFormatByName("ggml_mxfp4"), BlockFormat::GgmlMXFP4); // ggml's, not OCP MXFP4
+        QCOMPARE(blockFormatName(BlockFormat::GgmlMXFP4), std::string("mxfp4_ggml"));
         QCOMPARE(blockFormatByName("int8"), BlockFormat::None);
         QCOMPARE(blockFormatByName("bnb_fp4"), BlockFormat::None); // the element table of that name wins
         QCOMPARE(rangeModeByName("AFFINE"), RangeMode::Affine);

@@ -6,6 +6,7 @@
 #include <QFile>
 #include <QtTest>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -30,6 +31,11 @@ QByteArray loadRaw(const QString& name)
     if (!file.open(QIODevice::ReadOnly))
         return {};
     return file.readAll();
+}
+
+std::uint32_t bits(float value)
+{
+    return std::bit_cast<std::uint32_t>(value);
 }
 
 std::vector<float> rawFloats(const QByteArray& bytes)
@@ -130,6 +136,7 @@ private slots:
         QTest::newRow("q4_1") << "q4_1" << int(BlockFormat::GgmlQ4_1);
         QTest::newRow("q5_0") << "q5_0" << int(BlockFormat::GgmlQ5_0);
         QTest::newRow("q5_1") << "q5_1" << int(BlockFormat::GgmlQ5_1);
+        QTest::newRow("mxfp4") << "mxfp4" << int(BlockFormat::GgmlMXFP4);
     }
 
     void ggmlBlocksAndDequantization()
@@ -200,6 +207,69 @@ private slots:
             QCOMPARE(q.scales[c], scales[c]);
         for (std::size_t i = 0; i < w.size(); ++i)
             QCOMPARE(float(q.codes[i]), expected[i]);
+    }
+
+    // BitNet b1.58 per tensor, as transformers' WeightQuant computes it with torch 2.11 on the CPU:
+    // s = 1 / clamp(mean|W|, 1e-5), u = clamp(round(W s), -1, 1), dequant u / s (with -0 for negative W
+    // that round to zero).
+    void bitnetTernaryPerTensor()
+    {
+        const std::vector<float> w = loadNpy(QStringLiteral("input_weights.npy"));
+        const std::vector<float> s = loadNpy(QStringLiteral("torch_bitnet_ternary_scale.npy"));
+        const std::vector<float> codes = loadNpy(QStringLiteral("torch_bitnet_ternary_codes.npy"));
+        const std::vector<float> dequant = loadNpy(QStringLiteral("torch_bitnet_ternary_dequant.npy"));
+        QCOMPARE(codes.size(), w.size());
+        QCOMPARE(dequant.size(), w.size());
+        std::vector<float> magnitudes(w.size());
+        std::transform(w.begin(), w.end(), magnitudes.begin(), [](float x) { return std::fabs(x); });
+        QCOMPARE(bits(1.0f / std::max(blockformat::torchCpuMean(magnitudes), 1e-5f)), bits(s.at(0)));
+
+        Scheme scheme;
+        scheme.format = ternaryFormat();
+        const Tensor t {"w", {64, 256}, w};
+        const QuantizedTensor q = quantize(t, scheme);
+        QCOMPARE(q.scales.size(), std::size_t(1));
+        QCOMPARE(bits(q.scales[0]), bits(1.0f / s[0]));
+        for (std::size_t i = 0; i < w.size(); ++i)
+            QVERIFY2(float(q.codes[i] - 1) == codes[i], qPrintable(QStringLiteral("element %1").arg(i)));
+        const Tensor back = dequantize(q);
+        const Tensor fake = fakeQuantize(t, scheme);
+        std::size_t negativeZeros = 0;
+        for (std::size_t i = 0; i < w.size(); ++i) {
+            QVERIFY2(bits(back.data[i]) == bits(dequant[i]),
+                qPrintable(QStringLiteral("element %1: %2 vs %3")
+                               .arg(i)
+                               .arg(double(back.data[i]))
+                               .arg(double(dequant[i]))));
+            QVERIFY2(bits(fake.data[i]) == bits(dequant[i]), qPrintable(QStringLiteral("element %1").arg(i)));
+            negativeZeros += bits(dequant[i]) == 0x80000000u;
+        }
+        QVERIFY(negativeZeros > 0);
+        QCOMPARE(q.negativeZeros.size(), negativeZeros);
+    }
+
+    // BitNet (1-bit): alpha = mean(W), sign(W - alpha) with 0 -> -1, beta = mean|W|, dequant sign * beta.
+    void bitnetBinaryPerTensor()
+    {
+        const std::vector<float> w = loadNpy(QStringLiteral("input_weights.npy"));
+        const std::vector<float> scale = loadNpy(QStringLiteral("torch_bitnet_binary_scale.npy"));
+        const std::vector<float> dequant = loadNpy(QStringLiteral("torch_bitnet_binary_dequant.npy"));
+        QCOMPARE(scale.size(), std::size_t(2));
+        QCOMPARE(dequant.size(), w.size());
+        Scheme scheme;
+        scheme.format = binaryFormat();
+        const Tensor t {"w", {64, 256}, w};
+        const QuantizedTensor q = quantize(t, scheme);
+        QCOMPARE(q.groupOffsets.size(), std::size_t(1));
+        QCOMPARE(bits(q.groupOffsets[0]), bits(scale[0]));
+        QCOMPARE(q.scales.size(), std::size_t(1));
+        QCOMPARE(bits(q.scales[0]), bits(scale[1]));
+        const Tensor back = dequantize(q);
+        const Tensor fake = fakeQuantize(t, scheme);
+        for (std::size_t i = 0; i < w.size(); ++i) {
+            QVERIFY2(bits(back.data[i]) == bits(dequant[i]), qPrintable(QStringLiteral("element %1").arg(i)));
+            QVERIFY2(bits(fake.data[i]) == bits(dequant[i]), qPrintable(QStringLiteral("element %1").arg(i)));
+        }
     }
 };
 

@@ -138,7 +138,7 @@ NumberFormat fp4E2M1Format()
 NumberFormat fp4E1M2Format()
 {
     return minifloatPreset("fp4_e1m2",
-        "non-standard, defined generically (bias 2^(E-1)-1 = 0, no Inf/NaN like the OCP MX "
+        "defined generically (bias 2^(E-1)-1 = 0, no Inf/NaN like the OCP MX "
         "types); not in OCP MX v1.0, ml_dtypes or microxcaling",
         false, 1, 2, genericBias(1), MinifloatSpecials::FiniteOnly);
 }
@@ -146,7 +146,7 @@ NumberFormat fp4E1M2Format()
 NumberFormat fp4E3M0Format()
 {
     return minifloatPreset("fp4_e3m0",
-        "non-standard, defined generically (bias 2^(E-1)-1 = 3, no Inf/NaN like the OCP MX "
+        "defined generically (bias 2^(E-1)-1 = 3, no Inf/NaN like the OCP MX "
         "types); not in OCP MX v1.0, ml_dtypes or microxcaling",
         false, 3, 0, genericBias(3), MinifloatSpecials::FiniteOnly);
 }
@@ -169,7 +169,7 @@ NumberFormat minifloatFormat(int exponentBits, int mantissaBits)
     return minifloatPreset(name,
         "generic sign+E" + std::to_string(exponentBits) + "M" + std::to_string(mantissaBits)
             + ", bias 2^(E-1)-1 = " + std::to_string(bias)
-            + ", no Inf/NaN; non-standard, defined generically like the OCP MX types",
+            + ", no Inf/NaN, defined generically like the OCP MX types",
         false, exponentBits, mantissaBits, bias, MinifloatSpecials::FiniteOnly);
 }
 

@@ -19,7 +19,7 @@
 //   * All arithmetic is float32, operation by operation, in the order the reference writes it (no FMA
 //     contraction, no double intermediates) unless said otherwise.
 //   * QuantizedTensor::codes holds one code per element (the element format's code bits, or the signed
-//     integer for MXINT8 and Q8_0, or the stored unsigned q for the other ggml types),
+//     integer for MXINT8 and Q8_0, or the stored unsigned q for the other ggml types, ggml MXFP4 included),
 //     QuantizedTensor::scales the effective decode scale of each block as float, and
 //     dequantizeBlockFormat reproduces the reference's dequantization.
 //   * nonFiniteCount counts NaN/±Inf inputs; clippedCount counts finite elements whose magnitude after
@@ -130,11 +130,32 @@
 //   Checked byte for byte (packed blocks and dequantized values) against ggml's own quantize_row_*_ref and
 //   dequantize_row_* compiled from ggml @d99724f, on 2000 random, tie-heavy and NaN/Inf rows.
 //
+// ggml MXFP4 (GgmlMXFP4, "mxfp4_ggml") [2.2, 4]
+//   Source: ggml-org/ggml src/ggml-quants.c quantize_row_mxfp4_ref, best_index_mxfp4, dequantize_row_mxfp4;
+//   src/ggml-impl.h ggml_e8m0_to_fp32_half; src/ggml-common.h kvalues_mxfp4 (= kvalues_fp4). Block 32:
+//     amax = max |x| (`if (amax < fabsf(v))`, so NaN is skipped)
+//     e    = amax > 0 ? (uint8_t)(floorf(log2f(amax)) - 2 + 127) : 0   (glibc log2f, as ggml calls it: for an
+//            amax just below a large power of two it rounds up to the power, and e follows; no clamp: the
+//            float-to-uint8 conversion is modelled as x86-64 does it (cvttss2si, low byte), so amax < 2^-125
+//            wraps and an Inf amax gives e = 0)
+//     d    = 2^(e-128) (GGML_E8M0_TO_FP32_HALF: kvalues are twice the E2M1 values)
+//     q    = argmin_i |kvalues_mxfp4[i] * d - x| over i = 0..15 with strict '<', all float32, kvalues =
+//            {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}: ties go to the lower index, i.e. the
+//            smaller magnitude (0.75 -> 0.5, -0.75 -> -0.5), small negatives and -0 give code 0 (+0), larger
+//            magnitudes saturate at ±12 d, NaN and ±Inf give code 0
+//     dequant: float(kvalues[q]) * d (exact; code 8 gives +0 like code 0).
+//   Against OCP MXFP4 (above): the same scale 2^(floor(log2 amax) - 2) for normal amax (up to log2f's
+//   rounding), but no NaN scale, a different tie rule and a different byte layout. codes = q, scales[g] = d;
+//   clippedCount counts finite |x| > 12 d. scheme.elementRounding and e8m0Rounding do not apply.
+//   Checked against the ggml @d99724f fixture (tests/fixtures/reference/ggml/mxfp4_*): every block byte and
+//   every dequantized bit.
+//
 // packBlockFormat byte layouts (little-endian throughout)
 //   ggml: the ggml block structs back to back, rows in order:
 //     Q8_0 {fp16 d; int8 qs[32]} (34 B), Q4_0 {fp16 d; u8 qs[16]} (18 B), Q4_1 {fp16 d, m; u8 qs[16]}
 //     (20 B), Q5_0 {fp16 d; u8 qh[4]; u8 qs[16]} (22 B), Q5_1 {fp16 d, m; u8 qh[4]; u8 qs[16]} (24 B);
 //     qs byte j = element j (low nibble) | element j+16 (high nibble); qh bit j = bit 4 of element j.
+//     MXFP4 {u8 e; u8 qs[16]} (17 B), e as computed above and qs as for Q4_0.
 //   MX: per block, in group order: one E8M0 byte (e + 127, 0xFF = NaN) then the elements: MXFP4 two per
 //     byte, element 2i in the low nibble (OCP, torchao pack_uint4), ceil(B/2) bytes; FP8 one byte each;
 //     FP6 one byte each (code in the low 6 bits, torchao's unpacked layout); MXINT8 one two's-complement
@@ -167,11 +188,11 @@ inline std::int64_t defaultBlockSize(BlockFormat format);
 /// and NVFP4 any size >= 1.
 inline std::int64_t blockFormatBlockSize(const Scheme& scheme);
 
-/// Storage bits per value including every scale: element bits + scale bits / blockSize. MXFP4 4.25,
-/// MXFP8 8.25, MXFP6 6.25, MXINT8 8.25, NVFP4 4.5 (plus 32/N for the fp32 tensor scale of an N-element
-/// tensor, not included here), Q8_0 8.5, Q4_0 4.5, Q4_1 5.0, Q5_0 5.5, Q5_1 6.0, NF4/FP4 4 + 32/B, with
-/// double quantization 4 + 8/B + 32/(256 B) (plus 32/N for the offset, not included).
-/// blockSize 0 means the default. Throws qs::Error for BlockFormat::None or a block size < 1.
+/// Storage bits per value including every scale: element bits + scale bits / blockSize. MXFP4 (OCP and
+/// ggml) 4.25, MXFP8 8.25, MXFP6 6.25, MXINT8 8.25, NVFP4 4.5 (plus 32/N for the fp32 tensor scale of an
+/// N-element tensor, not included here), Q8_0 8.5, Q4_0 4.5, Q4_1 5.0, Q5_0 5.5, Q5_1 6.0, NF4/FP4 4 + 32/B,
+/// with double quantization 4 + 8/B + 32/(256 B) (plus 32/N for the offset, not included). blockSize 0 means
+/// the default. Throws qs::Error for BlockFormat::None or a block size < 1.
 inline double blockFormatBitsPerValue(BlockFormat format, std::int64_t blockSize, bool doubleQuant);
 
 /// Quantizes `tensor` with scheme.blockFormat (!= None), exactly as the reference does (see above).
@@ -215,6 +236,7 @@ inline Family familyOf(BlockFormat format)
     case BlockFormat::GgmlQ4_1:
     case BlockFormat::GgmlQ5_0:
     case BlockFormat::GgmlQ5_1:
+    case BlockFormat::GgmlMXFP4:
         return Family::Ggml;
     case BlockFormat::None:
         break;
@@ -308,6 +330,10 @@ QuantizedTensor quantizeGgml(const Tensor& tensor, const Scheme& scheme, const G
 Tensor dequantizeGgml(const QuantizedTensor& quantized, const Geometry& geometry);
 std::vector<std::uint8_t> packGgml(const QuantizedTensor& quantized, const Geometry& geometry);
 
+QuantizedTensor quantizeGgmlMxfp4(const Tensor& tensor, const Scheme& scheme, const Geometry& geometry);
+Tensor dequantizeGgmlMxfp4(const QuantizedTensor& quantized, const Geometry& geometry);
+std::vector<std::uint8_t> packGgmlMxfp4(const QuantizedTensor& quantized, const Geometry& geometry);
+
 /// bitsandbytes' signed 8-bit dynamic map (create_dynamic_map(True, 7, 8)), 256 ascending float32 values.
 const std::vector<float>& bnbDynamicMap();
 
@@ -367,6 +393,7 @@ inline double blockFormatBitsPerValue(BlockFormat format, std::int64_t blockSize
         return 6 + 8 / b;
     case BlockFormat::MXFP4:
     case BlockFormat::NVFP4:
+    case BlockFormat::GgmlMXFP4:
         return 4 + 8 / b;
     case BlockFormat::BnbNF4:
     case BlockFormat::BnbFP4:
@@ -402,7 +429,9 @@ inline QuantizedTensor quantizeBlockFormat(const Tensor& tensor, const Scheme& s
     case blockformat::Family::Bnb:
         return blockformat::quantizeBnb(tensor, scheme, g);
     case blockformat::Family::Ggml:
-        return blockformat::quantizeGgml(tensor, scheme, g);
+        return scheme.blockFormat == BlockFormat::GgmlMXFP4
+            ? blockformat::quantizeGgmlMxfp4(tensor, scheme, g)
+            : blockformat::quantizeGgml(tensor, scheme, g);
     case blockformat::Family::None:
         break;
     }
@@ -421,7 +450,9 @@ inline Tensor dequantizeBlockFormat(const QuantizedTensor& quantized)
     case blockformat::Family::Bnb:
         return blockformat::dequantizeBnb(quantized, g);
     case blockformat::Family::Ggml:
-        return blockformat::dequantizeGgml(quantized, g);
+        return quantized.scheme.blockFormat == BlockFormat::GgmlMXFP4
+            ? blockformat::dequantizeGgmlMxfp4(quantized, g)
+            : blockformat::dequantizeGgml(quantized, g);
     case blockformat::Family::None:
         break;
     }
@@ -440,7 +471,9 @@ inline std::vector<std::uint8_t> packBlockFormat(const QuantizedTensor& quantize
     case blockformat::Family::Bnb:
         return blockformat::packBnb(quantized, g);
     case blockformat::Family::Ggml:
-        return blockformat::packGgml(quantized, g);
+        return quantized.scheme.blockFormat == BlockFormat::GgmlMXFP4
+            ? blockformat::packGgmlMxfp4(quantized, g)
+            : blockformat::packGgml(quantized, g);
     case blockformat::Family::None:
         break;
     }

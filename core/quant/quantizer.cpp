@@ -10,6 +10,8 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
+#include <variant>
 
 namespace qs {
 
@@ -356,23 +358,31 @@ void checkTensor(const Tensor& tensor)
             + std::to_string(shapeElementCount(tensor.shape)));
 }
 
+void checkRanges(const Tensor& tensor, const Scheme& scheme, const detail::GroupGeometry& geometry,
+    const std::vector<GroupRange>& ranges)
+{
+    if (static_cast<I>(ranges.size()) != geometry.groupCount)
+        throw Error("expected " + std::to_string(geometry.groupCount) + " group ranges for "
+            + granularityName(scheme.granularity) + " on " + shapeToString(tensor.shape) + ", got "
+            + std::to_string(ranges.size()));
+    for (std::size_t g = 0; g < ranges.size(); ++g) {
+        const GroupRange& r = ranges[g];
+        if (!std::isfinite(r.min) || !std::isfinite(r.max) || r.min > r.max)
+            throw Error("group range " + std::to_string(g) + " [" + std::to_string(r.min) + ", "
+                + std::to_string(r.max) + "] is not a finite interval");
+    }
+}
+
 std::vector<GroupParams> paramsForGroups(const Tensor& tensor, const Scheme& scheme, const ElementGrid& grid,
     const detail::GroupGeometry& geometry, const std::optional<std::vector<GroupRange>>& ranges)
 {
     std::vector<float> low;
     std::vector<float> high;
     if (ranges) {
-        if (static_cast<I>(ranges->size()) != geometry.groupCount)
-            throw Error("expected " + std::to_string(geometry.groupCount) + " group ranges for "
-                + granularityName(scheme.granularity) + " on " + shapeToString(tensor.shape) + ", got "
-                + std::to_string(ranges->size()));
+        checkRanges(tensor, scheme, geometry, *ranges);
         low.reserve(ranges->size());
         high.reserve(ranges->size());
-        for (std::size_t g = 0; g < ranges->size(); ++g) {
-            const GroupRange& r = (*ranges)[g];
-            if (!std::isfinite(r.min) || !std::isfinite(r.max) || r.min > r.max)
-                throw Error("group range " + std::to_string(g) + " [" + std::to_string(r.min) + ", "
-                    + std::to_string(r.max) + "] is not a finite interval");
+        for (const GroupRange& r : *ranges) {
             low.push_back(static_cast<float>(r.min));
             high.push_back(static_cast<float>(r.max));
         }
@@ -383,6 +393,166 @@ std::vector<GroupParams> paramsForGroups(const Tensor& tensor, const Scheme& sch
     for (std::size_t g = 0; g < low.size(); ++g)
         params[g] = groupParams(low[g], high[g], scheme, grid);
     return params;
+}
+
+// ---- BitNet: ternary and binary (quantizer.h, formats.md §5) ----
+
+bool isBitNet(const NumberFormat& format)
+{
+    return std::holds_alternative<SignSpec>(format.spec);
+}
+
+/// The encode and decode values of one BitNet group.
+struct BitNetGroup {
+    float factor = 1; ///< ternary: s, the factor W is multiplied by
+    float scale = 1; ///< decode scale: ternary 1/s, binary β
+    float centre = 0; ///< binary: α
+};
+
+/// The decode scale in the scheme's scale format (F32: unchanged, the reference).
+float bitnetStoredScale(float scale, const Scheme& scheme)
+{
+    switch (scheme.scaleFormat) {
+    case ScaleFormat::F32:
+        return scale;
+    case ScaleFormat::E8M0:
+        return detail::e8m0Scale(std::min(scale, FLT_MAX), 1.0, 0, scheme.e8m0Rounding);
+    case ScaleFormat::F16:
+    case ScaleFormat::BF16:
+    case ScaleFormat::E4M3:
+        break;
+    }
+    return detail::roundScale(scale, scheme.scaleFormat);
+}
+
+/// Per group: the finite values in memory order, their torch CPU means, and the scales derived from them.
+std::vector<BitNetGroup> bitnetGroups(
+    const Tensor& tensor, const Scheme& scheme, const detail::GroupGeometry& geometry, bool ternary)
+{
+    std::vector<std::vector<float>> values(std::size_t(geometry.groupCount));
+    if (geometry.pattern == detail::GroupGeometry::Pattern::Single && !values.empty())
+        values.front().reserve(tensor.data.size());
+    const float* x = tensor.data.data();
+    detail::forEachRun(geometry, [&](I start, I count, I group, I step) {
+        for (I j = 0; j < count; ++j)
+            if (isFinite(x[start + j]))
+                values[std::size_t(group + j * step)].push_back(x[start + j]);
+    });
+    std::vector<BitNetGroup> groups(values.size());
+    for (std::size_t g = 0; g < values.size(); ++g) {
+        std::vector<float>& v = values[g];
+        BitNetGroup& group = groups[g];
+        if (!ternary && !v.empty())
+            group.centre = blockformat::torchCpuMean(v);
+        for (float& value : v)
+            value = std::fabs(value);
+        const float meanAbs = v.empty() ? 0.0f : blockformat::torchCpuMean(v);
+        std::vector<float>().swap(v);
+        if (ternary) {
+            const float s = 1.0f / std::max(meanAbs, 1e-5f);
+            group.scale = bitnetStoredScale(1.0f / s, scheme);
+            group.factor = scheme.scaleFormat == ScaleFormat::F32 ? s : 1.0f / group.scale;
+        } else {
+            group.scale = meanAbs > 0 ? bitnetStoredScale(meanAbs, scheme) : 0.0f;
+        }
+    }
+    return groups;
+}
+
+/// What one BitNet pass writes (each pointer may be null).
+struct BitNetOutput {
+    std::int32_t* codes = nullptr;
+    float* values = nullptr;
+    std::vector<std::int64_t>* negativeZeros = nullptr;
+};
+
+/// Codes and x̂ of every element; ternary rounds with `TiesAway` (the format's rounding).
+template<bool Ternary, bool TiesAway>
+Counts bitnetPass(const Tensor& tensor, const detail::GroupGeometry& geometry,
+    const std::vector<BitNetGroup>& groups, const BitNetOutput& output)
+{
+    Counts counts;
+    const float* x = tensor.data.data();
+    const auto element = [&](I index, const BitNetGroup& group) {
+        const float xv = x[index];
+        const bool finite = isFinite(xv);
+        counts.nonFinite += !finite;
+        std::int32_t code;
+        float value;
+        if constexpr (Ternary) {
+            const float v = xv * group.factor;
+            int u = 0;
+            if (!std::isnan(v)) {
+                const int rounded = roundSmall<TiesAway>(std::clamp(v, -4.0f, 4.0f));
+                counts.clipped += finite && (rounded < -1 || rounded > 1);
+                u = std::clamp(rounded, -1, 1);
+            }
+            code = u + 1;
+            value = static_cast<float>(u) * group.scale;
+            if (u == 0 && finite && std::signbit(xv)) {
+                value = -value;
+                if (output.negativeZeros)
+                    output.negativeZeros->push_back(index);
+            }
+        } else {
+            code = xv - group.centre > 0.0f ? 1 : 0;
+            value = (code != 0 ? 1.0f : -1.0f) * group.scale;
+        }
+        if (output.codes)
+            output.codes[index] = code;
+        if (output.values)
+            output.values[index] = value;
+    };
+    detail::forEachRun(geometry, [&](I start, I count, I group, I step) {
+        for (I j = 0; j < count; ++j)
+            element(start + j, groups[std::size_t(group + j * step)]);
+    });
+    return counts;
+}
+
+Counts dispatchBitNet(const Tensor& tensor, const Scheme& scheme, const detail::GroupGeometry& geometry,
+    const std::vector<BitNetGroup>& groups, const BitNetOutput& output)
+{
+    if (!std::get<SignSpec>(scheme.format.spec).ternary)
+        return bitnetPass<false, false>(tensor, geometry, groups, output);
+    return scheme.format.minifloat.rounding == Rounding::NearestAway
+        ? bitnetPass<true, true>(tensor, geometry, groups, output)
+        : bitnetPass<true, false>(tensor, geometry, groups, output);
+}
+
+/// The geometry and group scales of a BitNet scheme; checks and ignores `ranges` (see quantizer.h).
+std::pair<detail::GroupGeometry, std::vector<BitNetGroup>> bitnetSetup(
+    const Tensor& tensor, const Scheme& scheme, const std::optional<std::vector<GroupRange>>& ranges)
+{
+    detail::GroupGeometry geometry = detail::groupGeometry(scheme.granularity, tensor.shape);
+    if (ranges)
+        checkRanges(tensor, scheme, geometry, *ranges);
+    const bool ternary = std::get<SignSpec>(scheme.format.spec).ternary;
+    std::vector<BitNetGroup> groups = bitnetGroups(tensor, scheme, geometry, ternary);
+    return {std::move(geometry), std::move(groups)};
+}
+
+QuantizedTensor quantizeBitNet(
+    const Tensor& tensor, const Scheme& scheme, const std::optional<std::vector<GroupRange>>& ranges)
+{
+    const auto [geometry, groups] = bitnetSetup(tensor, scheme, ranges);
+    QuantizedTensor result;
+    result.scheme = scheme;
+    result.shape = tensor.shape;
+    result.codes.resize(tensor.data.size());
+    const Counts counts = dispatchBitNet(
+        tensor, scheme, geometry, groups, {result.codes.data(), nullptr, &result.negativeZeros});
+    result.clippedCount = counts.clipped;
+    result.nonFiniteCount = counts.nonFinite;
+    result.scales.reserve(groups.size());
+    for (const BitNetGroup& group : groups)
+        result.scales.push_back(group.scale);
+    if (!std::get<SignSpec>(scheme.format.spec).ternary) {
+        result.groupOffsets.reserve(groups.size());
+        for (const BitNetGroup& group : groups)
+            result.groupOffsets.push_back(group.centre);
+    }
+    return result;
 }
 
 QuantizedTensor quantizeBlock(
@@ -415,6 +585,8 @@ QuantizedTensor quantize(
     checkTensor(tensor);
     if (scheme.blockFormat != BlockFormat::None)
         return quantizeBlock(tensor, scheme, ranges);
+    if (isBitNet(scheme.format))
+        return quantizeBitNet(tensor, scheme, ranges);
     const detail::GroupGeometry geometry = detail::groupGeometry(scheme.granularity, tensor.shape);
     const ElementGrid grid = elementGrid(scheme);
     const std::vector<GroupParams> params = paramsForGroups(tensor, scheme, grid, geometry, ranges);
@@ -474,6 +646,17 @@ Tensor dequantize(const QuantizedTensor& quantized)
             }
         }
     });
+    const auto* sign = std::get_if<SignSpec>(&scheme.format.spec);
+    if (!quantized.negativeZeros.empty() && !(sign && sign->ternary))
+        throw Error("only ternary tensors carry negative zeros, not " + scheme.format.name);
+    I previous = -1;
+    for (const I index : quantized.negativeZeros) {
+        if (index <= previous || index >= geometry.elementCount || codes[index] != 1)
+            throw Error("negative zero at element " + std::to_string(index)
+                + " is not an ascending index of a zero code");
+        out[index] = -out[index];
+        previous = index;
+    }
     return result;
 }
 
@@ -485,6 +668,13 @@ FakeQuantizeCounts fakeQuantizeInto(const Tensor& tensor, const Scheme& scheme, 
         const QuantizedTensor quantized = quantizeBlock(tensor, scheme, ranges);
         out = dequantize(quantized).data;
         return {quantized.clippedCount, quantized.nonFiniteCount};
+    }
+    if (isBitNet(scheme.format)) {
+        const auto [geometry, groups] = bitnetSetup(tensor, scheme, ranges);
+        out.resize(tensor.data.size());
+        const Counts counts
+            = dispatchBitNet(tensor, scheme, geometry, groups, {nullptr, out.data(), nullptr});
+        return {counts.clipped, counts.nonFinite};
     }
     const detail::GroupGeometry geometry = detail::groupGeometry(scheme.granularity, tensor.shape);
     const ElementGrid grid = elementGrid(scheme);

@@ -94,7 +94,7 @@ constexpr std::array<std::pair<const char*, ScaleArithmetic>, 2> kArithmetics {{
     {"divide", ScaleArithmetic::Divide},
 }};
 
-constexpr std::array<std::pair<const char*, BlockFormat>, 14> kBlockFormats {{
+constexpr std::array<std::pair<const char*, BlockFormat>, 15> kBlockFormats {{
     {"mxfp8_e4m3", BlockFormat::MXFP8_E4M3},
     {"mxfp8_e5m2", BlockFormat::MXFP8_E5M2},
     {"mxfp6_e3m2", BlockFormat::MXFP6_E3M2},
@@ -109,6 +109,7 @@ constexpr std::array<std::pair<const char*, BlockFormat>, 14> kBlockFormats {{
     {"q4_1", BlockFormat::GgmlQ4_1},
     {"q5_0", BlockFormat::GgmlQ5_0},
     {"q5_1", BlockFormat::GgmlQ5_1},
+    {"mxfp4_ggml", BlockFormat::GgmlMXFP4},
 }};
 
 } // namespace
@@ -233,6 +234,8 @@ int scaleFormatBits(ScaleFormat format)
 BlockFormat blockFormatByName(const std::string& name)
 {
     std::string key = lower(name);
+    if (key == "ggml_mxfp4")
+        return BlockFormat::GgmlMXFP4;
     if (key.starts_with("ggml_"))
         key = key.substr(5);
     for (const auto& [spelling, value] : kBlockFormats)
@@ -291,6 +294,9 @@ BlockFormatInfo blockFormatInfo(BlockFormat format)
         return {"int5 (q-16)", 5, 16, "fp16 d per 32", ggml + "q5_0_ref"};
     case BlockFormat::GgmlQ5_1:
         return {"uint5 q*d+m", 5, 31, "fp16 d + fp16 m per 32", ggml + "q5_1_ref"};
+    case BlockFormat::GgmlMXFP4:
+        return {"kvalues_mxfp4 (2x fp4_e2m1)", 4, 12, "e8m0 per 32 (d = 2^(e-128))",
+            ggml + "mxfp4_ref (nearest kvalue, ties to the smaller magnitude)"};
     case BlockFormat::None:
         break;
     }

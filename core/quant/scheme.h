@@ -43,8 +43,9 @@ Granularity parseGranularity(const std::string& text);
 /// The spelling parseGranularity accepts (round-trips).
 std::string granularityName(const Granularity& granularity);
 
-/// How the range of a group maps onto the integer grid (integer formats only; minifloats, lookup tables and
-/// ternary/binary are always symmetric: scale = amax / formatMaxFinite, no zero point).
+/// How the range of a group maps onto the integer grid (integer formats only; minifloats and lookup tables
+/// are always symmetric: scale = amax / formatMaxFinite, no zero point; ternary and binary take BitNet's
+/// statistics of the weights instead of a range, see quantize() in quant/quantizer.h).
 /// Signed b-bit integers (qmax = 2^(b-1)-1):
 ///   SymmetricNarrow  q in [-qmax, qmax],   scale = amax / qmax                 (TensorRT, ModelOpt; default)
 ///   SymmetricFull    q in [-qmax-1, qmax], scale = max(amax / (qmax + 0.5), eps)   (PyTorch: amax / 127.5)
@@ -110,6 +111,8 @@ enum class BlockFormat {
     GgmlQ4_1,
     GgmlQ5_0,
     GgmlQ5_1,
+    GgmlMXFP4, ///< ggml quantize_row_mxfp4_ref: E8M0 e, elements searched in kvalues_mxfp4 (ties to the
+               ///< smaller magnitude), ggml's byte layout; not bit-identical to OCP MXFP4 above
 };
 
 /// A complete quantization recipe. Values, comparable; the default is per-tensor symmetric narrow int8.
@@ -120,8 +123,8 @@ struct Scheme {
     ScaleFormat scaleFormat = ScaleFormat::F32;
     E8M0Rounding e8m0Rounding = E8M0Rounding::Floor;
     ScaleArithmetic arithmetic = ScaleArithmetic::MultiplyReciprocal;
-    /// Integers and block elements (MX: ties-away = microxcaling). Minifloat elements round as their format's
-    /// `minifloat.rounding` says; lookup tables break ties as their table says.
+    /// Integers and block elements (MX: ties-away = microxcaling). Minifloat and ternary elements round as
+    /// their format's `minifloat.rounding` says; lookup tables break ties as their table says.
     Rounding elementRounding = Rounding::NearestEven;
     BlockFormat blockFormat = BlockFormat::None;
     std::int64_t blockSize = 0; ///< block formats: 0 = the reference default (32, 16, 64, 32)
@@ -150,7 +153,8 @@ ScaleArithmetic scaleArithmeticByName(const std::string& name);
 int scaleFormatBits(ScaleFormat format);
 
 /// Parses a block-format name ("mxfp8_e4m3", "mxfp4", "nvfp4", "bnb_nf4", "bnb_fp4_block", "q4_0", also
-/// "ggml_q4_0"; case-insensitive); BlockFormat::None if the name is not a block format. bitsandbytes'
+/// "ggml_q4_0", "mxfp4_ggml", also "ggml_mxfp4"; case-insensitive); BlockFormat::None if the name is not a
+/// block format. "mxfp4" is OCP MXFP4; ggml's own MXFP4 is "mxfp4_ggml". bitsandbytes'
 /// blockwise FP4 is "bnb_fp4_block" because "bnb_fp4" names its element table (formatByName), which a scheme
 /// can use at any granularity.
 BlockFormat blockFormatByName(const std::string& name);
@@ -174,7 +178,9 @@ BlockFormatInfo blockFormatInfo(BlockFormat format);
 /// element format's width (int4 affine: 4 bits per group). Block formats: blockFormatBitsPerValue plus
 /// 32/elements for the fp32 values stored once per tensor (NVFP4's global scale, bitsandbytes' double-
 /// quantization offset). INT4 g128 + fp16 scale = 4.125; int8 per-channel fp32 on [4096, 4096] =
-/// 8 + 32/4096. 0 for a shape with no elements. Throws qs::Error when the granularity does not fit the shape.
+/// 8 + 32/4096. Ternary: 2 bits + the scale (transformers' BitNet packing stores ternary + 1 in 2 bits, 4
+/// values per uint8, plus the weight scale); binary: 1 bit + the scale β (α is only needed to encode).
+/// 0 for a shape with no elements. Throws qs::Error when the granularity does not fit the shape.
 double effectiveBitsPerValue(const Scheme& scheme, const Shape& shape);
 
 } // namespace qs
