@@ -1,28 +1,16 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QtTest>
+
+#include "cli_process.h"
 
 // End-to-end checks of quantscope-cli: what a user or script sees (output, JSON, exit status).
 class TestCli : public QObject {
     Q_OBJECT
 
-    struct Result {
-        int exitCode = -1;
-        QByteArray out;
-        QByteArray err;
-    };
-
-    static Result run(const QStringList& arguments)
-    {
-        QProcess process;
-        process.start(QStringLiteral(QS_CLI_PATH), arguments);
-        if (!process.waitForFinished(120000))
-            return {};
-        return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2, process.readAllStandardOutput(),
-                process.readAllStandardError()};
-    }
+    using Result = CliResult;
+    static Result run(const QStringList& arguments) { return runCli(arguments); }
 
     static QString fixture(const char* name) { return QStringLiteral(QS_FIXTURES_DIR "/safetensors/") + QLatin1String(name); }
 
