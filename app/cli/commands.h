@@ -13,5 +13,7 @@ using Action = std::function<int()>;
 Action addInspectCommand(CLI::App& app);
 Action addFormatsCommand(CLI::App& app);
 Action addCompareCommand(CLI::App& app);
+Action addCalibrateCommand(CLI::App& app);
+Action addBenchCommand(CLI::App& app);
 
 } // namespace qs::cli
