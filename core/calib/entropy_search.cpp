@@ -1,6 +1,5 @@
-#include "calib/search_methods.h"
-
 #include "base/error.h"
+#include "calib/search_methods.h"
 
 #include <algorithm>
 #include <cmath>
@@ -76,15 +75,16 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 void checkHistogram(const CollectedHistogram& histogram, const char* what)
 {
     if (histogram.counts.empty() || histogram.edges.size() != histogram.counts.size() + 1)
-        throw Error(std::string(what) + ": the histogram needs at least one bin and one more edge than bins (got "
-                    + std::to_string(histogram.counts.size()) + " bins, " + std::to_string(histogram.edges.size())
-                    + " edges)");
+        throw Error(std::string(what)
+            + ": the histogram needs at least one bin and one more edge than bins (got "
+            + std::to_string(histogram.counts.size()) + " bins, " + std::to_string(histogram.edges.size())
+            + " edges)");
     for (double c : histogram.counts)
         if (!(c >= 0) || !std::isfinite(c))
             throw Error(std::string(what) + ": histogram counts must be finite and non-negative");
 }
 
-/// Counts as the integer arrays the numpy-based peers hold (truncated toward zero, as `.int()` and astype do).
+/// Counts as the numpy-based peers hold them: integers, truncated toward zero like `.int()` and astype.
 std::vector<I> integerCounts(const CollectedHistogram& histogram)
 {
     std::vector<I> counts(histogram.counts.size());
@@ -120,17 +120,18 @@ GroupRange symmetricRange(double amax, bool oneSided)
     return oneSided ? GroupRange {0, amax} : GroupRange {-amax, amax};
 }
 
-SearchResult modelOptEntropy(const CollectedHistogram& histogram, int nq, bool isUnsigned, int startBin, int stride)
+SearchResult modelOptEntropy(
+    const CollectedHistogram& histogram, int nq, bool isUnsigned, int startBin, int stride)
 {
     if (histogram.edges.front() < 0)
         throw Error("ModelOpt entropy search needs the |x| histogram (the first edge is negative)");
     const I n = I(histogram.counts.size());
     if (startBin < 1 || stride < 1)
-        throw Error("ModelOpt entropy search: start_bin and stride must be >= 1 (got " + std::to_string(startBin)
-                    + ", " + std::to_string(stride) + ")");
+        throw Error("ModelOpt entropy search: start_bin and stride must be >= 1 (got "
+            + std::to_string(startBin) + ", " + std::to_string(stride) + ")");
     if (n < 2 || startBin > n)
-        throw Error("ModelOpt entropy search starts at bin " + std::to_string(startBin) + " but the histogram has "
-                    + std::to_string(n) + " bins");
+        throw Error("ModelOpt entropy search starts at bin " + std::to_string(startBin)
+            + " but the histogram has " + std::to_string(n) + " bins");
 
     std::vector<I> bins = integerCounts(histogram);
     bins[0] = bins[1];
@@ -161,15 +162,16 @@ SearchResult modelOptEntropy(const CollectedHistogram& histogram, int nq, bool i
             if (hi <= lo)
                 continue;
             const I count = nonEmpty[std::size_t(hi)] - nonEmpty[std::size_t(lo)];
-            const double level = count ? double(prefix[std::size_t(hi)] - prefix[std::size_t(lo)]) / double(count) : 0;
+            const double level
+                = count ? double(prefix[std::size_t(hi)] - prefix[std::size_t(lo)]) / double(count) : 0;
             for (I j = lo; j < hi; ++j)
                 q[std::size_t(j)] = bins[std::size_t(j)] != 0 ? level : 0.0;
         }
         const double sumQ = detail::numpyPairwiseSum(std::span<const double>(q.data(), std::size_t(i)));
         const I outliers = total - prefix[std::size_t(i)];
         if (std::nearbyint(sumQ + double(outliers)) != totalD)
-            throw Error("ModelOpt entropy search: count mismatch at " + std::to_string(i) + " bins (the peer raises "
-                        "RuntimeError here)");
+            throw Error("ModelOpt entropy search: count mismatch at " + std::to_string(i)
+                + " bins (the peer raises RuntimeError here)");
         const I last = bins[std::size_t(i) - 1] + outliers;
         double divergence;
         if (sumQ == 0) {
@@ -179,7 +181,8 @@ SearchResult modelOptEntropy(const CollectedHistogram& histogram, int nq, bool i
         } else {
             for (I j = 0; j < i; ++j) {
                 const I count = j == i - 1 ? last : bins[std::size_t(j)];
-                terms[std::size_t(j)] = count == 0 ? 0.0 : relEntr(double(count) / totalD, q[std::size_t(j)] / sumQ);
+                terms[std::size_t(j)]
+                    = count == 0 ? 0.0 : relEntr(double(count) / totalD, q[std::size_t(j)] / sumQ);
             }
             divergence = detail::numpyPairwiseSum(std::span<const double>(terms.data(), std::size_t(i)));
         }
@@ -216,15 +219,14 @@ bool smoothDistribution(const I* p, std::size_t size, float* out)
     const double eps1 = 0.0001 * double(zeros) / double(nonZeros);
     if (!(eps1 < 1.0))
         throw Error("ONNX Runtime entropy search: smooth_distribution's eps1 = " + std::to_string(eps1)
-                    + " is not < 1 (" + std::to_string(zeros) + " zeros, " + std::to_string(nonZeros)
-                    + " non-zeros; the peer's assert fails)");
+            + " is not < 1 (" + std::to_string(zeros) + " zeros, " + std::to_string(nonZeros)
+            + " non-zeros; the peer's assert fails)");
     const float eps = 0.0001f;
     const float minusEps1 = float(-eps1);
     for (std::size_t j = 0; j < size; ++j) {
         out[j] = p[j] == 0 ? eps : float(p[j]) + minusEps1;
         if (!(out[j] > 0))
-            throw Error("ONNX Runtime entropy search: smooth_distribution made an entry <= 0 (the peer's assert "
-                        "fails)");
+            throw Error("ONNX Runtime entropy search: smooth_distribution made an entry <= 0");
     }
     return true;
 }
@@ -232,14 +234,14 @@ bool smoothDistribution(const I* p, std::size_t size, float* out)
 SearchResult onnxRuntimeEntropy(const CollectedHistogram& histogram, int nq)
 {
     if (histogram.absolute)
-        throw Error("ONNX Runtime entropy search needs the signed histogram (HistogramCollector.collect_value), not "
-                    "an |x| one");
+        throw Error("ONNX Runtime entropy search needs a signed histogram, not an |x| one");
     const I n = I(histogram.counts.size());
     const I zero = n / 2;
     const I half = nq / 2;
     if (nq < 2 || half > zero)
-        throw Error("ONNX Runtime entropy search with " + std::to_string(nq) + " quantized bins needs at least "
-                    + std::to_string(std::max(2, nq)) + " bins, the histogram has " + std::to_string(n));
+        throw Error("ONNX Runtime entropy search with " + std::to_string(nq)
+            + " quantized bins needs at least " + std::to_string(std::max(2, nq))
+            + " bins, the histogram has " + std::to_string(n));
 
     const std::vector<I> hist = integerCounts(histogram);
     std::vector<I> prefix(std::size_t(n) + 1, 0);
@@ -282,7 +284,8 @@ SearchResult onnxRuntimeEntropy(const CollectedHistogram& histogram, int nq)
         }
 
         double divergence = kInf;
-        if (smoothDistribution(p.data(), length, pSmooth.data()) && smoothDistribution(q.data(), length, qSmooth.data())) {
+        if (smoothDistribution(p.data(), length, pSmooth.data())
+            && smoothDistribution(q.data(), length, qSmooth.data())) {
             const float sumP = detail::numpyPairwiseSum(std::span<const float>(pSmooth.data(), length));
             const float sumQ = detail::numpyPairwiseSum(std::span<const float>(qSmooth.data(), length));
             for (std::size_t j = 0; j < length; ++j)
@@ -348,9 +351,9 @@ SearchResult prefixEntropy(const CollectedHistogram& input, int nq, bool isUnsig
     const I first = nq;
     const I last = tensorRT ? n - 1 : n;
     if (nq < 1 || first > last)
-        throw Error(std::string(tensorRT ? "TensorRT" : "Native") + " entropy search with " + std::to_string(nq)
-                    + " levels needs at least " + std::to_string(tensorRT ? nq + 1 : nq) + " bins, the |x| histogram has "
-                    + std::to_string(n));
+        throw Error(std::string(tensorRT ? "TensorRT" : "Native") + " entropy search with "
+            + std::to_string(nq) + " levels needs at least " + std::to_string(tensorRT ? nq + 1 : nq)
+            + " bins, the |x| histogram has " + std::to_string(n));
 
     const std::vector<double>& b = histogram.counts;
     std::vector<double> sum(std::size_t(n) + 1, 0);
@@ -370,8 +373,8 @@ SearchResult prefixEntropy(const CollectedHistogram& input, int nq, bool isUnsig
     SearchResult result;
     result.curve.objective = "KL divergence";
     for (I i = first; i <= last; ++i) {
-        result.curve.threshold.push_back(tensorRT ? histogram.edges[0] + (double(i) + 0.5) * width
-                                                  : histogram.edges[std::size_t(i)]);
+        result.curve.threshold.push_back(
+            tensorRT ? histogram.edges[0] + (double(i) + 0.5) * width : histogram.edges[std::size_t(i)]);
         const double kept = sum[std::size_t(i)];
         const double lastBin = b[std::size_t(i) - 1];
         const double lastP = lastBin + (total - kept);
@@ -391,8 +394,8 @@ SearchResult prefixEntropy(const CollectedHistogram& input, int nq, bool isUnsig
             const double levelSum = sum[std::size_t(hi)] - sum[std::size_t(lo)];
             if (hi <= lo || !(levelSum > 0))
                 continue;
-            const double logRatio
-                = logInt[std::size_t(nonEmpty[std::size_t(hi)] - nonEmpty[std::size_t(lo)])] - std::log(levelSum) + logShift;
+            const double logRatio = logInt[std::size_t(nonEmpty[std::size_t(hi)] - nonEmpty[std::size_t(lo)])]
+                - std::log(levelSum) + logShift;
             const I inner = hi == i ? i - 1 : hi; // the last kept bin carries the clipped mass: below
             scaled += bLogB[std::size_t(inner)] - bLogB[std::size_t(lo)]
                 + (sum[std::size_t(inner)] - sum[std::size_t(lo)]) * logRatio;
@@ -414,14 +417,14 @@ SearchResult prefixEntropy(const CollectedHistogram& input, int nq, bool isUnsig
 
 } // namespace
 
-SearchResult entropySearch(const CollectedHistogram& histogram, Compatibility compat, int numBits, bool isUnsigned,
-                           int quantizedBins, int startBin, int stride)
+SearchResult entropySearch(const CollectedHistogram& histogram, Compatibility compat, int numBits,
+    bool isUnsigned, int quantizedBins, int startBin, int stride)
 {
     checkHistogram(histogram, "entropy search");
     switch (compat) {
     case Compatibility::ModelOpt:
-        return modelOptEntropy(histogram, levelCount(numBits, isUnsigned, quantizedBins), isUnsigned, startBin,
-                               stride);
+        return modelOptEntropy(
+            histogram, levelCount(numBits, isUnsigned, quantizedBins), isUnsigned, startBin, stride);
     case Compatibility::OnnxRuntime:
         return onnxRuntimeEntropy(histogram, quantizedBins > 0 ? quantizedBins : 128);
     case Compatibility::TensorRT:

@@ -1,6 +1,5 @@
-#include "calib/search_methods.h"
-
 #include "base/error.h"
+#include "calib/search_methods.h"
 
 #include <algorithm>
 #include <array>
@@ -255,7 +254,8 @@ private:
 SearchResult histogramObserverSearch(const CollectedHistogram& histogram, int dstBins)
 {
     if (histogram.counts.empty() || histogram.edges.size() != histogram.counts.size() + 1)
-        throw Error("HistogramObserver search: the histogram needs at least one bin and one more edge than bins");
+        throw Error(
+            "HistogramObserver search: the histogram needs at least one bin and one more edge than bins");
     if (dstBins < 1)
         throw Error("HistogramObserver search: dst_nbins must be >= 1, not " + std::to_string(dstBins));
     for (double c : histogram.counts)

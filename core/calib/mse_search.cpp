@@ -1,12 +1,11 @@
-#include "calib/search_methods.h"
-
 #include "base/error.h"
+#include "calib/search_methods.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace qs {
@@ -66,8 +65,11 @@ Searcher makeSearcher(const Scheme& scheme, bool absoluteData, double lo, double
 {
     if (scheme.blockFormat != BlockFormat::None)
         throw Error(std::string(what) + ": block format " + blockFormatName(scheme.blockFormat)
-                    + " computes its own scales from the data; a threshold search does not apply (use a generic scheme "
-                      "with the same element format and scale format instead)");
+            + " computes its own scales from the data; search a generic scheme with its element and scale "
+              "formats instead");
+    if (std::holds_alternative<SignSpec>(scheme.format.spec))
+        throw Error(std::string(what) + ": " + scheme.format.name
+            + " takes BitNet's statistics of the weights as its scale, not a clipping range");
     Searcher searcher;
     searcher.scheme = scheme;
     searcher.scheme.granularity = Granularity::perTensor();
@@ -95,9 +97,10 @@ std::size_t firstMinimum(const std::vector<double>& values)
 void checkHistogram(const CollectedHistogram& histogram, const char* what)
 {
     if (histogram.counts.empty() || histogram.edges.size() != histogram.counts.size() + 1)
-        throw Error(std::string(what) + ": the histogram needs at least one bin and one more edge than bins (got "
-                    + std::to_string(histogram.counts.size()) + " bins, " + std::to_string(histogram.edges.size())
-                    + " edges)");
+        throw Error(std::string(what)
+            + ": the histogram needs at least one bin and one more edge than bins (got "
+            + std::to_string(histogram.counts.size()) + " bins, " + std::to_string(histogram.edges.size())
+            + " edges)");
     for (double c : histogram.counts)
         if (!(c >= 0) || !std::isfinite(c))
             throw Error(std::string(what) + ": histogram counts must be finite and non-negative");
@@ -108,14 +111,14 @@ SearchResult modelOptMse(const CollectedHistogram& histogram, const Scheme& sche
     const auto* integer = std::get_if<IntegerSpec>(&scheme.format.spec);
     if (!integer || scheme.blockFormat != BlockFormat::None)
         throw Error("ModelOpt MSE search (pytorch-quantization _compute_amax_mse) quantizes to integers; '"
-                    + schemeName(scheme) + "' is not an integer scheme (use the native MSE search)");
+            + schemeName(scheme) + "' is not an integer scheme (use the native MSE search)");
     if (startBin < 0 || stride < 1)
-        throw Error("ModelOpt MSE search: start_bin must be >= 0 and stride >= 1 (got " + std::to_string(startBin) + ", "
-                    + std::to_string(stride) + ")");
+        throw Error("ModelOpt MSE search: start_bin must be >= 0 and stride >= 1 (got "
+            + std::to_string(startBin) + ", " + std::to_string(stride) + ")");
     const std::size_t n = histogram.counts.size();
     if (std::size_t(startBin) >= n)
-        throw Error("ModelOpt MSE search starts at bin " + std::to_string(startBin) + " but the histogram has "
-                    + std::to_string(n) + " bins");
+        throw Error("ModelOpt MSE search starts at bin " + std::to_string(startBin)
+            + " but the histogram has " + std::to_string(n) + " bins");
     const bool isUnsigned = !integer->isSigned;
     const float maxBound = float(std::ldexp(1.0, integer->bits - 1 + (isUnsigned ? 1 : 0)) - 1.0);
     const float minBound = isUnsigned ? 0.0f : -maxBound;
@@ -126,7 +129,8 @@ SearchResult modelOptMse(const CollectedHistogram& histogram, const Scheme& sche
         counts[k] = float(static_cast<I>(histogram.counts[k]));
         centers[k] = (float(histogram.edges[k + 1]) + float(histogram.edges[k])) / 2.0f;
         if (isUnsigned && centers[k] < 0)
-            throw Error("ModelOpt MSE search: negative values in unsigned quantization (the peer raises TypeError)");
+            throw Error(
+                "ModelOpt MSE search: negative values in unsigned quantization (the peer raises TypeError)");
     }
 
     std::vector<float> terms(n);
@@ -156,8 +160,8 @@ SearchResult modelOptMse(const CollectedHistogram& histogram, const Scheme& sche
 SearchResult nativeHistogramMse(const CollectedHistogram& histogram, const Scheme& scheme)
 {
     const std::size_t n = histogram.counts.size();
-    const Searcher searcher
-        = makeSearcher(scheme, histogram.absolute, histogram.edges.front(), histogram.edges.back(), "MSE search");
+    const Searcher searcher = makeSearcher(
+        scheme, histogram.absolute, histogram.edges.front(), histogram.edges.back(), "MSE search");
     Tensor centers {"", {I(n)}, std::vector<float>(n)};
     double total = 0;
     for (std::size_t k = 0; k < n; ++k) {
@@ -209,13 +213,14 @@ void checkValues(std::span<const float> values, const char* what)
 {
     for (float v : values)
         if (!std::isfinite(v))
-            throw Error(std::string(what) + ": the values must be finite (NaN/Inf are excluded before the search)");
+            throw Error(
+                std::string(what) + ": the values must be finite (NaN/Inf are excluded before the search)");
 }
 
 } // namespace
 
-SearchResult mseHistogramSearch(const CollectedHistogram& histogram, const Scheme& scheme, Compatibility compat,
-                                int startBin, int stride)
+SearchResult mseHistogramSearch(
+    const CollectedHistogram& histogram, const Scheme& scheme, Compatibility compat, int startBin, int stride)
 {
     checkHistogram(histogram, "MSE search");
     switch (compat) {
@@ -244,8 +249,9 @@ SearchResult mseExactSearch(std::span<const float> values, const Scheme& scheme)
         hi = *mx;
     }
     const Searcher searcher = makeSearcher(scheme, false, lo, hi, "MSE search");
-    const double amax = searcher.shape == RangeShape::OneSided ? std::max(double(hi), 0.0)
-                                                               : std::max(std::fabs(double(lo)), std::fabs(double(hi)));
+    const double amax = searcher.shape == RangeShape::OneSided
+        ? std::max(double(hi), 0.0)
+        : std::max(std::fabs(double(lo)), std::fabs(double(hi)));
     SearchResult result;
     result.curve.objective = "MSE";
     if (!(amax > 0)) {
@@ -266,7 +272,8 @@ SearchResult mseExactSearch(std::span<const float> values, const Scheme& scheme)
         std::size_t best = 0;
         for (std::size_t c = 1; c < evaluated.size(); ++c)
             if (evaluated[c].second < evaluated[best].second
-                || (evaluated[c].second == evaluated[best].second && evaluated[c].first < evaluated[best].first))
+                || (evaluated[c].second == evaluated[best].second
+                    && evaluated[c].first < evaluated[best].first))
                 best = c;
         return evaluated[best].first;
     };
@@ -288,8 +295,8 @@ SearchResult mseExactSearch(std::span<const float> values, const Scheme& scheme)
 
     std::sort(evaluated.begin(), evaluated.end());
     evaluated.erase(std::unique(evaluated.begin(), evaluated.end(),
-                                [](const auto& a, const auto& b) { return a.first == b.first; }),
-                    evaluated.end());
+                        [](const auto& a, const auto& b) { return a.first == b.first; }),
+        evaluated.end());
     for (const auto& [t, error] : evaluated) {
         result.curve.threshold.push_back(t);
         result.curve.value.push_back(error);
@@ -299,7 +306,8 @@ SearchResult mseExactSearch(std::span<const float> values, const Scheme& scheme)
     return result;
 }
 
-SearchResult mseMultiplierSweep(std::span<const float> values, double initialAmax, const Scheme& scheme, int steps)
+SearchResult mseMultiplierSweep(
+    std::span<const float> values, double initialAmax, const Scheme& scheme, int steps)
 {
     checkValues(values, "MSE multiplier sweep");
     if (steps < 1)
