@@ -19,4 +19,8 @@ struct CollectedHistogram {
     std::size_t binCount() const { return counts.size(); }
 };
 
+/// Throws qs::Error ("WHO: ...") unless the histogram has at least one bin, one more edge than bins, and
+/// finite, non-negative counts.
+void checkHistogram(const CollectedHistogram& histogram, const char* who);
+
 } // namespace qs

@@ -72,18 +72,6 @@ using I = std::int64_t;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-void checkHistogram(const CollectedHistogram& histogram, const char* what)
-{
-    if (histogram.counts.empty() || histogram.edges.size() != histogram.counts.size() + 1)
-        throw Error(std::string(what)
-            + ": the histogram needs at least one bin and one more edge than bins (got "
-            + std::to_string(histogram.counts.size()) + " bins, " + std::to_string(histogram.edges.size())
-            + " edges)");
-    for (double c : histogram.counts)
-        if (!(c >= 0) || !std::isfinite(c))
-            throw Error(std::string(what) + ": histogram counts must be finite and non-negative");
-}
-
 /// Counts as the numpy-based peers hold them: integers, truncated toward zero like `.int()` and astype.
 std::vector<I> integerCounts(const CollectedHistogram& histogram)
 {

@@ -94,18 +94,6 @@ std::size_t firstMinimum(const std::vector<double>& values)
     return best;
 }
 
-void checkHistogram(const CollectedHistogram& histogram, const char* what)
-{
-    if (histogram.counts.empty() || histogram.edges.size() != histogram.counts.size() + 1)
-        throw Error(std::string(what)
-            + ": the histogram needs at least one bin and one more edge than bins (got "
-            + std::to_string(histogram.counts.size()) + " bins, " + std::to_string(histogram.edges.size())
-            + " edges)");
-    for (double c : histogram.counts)
-        if (!(c >= 0) || !std::isfinite(c))
-            throw Error(std::string(what) + ": histogram counts must be finite and non-negative");
-}
-
 SearchResult modelOptMse(const CollectedHistogram& histogram, const Scheme& scheme, int startBin, int stride)
 {
     const auto* integer = std::get_if<IntegerSpec>(&scheme.format.spec);

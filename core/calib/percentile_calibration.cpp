@@ -26,12 +26,6 @@ void checkPercentile(double percentile, const char* who)
             + " (must be in range 0 <= percentile <= 100)");
 }
 
-void checkHistogram(const CollectedHistogram& histogram, const char* who)
-{
-    if (histogram.counts.empty() || histogram.edges.size() != histogram.counts.size() + 1)
-        throw Error(std::string(who) + ": the histogram needs at least one bin and one more edge than bins");
-}
-
 /// cumsum(hist / hist.sum()) as numpy computes it: integer counts, float64 division, sequential sum.
 std::vector<double> numpyCdf(const CollectedHistogram& histogram)
 {
