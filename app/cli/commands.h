@@ -14,5 +14,6 @@ Action addInspectCommand(CLI::App& app);
 Action addFormatsCommand(CLI::App& app);
 Action addCompareCommand(CLI::App& app);
 Action addCalibrateCommand(CLI::App& app);
+Action addBenchCommand(CLI::App& app);
 
 } // namespace qs::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv)
     add(qs::cli::addFormatsCommand(app));
     add(qs::cli::addCompareCommand(app));
     add(qs::cli::addCalibrateCommand(app));
+    add(qs::cli::addBenchCommand(app));
 
     try {
         app.parse(argc, argv);

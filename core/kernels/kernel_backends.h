@@ -1,0 +1,250 @@
+#pragma once
+
+// Internal to the kernels module: what kernels.cpp (validation, threading, merging) hands to a CPU backend
+// (scalar_kernels.cpp, simd_kernels.cpp), and the per-range entry points every CPU backend implements.
+
+#include "kernels/kernels.h"
+#include "quant/scale_rounding.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace qs::kernel_detail {
+
+/// float -> int32 that orders like the floats (-0 just below +0); NaNs land beyond ±Inf. Its own inverse.
+inline std::int32_t orderedKey(float value)
+{
+    const auto bits = std::bit_cast<std::int32_t>(value);
+    return bits ^ ((bits >> 31) & 0x7FFFFFFF);
+}
+
+inline float keyValue(std::int32_t key)
+{
+    return std::bit_cast<float>(key ^ ((key >> 31) & 0x7FFFFFFF));
+}
+
+inline bool isFiniteFloat(float value)
+{
+    return (std::bit_cast<std::uint32_t>(value) & 0x7FFFFFFFu) < 0x7F800000u;
+}
+
+/// A min/max partial over finite values, as ordered keys: mergeable in any order with the same result.
+struct MinMaxPartial {
+    std::int32_t minKey = std::numeric_limits<std::int32_t>::max();
+    std::int32_t maxKey = std::numeric_limits<std::int32_t>::min();
+    std::int64_t nonFinite = 0;
+
+    void merge(const MinMaxPartial& other)
+    {
+        minKey = other.minKey < minKey ? other.minKey : minKey;
+        maxKey = other.maxKey > maxKey ? other.maxKey : maxKey;
+        nonFinite += other.nonFinite;
+    }
+    MinMaxResult result() const;
+};
+
+/// Histogram bins as computeHistogram defines them; a backend counts into `bins + 3` int64 slots: the bins,
+/// then below, above and non-finite.
+struct HistogramPlan {
+    int bins = 1;
+    double lo = 0;
+    double hi = 0;
+    double scale = 0; ///< bins / (hi - lo), 0 when hi == lo (every in-range value then goes to the last bin)
+    bool absolute = false;
+    int below() const { return bins; }
+    int above() const { return bins + 1; }
+    int nonFinite() const { return bins + 2; }
+};
+
+enum class ElementKind { Integer, Minifloat, Table };
+enum class GroupPattern { Single, Channel, Row };
+
+/// One group's parameters. Integers: q = clamp(round(v) + zeroPoint, qmin, qmax); the SIMD backend works
+/// on q - zeroPoint, which must lie in [low, high] = [qmin - zeroPoint, qmax - zeroPoint].
+struct GroupParams {
+    float scale = 1;
+    float inverse = 1; ///< 1.0f / scale, as the quantizer computes it
+    std::int32_t zeroPoint = 0;
+    float low = 0;
+    float high = 0;
+};
+
+/// Everything about a validated fakeQuantError call that the element loop needs.
+/// Groups are contiguous runs of elements in increasing group order for every supported pattern:
+///   Single  one group;
+///   Channel group c = [c·inner, (c+1)·inner) (per channel along axis 0);
+///   Row     row r of length rowLength holds groups r·perRow + j = [r·rowLength + j·groupSize,
+///           r·rowLength + min((j+1)·groupSize, rowLength)) (per group along the last axis, ragged at the
+///           end).
+struct FakeQuantPlan {
+    ElementKind kind = ElementKind::Integer;
+    bool divide = false; ///< ScaleArithmetic::Divide
+    bool tiesAway = false; ///< integers: Scheme::elementRounding; minifloats: the format's rounding
+    std::int32_t qmin = 0;
+    std::int32_t qmax = 0;
+    detail::MinifloatRounder rounder; ///< Minifloat: the quantizer's rounding of |v| on the float bits
+    /// Table: region r holds the keys in [thresholds[r-1], thresholds[r]) and decodes to values[r];
+    /// keys are orderedKey(v); lowestKey/highestKey are the keys of the table's extreme values (beyond
+    /// them an element clips).
+    std::vector<std::int32_t> thresholds;
+    std::vector<float> values;
+    std::int32_t lowestKey = 0;
+    std::int32_t highestKey = 0;
+
+    std::vector<GroupParams> groups;
+    bool reconstructionFinite = true; ///< no group can produce a non-finite x̂ from a finite x
+
+    GroupPattern pattern = GroupPattern::Single;
+    std::int64_t elementCount = 0;
+    std::int64_t inner = 1; ///< Channel
+    std::int64_t rowLength = 1; ///< Row
+    std::int64_t groupSize = 1; ///< Row
+    std::int64_t perRow = 1; ///< Row
+};
+
+/// Walks the groups of a plan in memory order: `group` holds the element indices [begin, end).
+class GroupCursor {
+public:
+    GroupCursor(const FakeQuantPlan& plan, std::int64_t index)
+        : m_plan(plan)
+    {
+        switch (plan.pattern) {
+        case GroupPattern::Single:
+            break;
+        case GroupPattern::Channel:
+            group = index / plan.inner;
+            break;
+        case GroupPattern::Row:
+            m_row = index / plan.rowLength;
+            m_slot = (index - m_row * plan.rowLength) / plan.groupSize;
+            group = m_row * plan.perRow + m_slot;
+            break;
+        }
+        settle();
+    }
+
+    void advance()
+    {
+        ++group;
+        if (m_plan.pattern == GroupPattern::Row && ++m_slot == m_plan.perRow) {
+            m_slot = 0;
+            ++m_row;
+        }
+        settle();
+    }
+
+    const GroupParams& params() const { return m_plan.groups[static_cast<std::size_t>(group)]; }
+
+    std::int64_t group = 0;
+    std::int64_t end = 0;
+
+private:
+    void settle()
+    {
+        switch (m_plan.pattern) {
+        case GroupPattern::Single:
+            end = m_plan.elementCount;
+            break;
+        case GroupPattern::Channel:
+            end = (group + 1) * m_plan.inner;
+            break;
+        case GroupPattern::Row: {
+            const std::int64_t slotEnd = (m_slot + 1) * m_plan.groupSize;
+            end = m_row * m_plan.rowLength + (slotEnd < m_plan.rowLength ? slotEnd : m_plan.rowLength);
+            break;
+        }
+        }
+    }
+
+    const FakeQuantPlan& m_plan;
+    std::int64_t m_row = 0;
+    std::int64_t m_slot = 0;
+};
+
+/// The accumulators of ErrorSums, in the order of `ChunkErrorSums::sums`.
+enum Sum { kSquaredError, kAbsError, kSquaredSignal, kAbsSignal, kProduct, kSquaredRecon, kSumCount };
+
+/// The error sums of one chunk of kKernelChunk elements (fewer for the last).
+struct ChunkErrorSums {
+    double sums[kSumCount] = {};
+    double maxAbsError = 0;
+    std::int64_t count = 0;
+    std::int64_t clipped = 0;
+    std::int64_t nonFinite = 0;
+};
+
+/// Adds the lane accumulators of a chunk in lane order 0..kKernelLanes-1 (kernels.h); every backend ends a
+/// chunk with it, so the order is the same by construction.
+inline void addLanes(const double (&lanes)[kSumCount][kKernelLanes], ChunkErrorSums& chunk)
+{
+    for (int s = 0; s < kSumCount; ++s) {
+        double total = 0;
+        for (int lane = 0; lane < kKernelLanes; ++lane)
+            total += lanes[s][lane];
+        chunk.sums[s] = total;
+    }
+}
+
+/// One CPU implementation (the scalar reference, or one Highway target). Each function works on one
+/// contiguous range on the calling thread; kernels.cpp splits the work and merges.
+struct CpuKernels {
+    const char* target = "";
+    /// Min/max keys and non-finite count of x[0, n).
+    MinMaxPartial (*minMaxRange)(const float* x, std::int64_t n) = nullptr;
+    /// Adds the histogram slots (HistogramPlan) of x[0, n) to counts[0, bins + 3).
+    void (*histogramRange)(const float* x, std::int64_t n, const HistogramPlan& plan, std::int64_t* counts)
+        = nullptr;
+    /// Error sums of the elements [begin, end) of one chunk (begin a multiple of kKernelChunk).
+    ChunkErrorSums (*fakeQuantChunk)(
+        const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end)
+        = nullptr;
+    /// Reads x[0, n) once as fast as the target can (the bandwidth baseline); returns a checksum so the
+    /// reads cannot be optimised away.
+    std::uint32_t (*streamRead)(const float* x, std::int64_t n) = nullptr;
+};
+
+/// Runs work(thread, first, last) on `threads` threads over [0, taskCount), thread t taking
+/// [t·taskCount/T, (t+1)·taskCount/T) (kernels.h); the calling thread takes the first range.
+template<class Work> void forEachThreadRange(std::int64_t taskCount, int threads, Work&& work)
+{
+    const int count = static_cast<int>(std::clamp<std::int64_t>(taskCount, 1, std::max(threads, 1)));
+    if (count == 1) {
+        work(0, std::int64_t {0}, taskCount);
+        return;
+    }
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(count));
+    const auto run = [&](int t) {
+        try {
+            work(t, taskCount * t / count, taskCount * (t + 1) / count);
+        } catch (...) {
+            errors[static_cast<std::size_t>(t)] = std::current_exception();
+        }
+    };
+    std::vector<std::thread> workers;
+    workers.reserve(static_cast<std::size_t>(count - 1));
+    for (int t = 1; t < count; ++t)
+        workers.emplace_back(run, t);
+    run(0);
+    for (std::thread& worker : workers)
+        worker.join();
+    for (const std::exception_ptr& error : errors)
+        if (error)
+            std::rethrow_exception(error);
+}
+
+const CpuKernels& scalarKernels();
+
+/// The simd backend: the target setSimdTarget chose, or Highway's best for this CPU.
+const CpuKernels& simdKernels();
+/// Every compiled target this CPU supports, best first.
+std::vector<const CpuKernels*> simdKernelTargets();
+/// nullptr: Highway's choice; otherwise one of simdKernelTargets().
+void useSimdKernels(const CpuKernels* kernels);
+
+} // namespace qs::kernel_detail

@@ -1,0 +1,544 @@
+#include "kernels/kernels.h"
+
+#include "base/error.h"
+#include "formats/number_format.h"
+#include "kernels/kernel_backends.h"
+
+#if defined(QS_HAVE_CUDA)
+#include "kernels/cuda_kernels.h"
+#endif
+
+#include <algorithm>
+#include <cctype>
+#include <cfloat>
+#include <cmath>
+#include <thread>
+#include <variant>
+
+namespace qs {
+
+namespace kernel_detail {
+
+MinMaxResult MinMaxPartial::result() const
+{
+    MinMaxResult r;
+    r.nonFinite = nonFinite;
+    if (minKey > maxKey)
+        return r;
+    r.min = keyValue(minKey);
+    r.max = keyValue(maxKey);
+    r.absmax = std::max(std::fabs(r.min), std::fabs(r.max));
+    return r;
+}
+
+} // namespace kernel_detail
+
+namespace {
+
+using I = std::int64_t;
+using namespace kernel_detail;
+
+std::string lower(std::string text)
+{
+    for (char& c : text)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
+I chunkCount(I elements)
+{
+    return (elements + kKernelChunk - 1) / kKernelChunk;
+}
+
+[[noreturn]] void throwUnavailable(Backend backend)
+{
+    throw Error(
+        "the " + backendName(backend) + " backend is not available: " + backendUnavailableReason(backend));
+}
+
+/// The CPU implementation of a backend (scalar or the selected SIMD target).
+const CpuKernels& cpuKernels(Backend backend)
+{
+    return backend == Backend::Scalar ? scalarKernels() : simdKernels();
+}
+
+// ---- fakeQuantError validation and plan ----
+
+I product(const Shape& shape, std::size_t from, std::size_t to)
+{
+    I n = 1;
+    for (std::size_t i = from; i < to; ++i)
+        n *= shape[i];
+    return n;
+}
+
+/// The quantizer's table kernel, rebuilt here: the code regions of the format's monotone encoder over all
+/// finite floats, found by bisection on encodeValue (so thresholds, ties and -0 codes are the format's).
+void buildTable(const NumberFormat& format, FakeQuantPlan& plan)
+{
+    const auto encode
+        = [&](I key) { return encodeValue(format, double(keyValue(static_cast<std::int32_t>(key)))); };
+    I low = orderedKey(-FLT_MAX);
+    const I high = orderedKey(FLT_MAX);
+    std::uint32_t code = encode(low);
+    std::vector<std::uint32_t> codes {code};
+    while (encode(high) != code) {
+        I a = low;
+        I b = high;
+        while (b - a > 1) {
+            const I middle = a + (b - a) / 2;
+            (encode(middle) == code ? a : b) = middle;
+        }
+        code = encode(b);
+        plan.thresholds.push_back(static_cast<std::int32_t>(b));
+        codes.push_back(code);
+        low = b;
+        if (codes.size() > 256)
+            throw Error("number format '" + format.name + "' has too many codes for the fused kernels");
+    }
+    double lowest = 0;
+    double highest = 0;
+    for (const std::uint32_t c : codes) {
+        const double value = decodeValue(format, c);
+        plan.values.push_back(static_cast<float>(value));
+        lowest = std::min(lowest, value);
+        highest = std::max(highest, value);
+    }
+    plan.lowestKey = orderedKey(static_cast<float>(lowest));
+    plan.highestKey = orderedKey(static_cast<float>(highest));
+}
+
+/// Largest |decoded value| an element can take before the scale.
+float largestElement(const FakeQuantPlan& plan, const GroupParams& p)
+{
+    switch (plan.kind) {
+    case ElementKind::Integer:
+        return std::max(std::fabs(p.low), std::fabs(p.high));
+    case ElementKind::Minifloat:
+        return detail::bitsFloat(plan.rounder.maxBits);
+    case ElementKind::Table: {
+        float largest = 0;
+        for (const float v : plan.values)
+            largest = std::max(largest, std::fabs(v));
+        return largest;
+    }
+    }
+    return 0;
+}
+
+FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const Scheme& scheme,
+    std::span<const float> scales, std::span<const std::int32_t> zeroPoints)
+{
+    if (const std::string reason = fakeQuantErrorUnsupported(scheme, shape); !reason.empty())
+        throw Error("fakeQuantError: " + reason);
+    FakeQuantPlan plan;
+    plan.elementCount = shapeElementCount(shape);
+    if (plan.elementCount != static_cast<I>(values.size()))
+        throw Error("fakeQuantError: shape " + shapeToString(shape) + " needs "
+            + std::to_string(plan.elementCount) + " values, got " + std::to_string(values.size()));
+    plan.divide = scheme.arithmetic == ScaleArithmetic::Divide;
+
+    I groupCount = 1;
+    const Granularity& granularity = scheme.granularity;
+    if (granularity.kind == Granularity::Kind::PerChannel) {
+        plan.pattern = GroupPattern::Channel;
+        plan.inner = product(shape, 1, shape.size());
+        groupCount = shape[0];
+    } else if (granularity.kind == Granularity::Kind::PerGroup) {
+        plan.pattern = GroupPattern::Row;
+        plan.rowLength = shape.back();
+        plan.groupSize = granularity.groupSize;
+        plan.perRow = (plan.rowLength + plan.groupSize - 1) / plan.groupSize;
+        groupCount = product(shape, 0, shape.size() - 1) * plan.perRow;
+    }
+    if (static_cast<I>(scales.size()) != groupCount)
+        throw Error("fakeQuantError: " + granularityName(granularity) + " on " + shapeToString(shape)
+            + " has " + std::to_string(groupCount) + " groups, got " + std::to_string(scales.size())
+            + " scales");
+
+    const NumberFormat& format = scheme.format;
+    bool affine = false;
+    if (const auto* integer = std::get_if<IntegerSpec>(&format.spec)) {
+        const int top = integer->isSigned ? (1 << (integer->bits - 1)) - 1 : (1 << integer->bits) - 1;
+        affine = scheme.rangeMode == RangeMode::Affine;
+        plan.kind = ElementKind::Integer;
+        plan.qmax = top;
+        plan.qmin
+            = !integer->isSigned ? 0 : (scheme.rangeMode == RangeMode::SymmetricNarrow ? -top : -top - 1);
+        plan.tiesAway = scheme.elementRounding == Rounding::NearestAway;
+    } else if (const auto* minifloat = std::get_if<MinifloatSpec>(&format.spec);
+               minifloat && detail::MinifloatRounder::supports(*minifloat)) {
+        plan.kind = ElementKind::Minifloat;
+        plan.tiesAway = format.minifloat.rounding == Rounding::NearestAway;
+        plan.rounder = detail::MinifloatRounder::make(*minifloat, plan.tiesAway, formatMaxFinite(format));
+    } else {
+        plan.kind = ElementKind::Table;
+        buildTable(format, plan);
+    }
+    if (affine ? static_cast<I>(zeroPoints.size()) != groupCount : !zeroPoints.empty())
+        throw Error("fakeQuantError: " + schemeName(scheme) + " takes "
+            + (affine ? std::to_string(groupCount) + " zero points" : std::string("no zero points"))
+            + ", got " + std::to_string(zeroPoints.size()));
+
+    plan.groups.resize(scales.size());
+    for (std::size_t g = 0; g < scales.size(); ++g) {
+        GroupParams& p = plan.groups[g];
+        p.scale = scales[g];
+        p.inverse = 1.0f / p.scale;
+        if (!(p.scale > 0) || !isFiniteFloat(p.scale) || !isFiniteFloat(p.inverse))
+            throw Error("fakeQuantError: scale " + std::to_string(g) + " (" + std::to_string(p.scale)
+                + ") is not a positive float with a finite reciprocal");
+        if (affine) {
+            p.zeroPoint = zeroPoints[g];
+            if (p.zeroPoint < plan.qmin || p.zeroPoint > plan.qmax)
+                throw Error("fakeQuantError: zero point " + std::to_string(g) + " ("
+                    + std::to_string(p.zeroPoint) + ") is outside [" + std::to_string(plan.qmin) + ", "
+                    + std::to_string(plan.qmax) + "]");
+        }
+        p.low = static_cast<float>(plan.qmin - p.zeroPoint);
+        p.high = static_cast<float>(plan.qmax - p.zeroPoint);
+        plan.reconstructionFinite
+            = plan.reconstructionFinite && isFiniteFloat(largestElement(plan, p) * p.scale);
+    }
+    return plan;
+}
+
+} // namespace
+
+// ---- registry ----
+
+std::string backendName(Backend backend)
+{
+    switch (backend) {
+    case Backend::Scalar:
+        return "scalar";
+    case Backend::Simd:
+        return "simd";
+    case Backend::Cuda:
+        return "cuda";
+    }
+    return "unknown";
+}
+
+Backend backendByName(const std::string& name)
+{
+    const std::string key = lower(name);
+    for (const Backend backend : allBackends())
+        if (backendName(backend) == key)
+            return backend;
+    throw Error("unknown backend '" + name + "' (valid: scalar, simd, cuda)");
+}
+
+std::vector<Backend> allBackends()
+{
+    return {Backend::Scalar, Backend::Simd, Backend::Cuda};
+}
+
+bool backendAvailable(Backend backend)
+{
+    return backendUnavailableReason(backend).empty();
+}
+
+std::string backendUnavailableReason(Backend backend)
+{
+    if (backend != Backend::Cuda)
+        return {};
+#if defined(QS_HAVE_CUDA)
+    return cudaAvailable() ? std::string() : std::string("no CUDA device found");
+#else
+    return "this build has no CUDA backend (configured with QS_ENABLE_CUDA=OFF or without nvcc)";
+#endif
+}
+
+std::string backendTarget(Backend backend)
+{
+    switch (backend) {
+    case Backend::Scalar:
+        return scalarKernels().target;
+    case Backend::Simd:
+        return simdKernels().target;
+    case Backend::Cuda:
+#if defined(QS_HAVE_CUDA)
+        return cudaAvailable() ? cudaDeviceName() : std::string();
+#else
+        return {};
+#endif
+    }
+    return {};
+}
+
+int kernelThreads(int requested)
+{
+    if (requested > 0)
+        return requested;
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+std::vector<std::string> simdTargets()
+{
+    std::vector<std::string> names;
+    for (const CpuKernels* kernels : simdKernelTargets())
+        names.emplace_back(kernels->target);
+    return names;
+}
+
+void setSimdTarget(const std::string& name)
+{
+    if (name.empty()) {
+        useSimdKernels(nullptr);
+        return;
+    }
+    std::string valid;
+    for (const CpuKernels* kernels : simdKernelTargets()) {
+        if (lower(kernels->target) == lower(name)) {
+            useSimdKernels(kernels);
+            return;
+        }
+        valid += (valid.empty() ? "" : ", ") + std::string(kernels->target);
+    }
+    throw Error("SIMD target '" + name + "' is not available here (available: " + valid + ")");
+}
+
+// ---- kernels ----
+
+MinMaxResult minMax(Backend backend, std::span<const float> values, int threads)
+{
+    if (backend == Backend::Cuda) {
+#if defined(QS_HAVE_CUDA)
+        if (!backendAvailable(backend))
+            throwUnavailable(backend);
+        return cudaMinMax(values, threads);
+#else
+        throwUnavailable(backend);
+#endif
+    }
+    const CpuKernels& kernels = cpuKernels(backend);
+    const auto n = static_cast<I>(values.size());
+    const int count = kernelThreads(threads);
+    std::vector<MinMaxPartial> partials(static_cast<std::size_t>(count));
+    forEachThreadRange(chunkCount(n), count, [&](int t, I first, I last) {
+        const I begin = first * kKernelChunk;
+        const I end = std::min(n, last * kKernelChunk);
+        if (begin < end)
+            partials[static_cast<std::size_t>(t)] = kernels.minMaxRange(values.data() + begin, end - begin);
+    });
+    MinMaxPartial total;
+    for (const MinMaxPartial& partial : partials)
+        total.merge(partial);
+    return total.result();
+}
+
+std::vector<MinMaxResult> minMaxRows(
+    Backend backend, std::span<const float> values, std::int64_t rows, std::int64_t cols, int threads)
+{
+    if (rows < 0 || cols < 0 || rows * cols != static_cast<I>(values.size()))
+        throw Error("minMaxRows: " + std::to_string(rows) + " x " + std::to_string(cols) + " does not match "
+            + std::to_string(values.size()) + " values");
+    if (backend == Backend::Cuda) {
+#if defined(QS_HAVE_CUDA)
+        if (!backendAvailable(backend))
+            throwUnavailable(backend);
+        return cudaMinMaxRows(values, rows, cols, threads);
+#else
+        throwUnavailable(backend);
+#endif
+    }
+    const CpuKernels& kernels = cpuKernels(backend);
+    const auto n = static_cast<I>(values.size());
+    const int count = kernelThreads(threads);
+    // Each thread reduces the row pieces of its element range; rows cut by a range boundary are merged after.
+    std::vector<I> firstRow(static_cast<std::size_t>(count), 0);
+    std::vector<std::vector<MinMaxPartial>> pieces(static_cast<std::size_t>(count));
+    forEachThreadRange(chunkCount(n), count, [&](int t, I first, I last) {
+        const I begin = first * kKernelChunk;
+        const I end = std::min(n, last * kKernelChunk);
+        if (begin >= end)
+            return;
+        std::vector<MinMaxPartial>& mine = pieces[static_cast<std::size_t>(t)];
+        firstRow[static_cast<std::size_t>(t)] = begin / cols;
+        for (I row = begin / cols; row * cols < end; ++row) {
+            const I from = std::max(begin, row * cols);
+            const I to = std::min(end, (row + 1) * cols);
+            mine.push_back(kernels.minMaxRange(values.data() + from, to - from));
+        }
+    });
+    std::vector<MinMaxPartial> merged(static_cast<std::size_t>(rows));
+    for (std::size_t t = 0; t < pieces.size(); ++t)
+        for (std::size_t k = 0; k < pieces[t].size(); ++k)
+            merged[static_cast<std::size_t>(firstRow[t]) + k].merge(pieces[t][k]);
+    std::vector<MinMaxResult> results;
+    results.reserve(merged.size());
+    for (const MinMaxPartial& partial : merged)
+        results.push_back(partial.result());
+    return results;
+}
+
+Histogram histogram(Backend backend, std::span<const float> values, int bins, double lo, double hi,
+    bool absolute, int threads)
+{
+    if (bins < 1 || bins > (1 << 24))
+        throw Error("histogram bin count " + std::to_string(bins) + " is outside 1..16777216");
+    if (!std::isfinite(lo) || !std::isfinite(hi) || hi < lo)
+        throw Error("histogram range [" + std::to_string(lo) + ", " + std::to_string(hi)
+            + "] is not a valid interval");
+    HistogramPlan plan;
+    plan.bins = bins;
+    plan.lo = lo;
+    plan.hi = hi;
+    plan.absolute = absolute;
+    const double width = hi - lo;
+    plan.scale = width > 0 ? bins / width : 0.0;
+    if (!std::isfinite(plan.scale))
+        throw Error("histogram range [" + std::to_string(lo) + ", " + std::to_string(hi)
+            + "] is too narrow for " + std::to_string(bins) + " bins");
+    if (backend == Backend::Cuda) {
+#if defined(QS_HAVE_CUDA)
+        if (!backendAvailable(backend))
+            throwUnavailable(backend);
+        return cudaHistogram(values, bins, lo, hi, absolute, threads);
+#else
+        throwUnavailable(backend);
+#endif
+    }
+    const CpuKernels& kernels = cpuKernels(backend);
+    const auto n = static_cast<I>(values.size());
+    const int count = kernelThreads(threads);
+    const auto slots = static_cast<std::size_t>(bins) + 3;
+    std::vector<std::vector<std::int64_t>> counts(static_cast<std::size_t>(count));
+    forEachThreadRange(chunkCount(n), count, [&](int t, I first, I last) {
+        const I begin = first * kKernelChunk;
+        const I end = std::min(n, last * kKernelChunk);
+        std::vector<std::int64_t>& mine = counts[static_cast<std::size_t>(t)];
+        mine.assign(slots, 0);
+        if (begin < end)
+            kernels.histogramRange(values.data() + begin, end - begin, plan, mine.data());
+    });
+    std::vector<std::int64_t> total(slots, 0);
+    for (const std::vector<std::int64_t>& mine : counts)
+        for (std::size_t s = 0; s < mine.size(); ++s)
+            total[s] += mine[s];
+    Histogram h;
+    h.lo = lo;
+    h.hi = hi;
+    h.absolute = absolute;
+    h.counts.assign(total.begin(), total.begin() + bins);
+    h.below = total[static_cast<std::size_t>(plan.below())];
+    h.above = total[static_cast<std::size_t>(plan.above())];
+    h.nonFinite = total[static_cast<std::size_t>(plan.nonFinite())];
+    return h;
+}
+
+std::string fakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape)
+{
+    if (scheme.blockFormat != BlockFormat::None)
+        return "block format " + blockFormatName(scheme.blockFormat) + " has no fused kernel yet";
+    const NumberFormat& format = scheme.format;
+    if (std::holds_alternative<SignSpec>(format.spec))
+        return "ternary and binary (BitNet) have no fused kernel yet";
+    if (const auto* integer = std::get_if<IntegerSpec>(&format.spec);
+        integer && (integer->bits < 2 || integer->bits > 16))
+        return "integer formats have 2 to 16 bits, not " + std::to_string(integer->bits);
+    if (formatCodeCount(format) > 256 && !std::holds_alternative<IntegerSpec>(format.spec)) {
+        const auto* minifloat = std::get_if<MinifloatSpec>(&format.spec);
+        if (!minifloat || !detail::MinifloatRounder::supports(*minifloat))
+            return "number format '" + format.name + "' has too many codes for the fused kernels";
+    }
+    const auto rank = static_cast<int>(shape.size());
+    const Granularity& granularity = scheme.granularity;
+    switch (granularity.kind) {
+    case Granularity::Kind::PerTensor:
+        return {};
+    case Granularity::Kind::PerChannel:
+        if (granularity.axis < -rank || granularity.axis >= rank)
+            return "per-channel axis " + std::to_string(granularity.axis) + " is out of range for shape "
+                + shapeToString(shape);
+        if (granularity.axis != 0 && granularity.axis != -rank)
+            return "per-channel along axis " + std::to_string(granularity.axis)
+                + " has no fused kernel yet (axis 0 only)";
+        return {};
+    case Granularity::Kind::PerGroup:
+        if (granularity.groupSize < 1)
+            return "group size must be at least 1 (got " + std::to_string(granularity.groupSize) + ")";
+        if (granularity.axis < -rank || granularity.axis >= rank)
+            return "group axis " + std::to_string(granularity.axis) + " is out of range for shape "
+                + shapeToString(shape);
+        if (granularity.axis != -1 && granularity.axis != rank - 1)
+            return "groups along axis " + std::to_string(granularity.axis)
+                + " have no fused kernel yet (last axis only)";
+        return {};
+    case Granularity::Kind::Block2D:
+        return "2-D blocks have no fused kernel yet";
+    }
+    return "unknown granularity";
+}
+
+ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const Shape& shape,
+    const Scheme& scheme, std::span<const float> scales, std::span<const std::int32_t> zeroPoints,
+    int threads)
+{
+    const FakeQuantPlan plan = makePlan(values, shape, scheme, scales, zeroPoints);
+    if (backend == Backend::Cuda) {
+#if defined(QS_HAVE_CUDA)
+        if (!backendAvailable(backend))
+            throwUnavailable(backend);
+        return cudaFakeQuantError(values, shape, scheme, scales, zeroPoints, threads);
+#else
+        throwUnavailable(backend);
+#endif
+    }
+    const CpuKernels& kernels = cpuKernels(backend);
+    const I chunks = chunkCount(plan.elementCount);
+    std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunks));
+    forEachThreadRange(chunks, kernelThreads(threads), [&](int, I first, I last) {
+        for (I c = first; c < last; ++c) {
+            const I begin = c * kKernelChunk;
+            const I end = std::min(plan.elementCount, begin + kKernelChunk);
+            perChunk[static_cast<std::size_t>(c)] = kernels.fakeQuantChunk(plan, values.data(), begin, end);
+        }
+    });
+    ErrorSums sums;
+    for (const ChunkErrorSums& chunk : perChunk) {
+        sums.sumSquaredError += chunk.sums[kSquaredError];
+        sums.sumAbsError += chunk.sums[kAbsError];
+        sums.sumSquaredSignal += chunk.sums[kSquaredSignal];
+        sums.sumAbsSignal += chunk.sums[kAbsSignal];
+        sums.sumProduct += chunk.sums[kProduct];
+        sums.sumSquaredRecon += chunk.sums[kSquaredRecon];
+        sums.maxAbsError = std::max(sums.maxAbsError, chunk.maxAbsError);
+        sums.count += chunk.count;
+        sums.clipped += chunk.clipped;
+        sums.nonFinite += chunk.nonFinite;
+    }
+    return sums;
+}
+
+ErrorReport errorReportFromSums(const ErrorSums& sums, double bitsPerValue)
+{
+    ErrorReport r;
+    r.count = sums.count;
+    r.bitsPerValue = bitsPerValue;
+    if (sums.count == 0) {
+        r.cosine = 1;
+        return r;
+    }
+    const auto n = static_cast<double>(sums.count);
+    r.mse = sums.sumSquaredError / n;
+    r.rmse = std::sqrt(r.mse);
+    r.maxAbsError = sums.maxAbsError;
+    r.meanAbsError = sums.sumAbsError / n;
+    const double meanAbs = sums.sumAbsSignal / n;
+    r.relativeRmse = meanAbs > 0 ? r.rmse / meanAbs : 0;
+    if (sums.sumSquaredError == 0)
+        r.sqnrDb = sums.sumSquaredSignal > 0 ? HUGE_VAL : 0;
+    else
+        r.sqnrDb = 10 * std::log10(sums.sumSquaredSignal / sums.sumSquaredError);
+    if (sums.sumSquaredSignal == 0 || sums.sumSquaredRecon == 0)
+        r.cosine = sums.sumSquaredSignal == sums.sumSquaredRecon ? 1 : 0;
+    else
+        r.cosine = std::clamp(
+            sums.sumProduct / std::sqrt(sums.sumSquaredSignal * sums.sumSquaredRecon), -1.0, 1.0);
+    r.clippedShare = static_cast<double>(sums.clipped) / n;
+    return r;
+}
+
+} // namespace qs

@@ -1,0 +1,133 @@
+#pragma once
+
+#include "calib/histogram.h"
+#include "metrics/error_report.h"
+#include "quant/scheme.h"
+#include "tensor/tensor.h"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace qs {
+
+/// Where a kernel runs. `Scalar` is the readable reference every other backend is tested against, bit for
+/// bit (same codes, same scales, same error sums: every backend follows the accumulation order below).
+enum class Backend { Scalar, Simd, Cuda };
+
+std::string backendName(Backend backend); ///< "scalar", "simd", "cuda"
+Backend backendByName(const std::string& name); ///< case-insensitive; throws qs::Error listing the names
+std::vector<Backend> allBackends(); ///< scalar, simd, cuda
+
+/// Whether a backend can run here: scalar always; simd always (Highway picks the best target at run time);
+/// cuda when compiled with CUDA and a device is present.
+bool backendAvailable(Backend backend);
+/// Why a backend cannot run here ("built without CUDA", "no CUDA device"); empty when it can.
+std::string backendUnavailableReason(Backend backend);
+
+/// What the backend runs on: "scalar C++", the Highway target ("AVX3", "AVX2", "SSE4"…), or the GPU name.
+std::string backendTarget(Backend backend);
+
+/// Threading and accumulation order, shared by every CPU backend so that results do not depend on the
+/// backend, the SIMD target or the thread count:
+/// - The input is cut into chunks of kKernelChunk consecutive elements (the last one may be shorter).
+///   `threads` threads (<= 0: all hardware threads, never more than there are chunks) each take one
+///   contiguous run of whole chunks: thread t of T gets chunks [t·C/T, (t+1)·C/T) of C.
+/// - Min/max and histogram counts are exact, so their merge order does not matter.
+/// - Error sums (ErrorSums): inside a chunk, element i (flat index) is added to lane i mod kKernelLanes of
+///   each double accumulator (every lane starting from +0), in index order; at the end of the chunk the
+///   kKernelLanes lanes are added in lane order 0, 1, …, 15 (from +0), and the chunk totals are added to
+///   the result in chunk order (from +0). Products of two float32 values are exact in double, so a fused
+///   multiply-add gives the same sum as multiply-then-add; (x - x̂)² is rounded to double before it is
+///   added (no contraction into an FMA). The sums therefore equal, bit for bit, on every backend, SIMD
+///   target and thread count; they differ from computeErrorReport's (sequential in chunks of 1024) only by
+///   rounding.
+inline constexpr std::int64_t kKernelChunk = 4096;
+inline constexpr int kKernelLanes = 16;
+
+/// The thread count a CPU kernel uses for `requested` (<= 0: std::thread::hardware_concurrency()).
+int kernelThreads(int requested);
+
+/// Min, max and absmax over finite values (NaN/Inf skipped and counted). -0 counts as smaller than +0, so
+/// the result is the same whatever the order the elements are visited in. With no finite value: all 0.
+/// absmax = max(|min|, |max|).
+struct MinMaxResult {
+    float min = 0;
+    float max = 0;
+    float absmax = 0;
+    std::int64_t nonFinite = 0;
+    bool operator==(const MinMaxResult&) const = default;
+};
+
+/// Per-tensor reduction.
+MinMaxResult minMax(Backend backend, std::span<const float> values, int threads = 0);
+
+/// Per-row reduction of a [rows, cols] row-major matrix (per-group when cols = group size; per-channel
+/// axis 0 when rows = channels). One result per row. Throws qs::Error when rows·cols != values.size().
+std::vector<MinMaxResult> minMaxRows(
+    Backend backend, std::span<const float> values, std::int64_t rows, std::int64_t cols, int threads = 0);
+
+/// Histogram of x (or |x| when `absolute`) over [lo, hi] with `bins` bins, int64 counts. Equal, field for
+/// field, to qs::computeHistogram(values, bins, lo, hi, absolute) on every backend (same bin rule, in
+/// double: bin = min(floor((v - lo) · bins / (hi - lo)), bins - 1); below, above and non-finite counted
+/// apart). Throws qs::Error as computeHistogram does (bins outside 1..2^24, lo/hi not finite, hi < lo),
+/// and when hi - lo is so small that bins / (hi - lo) overflows.
+Histogram histogram(Backend backend, std::span<const float> values, int bins, double lo, double hi,
+    bool absolute, int threads = 0);
+
+/// Sums of a fused fake-quantize + error pass (no dequantized tensor written), over the finite x only,
+/// with e = |double(x) - double(x̂)| (+Inf when x̂ is not finite), accumulated in double in the order
+/// documented at kKernelChunk. These are the sums qs::computeErrorReport forms; errorReportFromSums turns
+/// them into an ErrorReport (all fields but the percentiles).
+struct ErrorSums {
+    double sumSquaredError = 0; ///< Σ e²
+    double sumAbsError = 0; ///< Σ e
+    double sumSquaredSignal = 0; ///< Σ x²
+    double sumAbsSignal = 0; ///< Σ |x|
+    double sumProduct = 0; ///< Σ x·x̂ over finite x̂
+    double sumSquaredRecon = 0; ///< Σ x̂² over finite x̂
+    double maxAbsError = 0; ///< max e
+    std::int64_t count = 0; ///< finite x
+    std::int64_t clipped = 0; ///< finite x that clipped, as QuantizedTensor::clippedCount counts them
+    std::int64_t nonFinite = 0; ///< NaN/±Inf x (skipped)
+    bool operator==(const ErrorSums&) const = default;
+};
+
+/// Empty when fakeQuantError runs `scheme` on a tensor of `shape`, otherwise why not. Supported this
+/// round: integer formats (2–16 bit, signed or unsigned, every RangeMode, either ScaleArithmetic, either
+/// element rounding) and the element formats whose quantizer path is a minifloat rounding or a lookup
+/// table of at most 256 codes (fp8_e4m3, fp8_e5m2, fp16, bf16, fp6, fp4_e2m1, nf4, bnb_fp4, iq4_nl…),
+/// per tensor, per channel along axis 0 and per group along the last axis. Not yet: block formats (MX,
+/// NVFP4, ggml, bnb blocks), ternary/binary, 2-D blocks, channels or groups along other axes.
+std::string fakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape);
+
+/// Fake-quantizes `values` (shape `shape`) with `scheme` and the per-group `scales` (and `zeroPoints`,
+/// affine integers only; empty otherwise) that qs::quantize derives (QuantizedTensor::scales,
+/// ::zeroPoints), and accumulates the error. Element semantics are exactly qs::fakeQuantize's: per element
+/// v = x · (1.0f / scale) or x / scale in float32, rounded to the format's grid as the quantizer does
+/// (integers: clamp(round(v) + zp, qmin, qmax), RNE or ties-away per Scheme::elementRounding; minifloats:
+/// the format's rounding of |v| on the float bits, saturating at ±max; lookup tables: the entry
+/// encodeValue picks), then x̂ = (q - zp)·scale or decode(code)·scale in float32.
+/// Throws qs::Error when the scheme is not supported (fakeQuantErrorUnsupported), the sizes do not match
+/// the shape or the group count, a scale is not finite and positive with a finite reciprocal, or a zero
+/// point lies outside the integer range.
+ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const Shape& shape,
+    const Scheme& scheme, std::span<const float> scales, std::span<const std::int32_t> zeroPoints,
+    int threads = 0);
+
+/// An ErrorReport from the sums, with qs::computeErrorReport's formulas (mse = Σe²/count, sqnr =
+/// 10·log10(Σx²/Σe²), cosine = Σx·x̂/sqrt(Σx²·Σx̂²), relativeRmse = rmse/(Σ|x|/count), clippedShare =
+/// clipped/count, and its conventions for zero counts and zero sums). The percentiles are left 0: they
+/// need the errors themselves.
+ErrorReport errorReportFromSums(const ErrorSums& sums, double bitsPerValue = 0);
+
+/// The SIMD targets compiled into this build that this CPU runs, best first ("AVX3", "AVX2", "SSE4", then
+/// Highway's fallback "EMU128", or "SCALAR" with GCC < 12.3, which reuses the scalar reference).
+std::vector<std::string> simdTargets();
+/// Makes the simd backend use one target of simdTargets() (tests compare every target with the scalar
+/// reference; benchmarks compare targets); an empty name goes back to Highway's choice. Throws qs::Error
+/// for a name not in simdTargets(). Process-wide: call it while no simd kernel runs.
+void setSimdTarget(const std::string& name);
+
+} // namespace qs

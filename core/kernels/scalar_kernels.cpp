@@ -1,0 +1,159 @@
+// The scalar backend: the readable reference the SIMD and CUDA backends are tested against. One element at a
+// time, in index order, with the quantizer's own element rounding (quant/scale_rounding.h).
+
+// x + a·b must round a·b before the add, as in the SIMD backend (kernels.h, accumulation order).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include "kernels/kernel_backends.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace qs::kernel_detail {
+
+namespace {
+
+using I = std::int64_t;
+
+MinMaxPartial minMaxRange(const float* x, I n)
+{
+    MinMaxPartial partial;
+    for (I i = 0; i < n; ++i) {
+        if (!isFiniteFloat(x[i])) {
+            ++partial.nonFinite;
+            continue;
+        }
+        const std::int32_t key = orderedKey(x[i]);
+        partial.minKey = std::min(partial.minKey, key);
+        partial.maxKey = std::max(partial.maxKey, key);
+    }
+    return partial;
+}
+
+void histogramRange(const float* x, I n, const HistogramPlan& plan, std::int64_t* counts)
+{
+    for (I i = 0; i < n; ++i) {
+        if (!isFiniteFloat(x[i])) {
+            ++counts[plan.nonFinite()];
+            continue;
+        }
+        const double v = plan.absolute ? std::fabs(static_cast<double>(x[i])) : static_cast<double>(x[i]);
+        if (v < plan.lo) {
+            ++counts[plan.below()];
+        } else if (v > plan.hi) {
+            ++counts[plan.above()];
+        } else if (plan.scale == 0) {
+            ++counts[plan.bins - 1];
+        } else {
+            const double position = (v - plan.lo) * plan.scale;
+            ++counts[std::min(static_cast<I>(position), static_cast<I>(plan.bins - 1))];
+        }
+    }
+}
+
+/// Round-to-integer as the quantizer's roundSmall: |v| < 2^22 after its clamp, so adding 1.5·2^23 leaves no
+/// fraction bits and the FPU's round-to-nearest-even does the work; ties-away corrects exact halves.
+float roundIntegral(float v, bool tiesAway)
+{
+    constexpr float kMagic = 12582912.0f; // 1.5 * 2^23
+    float rounded = (v + kMagic) - kMagic;
+    if (tiesAway) {
+        const float below = v - rounded;
+        rounded += (v > 0 && below == 0.5f) ? 1.0f : 0.0f;
+        rounded -= (v < 0 && below == -0.5f) ? 1.0f : 0.0f;
+    }
+    return rounded;
+}
+
+/// x̂ of one finite x, exactly as the quantizer's quantizePass; `clipped` as its clippedCount counts.
+float fakeQuantize(const FakeQuantPlan& plan, const GroupParams& p, float x, bool& clipped)
+{
+    const float v = plan.divide ? x / p.scale : x * p.inverse;
+    switch (plan.kind) {
+    case ElementKind::Integer: {
+        const float bounded = std::clamp(v, static_cast<float>(plan.qmin - p.zeroPoint - 1),
+            static_cast<float>(plan.qmax - p.zeroPoint + 1));
+        std::int32_t code = static_cast<std::int32_t>(roundIntegral(bounded, plan.tiesAway)) + p.zeroPoint;
+        clipped = code < plan.qmin || code > plan.qmax;
+        code = std::clamp(code, plan.qmin, plan.qmax);
+        return static_cast<float>(code - p.zeroPoint) * p.scale;
+    }
+    case ElementKind::Minifloat: {
+        const std::uint32_t bits = detail::floatBits(v);
+        const std::uint32_t sign = bits & 0x80000000u;
+        std::uint32_t rounded = plan.rounder.roundBits(bits & 0x7FFFFFFFu);
+        clipped = rounded > plan.rounder.maxBits;
+        rounded = std::min(rounded, plan.rounder.maxBits);
+        return detail::bitsFloat(rounded | sign) * p.scale;
+    }
+    case ElementKind::Table: {
+        const std::int32_t key = orderedKey(v);
+        std::size_t region = 0;
+        while (region < plan.thresholds.size() && key >= plan.thresholds[region])
+            ++region;
+        clipped = key > plan.highestKey || key < plan.lowestKey;
+        return plan.values[region] * p.scale;
+    }
+    }
+    return 0;
+}
+
+ChunkErrorSums fakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
+{
+    ChunkErrorSums chunk;
+    double lanes[kSumCount][kKernelLanes] = {};
+    GroupCursor cursor(plan, begin);
+    for (I i = begin; i < end; ++i) {
+        while (i >= cursor.end)
+            cursor.advance();
+        if (!isFiniteFloat(x[i])) {
+            ++chunk.nonFinite;
+            continue;
+        }
+        bool clipped = false;
+        const float y = fakeQuantize(plan, cursor.params(), x[i], clipped);
+        const double xd = x[i];
+        const double yd = y;
+        double error = std::fabs(xd - yd);
+        if (std::isnan(error))
+            error = std::numeric_limits<double>::infinity();
+        const auto lane = static_cast<std::size_t>(i % kKernelLanes);
+        lanes[kSquaredError][lane] += error * error;
+        lanes[kAbsError][lane] += error;
+        lanes[kSquaredSignal][lane] += xd * xd;
+        lanes[kAbsSignal][lane] += std::fabs(xd);
+        if (isFiniteFloat(y)) {
+            lanes[kProduct][lane] += xd * yd;
+            lanes[kSquaredRecon][lane] += yd * yd;
+        }
+        chunk.maxAbsError = std::max(chunk.maxAbsError, error);
+        ++chunk.count;
+        chunk.clipped += clipped;
+    }
+    addLanes(lanes, chunk);
+    return chunk;
+}
+
+std::uint32_t streamRead(const float* x, I n)
+{
+    std::uint32_t sum = 0;
+    for (I i = 0; i < n; ++i)
+        sum += detail::floatBits(x[i]);
+    return sum;
+}
+
+} // namespace
+
+const CpuKernels& scalarKernels()
+{
+    static const CpuKernels kernels {
+        "scalar C++", &minMaxRange, &histogramRange, &fakeQuantChunk, &streamRead};
+    return kernels;
+}
+
+} // namespace qs::kernel_detail

@@ -1,0 +1,722 @@
+// The simd backend: Highway, compiled once per target (foreach_target.h) and chosen at run time
+// (HWY_DYNAMIC_DISPATCH). Every function reproduces the scalar reference (scalar_kernels.cpp) bit for bit:
+// the same float32 operations per element, and the error sums in the lane order of kernels.h.
+
+// x + a·b must round a·b before the add, as the scalar reference does (kernels.h, accumulation order);
+// without this GCC fuses Highway's Mul + Add into an FMA on targets that have one.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+// SSSE3-only machines fall back to Highway's baseline target: one target fewer to build.
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS HWY_SSSE3
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd_kernels.cpp"
+// clang-format off
+#include <hwy/foreach_target.h> // IWYU pragma: keep
+#include <hwy/highway.h>
+#include <hwy/cache_control.h>
+// clang-format on
+
+#include "kernels/kernel_backends.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+HWY_BEFORE_NAMESPACE();
+namespace qs::kernel_detail {
+namespace HWY_NAMESPACE {
+
+#if HWY_TARGET == HWY_SCALAR
+// Highway's one-lane fallback (what GCC < 12.3 gets instead of EMU128) brings nothing over the scalar
+// reference, which it reuses.
+const CpuKernels* TargetKernels()
+{
+    static const CpuKernels kernels = [] {
+        CpuKernels copy = scalarKernels();
+        copy.target = hwy::TargetName(HWY_TARGET);
+        return copy;
+    }();
+    return &kernels;
+}
+#else
+
+namespace hn = hwy::HWY_NAMESPACE;
+using I = std::int64_t;
+
+// A block of kKernelLanes floats is kVectors vectors of at most kKernelLanes lanes; each float vector
+// widens to two double vectors (its lower and upper half), so block lane l always lands in the same double
+// accumulator lane, whatever the target's width.
+using DF = hn::CappedTag<float, kKernelLanes>;
+using DI = hn::RebindToSigned<DF>;
+using DH = hn::Half<DF>;
+using DD = hn::Rebind<double, DH>;
+using DIH = hn::Rebind<std::int32_t, DD>;
+using VF = hn::Vec<DF>;
+using VI = hn::Vec<DI>;
+using VD = hn::Vec<DD>;
+using MF = hn::Mask<DF>;
+
+constexpr std::size_t kF = hn::MaxLanes(DF());
+constexpr std::size_t kD = kF / 2;
+constexpr std::size_t kVectors = kKernelLanes / kF;
+static_assert(kKernelLanes % kF == 0 && kF >= 2, "a block must be whole vectors of at least two lanes");
+
+HWY_INLINE MF finiteMask(VF x)
+{
+    const DI di;
+    const VI magnitude = hn::And(hn::BitCast(di, x), hn::Set(di, 0x7FFFFFFF));
+    return hn::RebindMask(DF(), hn::Lt(magnitude, hn::Set(di, 0x7F800000)));
+}
+
+/// orderedKey() of every lane.
+HWY_INLINE VI orderedKeys(VF x)
+{
+    const DI di;
+    const VI bits = hn::BitCast(di, x);
+    return hn::Xor(bits, hn::And(hn::ShiftRight<31>(bits), hn::Set(di, 0x7FFFFFFF)));
+}
+
+/// Copies the last `count` (< kF) values into a vector padded with NaN, which every kernel skips.
+HWY_INLINE VF loadTail(const float* x, std::size_t count)
+{
+    HWY_ALIGN float padded[kF];
+    for (std::size_t j = 0; j < kF; ++j)
+        padded[j] = j < count ? x[j] : std::numeric_limits<float>::quiet_NaN();
+    return hn::Load(DF(), padded);
+}
+
+/// Prefetches the cache lines holding x[i + kPrefetchAhead, i + kPrefetchAhead + count) (never past `n`):
+/// the hardware prefetchers alone leave the busier kernels well short of the streaming-read bandwidth.
+constexpr I kPrefetchAhead = 2048; // 8 KiB
+constexpr I kLineFloats = 16; // 64-byte cache lines
+
+HWY_INLINE void prefetchAhead(const float* x, I i, I n, I count = kLineFloats)
+{
+    for (I line = 0; line < count; line += kLineFloats)
+        hwy::Prefetch(x + std::min(i + kPrefetchAhead + line, n - 1));
+}
+
+// ---- min / max ----
+
+struct MinMaxVectors {
+    MinMaxVectors()
+        : minKey(hn::Set(DI(), std::numeric_limits<std::int32_t>::max()))
+        , maxKey(hn::Set(DI(), std::numeric_limits<std::int32_t>::min()))
+    {
+    }
+
+    VI minKey;
+    VI maxKey;
+    I finite = 0;
+
+    HWY_INLINE void add(VF x)
+    {
+        const DI di;
+        const auto finiteLanes = hn::RebindMask(di, finiteMask(x));
+        const VI key = orderedKeys(x);
+        minKey = hn::Min(
+            minKey, hn::IfThenElse(finiteLanes, key, hn::Set(di, std::numeric_limits<std::int32_t>::max())));
+        maxKey = hn::Max(
+            maxKey, hn::IfThenElse(finiteLanes, key, hn::Set(di, std::numeric_limits<std::int32_t>::min())));
+        finite += static_cast<I>(hn::CountTrue(di, finiteLanes));
+    }
+};
+
+MinMaxPartial MinMaxRange(const float* HWY_RESTRICT x, I n)
+{
+    const DF df;
+    const DI di;
+    MinMaxVectors a;
+    MinMaxVectors b;
+    I i = 0;
+    for (; i + static_cast<I>(2 * kF) <= n; i += static_cast<I>(2 * kF)) {
+        prefetchAhead(x, i, n, static_cast<I>(2 * kF));
+        a.add(hn::LoadU(df, x + i));
+        b.add(hn::LoadU(df, x + i + kF));
+    }
+    for (; i + static_cast<I>(kF) <= n; i += static_cast<I>(kF))
+        a.add(hn::LoadU(df, x + i));
+    if (i < n)
+        a.add(loadTail(x + i, static_cast<std::size_t>(n - i)));
+    MinMaxPartial partial;
+    partial.minKey = hn::GetLane(hn::MinOfLanes(di, hn::Min(a.minKey, b.minKey)));
+    partial.maxKey = hn::GetLane(hn::MaxOfLanes(di, hn::Max(a.maxKey, b.maxKey)));
+    partial.nonFinite = n - a.finite - b.finite;
+    return partial;
+}
+
+// ---- histogram ----
+
+void HistogramRange(const float* HWY_RESTRICT x, I n, const HistogramPlan& plan, std::int64_t* counts)
+{
+    const DF df;
+    const DH dh;
+    const DD dd;
+    const DIH dih;
+    // Consecutive lanes count into different copies, so runs of equal bins do not serialise on one counter.
+    const std::size_t slots = static_cast<std::size_t>(plan.bins) + 3;
+    const std::size_t copies = slots <= 65536 + 3 ? 4 : 1;
+    std::vector<std::uint32_t> partial(copies * slots, 0);
+    const auto flush = [&] {
+        for (std::size_t c = 0; c < copies; ++c)
+            for (std::size_t s = 0; s < slots; ++s)
+                counts[s] += partial[c * slots + s];
+        std::fill(partial.begin(), partial.end(), 0u);
+    };
+
+    const VD lo = hn::Set(dd, plan.lo);
+    const VD hi = hn::Set(dd, plan.hi);
+    const VD scale = hn::Set(dd, plan.scale);
+    const VD last = hn::Set(dd, plan.bins - 1);
+    const VD below = hn::Set(dd, plan.below());
+    const VD above = hn::Set(dd, plan.above());
+    const VD nonFinite = hn::Set(dd, plan.nonFinite());
+    const VD infinity = hn::Set(dd, std::numeric_limits<double>::infinity());
+    const VD zero = hn::Zero(dd);
+    const bool zeroWidth = plan.scale == 0;
+    HWY_ALIGN std::int32_t slot[kF];
+    I sinceFlush = 0;
+    for (I i = 0; i < n; i += static_cast<I>(kF)) {
+        const std::size_t valid = static_cast<std::size_t>(std::min<I>(static_cast<I>(kF), n - i));
+        prefetchAhead(x, i, n);
+        VF v = valid == kF ? hn::LoadU(df, x + i) : loadTail(x + i, valid);
+        if (plan.absolute)
+            v = hn::Abs(v);
+        for (std::size_t h = 0; h < 2; ++h) {
+            const VD d = hn::PromoteTo(dd, h == 0 ? hn::LowerHalf(dh, v) : hn::UpperHalf(dh, v));
+            const auto inRange = hn::And(hn::Ge(d, lo), hn::Le(d, hi)); // false for NaN
+            VD position;
+            if (zeroWidth) {
+                position = last;
+            } else {
+                position = hn::Min(hn::Mul(hn::Sub(d, lo), scale), last);
+            }
+            if (!hn::AllTrue(dd, inRange)) {
+                position = hn::IfThenElse(hn::Lt(d, lo), below, hn::Max(position, zero));
+                position = hn::IfThenElse(hn::Gt(d, hi), above, position);
+                position = hn::IfThenElse(hn::Lt(hn::Abs(d), infinity), position, nonFinite);
+            }
+            hn::StoreU(hn::DemoteTo(dih, position), dih, slot + h * kD);
+        }
+        for (std::size_t j = 0; j < valid; ++j)
+            ++partial[(j & (copies - 1)) * slots + static_cast<std::size_t>(slot[j])];
+        sinceFlush += static_cast<I>(valid);
+        if (sinceFlush >= (I {1} << 30)) {
+            flush();
+            sinceFlush = 0;
+        }
+    }
+    flush();
+}
+
+// ---- fused fake-quantize + error ----
+
+/// The double accumulators of one chunk: sums[s][j] holds block lanes [j·kD, (j+1)·kD) of sum s.
+struct ErrorAccumulator {
+    VD sums[kSumCount][2 * kVectors];
+    VD maxError;
+    I count = 0;
+    I clipped = 0;
+
+    ErrorAccumulator()
+        : maxError(hn::Zero(DD()))
+    {
+        for (auto& sum : sums)
+            for (VD& lanes : sum)
+                lanes = hn::Zero(DD());
+    }
+
+    /// Float vector k of a block: x and x̂ already zero where x is not finite.
+    template<bool ReconstructionFinite> HWY_INLINE void add(std::size_t k, VF x, VF y)
+    {
+        const DD dd;
+        const DH dh;
+        for (std::size_t h = 0; h < 2; ++h) {
+            const VD xd = hn::PromoteTo(dd, h == 0 ? hn::LowerHalf(dh, x) : hn::UpperHalf(dh, x));
+            VD yd = hn::PromoteTo(dd, h == 0 ? hn::LowerHalf(dh, y) : hn::UpperHalf(dh, y));
+            VD error = hn::Abs(hn::Sub(xd, yd));
+            if constexpr (!ReconstructionFinite) {
+                error = hn::IfThenElse(
+                    hn::IsNaN(error), hn::Set(dd, std::numeric_limits<double>::infinity()), error);
+                yd = hn::IfThenElseZero(hn::IsFinite(yd), yd);
+            }
+            const std::size_t j = 2 * k + h;
+            sums[kSquaredError][j] = hn::Add(sums[kSquaredError][j], hn::Mul(error, error));
+            sums[kAbsError][j] = hn::Add(sums[kAbsError][j], error);
+            sums[kSquaredSignal][j] = hn::MulAdd(xd, xd, sums[kSquaredSignal][j]);
+            sums[kAbsSignal][j] = hn::Add(sums[kAbsSignal][j], hn::Abs(xd));
+            sums[kProduct][j] = hn::MulAdd(xd, yd, sums[kProduct][j]);
+            sums[kSquaredRecon][j] = hn::MulAdd(yd, yd, sums[kSquaredRecon][j]);
+            maxError = hn::Max(maxError, error);
+        }
+    }
+
+    void finish(ChunkErrorSums& chunk) const
+    {
+        const DD dd;
+        HWY_ALIGN double lanes[kSumCount][kKernelLanes];
+        for (int s = 0; s < kSumCount; ++s)
+            for (std::size_t j = 0; j < 2 * kVectors; ++j)
+                hn::Store(sums[s][j], dd, &lanes[s][j * kD]);
+        addLanes(lanes, chunk);
+        chunk.maxAbsError = hn::GetLane(hn::MaxOfLanes(dd, maxError));
+        chunk.count = count;
+        chunk.clipped = clipped;
+    }
+};
+
+/// Per-lane copies of group parameters, for blocks that straddle groups.
+struct LaneParams {
+    HWY_ALIGN float divisor[kKernelLanes]; ///< 1/scale (multiply) or scale (divide)
+    HWY_ALIGN float scale[kKernelLanes];
+    HWY_ALIGN float low[kKernelLanes];
+    HWY_ALIGN float high[kKernelLanes];
+
+    void set(std::size_t lane, const GroupParams& p, bool divide)
+    {
+        divisor[lane] = divide ? p.scale : p.inverse;
+        scale[lane] = p.scale;
+        low[lane] = p.low;
+        high[lane] = p.high;
+    }
+};
+
+/// One group's parameters as vectors (every lane the same, or per lane from LaneParams).
+struct ParamVectors {
+    VF divisor;
+    VF scale;
+    VF low;
+    VF high;
+    VF lowBound; ///< low - 1: the quantizer's clamp before rounding
+    VF highBound; ///< high + 1
+};
+
+HWY_INLINE ParamVectors paramVectors(VF divisor, VF scale, VF low, VF high)
+{
+    const VF one = hn::Set(DF(), 1.0f);
+    return {divisor, scale, low, high, hn::Sub(low, one), hn::Add(high, one)};
+}
+
+HWY_INLINE ParamVectors broadcast(const GroupParams& p, bool divide)
+{
+    const DF df;
+    return paramVectors(hn::Set(df, divide ? p.scale : p.inverse), hn::Set(df, p.scale), hn::Set(df, p.low),
+        hn::Set(df, p.high));
+}
+
+HWY_INLINE ParamVectors loadLanes(const LaneParams& lanes, std::size_t k)
+{
+    const DF df;
+    return paramVectors(hn::Load(df, lanes.divisor + k * kF), hn::Load(df, lanes.scale + k * kF),
+        hn::Load(df, lanes.low + k * kF), hn::Load(df, lanes.high + k * kF));
+}
+
+template<bool Divide> HWY_INLINE VF scaled(VF x, const ParamVectors& p)
+{
+    return Divide ? hn::Div(x, p.divisor) : hn::Mul(x, p.divisor);
+}
+
+/// Integers, as the quantizer: round(v) + zp clipped when outside [qmin, qmax], i.e. round(v) outside
+/// [low, high]. The quantizer clamps v to [low - 1, high + 1] and rounds by adding and subtracting 1.5·2^23
+/// (RNE); hn::Round (roundps, RNE) gives the same codes without the clamp, except on EMU128, whose Round
+/// is not exact (0.49999997f -> 1), so that target keeps the quantizer's arithmetic.
+template<bool Divide, bool TiesAway> struct IntegerElement {
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
+    {
+        const DF df;
+#if HWY_TARGET == HWY_EMU128
+        const VF magic = hn::Set(df, 12582912.0f);
+        const VF v = hn::Min(hn::Max(scaled<Divide>(x, p), p.lowBound), p.highBound);
+        VF rounded = hn::Sub(hn::Add(v, magic), magic);
+#else
+        const VF v = scaled<Divide>(x, p);
+        VF rounded = hn::Round(v);
+#endif
+        if constexpr (TiesAway) {
+            const VF zero = hn::Zero(df);
+            const VF one = hn::Set(df, 1.0f);
+            const VF below = hn::Sub(v, rounded);
+            rounded = hn::Add(
+                rounded, hn::IfThenElseZero(hn::And(hn::Gt(v, zero), hn::Eq(below, hn::Set(df, 0.5f))), one));
+            rounded = hn::Sub(rounded,
+                hn::IfThenElseZero(hn::And(hn::Lt(v, zero), hn::Eq(below, hn::Set(df, -0.5f))), one));
+        }
+        const VF code = hn::Min(hn::Max(rounded, p.low), p.high);
+        clip = hn::Ne(code, rounded);
+        return hn::Mul(code, p.scale);
+    }
+};
+
+/// How a minifloat element is rounded; all three give MinifloatRounder::roundBits bit for bit.
+enum class MinifloatMethod {
+    /// Integer ops on the float bits with a per-lane shift (the rounder itself, vectorised): any format.
+    Bits,
+    /// Formats whose quantum is a fixed number of float32 mantissa bits everywhere (bias >= 127, M >= 1:
+    /// bf16), float32 subnormals included: one fixed shift.
+    FixedShift,
+    /// RNE by float addition: with C = 1.5·2^(q + 23), q the lane's quantum exponent, (a + C) - C rounds a
+    /// to a multiple of 2^q, ties to even, by the FPU itself. Needs C finite: formats whose largest quantum
+    /// is small enough (fp8, fp6, fp4, fp16), and whose smallest normal is a float32 normal.
+    Magic,
+};
+
+MinifloatMethod minifloatMethod(const FakeQuantPlan& plan)
+{
+    const detail::MinifloatRounder& r = plan.rounder;
+    const int maxField = static_cast<int>(r.maxBits >> 23);
+    if (r.bias >= 127 && r.mantissaBits >= 1)
+        return MinifloatMethod::FixedShift;
+    if (!r.tiesAway && r.mantissaBits <= 20 && maxField + 1 + 23 - r.mantissaBits <= 254 && 128 - r.bias >= 1)
+        return MinifloatMethod::Magic;
+    return MinifloatMethod::Bits;
+}
+
+template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatElement {
+    explicit MinifloatElement(const FakeQuantPlan& plan)
+        : normalField(hn::Set(DI(), 128 - plan.rounder.bias))
+        , shiftBase(hn::Set(DI(), 23 - plan.rounder.mantissaBits))
+        , capField(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits >> 23) + 1))
+        , maxBits(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits)))
+        , fixedShift(23 - plan.rounder.mantissaBits)
+    {
+    }
+
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
+    {
+        const DI di;
+        const VI absMask = hn::Set(di, 0x7FFFFFFF);
+        const VI bits = hn::BitCast(di, scaled<Divide>(x, p));
+        const VI sign = hn::AndNot(absMask, bits);
+        const VI u = hn::And(bits, absMask);
+        VI rounded;
+        if constexpr (Method == MinifloatMethod::Magic) {
+            // C's exponent field: the lane's binade (at least the smallest normal, at most just above the
+            // largest finite value, beyond which everything clips anyway) plus 23 - M.
+            const VI field = hn::Min(hn::Max(hn::ShiftRight<23>(u), normalField), capField);
+            const VF c = hn::BitCast(
+                DF(), hn::Or(hn::ShiftLeft<23>(hn::Add(field, shiftBase)), hn::Set(di, 0x400000)));
+            rounded = hn::BitCast(di, hn::Sub(hn::Add(hn::BitCast(DF(), u), c), c));
+        } else if constexpr (Method == MinifloatMethod::FixedShift) {
+            const VI one = hn::Set(di, 1);
+            const VI quantum = hn::Set(di, 1 << fixedShift);
+            const VI half = hn::Set(di, 1 << (fixedShift - 1));
+            VI add = half;
+            if constexpr (!TiesAway)
+                add = hn::Add(hn::Sub(half, one), hn::And(hn::ShiftRightSame(u, fixedShift), one));
+            rounded = hn::AndNot(hn::Sub(quantum, one), hn::Add(u, add));
+        } else {
+            const VI zero = hn::Zero(di);
+            const VI one = hn::Set(di, 1);
+            const VI c23 = hn::Set(di, 23);
+            const VI c24 = hn::Set(di, 24);
+            const VI exponentField = hn::ShiftRight<23>(u);
+            const VI field = hn::Max(exponentField, one);
+            const VI shift = hn::Add(shiftBase, hn::Max(hn::Sub(normalField, field), zero));
+            const VI boundedShift = hn::Min(shift, c23);
+            const VI quantum = one << boundedShift;
+            const VI half = hn::ShiftRight<1>(quantum);
+            VI add = half;
+            if constexpr (!TiesAway) {
+                const VI odd = hn::IfThenElse(hn::Lt(shift, c23), hn::And(u >> boundedShift, one),
+                    hn::IfThenElseZero(hn::Gt(exponentField, zero), one));
+                add = hn::Add(hn::Sub(half, one), odd);
+            }
+            const VI onGrid = hn::AndNot(hn::Sub(quantum, one), hn::Add(u, add));
+            // Below the smallest subnormal: 0, or that subnormal when more than half of it (or a tie,
+            // ties-away).
+            auto roundsUp = hn::And(hn::Eq(shift, c24), hn::Gt(exponentField, zero));
+            if constexpr (!TiesAway)
+                roundsUp = hn::AndNot(hn::Eq(hn::And(u, hn::Set(di, 0x7FFFFF)), zero), roundsUp);
+            const VI tiny = hn::IfThenElseZero(roundsUp, hn::ShiftLeft<23>(hn::Add(field, one)));
+            rounded = hn::IfThenElse(hn::Lt(shift, c24), onGrid, tiny);
+        }
+        clip = hn::RebindMask(DF(), hn::Gt(rounded, maxBits));
+        const VI saturated = hn::Min(rounded, maxBits);
+        return hn::Mul(hn::BitCast(DF(), hn::Or(saturated, sign)), p.scale);
+    }
+
+    VI normalField; ///< 128 - bias: float exponent field of the smallest normal (2^(1 - bias))
+    VI shiftBase; ///< 23 - M
+    VI capField;
+    VI maxBits;
+    int fixedShift;
+};
+
+/// Lookup tables: the region of v's ordered key found by a compare ladder over the ascending thresholds.
+template<bool Divide> struct TableElement {
+    explicit TableElement(const FakeQuantPlan& plan)
+        : thresholds(plan.thresholds.data())
+        , values(plan.values.data())
+        , thresholdCount(plan.thresholds.size())
+        , lowestKey(hn::Set(DI(), plan.lowestKey))
+        , highestKey(hn::Set(DI(), plan.highestKey))
+    {
+    }
+
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
+    {
+        const DF df;
+        const DI di;
+        const VI key = orderedKeys(scaled<Divide>(x, p));
+        VF value = hn::Set(df, values[0]);
+        for (std::size_t t = 0; t < thresholdCount; ++t)
+            value = hn::IfThenElse(hn::RebindMask(df, hn::Lt(key, hn::Set(di, thresholds[t]))), value,
+                hn::Set(df, values[t + 1]));
+        clip = hn::RebindMask(df, hn::Or(hn::Gt(key, highestKey), hn::Lt(key, lowestKey)));
+        return hn::Mul(value, p.scale);
+    }
+
+    const std::int32_t* thresholds;
+    const float* values;
+    std::size_t thresholdCount;
+    VI lowestKey;
+    VI highestKey;
+};
+
+/// Lookup tables of at most 16 regions on 16-lane targets: a branch-free binary search for the region
+/// (thresholds padded with INT32_MAX, looked up across lanes), then the value looked up the same way.
+template<bool Divide> struct TableSearchElement {
+    static bool applies(const FakeQuantPlan& plan) { return kF == 16 && plan.thresholds.size() <= 15; }
+
+    explicit TableSearchElement(const FakeQuantPlan& plan)
+        : lowestKey(hn::Set(DI(), plan.lowestKey))
+        , highestKey(hn::Set(DI(), plan.highestKey))
+    {
+        HWY_ALIGN std::int32_t thresholdLanes[kF];
+        HWY_ALIGN float valueLanes[kF];
+        for (std::size_t j = 0; j < kF; ++j) {
+            thresholdLanes[j]
+                = j < plan.thresholds.size() ? plan.thresholds[j] : std::numeric_limits<std::int32_t>::max();
+            valueLanes[j] = plan.values[std::min(j, plan.values.size() - 1)];
+        }
+        thresholds = hn::Load(DI(), thresholdLanes);
+        values = hn::Load(DF(), valueLanes);
+    }
+
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
+    {
+        const DF df;
+        const DI di;
+        const VI key = orderedKeys(scaled<Divide>(x, p));
+        VI region = hn::Zero(di);
+        for (std::int32_t step = static_cast<std::int32_t>(kF / 2); step > 0; step /= 2) {
+            const VI probe = hn::TableLookupLanes(
+                thresholds, hn::IndicesFromVec(di, hn::Add(region, hn::Set(di, step - 1))));
+            region = hn::Add(region, hn::IfThenZeroElse(hn::Lt(key, probe), hn::Set(di, step)));
+        }
+        clip = hn::RebindMask(df, hn::Or(hn::Gt(key, highestKey), hn::Lt(key, lowestKey)));
+        return hn::Mul(hn::TableLookupLanes(values, hn::IndicesFromVec(df, region)), p.scale);
+    }
+
+    VI lowestKey;
+    VI highestKey;
+    VI thresholds;
+    VF values;
+};
+
+template<bool ReconstructionFinite, class Element>
+HWY_INLINE void addBlockVector(
+    ErrorAccumulator& acc, const Element& element, std::size_t k, VF xRaw, const ParamVectors& p)
+{
+    const DF df;
+    const MF finite = finiteMask(xRaw);
+    MF clip;
+    if (hn::AllTrue(df, finite)) {
+        const VF y = element(xRaw, p, clip);
+        acc.clipped += static_cast<I>(hn::CountTrue(df, clip));
+        acc.count += static_cast<I>(kF);
+        acc.add<ReconstructionFinite>(k, xRaw, y);
+        return;
+    }
+    // Lanes with a non-finite x take part as x = x̂ = 0, which adds nothing.
+    const VF x = hn::IfThenElseZero(finite, xRaw);
+    const VF y = hn::IfThenElseZero(finite, element(x, p, clip));
+    acc.clipped += static_cast<I>(hn::CountTrue(df, hn::And(clip, finite)));
+    acc.count += static_cast<I>(hn::CountTrue(df, finite));
+    acc.add<ReconstructionFinite>(k, x, y);
+}
+
+template<bool ReconstructionFinite, class Element>
+ChunkErrorSums fakeQuantChunkWith(
+    const FakeQuantPlan& plan, const Element& element, const float* HWY_RESTRICT x, I begin, I end)
+{
+    const DF df;
+    const I block = kKernelLanes;
+    ErrorAccumulator acc;
+    GroupCursor cursor(plan, begin);
+    ParamVectors uniform = broadcast(cursor.params(), plan.divide);
+    LaneParams lanes;
+    HWY_ALIGN float padded[kKernelLanes];
+    for (I b = begin; b < end; b += block) {
+        if (b >= cursor.end) {
+            while (b >= cursor.end)
+                cursor.advance();
+            uniform = broadcast(cursor.params(), plan.divide);
+        }
+        prefetchAhead(x, b, plan.elementCount, block);
+        if (b + block <= end && b + block <= cursor.end) {
+            for (std::size_t k = 0; k < kVectors; ++k)
+                addBlockVector<ReconstructionFinite>(acc, element, k, hn::LoadU(df, x + b + k * kF), uniform);
+            continue;
+        }
+        // The block straddles a group boundary or the end of the chunk: gather per lane, NaN past the end.
+        for (I j = 0; j < block; ++j) {
+            if (b + j < end) {
+                while (b + j >= cursor.end)
+                    cursor.advance();
+                padded[j] = x[b + j];
+            } else {
+                padded[j] = std::numeric_limits<float>::quiet_NaN();
+            }
+            lanes.set(static_cast<std::size_t>(j), cursor.params(), plan.divide);
+        }
+        uniform = broadcast(cursor.params(), plan.divide);
+        for (std::size_t k = 0; k < kVectors; ++k)
+            addBlockVector<ReconstructionFinite>(
+                acc, element, k, hn::Load(df, padded + k * kF), loadLanes(lanes, k));
+    }
+    ChunkErrorSums chunk;
+    acc.finish(chunk);
+    chunk.nonFinite = (end - begin) - chunk.count;
+    return chunk;
+}
+
+template<class Element>
+ChunkErrorSums fakeQuantChunkFinite(
+    const FakeQuantPlan& plan, const Element& element, const float* x, I begin, I end)
+{
+    return plan.reconstructionFinite ? fakeQuantChunkWith<true>(plan, element, x, begin, end)
+                                     : fakeQuantChunkWith<false>(plan, element, x, begin, end);
+}
+
+template<bool Divide>
+ChunkErrorSums fakeQuantChunkScaled(const FakeQuantPlan& plan, const float* x, I begin, I end)
+{
+    switch (plan.kind) {
+    case ElementKind::Integer:
+        return plan.tiesAway ? fakeQuantChunkFinite(plan, IntegerElement<Divide, true>(), x, begin, end)
+                             : fakeQuantChunkFinite(plan, IntegerElement<Divide, false>(), x, begin, end);
+    case ElementKind::Minifloat:
+        switch (minifloatMethod(plan)) {
+        case MinifloatMethod::Magic:
+            return fakeQuantChunkFinite(
+                plan, MinifloatElement<Divide, false, MinifloatMethod::Magic>(plan), x, begin, end);
+        case MinifloatMethod::FixedShift:
+            return plan.tiesAway
+                ? fakeQuantChunkFinite(
+                    plan, MinifloatElement<Divide, true, MinifloatMethod::FixedShift>(plan), x, begin, end)
+                : fakeQuantChunkFinite(
+                    plan, MinifloatElement<Divide, false, MinifloatMethod::FixedShift>(plan), x, begin, end);
+        case MinifloatMethod::Bits:
+            break;
+        }
+        return plan.tiesAway ? fakeQuantChunkFinite(
+                   plan, MinifloatElement<Divide, true, MinifloatMethod::Bits>(plan), x, begin, end)
+                             : fakeQuantChunkFinite(plan,
+                                 MinifloatElement<Divide, false, MinifloatMethod::Bits>(plan), x, begin, end);
+    case ElementKind::Table:
+        if (TableSearchElement<Divide>::applies(plan))
+            return fakeQuantChunkFinite(plan, TableSearchElement<Divide>(plan), x, begin, end);
+        return fakeQuantChunkFinite(plan, TableElement<Divide>(plan), x, begin, end);
+    }
+    return {};
+}
+
+ChunkErrorSums FakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
+{
+    return plan.divide ? fakeQuantChunkScaled<true>(plan, x, begin, end)
+                       : fakeQuantChunkScaled<false>(plan, x, begin, end);
+}
+
+// ---- bandwidth baseline ----
+
+std::uint32_t StreamRead(const float* HWY_RESTRICT x, I n)
+{
+    const hn::ScalableTag<std::uint32_t> du;
+    const hn::Rebind<float, decltype(du)> df;
+    const auto lanes = static_cast<I>(hn::Lanes(du));
+    auto s0 = hn::Zero(du);
+    auto s1 = hn::Zero(du);
+    auto s2 = hn::Zero(du);
+    auto s3 = hn::Zero(du);
+    I i = 0;
+    for (; i + 4 * lanes <= n; i += 4 * lanes) {
+        prefetchAhead(x, i, n, 4 * lanes);
+        s0 = hn::Add(s0, hn::BitCast(du, hn::LoadU(df, x + i)));
+        s1 = hn::Add(s1, hn::BitCast(du, hn::LoadU(df, x + i + lanes)));
+        s2 = hn::Add(s2, hn::BitCast(du, hn::LoadU(df, x + i + 2 * lanes)));
+        s3 = hn::Add(s3, hn::BitCast(du, hn::LoadU(df, x + i + 3 * lanes)));
+    }
+    std::uint32_t sum = hn::GetLane(hn::SumOfLanes(du, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+    for (; i < n; ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, x + i, sizeof bits);
+        sum += bits;
+    }
+    return sum;
+}
+
+const CpuKernels* TargetKernels()
+{
+    static const CpuKernels kernels {
+        hwy::TargetName(HWY_TARGET), &MinMaxRange, &HistogramRange, &FakeQuantChunk, &StreamRead};
+    return &kernels;
+}
+
+#endif // HWY_TARGET == HWY_SCALAR
+
+} // namespace HWY_NAMESPACE
+} // namespace qs::kernel_detail
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace qs::kernel_detail {
+
+HWY_EXPORT(TargetKernels);
+
+namespace {
+
+std::atomic<const CpuKernels*> g_selected {nullptr};
+
+/// Index of a compiled target's entry in an HWY_EXPORT table (the mapping HWY_DYNAMIC_DISPATCH uses):
+/// the dynamic targets by their bit, EMU128/SCALAR in the last entry.
+std::size_t dispatchIndex(std::int64_t target)
+{
+    const std::int64_t chosen = HWY_CHOSEN_TARGET_SHIFT(target);
+    return hwy::Num0BitsBelowLS1Bit_Nonzero64(
+        static_cast<std::uint64_t>(chosen != 0 ? chosen : HWY_CHOSEN_TARGET_MASK_SCALAR));
+}
+
+} // namespace
+
+const CpuKernels& simdKernels()
+{
+    if (const CpuKernels* selected = g_selected.load(std::memory_order_acquire))
+        return *selected;
+    return *HWY_DYNAMIC_DISPATCH(TargetKernels)();
+}
+
+std::vector<const CpuKernels*> simdKernelTargets()
+{
+    std::vector<const CpuKernels*> targets;
+    for (const std::int64_t target : hwy::SupportedAndGeneratedTargets())
+        targets.push_back(HWY_DISPATCH_TABLE(TargetKernels)[dispatchIndex(target)]());
+    return targets;
+}
+
+void useSimdKernels(const CpuKernels* kernels)
+{
+    g_selected.store(kernels, std::memory_order_release);
+}
+
+} // namespace qs::kernel_detail
+#endif

@@ -1,0 +1,847 @@
+// The kernels against independent references: fakeQuantError against qs::fakeQuantize (element values
+// through sums accumulated here in the documented order, and ErrorReport numbers), histogram against
+// qs::computeHistogram, min/max against a plain loop; every SIMD target this CPU runs against the same
+// references and the scalar backend, for 1, 2 and 3 threads. Nothing here is timed against a threshold.
+
+// (x - x̂)² must be rounded before it is added, as the kernels do (kernels.h).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include "base/error.h"
+#include "calib/histogram.h"
+#include "cli_process.h"
+#include "formats/number_format.h"
+#include "kernels/benchmark_suite.h"
+#include "kernels/kernels.h"
+#include "kernels/timing.h"
+#include "metrics/error_report.h"
+#include "quant/quantizer.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QtTest>
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <random>
+
+using namespace qs;
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kInf = std::numeric_limits<float>::infinity();
+const int kThreadCounts[] = {1, 2, 3};
+
+struct NamedScheme {
+    const char* name;
+    Scheme scheme;
+};
+
+Scheme schemeOf(
+    const NumberFormat& format, Granularity granularity, RangeMode mode = RangeMode::SymmetricNarrow)
+{
+    Scheme scheme;
+    scheme.format = format;
+    scheme.granularity = granularity;
+    scheme.rangeMode = mode;
+    return scheme;
+}
+
+/// Every element semantics in scope: integer modes, arithmetic and rounding; the minifloats; lookup tables.
+std::vector<NamedScheme> schemes()
+{
+    const Granularity tensor = Granularity::perTensor();
+    const Granularity channel = Granularity::perChannel(0);
+    NumberFormat e4m3Away = fp8E4M3Format();
+    e4m3Away.minifloat.rounding = Rounding::NearestAway;
+    NumberFormat e2m1Away = fp4E2M1Format();
+    e2m1Away.minifloat.rounding = Rounding::NearestAway;
+    NumberFormat bf16Away = bf16Format();
+    bf16Away.minifloat.rounding = Rounding::NearestAway;
+    NumberFormat fp16Away = fp16Format();
+    fp16Away.minifloat.rounding = Rounding::NearestAway;
+    // A lookup table longer than one vector of thresholds (the compare ladder on every target).
+    NumberFormat table20;
+    table20.name = "table20";
+    LookupSpec spec;
+    for (int i = 0; i < 20; ++i)
+        spec.values.push_back(static_cast<float>(i * i) / 361.0f * 2.0f - 1.0f);
+    table20.spec = spec;
+    // A wide, finite-only minifloat (2^-2 .. 2^127, bias 0): too wide for the FPU rounding trick, so it takes
+    // the per-lane bit rounding with ties to even.
+    NumberFormat wide;
+    wide.name = "e7m2_bias0";
+    wide.spec = MinifloatSpec {7, 2, 0, MinifloatSpecials::FiniteOnly};
+    std::vector<NamedScheme> list {
+        {"int8 sym tensor", schemeOf(integerFormat(8, true), tensor)},
+        {"int8 sym channel", schemeOf(integerFormat(8, true), channel)},
+        {"int8 symfull group32",
+            schemeOf(integerFormat(8, true), Granularity::perGroup(32), RangeMode::SymmetricFull)},
+        {"int8 affine channel", schemeOf(integerFormat(8, true), channel, RangeMode::Affine)},
+        {"int4 sym group128", schemeOf(integerFormat(4, true), Granularity::perGroup(128))},
+        {"int4 affine group128",
+            schemeOf(integerFormat(4, true), Granularity::perGroup(128), RangeMode::Affine)},
+        {"int2 sym group7", schemeOf(integerFormat(2, true), Granularity::perGroup(7))},
+        {"int16 affine tensor", schemeOf(integerFormat(16, true), tensor, RangeMode::Affine)},
+        {"uint8 sym tensor", schemeOf(integerFormat(8, false), tensor)},
+        {"uint4 affine group32",
+            schemeOf(integerFormat(4, false), Granularity::perGroup(32), RangeMode::Affine)},
+        {"fp8_e4m3 tensor", schemeOf(fp8E4M3Format(), tensor)},
+        {"fp8_e4m3 channel", schemeOf(fp8E4M3Format(), channel)},
+        {"fp8_e5m2 group32", schemeOf(fp8E5M2Format(), Granularity::perGroup(32))},
+        {"fp16 tensor", schemeOf(fp16Format(), tensor)},
+        {"bf16 channel", schemeOf(bf16Format(), channel)},
+        {"fp6_e3m2 group32", schemeOf(fp6E3M2Format(), Granularity::perGroup(32))},
+        {"fp4_e2m1 group32", schemeOf(fp4E2M1Format(), Granularity::perGroup(32))},
+        {"fp8_e4m3 ties-away tensor", schemeOf(e4m3Away, tensor)},
+        {"fp4_e2m1 ties-away group16", schemeOf(e2m1Away, Granularity::perGroup(16))},
+        {"fp6_e2m3 tensor", schemeOf(fp6E2M3Format(), tensor)},
+        {"fp4_e3m0 group32", schemeOf(fp4E3M0Format(), Granularity::perGroup(32))},
+        {"fp4_e1m2 channel", schemeOf(fp4E1M2Format(), channel)},
+        {"bf16 ties-away tensor", schemeOf(bf16Away, tensor)},
+        {"fp16 ties-away group32", schemeOf(fp16Away, Granularity::perGroup(32))},
+        {"table20 group32", schemeOf(table20, Granularity::perGroup(32))},
+        {"e7m2 bias 0 channel", schemeOf(wide, channel)},
+        {"nf4 group64", schemeOf(nf4Format(), Granularity::perGroup(64))},
+        {"nf4 tensor", schemeOf(nf4Format(), tensor)},
+        {"bnb_fp4 group64", schemeOf(bnbFp4Format(), Granularity::perGroup(64))},
+        {"iq4_nl group32", schemeOf(iq4nlFormat(), Granularity::perGroup(32))},
+    };
+    Scheme divide = schemeOf(integerFormat(8, true), tensor);
+    divide.arithmetic = ScaleArithmetic::Divide;
+    list.push_back({"int8 sym tensor divide", divide});
+    Scheme away = schemeOf(integerFormat(8, true), channel);
+    away.elementRounding = Rounding::NearestAway;
+    list.push_back({"int8 sym channel ties-away", away});
+    Scheme awayAffine = schemeOf(integerFormat(4, false), Granularity::perGroup(32), RangeMode::Affine);
+    awayAffine.elementRounding = Rounding::NearestAway;
+    awayAffine.arithmetic = ScaleArithmetic::Divide;
+    list.push_back({"uint4 affine group32 ties-away divide", awayAffine});
+    Scheme bf16Scales = schemeOf(fp8E4M3Format(), Granularity::perGroup(32));
+    bf16Scales.scaleFormat = ScaleFormat::BF16;
+    list.push_back({"fp8_e4m3 group32 bf16 scales", bf16Scales});
+    Scheme e8m0Scales = schemeOf(integerFormat(8, true), Granularity::perGroup(32));
+    e8m0Scales.scaleFormat = ScaleFormat::E8M0;
+    list.push_back({"int8 group32 e8m0 scales", e8m0Scales});
+    Scheme nf4Divide = schemeOf(nf4Format(), Granularity::perGroup(64));
+    nf4Divide.arithmetic = ScaleArithmetic::Divide;
+    list.push_back({"nf4 group64 divide", nf4Divide});
+    return list;
+}
+
+std::vector<float> randomNormal(std::size_t n, unsigned seed)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> values(n);
+    for (float& v : values)
+        v = normal(rng);
+    return values;
+}
+
+/// The format's grid, the midpoints between neighbours (ties), the floats just beside them, and the values
+/// that need care: ±0, subnormal floats, values beyond the grid, NaN, ±Inf, ±FLT_MAX.
+std::vector<float> edgeValues(const NumberFormat& format)
+{
+    std::vector<double> grid = formatValues(format);
+    std::vector<float> values;
+    for (std::size_t i = 0; i < grid.size(); ++i) {
+        const auto v = static_cast<float>(grid[i]);
+        values.push_back(v);
+        if (i + 1 < grid.size()) {
+            const auto middle = static_cast<float>((grid[i] + grid[i + 1]) / 2);
+            values.insert(
+                values.end(), {middle, std::nextafter(middle, -kInf), std::nextafter(middle, kInf)});
+        }
+    }
+    const auto top = static_cast<float>(formatMaxFinite(format));
+    for (const float v :
+        {0.0f, -0.0f, 1e-45f, -1e-45f, 3e-39f, -1e-38f, FLT_MIN, kNaN, -kNaN, kInf, -kInf, FLT_MAX, -FLT_MAX,
+            top * 2, -top * 2, top * 1.0009765625f, -top * 1.5f, std::nextafter(top, kInf)})
+        values.push_back(v);
+    return values;
+}
+
+/// One fakeQuantError case: a tensor, a scheme and (optionally) the group ranges.
+struct Case {
+    Tensor tensor;
+    Scheme scheme;
+    std::optional<std::vector<GroupRange>> ranges;
+};
+
+/// Edge values on a per-tensor scheme whose range gives scale 1 (ties stay ties after x/scale).
+Case edgeCase(const Scheme& base)
+{
+    Case c;
+    c.scheme = base;
+    c.scheme.granularity = Granularity::perTensor();
+    c.scheme.scaleFormat = ScaleFormat::F32;
+    std::vector<float> values = edgeValues(base.format);
+    c.tensor = Tensor {"edge", {static_cast<std::int64_t>(values.size())}, std::move(values)};
+    const std::vector<double> grid = formatValues(base.format);
+    const double top = formatMaxFinite(base.format);
+    c.ranges = std::vector<GroupRange> {base.rangeMode == RangeMode::Affine
+            ? GroupRange {grid.front(), grid.back()}
+            : GroupRange {-top, top}};
+    return c;
+}
+
+/// Random values with a ragged shape, zero rows (all-zero groups), and a few NaN/Inf.
+Case randomCase(const Scheme& scheme, Shape shape, unsigned seed, bool specials)
+{
+    Case c;
+    c.scheme = scheme;
+    const std::int64_t n = shapeElementCount(shape);
+    std::vector<float> values = randomNormal(static_cast<std::size_t>(n), seed);
+    if (shape.size() >= 2 && shape[0] > 0) {
+        const std::int64_t rowLength = n / shape[0];
+        for (std::int64_t i = 0; i < std::min(rowLength, n); ++i)
+            values[static_cast<std::size_t>(i)] = 0; // channel 0 all zero
+    }
+    if (specials && n > 40) {
+        values[5] = kNaN;
+        values[static_cast<std::size_t>(n / 2)] = kInf;
+        values[static_cast<std::size_t>(n - 3)] = -kInf;
+        values[static_cast<std::size_t>(n / 3)] = 1e-42f;
+        values[static_cast<std::size_t>(n / 4)] = -0.0f;
+    }
+    c.tensor = Tensor {"random", std::move(shape), std::move(values)};
+    return c;
+}
+
+/// ErrorSums of (x, x̂) accumulated exactly as kernels.h documents it, independently of the kernels.
+ErrorSums referenceSums(std::span<const float> x, std::span<const float> xhat, std::int64_t clipped)
+{
+    ErrorSums total;
+    total.clipped = clipped;
+    const auto n = static_cast<std::int64_t>(x.size());
+    for (std::int64_t begin = 0; begin < n; begin += kKernelChunk) {
+        double lanes[6][kKernelLanes] = {};
+        for (std::int64_t i = begin; i < std::min(n, begin + kKernelChunk); ++i) {
+            if (!std::isfinite(x[static_cast<std::size_t>(i)])) {
+                ++total.nonFinite;
+                continue;
+            }
+            const double a = x[static_cast<std::size_t>(i)];
+            const double b = xhat[static_cast<std::size_t>(i)];
+            double e = std::fabs(a - b);
+            if (std::isnan(e))
+                e = std::numeric_limits<double>::infinity();
+            const auto lane = static_cast<std::size_t>(i % kKernelLanes);
+            lanes[0][lane] += e * e;
+            lanes[1][lane] += e;
+            lanes[2][lane] += a * a;
+            lanes[3][lane] += std::fabs(a);
+            if (std::isfinite(b)) {
+                lanes[4][lane] += a * b;
+                lanes[5][lane] += b * b;
+            }
+            total.maxAbsError = std::max(total.maxAbsError, e);
+            ++total.count;
+        }
+        double chunk[6] = {};
+        for (int s = 0; s < 6; ++s)
+            for (int lane = 0; lane < kKernelLanes; ++lane)
+                chunk[s] += lanes[s][static_cast<std::size_t>(lane)];
+        total.sumSquaredError += chunk[0];
+        total.sumAbsError += chunk[1];
+        total.sumSquaredSignal += chunk[2];
+        total.sumAbsSignal += chunk[3];
+        total.sumProduct += chunk[4];
+        total.sumSquaredRecon += chunk[5];
+    }
+    return total;
+}
+
+QByteArray describe(const ErrorSums& s)
+{
+    return QStringLiteral(
+        "sse %1 sae %2 ssx %3 sax %4 sxy %5 syy %6 max %7 count %8 clipped %9 nonfinite %10")
+        .arg(s.sumSquaredError, 0, 'g', 17)
+        .arg(s.sumAbsError, 0, 'g', 17)
+        .arg(s.sumSquaredSignal, 0, 'g', 17)
+        .arg(s.sumAbsSignal, 0, 'g', 17)
+        .arg(s.sumProduct, 0, 'g', 17)
+        .arg(s.sumSquaredRecon, 0, 'g', 17)
+        .arg(s.maxAbsError, 0, 'g', 17)
+        .arg(s.count)
+        .arg(s.clipped)
+        .arg(s.nonFinite)
+        .toUtf8();
+}
+
+/// Equal up to the summation order: relative 1e-12, or `absolute` (SQNR near 0 dB is a difference of
+/// nearly equal logarithms).
+bool close(double a, double b, double absolute = 1e-15)
+{
+    if (a == b)
+        return true;
+    const double difference = std::fabs(a - b);
+    return difference <= 1e-12 * std::max(std::fabs(a), std::fabs(b)) || difference <= absolute;
+}
+
+/// The SIMD targets to try; Highway's own choice is restored when the test ends.
+struct EveryTarget {
+    std::vector<std::string> targets = simdTargets();
+    ~EveryTarget() { setSimdTarget(""); }
+};
+
+/// -0 before +0, NaN/Inf skipped: the documented MinMaxResult, by a plain loop.
+MinMaxResult referenceMinMax(std::span<const float> values)
+{
+    MinMaxResult r;
+    bool any = false;
+    const auto less
+        = [](float a, float b) { return a < b || (a == b && std::signbit(a) && !std::signbit(b)); };
+    for (const float v : values) {
+        if (!std::isfinite(v)) {
+            ++r.nonFinite;
+            continue;
+        }
+        if (!any || less(v, r.min))
+            r.min = v;
+        if (!any || less(r.max, v))
+            r.max = v;
+        any = true;
+    }
+    r.absmax = std::max(std::fabs(r.min), std::fabs(r.max));
+    return r;
+}
+
+bool sameBits(const MinMaxResult& a, const MinMaxResult& b)
+{
+    return std::bit_cast<std::uint32_t>(a.min) == std::bit_cast<std::uint32_t>(b.min)
+        && std::bit_cast<std::uint32_t>(a.max) == std::bit_cast<std::uint32_t>(b.max)
+        && std::bit_cast<std::uint32_t>(a.absmax) == std::bit_cast<std::uint32_t>(b.absmax)
+        && a.nonFinite == b.nonFinite;
+}
+
+std::vector<float> specialMix(std::size_t n, unsigned seed)
+{
+    std::vector<float> values = randomNormal(n, seed);
+    const float specials[] = {kNaN, kInf, -kInf, -0.0f, 0.0f, 1e-45f, -1e-40f, FLT_MAX, -FLT_MAX};
+    std::mt19937 rng(seed + 1);
+    for (std::size_t i = 0; i < n / 17; ++i)
+        values[rng() % n] = specials[rng() % std::size(specials)];
+    return values;
+}
+
+} // namespace
+
+class TestKernels : public QObject {
+    Q_OBJECT
+
+private slots:
+    void registry()
+    {
+        QCOMPARE(backendName(Backend::Scalar), std::string("scalar"));
+        QCOMPARE(backendByName("SIMD"), Backend::Simd);
+        QCOMPARE(backendByName("cuda"), Backend::Cuda);
+        QVERIFY_THROWS_EXCEPTION(Error, backendByName("gpu"));
+        QVERIFY(backendAvailable(Backend::Scalar));
+        QVERIFY(backendAvailable(Backend::Simd));
+        QCOMPARE(backendTarget(Backend::Scalar), std::string("scalar C++"));
+        const std::vector<std::string> targets = simdTargets();
+        QVERIFY(!targets.empty());
+        QCOMPARE(backendTarget(Backend::Simd), targets.front());
+        QVERIFY_THROWS_EXCEPTION(Error, setSimdTarget("NO_SUCH_TARGET"));
+        for (const std::string& target : targets) {
+            setSimdTarget(target);
+            QCOMPARE(backendTarget(Backend::Simd), target);
+        }
+        setSimdTarget("");
+        QCOMPARE(backendTarget(Backend::Simd), targets.front());
+#if !defined(QS_HAVE_CUDA)
+        QVERIFY(!backendAvailable(Backend::Cuda));
+        QVERIFY(!backendUnavailableReason(Backend::Cuda).empty());
+        const std::vector<float> values {1, 2};
+        QVERIFY_THROWS_EXCEPTION(Error, minMax(Backend::Cuda, values));
+#endif
+        QCOMPARE(kernelThreads(3), 3);
+        QVERIFY(kernelThreads(0) >= 1);
+    }
+
+    void fakeQuantMatchesQuantizer_data()
+    {
+        QTest::addColumn<int>("scheme");
+        QTest::addColumn<int>("dataset");
+        const std::vector<NamedScheme> list = schemes();
+        for (int s = 0; s < static_cast<int>(list.size()); ++s)
+            for (int d = 0; d < 7; ++d)
+                QTest::addRow("%s / %d", list[static_cast<std::size_t>(s)].name, d) << s << d;
+    }
+
+    void fakeQuantMatchesQuantizer()
+    {
+        QFETCH(int, scheme);
+        QFETCH(int, dataset);
+        const Scheme base = schemes()[static_cast<std::size_t>(scheme)].scheme;
+        Case c;
+        switch (dataset) {
+        case 0:
+            c = edgeCase(base);
+            break;
+        case 1:
+            c = randomCase(base, {37, 300}, 7, true); // ragged groups, a zero channel, specials
+            break;
+        case 2:
+            c = randomCase(base, {3, 2, 4103}, 8, true); // 3-D, rows not a multiple of the vector width
+            break;
+        case 3:
+            c = randomCase(base, {1}, 9, false);
+            break;
+        case 4:
+            c = randomCase(base, {0, 5}, 10, false);
+            break;
+        case 5:
+            c = randomCase(base, {2, 4096 * 2 + 17}, 11, false); // several chunks, threads split a row
+            for (std::size_t i = 0; i < c.tensor.data.size(); i += 3)
+                c.tensor.data[i] = 0; // many exact zeros
+            break;
+        case 6: {
+            // Many values far beyond a range whose scale is not a power of two: (x - x̂)² is then not exact
+            // in double, so a fused multiply-add would change the sums.
+            std::vector<float> values = randomNormal(5000, 12);
+            for (std::size_t i = 0; i < values.size(); ++i)
+                values[i] *= i % 4 ? 3e6f : 1.0f;
+            c.scheme = base;
+            c.scheme.granularity = Granularity::perTensor();
+            c.tensor = Tensor {"clipped", {static_cast<std::int64_t>(values.size())}, std::move(values)};
+            c.ranges = std::vector<GroupRange> {{-2.7, base.rangeMode == RangeMode::Affine ? 1.9 : 2.7}};
+            break;
+        }
+        }
+        if (!fakeQuantErrorUnsupported(c.scheme, c.tensor.shape).empty())
+            QSKIP("granularity does not apply to this shape");
+        const QuantizedTensor quantized = quantize(c.tensor, c.scheme, c.ranges);
+        const Tensor reconstructed = fakeQuantize(c.tensor, c.scheme, c.ranges);
+        const ErrorSums expected = referenceSums(c.tensor.data, reconstructed.data, quantized.clippedCount);
+        QCOMPARE(expected.nonFinite, quantized.nonFiniteCount);
+
+        const auto check = [&](Backend backend, int threads, const std::string& target) {
+            const ErrorSums actual = fakeQuantError(backend, c.tensor.values(), c.tensor.shape, c.scheme,
+                quantized.scales, quantized.zeroPoints, threads);
+            QVERIFY2(actual == expected,
+                QByteArray::fromStdString(
+                    backendName(backend) + " " + target + " threads " + std::to_string(threads))
+                    + "\n  actual   " + describe(actual) + "\n  expected " + describe(expected));
+        };
+        EveryTarget every;
+        for (const int threads : kThreadCounts) {
+            check(Backend::Scalar, threads, "");
+            for (const std::string& target : every.targets) {
+                setSimdTarget(target);
+                check(Backend::Simd, threads, target);
+            }
+        }
+        if (dataset == 0) {
+            // Block by block as well: in the whole-tensor sums the huge edge values would hide a wrong x̂ of
+            // a small one (a tie rounded the wrong way has the same |error|, only Σx̂² and Σx·x̂ see it).
+            const std::size_t n = c.tensor.data.size();
+            std::int64_t clipped = 0;
+            for (std::size_t begin = 0; begin < n; begin += kKernelLanes) {
+                const std::size_t count = std::min<std::size_t>(kKernelLanes, n - begin);
+                const std::span<const float> x = std::span(c.tensor.data).subspan(begin, count);
+                const Shape shape {static_cast<std::int64_t>(count)};
+                // Per tensor, so the scale (and zero point) of the whole tensor applies to every slice.
+                ErrorSums sliceExpected
+                    = referenceSums(x, std::span(reconstructed.data).subspan(begin, count), 0);
+                const ErrorSums scalar = fakeQuantError(
+                    Backend::Scalar, x, shape, c.scheme, quantized.scales, quantized.zeroPoints, 1);
+                sliceExpected.clipped = scalar.clipped;
+                clipped += scalar.clipped;
+                QVERIFY(scalar == sliceExpected);
+                for (const std::string& target : every.targets) {
+                    setSimdTarget(target);
+                    const ErrorSums actual = fakeQuantError(
+                        Backend::Simd, x, shape, c.scheme, quantized.scales, quantized.zeroPoints, 1);
+                    QVERIFY2(actual == sliceExpected,
+                        QByteArray::fromStdString(target) + " at " + QByteArray::number(qulonglong(begin))
+                            + ": x " + QByteArray::number(x[0], 'g', 9) + "..\n  actual   " + describe(actual)
+                            + "\n  expected " + describe(sliceExpected));
+                }
+            }
+            QCOMPARE(clipped, quantized.clippedCount);
+        }
+
+        // The same numbers as ErrorReport on fakeQuantize's output (up to the summation order).
+        const ErrorReport report
+            = computeErrorReport(c.tensor.data, reconstructed.data, quantized.clippedCount, 4.0);
+        const ErrorReport fromSums
+            = errorReportFromSums(fakeQuantError(Backend::Simd, c.tensor.values(), c.tensor.shape, c.scheme,
+                                      quantized.scales, quantized.zeroPoints),
+                4.0);
+        QCOMPARE(fromSums.count, report.count);
+        QCOMPARE(fromSums.maxAbsError, report.maxAbsError);
+        QCOMPARE(fromSums.clippedShare, report.clippedShare);
+        QCOMPARE(fromSums.bitsPerValue, report.bitsPerValue);
+        for (const auto& [name, a, b, absolute] : {std::tuple {"mse", fromSums.mse, report.mse, 0.0},
+                 std::tuple {"rmse", fromSums.rmse, report.rmse, 0.0},
+                 std::tuple {"sqnr", fromSums.sqnrDb, report.sqnrDb, 1e-9},
+                 std::tuple {"mean abs", fromSums.meanAbsError, report.meanAbsError, 0.0},
+                 std::tuple {"relative rmse", fromSums.relativeRmse, report.relativeRmse, 0.0},
+                 std::tuple {"cosine", fromSums.cosine, report.cosine, 1e-15}})
+            QVERIFY2(close(a, b, absolute),
+                QByteArray(name) + ": " + QByteArray::number(a, 'g', 17) + " vs "
+                    + QByteArray::number(b, 'g', 17));
+    }
+
+    void fakeQuantSizesAroundTheVectorWidth()
+    {
+        const Scheme schemesToTry[] = {schemeOf(integerFormat(8, true), Granularity::perTensor()),
+            schemeOf(fp8E4M3Format(), Granularity::perGroup(5)),
+            schemeOf(nf4Format(), Granularity::perChannel(0))};
+        EveryTarget every;
+        for (const std::int64_t n : {0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 4095, 4096, 4097, 8191, 8209}) {
+            for (const Scheme& scheme : schemesToTry) {
+                const Tensor tensor {
+                    "t", {n}, specialMix(static_cast<std::size_t>(n), static_cast<unsigned>(n))};
+                const QuantizedTensor quantized = quantize(tensor, scheme);
+                const ErrorSums expected
+                    = referenceSums(tensor.data, fakeQuantize(tensor, scheme).data, quantized.clippedCount);
+                for (const std::string& target : every.targets) {
+                    setSimdTarget(target);
+                    for (const int threads : kThreadCounts) {
+                        QVERIFY2(fakeQuantError(Backend::Simd, tensor.values(), tensor.shape, scheme,
+                                     quantized.scales, quantized.zeroPoints, threads)
+                                == expected,
+                            QByteArray::fromStdString(
+                                target + " n=" + std::to_string(n) + " " + schemeName(scheme)));
+                        QVERIFY(fakeQuantError(Backend::Scalar, tensor.values(), tensor.shape, scheme,
+                                    quantized.scales, quantized.zeroPoints, threads)
+                            == expected);
+                    }
+                }
+            }
+        }
+    }
+
+    void fakeQuantRejectsBadInput()
+    {
+        const Tensor tensor {"t", {2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}};
+        const Scheme perChannel = schemeOf(integerFormat(8, true), Granularity::perChannel(0));
+        const std::vector<float> twoScales {0.1f, 0.2f};
+        const std::vector<std::int32_t> none;
+        QCOMPARE(
+            fakeQuantError(Backend::Scalar, tensor.values(), tensor.shape, perChannel, twoScales, none).count,
+            8);
+        const std::vector<float> oneScale {0.1f};
+        QVERIFY_THROWS_EXCEPTION(Error,
+            fakeQuantError(Backend::Scalar, tensor.values(), tensor.shape, perChannel, oneScale, none));
+        const std::vector<float> zeroScale {0.1f, 0.0f};
+        QVERIFY_THROWS_EXCEPTION(
+            Error, fakeQuantError(Backend::Simd, tensor.values(), tensor.shape, perChannel, zeroScale, none));
+        const std::vector<float> tinyScale {0.1f, 1e-45f}; // its reciprocal overflows
+        QVERIFY_THROWS_EXCEPTION(
+            Error, fakeQuantError(Backend::Simd, tensor.values(), tensor.shape, perChannel, tinyScale, none));
+        const Scheme affine = schemeOf(integerFormat(8, true), Granularity::perChannel(0), RangeMode::Affine);
+        const std::vector<std::int32_t> badZero {0, 128};
+        QVERIFY_THROWS_EXCEPTION(
+            Error, fakeQuantError(Backend::Simd, tensor.values(), tensor.shape, affine, twoScales, badZero));
+        QVERIFY_THROWS_EXCEPTION(
+            Error, fakeQuantError(Backend::Simd, tensor.values(), tensor.shape, affine, twoScales, none));
+        QVERIFY_THROWS_EXCEPTION(Error,
+            fakeQuantError(
+                Backend::Simd, tensor.values(), {3, 4}, perChannel, std::vector<float>(3, 0.1f), none));
+
+        const Scheme lastAxisChannel = schemeOf(integerFormat(8, true), Granularity::perChannel(1));
+        QVERIFY(!fakeQuantErrorUnsupported(lastAxisChannel, tensor.shape).empty());
+        QVERIFY(!fakeQuantErrorUnsupported(
+            schemeOf(integerFormat(8, true), Granularity::perGroup(2, 0)), tensor.shape)
+                     .empty());
+        QVERIFY(!fakeQuantErrorUnsupported(
+            schemeOf(integerFormat(8, true), Granularity::block2D(2, 2)), tensor.shape)
+                     .empty());
+        QVERIFY(!fakeQuantErrorUnsupported(schemeOf(ternaryFormat(), Granularity::perTensor()), tensor.shape)
+                     .empty());
+        Scheme mx;
+        mx.blockFormat = BlockFormat::MXFP4;
+        QVERIFY(!fakeQuantErrorUnsupported(mx, tensor.shape).empty());
+        QVERIFY(!fakeQuantErrorUnsupported(perChannel, {}).empty());
+        QVERIFY(fakeQuantErrorUnsupported(
+            schemeOf(integerFormat(8, true), Granularity::perChannel(-2)), tensor.shape)
+                    .empty());
+        QVERIFY_THROWS_EXCEPTION(Error,
+            fakeQuantError(Backend::Simd, tensor.values(), tensor.shape, lastAxisChannel, twoScales, none));
+    }
+
+    void minMaxMatchesReference_data()
+    {
+        QTest::addColumn<int>("size");
+        for (const int n : {0, 1, 2, 15, 16, 17, 33, 4095, 4097, 100003})
+            QTest::addRow("%d", n) << n;
+    }
+
+    void minMaxMatchesReference()
+    {
+        QFETCH(int, size);
+        std::vector<std::vector<float>> inputs {randomNormal(static_cast<std::size_t>(size), 3),
+            specialMix(static_cast<std::size_t>(size), 4),
+            std::vector<float>(static_cast<std::size_t>(size), kNaN),
+            std::vector<float>(static_cast<std::size_t>(size), -0.0f)};
+        if (size >= 2) {
+            std::vector<float> zeros(static_cast<std::size_t>(size), 0.0f);
+            zeros[static_cast<std::size_t>(size - 1)] = -0.0f; // -0 is the min, +0 the max, wherever they are
+            inputs.push_back(zeros);
+        }
+        EveryTarget every;
+        for (const std::vector<float>& values : inputs) {
+            const MinMaxResult expected = referenceMinMax(values);
+            for (const int threads : kThreadCounts) {
+                QVERIFY(sameBits(minMax(Backend::Scalar, values, threads), expected));
+                for (const std::string& target : every.targets) {
+                    setSimdTarget(target);
+                    const MinMaxResult actual = minMax(Backend::Simd, values, threads);
+                    QVERIFY2(sameBits(actual, expected),
+                        QByteArray::fromStdString(target) + ": " + QByteArray::number(actual.min) + " "
+                            + QByteArray::number(actual.max) + " " + QByteArray::number(actual.nonFinite));
+                }
+            }
+            // The quantizer's own per-tensor range agrees.
+            const Tensor tensor {"t", {static_cast<std::int64_t>(values.size())}, values};
+            const GroupRange range = minMaxRanges(tensor, Scheme {}).front();
+            QCOMPARE(range.min, double(expected.min));
+            QCOMPARE(range.max, double(expected.max));
+        }
+    }
+
+    void minMaxRowsMatchesReference()
+    {
+        EveryTarget every;
+        const std::pair<std::int64_t, std::int64_t> shapes[]
+            = {{0, 4}, {4, 0}, {1, 1}, {3, 5000}, {37, 300}, {1000, 7}, {5, 4096}, {2, 12289}};
+        for (const auto& [rows, cols] : shapes) {
+            const std::vector<float> values = specialMix(static_cast<std::size_t>(rows * cols), 5);
+            std::vector<MinMaxResult> expected;
+            for (std::int64_t r = 0; r < rows; ++r)
+                expected.push_back(referenceMinMax(std::span(values).subspan(
+                    static_cast<std::size_t>(r * cols), static_cast<std::size_t>(cols))));
+            const auto same = [&](const std::vector<MinMaxResult>& actual) {
+                if (actual.size() != expected.size())
+                    return false;
+                for (std::size_t r = 0; r < actual.size(); ++r)
+                    if (!sameBits(actual[r], expected[r]))
+                        return false;
+                return true;
+            };
+            for (const int threads : kThreadCounts) {
+                QVERIFY(same(minMaxRows(Backend::Scalar, values, rows, cols, threads)));
+                for (const std::string& target : every.targets) {
+                    setSimdTarget(target);
+                    QVERIFY2(same(minMaxRows(Backend::Simd, values, rows, cols, threads)),
+                        QByteArray::fromStdString(
+                            target + " " + std::to_string(rows) + "x" + std::to_string(cols)));
+                }
+            }
+        }
+        const std::vector<float> six(6, 1.0f);
+        QVERIFY_THROWS_EXCEPTION(Error, minMaxRows(Backend::Scalar, six, 4, 2));
+    }
+
+    void histogramMatchesComputeHistogram_data()
+    {
+        QTest::addColumn<int>("size");
+        QTest::addColumn<int>("bins");
+        QTest::addColumn<double>("lo");
+        QTest::addColumn<double>("hi");
+        QTest::addColumn<bool>("absolute");
+        QTest::newRow("full range") << 100003 << 2048 << -1.0 << 1.0 << false;
+        QTest::newRow("narrow, below and above") << 30001 << 100 << -0.5 << 0.25 << false;
+        QTest::newRow("absolute") << 30001 << 2048 << 0.0 << 3.0 << true;
+        QTest::newRow("absolute above zero") << 30001 << 7 << 0.5 << 1.5 << true;
+        QTest::newRow("one bin") << 4097 << 1 << -2.0 << 2.0 << false;
+        QTest::newRow("lo == hi") << 4097 << 16 << 0.0 << 0.0 << false;
+        QTest::newRow("many bins") << 20000 << 70000 << -3.0 << 3.0 << false;
+        QTest::newRow("odd edges") << 9000 << 3 << -0.1 << 0.7 << false;
+        QTest::newRow("empty") << 0 << 10 << 0.0 << 1.0 << false;
+        QTest::newRow("one value") << 1 << 10 << -1.0 << 1.0 << true;
+        QTest::newRow("17 values") << 17 << 10 << -1.0 << 1.0 << false;
+    }
+
+    void histogramMatchesComputeHistogram()
+    {
+        QFETCH(int, size);
+        QFETCH(int, bins);
+        QFETCH(double, lo);
+        QFETCH(double, hi);
+        QFETCH(bool, absolute);
+        std::vector<float> values = specialMix(static_cast<std::size_t>(size), 6);
+        // Values exactly on bin edges and on lo/hi.
+        const double width = bins > 0 && hi > lo ? (hi - lo) / bins : 0;
+        for (std::size_t i = 0; i < values.size(); i += 11)
+            values[i] = static_cast<float>(
+                lo + width * static_cast<double>(i % (static_cast<std::size_t>(bins) + 1)));
+        if (!values.empty())
+            values.back() = static_cast<float>(hi);
+        const Histogram expected = computeHistogram(values, bins, lo, hi, absolute);
+        EveryTarget every;
+        for (const int threads : kThreadCounts) {
+            QVERIFY(histogram(Backend::Scalar, values, bins, lo, hi, absolute, threads) == expected);
+            for (const std::string& target : every.targets) {
+                setSimdTarget(target);
+                const Histogram actual = histogram(Backend::Simd, values, bins, lo, hi, absolute, threads);
+                QVERIFY2(actual == expected,
+                    QByteArray::fromStdString(target) + " below " + QByteArray::number(actual.below) + "/"
+                        + QByteArray::number(expected.below) + " above " + QByteArray::number(actual.above)
+                        + "/" + QByteArray::number(expected.above) + " nonfinite "
+                        + QByteArray::number(actual.nonFinite) + "/"
+                        + QByteArray::number(expected.nonFinite));
+            }
+        }
+    }
+
+    void histogramRejectsBadInput()
+    {
+        const std::vector<float> values {1, 2, 3};
+        QVERIFY_THROWS_EXCEPTION(Error, histogram(Backend::Simd, values, 0, 0, 1, false));
+        QVERIFY_THROWS_EXCEPTION(Error, histogram(Backend::Simd, values, (1 << 24) + 1, 0, 1, false));
+        QVERIFY_THROWS_EXCEPTION(Error, histogram(Backend::Simd, values, 8, 1, 0, false));
+        QVERIFY_THROWS_EXCEPTION(Error, histogram(Backend::Scalar, values, 8, 0, HUGE_VAL, false));
+    }
+
+    void timingHarness()
+    {
+        int calls = 0;
+        const TimingStats stats = timeRepeated([&] { ++calls; }, TimingOptions {2, 5});
+        QCOMPARE(calls, 7);
+        QCOMPARE(stats.repeats, 5);
+        QCOMPARE(stats.samplesMs.size(), std::size_t(5));
+        QVERIFY(stats.minMs <= stats.p10Ms && stats.p10Ms <= stats.medianMs);
+        QVERIFY(stats.medianMs <= stats.p90Ms && stats.p90Ms <= stats.maxMs);
+        QCOMPARE(timeRepeated([] {}, TimingOptions {0, 0}).repeats, 1);
+
+        const TimingStats known = timingStats({10, 1, 4, 2, 3});
+        QCOMPARE(known.medianMs, 3.0);
+        QCOMPARE(known.minMs, 1.0);
+        QCOMPARE(known.maxMs, 10.0);
+        QVERIFY(std::fabs(known.p10Ms - 1.4) < 1e-12);
+        QVERIFY(std::fabs(known.p90Ms - 7.6) < 1e-12);
+        QCOMPARE(known.samplesMs, (std::vector<double> {10, 1, 4, 2, 3}));
+        QCOMPARE(timingStats({4, 1, 3, 2}).medianMs, 2.5);
+        QCOMPARE(timingStats({}).repeats, 0);
+        QCOMPARE(gigabytesPerSecond(2e9, 1000), 2.0);
+
+        const BandwidthBaseline baseline = measureBandwidth(1 << 20, 2, TimingOptions {1, 3});
+        QCOMPARE(baseline.threads, 2);
+        QCOMPARE(baseline.bytes, std::int64_t(1 << 20));
+        QCOMPARE(baseline.read.repeats, 3);
+        QCOMPARE(baseline.copy.repeats, 3);
+        QVERIFY(baseline.readGbps > 0 && baseline.copyGbps > 0);
+        QVERIFY_THROWS_EXCEPTION(Error, measureBandwidth(2, 1));
+    }
+
+    void benchmarkSuite()
+    {
+        const Tensor tensor = syntheticBenchTensor(3 * 4096, 5);
+        QCOMPARE(tensor.shape, (Shape {3, 4096}));
+        QCOMPARE(syntheticBenchTensor(100).shape, (Shape {1, 100}));
+        QCOMPARE(syntheticBenchTensor(3 * 4096, 5), tensor);
+        BenchOptions options;
+        options.threads = {1, 2};
+        options.timing = {0, 1};
+        options.minimumBaselineBytes = 1 << 20;
+        const BenchReport report = runBenchmarks(tensor, options);
+        QCOMPARE(report.baselines.size(), std::size_t(2));
+        QVERIFY(report.baselineFor(1) && report.baselineFor(2));
+        QCOMPARE(report.results.size(), benchKernels().size() * 3 * 2);
+        for (const BenchResult& result : report.results) {
+            const QByteArray label = QByteArray::fromStdString(result.kernel + " " + result.backend);
+            if (result.backend == "cuda" && !backendAvailable(Backend::Cuda)) {
+                QVERIFY2(result.skipped && !result.skipReason.empty(), label);
+                continue;
+            }
+            QVERIFY2(!result.skipped, label + ": " + QByteArray::fromStdString(result.skipReason));
+            QVERIFY2(result.checked && result.matchesScalar, label);
+            QCOMPARE(result.elements, tensor.elementCount());
+            QCOMPARE(result.bytes, tensor.elementCount() * 4);
+            QCOMPARE(result.timing.repeats, 1);
+            QVERIFY(result.gbps > 0);
+            // GPU kernels timed on the host (copies included) have no baseline to be a fraction of.
+            QVERIFY(result.fractionOfBaseline > 0 || (result.backend == "cuda" && !result.deviceTimed));
+        }
+        options.kernels = {"minmax", "nope"};
+        QVERIFY_THROWS_EXCEPTION(Error, runBenchmarks(tensor, options));
+
+        // A scalar tensor: per-channel and per-group kernels do not apply and say why.
+        options.kernels = {"fq_int8_tensor", "fq_int8_channel"};
+        options.backends = {Backend::Simd};
+        const BenchReport scalarReport = runBenchmarks(Tensor {"s", {}, {2.5f}}, options);
+        QVERIFY(!scalarReport.results.at(0).skipped);
+        QVERIFY(scalarReport.results.at(2).skipped && !scalarReport.results.at(2).skipReason.empty());
+    }
+
+    void cliBenchJson()
+    {
+        const CliResult r = runCli({QStringLiteral("bench"), QStringLiteral("--size"), QStringLiteral("5000"),
+            QStringLiteral("--backend"), QStringLiteral("all"), QStringLiteral("--kernels"),
+            QStringLiteral("minmax,histogram,fq_int8_channel,fq_nf4_group64"), QStringLiteral("--threads"),
+            QStringLiteral("1"), QStringLiteral("--repeats"), QStringLiteral("2"), QStringLiteral("--warmup"),
+            QStringLiteral("0"), QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 0);
+        QJsonParseError error;
+        const QJsonObject doc = QJsonDocument::fromJson(r.out, &error).object();
+        QCOMPARE(error.error, QJsonParseError::NoError);
+        const QJsonObject baseline = doc.value(QStringLiteral("baseline")).toObject();
+        for (const char* key :
+            {"threads", "bytes", "read_gbps", "copy_gbps", "read_median_ms", "copy_median_ms"})
+            QVERIFY2(baseline.contains(QLatin1String(key)), key);
+        QCOMPARE(doc.value(QStringLiteral("elements")).toInt(), 5000);
+        const QJsonArray results = doc.value(QStringLiteral("results")).toArray();
+        QCOMPARE(results.size(), 4 * 3);
+        int ran = 0;
+        for (const QJsonValue& value : results) {
+            const QJsonObject o = value.toObject();
+            for (const char* key : {"kernel", "backend", "target", "elements", "threads", "skipped"})
+                QVERIFY2(o.contains(QLatin1String(key)), key);
+            if (o.value(QStringLiteral("skipped")).toBool()) {
+                QCOMPARE(o.value(QStringLiteral("backend")).toString(), QStringLiteral("cuda"));
+                QVERIFY(!o.value(QStringLiteral("reason")).toString().isEmpty());
+                continue;
+            }
+            ++ran;
+            for (const char* key : {"median_ms", "spread", "gbps", "fraction_of_baseline", "repeats",
+                     "matches_scalar", "device_timed"})
+                QVERIFY2(o.contains(QLatin1String(key)), key);
+            const QJsonObject spread = o.value(QStringLiteral("spread")).toObject();
+            for (const char* key : {"min_ms", "p10_ms", "p90_ms", "max_ms"})
+                QVERIFY2(spread.contains(QLatin1String(key)), key);
+            QVERIFY(spread.value(QStringLiteral("min_ms")).toDouble()
+                <= o.value(QStringLiteral("median_ms")).toDouble());
+            QCOMPARE(o.value(QStringLiteral("elements")).toInt(), 5000);
+            QCOMPARE(o.value(QStringLiteral("threads")).toInt(), 1);
+            QCOMPARE(o.value(QStringLiteral("repeats")).toInt(), 2);
+            QVERIFY(o.value(QStringLiteral("matches_scalar")).toBool());
+        }
+        QVERIFY(ran >= 8);
+    }
+
+    void cliBenchTableAndErrors()
+    {
+        const CliResult table
+            = runCli({QStringLiteral("bench"), QStringLiteral("--size"), QStringLiteral("4096"),
+                QStringLiteral("--backend"), QStringLiteral("simd"), QStringLiteral("--kernels"),
+                QStringLiteral("minmax"), QStringLiteral("--repeats"), QStringLiteral("1")});
+        QCOMPARE(table.exitCode, 0);
+        QVERIFY(table.out.contains("minmax"));
+        QVERIFY(table.out.contains("GB/s"));
+
+        const CliResult badBackend
+            = runCli({QStringLiteral("bench"), QStringLiteral("--backend"), QStringLiteral("gpu")});
+        QVERIFY(badBackend.exitCode != 0);
+        QVERIFY(badBackend.err.contains("gpu"));
+        const CliResult badKernel
+            = runCli({QStringLiteral("bench"), QStringLiteral("--kernels"), QStringLiteral("nope")});
+        QVERIFY(badKernel.exitCode != 0);
+        QVERIFY(badKernel.err.contains("nope"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestKernels)
+#include "tst_kernels.moc"
