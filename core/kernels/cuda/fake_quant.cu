@@ -1,0 +1,767 @@
+#include "formats/number_format.h"
+#include "kernels/cuda/fake_quant.cuh"
+#include "kernels/cuda_kernels.h"
+#include "quant/group_geometry.h"
+#include "quant/scale_rounding.h"
+
+#include <algorithm>
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace qs::cuda {
+
+namespace {
+
+constexpr int kChunk = static_cast<int>(kKernelChunk);
+constexpr int kLanes = kKernelLanes;
+constexpr int kSteps = kChunk / kLanes; ///< elements per lane and chunk
+constexpr int kBatch = 8; ///< loads a lane issues before it uses them
+constexpr int kChunksPerBlock = kBlockThreads / kLanes;
+static_assert(kSteps * kLanes == kChunk && kSteps % kBatch == 0 && 32 % kLanes == 0,
+    "a chunk is whole batches of one load per lane, and a warp holds whole chunks");
+constexpr int kSumCount = 6;
+constexpr int kChainTile = 256; ///< chunk sums staged in shared memory per step of the chain
+constexpr int kWarps = kBlockThreads / 32;
+constexpr unsigned kMaxGrid = 1u << 20;
+constexpr int kChunkBlocksPerSm = 3; ///< at most 80 registers per thread: 24 warps per SM
+
+/// One lane of a chunk: its six sums (kernels.h order: Σe², Σe, Σx², Σ|x|, Σx·x̂, Σx̂²) and the
+/// order-independent rest.
+struct LaneSums {
+    double sums[kSumCount] = {0, 0, 0, 0, 0, 0};
+    double maxAbsError = 0;
+    unsigned count = 0;
+    unsigned clipped = 0;
+    unsigned nonFinite = 0;
+
+    /// The terms of x and its x̂, exactly as the scalar backend's fakeQuantChunk.
+    __device__ void add(float x, float y, bool wasClipped)
+    {
+        if (!finiteBits(__float_as_uint(x))) {
+            ++nonFinite;
+            return;
+        }
+        const double xd = x;
+        const double yd = y;
+        const bool finiteY = finiteBits(__float_as_uint(y));
+        const double e = finiteY ? fabs(__dsub_rn(xd, yd)) : __longlong_as_double(0x7FF0000000000000LL);
+        sums[0] = __dadd_rn(sums[0], __dmul_rn(e, e));
+        sums[1] = __dadd_rn(sums[1], e);
+        sums[2] = __dadd_rn(sums[2], __dmul_rn(xd, xd));
+        sums[3] = __dadd_rn(sums[3], fabs(xd));
+        if (finiteY) {
+            sums[4] = __dadd_rn(sums[4], __dmul_rn(xd, yd));
+            sums[5] = __dadd_rn(sums[5], __dmul_rn(yd, yd));
+        }
+        maxAbsError = fmax(maxAbsError, e);
+        ++count;
+        clipped += wasClipped;
+    }
+
+    /// add() for a finite x and a finite x̂; the caller counts the elements.
+    __device__ void addFinite(float x, float y, bool wasClipped)
+    {
+        const double xd = x;
+        const double yd = y;
+        const double e = fabs(__dsub_rn(xd, yd));
+        sums[0] = __dadd_rn(sums[0], __dmul_rn(e, e));
+        sums[1] = __dadd_rn(sums[1], e);
+        sums[2] = __dadd_rn(sums[2], __dmul_rn(xd, xd));
+        sums[3] = __dadd_rn(sums[3], fabs(xd));
+        sums[4] = __dadd_rn(sums[4], __dmul_rn(xd, yd));
+        sums[5] = __dadd_rn(sums[5], __dmul_rn(yd, yd));
+        maxAbsError = fmax(maxAbsError, e);
+        clipped += wasClipped;
+    }
+};
+
+/// The group parameters of a lane's elements, visited in increasing index order: reloaded only when an
+/// element lies past the current group's run.
+template<GroupPattern Pattern> struct GroupCursor {
+    GroupValues values {1, 1, 0};
+    I end = -1;
+
+    __device__ explicit GroupCursor(const FakeQuantArgs& args)
+    {
+        if constexpr (Pattern == GroupPattern::Single)
+            values = {args.single[0], args.single[1], args.single[2]};
+    }
+
+    __device__ const GroupValues& at(const FakeQuantArgs& args, I i)
+    {
+        if constexpr (Pattern != GroupPattern::Single) {
+            if (i >= end) {
+                const I g = args.groups.locate(Pattern, i, &end);
+                values = {__ldg(args.scales + g), __ldg(args.inverses + g),
+                    args.zeroPoints ? __ldg(args.zeroPoints + g) : 0.0f};
+            }
+        }
+        return values;
+    }
+
+    /// Whether the elements first..last (ascending) all lie in one group, whose values are then `values`.
+    __device__ bool spans(const FakeQuantArgs& args, I first, I last)
+    {
+        at(args, first);
+        return Pattern == GroupPattern::Single || last < end;
+    }
+};
+
+/// The order-independent part of the total (max and counts), reduced over the block into thread 0.
+struct Counts {
+    double maxAbsError;
+    unsigned long long count;
+    unsigned long long clipped;
+    unsigned long long nonFinite;
+
+    __device__ void add(const ChunkSums& s)
+    {
+        maxAbsError = fmax(maxAbsError, s.maxAbsError);
+        count += s.count;
+        clipped += s.clipped;
+        nonFinite += s.nonFinite;
+    }
+
+    __device__ void reduceBlock(Counts* warpCounts)
+    {
+        for (int offset = 16; offset > 0; offset /= 2) {
+            maxAbsError = fmax(maxAbsError, __shfl_xor_sync(kFullMask, maxAbsError, offset));
+            count += __shfl_xor_sync(kFullMask, count, offset);
+            clipped += __shfl_xor_sync(kFullMask, clipped, offset);
+            nonFinite += __shfl_xor_sync(kFullMask, nonFinite, offset);
+        }
+        if (threadIdx.x % 32 == 0)
+            warpCounts[threadIdx.x / 32] = *this;
+        __syncthreads();
+        if (threadIdx.x == 0)
+            for (int w = 1; w < kWarps; ++w) {
+                maxAbsError = fmax(maxAbsError, warpCounts[w].maxAbsError);
+                count += warpCounts[w].count;
+                clipped += warpCounts[w].clipped;
+                nonFinite += warpCounts[w].nonFinite;
+            }
+    }
+};
+
+/// Shared memory of reduceChunks: two tiles of chunk sums, by sum, and the per-warp counts.
+struct ChainShared {
+    double tile[2][kSumCount][kChainTile];
+    Counts warpCounts[kWarps];
+    double finals[kSumCount];
+};
+
+/// Chunk c's fields, read from L2 (another block may just have written them).
+__device__ ChunkSums loadChunk(const ChunkSums* chunk)
+{
+    ChunkSums s;
+    for (int f = 0; f < kSumCount; ++f)
+        s.sums[f] = __ldcg(chunk->sums + f);
+    s.maxAbsError = __ldcg(&chunk->maxAbsError);
+    s.count = __ldcg(&chunk->count);
+    s.clipped = __ldcg(&chunk->clipped);
+    s.nonFinite = __ldcg(&chunk->nonFinite);
+    return s;
+}
+
+/// The total of the chunk sums (one block): each of the six sums in chunk order from 0 (kernels.h), one lane
+/// of warp 0 per sum, fed through shared memory by the other warps; max and counts in any order. Without
+/// `sums` only the max and counts. With `wait`, each chunk is read once its `ready` flag is set.
+__device__ void reduceChunks(
+    const ChunkSums* chunks, I count, bool sums, bool wait, ChunkSums* total, ChainShared& shared)
+{
+    const int warp = static_cast<int>(threadIdx.x) / 32;
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    Counts counts {0, 0, 0, 0};
+    double running = 0;
+    if (!sums) {
+        for (I c = threadIdx.x; c < count; c += kBlockThreads)
+            counts.add(loadChunk(chunks + c));
+    } else {
+        const I tiles = (count + kChainTile - 1) / kChainTile;
+        const auto fetch = [&](I t, int buffer) {
+            for (int k = static_cast<int>(threadIdx.x) - 32; k < kChainTile; k += kBlockThreads - 32) {
+                const I c = t * kChainTile + k;
+                if (c >= count)
+                    break;
+                if (wait) {
+                    const volatile unsigned* ready = &chunks[c].ready;
+                    while (*ready == 0)
+                        __nanosleep(100);
+                    __threadfence();
+                }
+                const ChunkSums s = loadChunk(chunks + c);
+                for (int f = 0; f < kSumCount; ++f)
+                    shared.tile[buffer][f][k] = s.sums[f];
+                counts.add(s);
+            }
+        };
+        if (warp != 0)
+            fetch(0, 0);
+        __syncthreads();
+        for (I t = 0; t < tiles; ++t) {
+            const int buffer = static_cast<int>(t & 1);
+            if (warp != 0) {
+                if (t + 1 < tiles)
+                    fetch(t + 1, buffer ^ 1);
+            } else if (lane < kSumCount) {
+                const int length = static_cast<int>(min(I(kChainTile), count - t * kChainTile));
+                const double* column = shared.tile[buffer][lane];
+#pragma unroll 8
+                for (int k = 0; k < length; ++k)
+                    running = __dadd_rn(running, column[k]);
+            }
+            __syncthreads();
+        }
+    }
+    if (warp == 0 && lane < kSumCount)
+        shared.finals[lane] = running;
+    counts.reduceBlock(shared.warpCounts);
+    if (threadIdx.x == 0) {
+        ChunkSums result;
+        for (int f = 0; f < kSumCount; ++f)
+            result.sums[f] = sums ? shared.finals[f] : 0.0;
+        result.maxAbsError = counts.maxAbsError;
+        result.count = counts.count;
+        result.clipped = counts.clipped;
+        result.nonFinite = counts.nonFinite;
+        result.ready = 1;
+        result.padding = 0;
+        *total = result;
+    }
+}
+
+__global__ void __launch_bounds__(kBlockThreads)
+    totalKernel(const ChunkSums* __restrict__ chunks, I count, bool sums, ChunkSums* __restrict__ total)
+{
+    __shared__ ChainShared shared;
+    reduceChunks(chunks, count, sums, false, total, shared);
+}
+
+/// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
+/// batches of kBatch loads. A batch of finite x inside one group (the usual case) takes the fast path
+/// without per-element checks; other batches and the last, partial chunk go element by element.
+template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway>
+__device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
+    LaneSums& acc, float* __restrict__ out)
+{
+    GroupCursor<Pattern> cursor(args);
+    const I base = c * kChunk + lane;
+    if ((c + 1) * kChunk > n) {
+        for (I i = base; i < n; i += kLanes) {
+            const float xi = x[i];
+            const GroupValues p = cursor.at(args, i);
+            float y[2];
+            bool clipped[2];
+            fakeQuantPair<Kind, Divide, TiesAway, false>(xi, 0.0f, p, p, args.grid, y, clipped);
+            if constexpr (Write)
+                out[i] = y[0];
+            acc.add(xi, y[0], clipped[0]);
+        }
+        return;
+    }
+    for (int step = 0; step < kSteps; step += kBatch) {
+        const I first = base + I(step) * kLanes;
+        float v[kBatch];
+#pragma unroll
+        for (int j = 0; j < kBatch; ++j)
+            v[j] = __ldcs(x + first + j * kLanes);
+        bool finite = args.reconstructionFinite;
+#pragma unroll
+        for (int j = 0; j < kBatch; ++j)
+            finite = finite && finiteBits(__float_as_uint(v[j]));
+        float y[kBatch];
+        bool clipped[kBatch];
+        if (cursor.spans(args, first, first + (kBatch - 1) * kLanes) && finite) {
+            const GroupValues p = cursor.values;
+#pragma unroll
+            for (int j = 0; j < kBatch; j += 2) {
+                float pair[2];
+                bool pairClipped[2];
+                fakeQuantPair<Kind, Divide, TiesAway, true>(
+                    v[j], v[j + 1], p, p, args.grid, pair, pairClipped);
+                y[j] = pair[0];
+                y[j + 1] = pair[1];
+                clipped[j] = pairClipped[0];
+                clipped[j + 1] = pairClipped[1];
+            }
+#pragma unroll
+            for (int j = 0; j < kBatch; ++j)
+                acc.addFinite(v[j], y[j], clipped[j]);
+            acc.count += kBatch;
+        } else {
+            for (int j = 0; j < kBatch; j += 2) {
+                const GroupValues p0 = cursor.at(args, first + j * kLanes);
+                const GroupValues p1 = cursor.at(args, first + (j + 1) * kLanes);
+                float pair[2];
+                bool pairClipped[2];
+                fakeQuantPair<Kind, Divide, TiesAway, false>(
+                    v[j], v[j + 1], p0, p1, args.grid, pair, pairClipped);
+                y[j] = pair[0];
+                y[j + 1] = pair[1];
+                clipped[j] = pairClipped[0];
+                clipped[j + 1] = pairClipped[1];
+            }
+            for (int j = 0; j < kBatch; ++j)
+                acc.add(v[j], y[j], clipped[j]);
+        }
+        if constexpr (Write) {
+#pragma unroll
+            for (int j = 0; j < kBatch; ++j)
+                __stcs(out + first + j * kLanes, y[j]);
+        }
+    }
+}
+
+/// Per chunk (16 threads, half a warp), the scalar backend's order: lane l adds the elements
+/// base + l + 16·k in index order; then the 16 lane sums are added in lane order 0..15. A warp takes two
+/// consecutive chunks per iteration, so that its halves stay converged for the shuffles. With `total`,
+/// block 0 is the overlapped consumer (TotalMode::Overlapped) and the other blocks produce the chunks.
+template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write>
+__global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
+    chunkKernel(const float* __restrict__ x, I n, FakeQuantArgs args, ChunkSums* __restrict__ chunks,
+        float* __restrict__ out, ChunkSums* __restrict__ total)
+{
+    __shared__ ChainShared shared;
+    const I chunkTotal = (n + kChunk - 1) / kChunk;
+    if (total && blockIdx.x == 0) {
+        reduceChunks(chunks, chunkTotal, true, true, total, shared);
+        return;
+    }
+    const I producer = blockIdx.x - (total ? 1 : 0);
+    const I producers = gridDim.x - (total ? 1 : 0);
+    const int lane = static_cast<int>(threadIdx.x) % kLanes;
+    for (I pair = producer * kWarps + threadIdx.x / 32; 2 * pair < chunkTotal; pair += producers * kWarps) {
+        const I c = 2 * pair + (threadIdx.x / kLanes) % 2;
+        LaneSums acc;
+        if (c < chunkTotal) {
+            constexpr bool roundsTies = Kind == ElementKind::Integer || Kind == ElementKind::Minifloat;
+            if (roundsTies && args.grid.tiesAway)
+                processChunk<Kind, Pattern, Divide, Write, roundsTies>(x, n, c, lane, args, acc, out);
+            else
+                processChunk<Kind, Pattern, Divide, Write, false>(x, n, c, lane, args, acc, out);
+        }
+        ChunkSums result;
+        for (int s = 0; s < kSumCount; ++s) {
+            double sum = 0;
+            for (int l = 0; l < kLanes; ++l)
+                sum = __dadd_rn(sum, __shfl_sync(kFullMask, acc.sums[s], l, kLanes));
+            result.sums[s] = sum;
+        }
+        for (int offset = kLanes / 2; offset > 0; offset /= 2) {
+            acc.maxAbsError
+                = fmax(acc.maxAbsError, __shfl_xor_sync(kFullMask, acc.maxAbsError, offset, kLanes));
+            acc.count += __shfl_xor_sync(kFullMask, acc.count, offset, kLanes);
+            acc.clipped += __shfl_xor_sync(kFullMask, acc.clipped, offset, kLanes);
+            acc.nonFinite += __shfl_xor_sync(kFullMask, acc.nonFinite, offset, kLanes);
+        }
+        result.maxAbsError = acc.maxAbsError;
+        result.count = acc.count;
+        result.clipped = acc.clipped;
+        result.nonFinite = acc.nonFinite;
+        result.ready = 0;
+        result.padding = 0;
+        if (lane == 0 && c < chunkTotal) {
+            chunks[c] = result;
+            if (total) {
+                __threadfence();
+                atomicExch(&chunks[c].ready, 1u);
+            }
+        }
+    }
+}
+
+/// Where launchChunks writes: the chunk sums, x̂ (or null), the overlapped total (or null).
+struct ChunkTargets {
+    ChunkSums* chunks;
+    float* out;
+    ChunkSums* total;
+};
+
+template<ElementKind Kind, GroupPattern Pattern>
+void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTargets& to, unsigned grid,
+    cudaStream_t stream)
+{
+    const auto launch = [&](auto kernel) {
+        kernel<<<grid, kBlockThreads, 0, stream>>>(x, n, plan.args, to.chunks, to.out, to.total);
+    };
+    if (plan.divide)
+        to.out ? launch(chunkKernel<Kind, Pattern, true, true>)
+               : launch(chunkKernel<Kind, Pattern, true, false>);
+    else
+        to.out ? launch(chunkKernel<Kind, Pattern, false, true>)
+               : launch(chunkKernel<Kind, Pattern, false, false>);
+}
+
+template<ElementKind Kind>
+void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTargets& to, unsigned grid,
+    cudaStream_t stream)
+{
+    switch (plan.pattern) {
+    case GroupPattern::Single:
+        launchChunks<Kind, GroupPattern::Single>(x, n, plan, to, grid, stream);
+        return;
+    case GroupPattern::Run:
+        launchChunks<Kind, GroupPattern::Run>(x, n, plan, to, grid, stream);
+        return;
+    case GroupPattern::General:
+        launchChunks<Kind, GroupPattern::General>(x, n, plan, to, grid, stream);
+        return;
+    }
+}
+
+bool isHardwareE4M3(const NumberFormat& format, const MinifloatSpec& spec)
+{
+    return spec == MinifloatSpec {4, 3, 7, MinifloatSpecials::NanOnlyFn}
+    && format.minifloat.rounding == Rounding::NearestEven && formatMaxFinite(format) == 448.0;
+}
+
+/// The integer grid of quantizer.cpp's elementGrid: narrow symmetric signed [-qmax, qmax], otherwise the
+/// format's full range.
+void integerGrid(const Scheme& scheme, const IntegerSpec& spec, ElementGrid& grid)
+{
+    const int top = spec.isSigned ? (1 << (spec.bits - 1)) - 1 : (1 << spec.bits) - 1;
+    grid.qmax = top;
+    grid.qmin = spec.isSigned ? -top - 1 : 0;
+    if (spec.isSigned && scheme.rangeMode == RangeMode::SymmetricNarrow)
+        grid.qmin = -top;
+    grid.qminFloat = static_cast<float>(grid.qmin);
+    grid.qmaxFloat = static_cast<float>(grid.qmax);
+    grid.tiesAway = scheme.elementRounding == Rounding::NearestAway;
+}
+
+/// x̂ / scale of the non-finite inputs: the format's encodeValue and decodeValue, as the quantizer does.
+void nonFiniteUnits(const NumberFormat& format, ElementGrid& grid)
+{
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    const double inputs[4] = {nan, std::copysign(nan, -1.0), inf, -inf};
+    for (int k = 0; k < 4; ++k)
+        grid.nonFiniteUnits[k] = static_cast<float>(decodeValue(format, encodeValue(format, inputs[k])));
+}
+
+float keyFloat(std::int32_t key)
+{
+    return std::bit_cast<float>(static_cast<std::uint32_t>(signedKey(static_cast<std::uint32_t>(key))));
+}
+
+std::int32_t floatKey(float value)
+{
+    return signedKey(std::bit_cast<std::uint32_t>(value));
+}
+
+/// The code regions of the format's monotone encoder over all finite floats, found by bisection on
+/// encodeValue as the quantizer's and the scalar backend's table kernels do.
+void buildTable(const NumberFormat& format, std::vector<std::int32_t>& thresholds, std::vector<float>& values,
+    ElementGrid& grid)
+{
+    const auto encode
+        = [&](I key) { return encodeValue(format, double(keyFloat(static_cast<std::int32_t>(key)))); };
+    I low = floatKey(-FLT_MAX);
+    const I high = floatKey(FLT_MAX);
+    std::uint32_t code = encode(low);
+    std::vector<std::uint32_t> codes {code};
+    while (encode(high) != code) {
+        I a = low;
+        I b = high;
+        while (b - a > 1) {
+            const I middle = a + (b - a) / 2;
+            (encode(middle) == code ? a : b) = middle;
+        }
+        code = encode(b);
+        thresholds.push_back(static_cast<std::int32_t>(b));
+        codes.push_back(code);
+        low = b;
+        if (codes.size() > 256)
+            throw Error("number format '" + format.name + "' has too many codes for the CUDA table kernel");
+    }
+    double lowest = 0;
+    double highest = 0;
+    for (const std::uint32_t c : codes) {
+        const double value = decodeValue(format, c);
+        values.push_back(static_cast<float>(value));
+        lowest = std::min(lowest, value);
+        highest = std::max(highest, value);
+    }
+    grid.lowestKey = floatKey(static_cast<float>(lowest));
+    grid.highestKey = floatKey(static_cast<float>(highest));
+}
+
+/// The group pattern and lookup of a granularity's geometry over n elements.
+void groupLookup(const detail::GroupGeometry& g, I n, FakeQuantPlan& plan)
+{
+    GroupIndexer& indexer = plan.args.groups;
+    indexer.length = g.length;
+    indexer.inner = g.inner;
+    indexer.size = g.size;
+    indexer.perLine = g.perLine;
+    indexer.lineBlocks = g.lineBlocks;
+    indexer.cols = g.cols;
+    indexer.narrow = n < (I(1) << 32);
+    plan.pattern = GroupPattern::General;
+    I run = 0;
+    using Pattern = detail::GroupGeometry::Pattern;
+    switch (g.pattern) {
+    case Pattern::Single:
+        break;
+    case Pattern::Channel:
+        indexer.layout = GroupIndexer::Layout::Channel;
+        if (g.outer == 1)
+            run = g.inner;
+        break;
+    case Pattern::Group:
+        indexer.layout = g.inner == 1 ? GroupIndexer::Layout::GroupLast : GroupIndexer::Layout::GroupInner;
+        if (g.inner == 1 && g.length % g.size == 0)
+            run = g.size;
+        break;
+    case Pattern::Block:
+        indexer.layout = GroupIndexer::Layout::Block;
+        break;
+    }
+    if (g.groupCount == 1) {
+        plan.pattern = GroupPattern::Single;
+        return;
+    }
+    if (run > 0) {
+        plan.pattern = GroupPattern::Run;
+        indexer.runLength = run;
+    }
+    if (indexer.narrow) {
+        // Every divisor below is at most n < 2^32.
+        indexer.runDivider = FastDivider::make(static_cast<std::uint32_t>(std::max<I>(run, 1)));
+        if (indexer.layout == GroupIndexer::Layout::GroupLast) {
+            indexer.lengthDivider = FastDivider::make(static_cast<std::uint32_t>(g.length));
+            indexer.sizeDivider = FastDivider::make(static_cast<std::uint32_t>(g.size));
+        }
+    }
+}
+
+} // namespace
+
+bool supportedScheme(const Scheme& scheme, ElementKind* kind)
+{
+    if (scheme.blockFormat != BlockFormat::None)
+        return false;
+    const NumberFormat& format = scheme.format;
+    if (const auto* integer = std::get_if<IntegerSpec>(&format.spec)) {
+        *kind = ElementKind::Integer;
+        return integer->bits >= 2 && integer->bits <= 16;
+    }
+    if (std::holds_alternative<SignSpec>(format.spec))
+        return false;
+    try {
+        const auto* minifloat = std::get_if<MinifloatSpec>(&format.spec);
+        if (minifloat && detail::MinifloatRounder::supports(*minifloat)) {
+            const double maxFinite = formatMaxFinite(format);
+            if (!(maxFinite > 0) || !std::isfinite(maxFinite))
+                return false;
+            *kind = isHardwareE4M3(format, *minifloat) ? ElementKind::E4M3Hardware : ElementKind::Minifloat;
+            return true;
+        }
+        *kind = ElementKind::Table;
+        return formatCodeCount(format) <= 256;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shape, const Scheme& scheme,
+    std::span<const float> scales, std::span<const std::int32_t> zeroPoints)
+{
+    FakeQuantPlan plan;
+    if (!supportedScheme(scheme, &plan.kind))
+        throw Error("the CUDA backend does not run the scheme " + schemeName(scheme));
+    const detail::GroupGeometry geometry = detail::groupGeometry(scheme.granularity, shape);
+    const auto n = static_cast<I>(values.size());
+    if (geometry.elementCount != n)
+        throw Error("shape " + shapeToString(shape) + " needs " + std::to_string(geometry.elementCount)
+            + " values, got " + std::to_string(n));
+    if (static_cast<I>(scales.size()) != geometry.groupCount)
+        throw Error("expected " + std::to_string(geometry.groupCount) + " scales for " + schemeName(scheme)
+            + " on " + shapeToString(shape) + ", got " + std::to_string(scales.size()));
+    std::vector<float> inverses(scales.size());
+    for (std::size_t g = 0; g < scales.size(); ++g) {
+        inverses[g] = 1.0f / scales[g];
+        if (!(scales[g] > 0) || !std::isfinite(scales[g]) || !std::isfinite(inverses[g]))
+            throw Error("scale " + std::to_string(g) + " (" + std::to_string(scales[g])
+                + ") is not a positive float with a finite reciprocal");
+    }
+
+    const NumberFormat& format = scheme.format;
+    ElementGrid& grid = plan.args.grid;
+    bool affine = false;
+    float largestUnit = 0; ///< non-integers: the largest |x̂ / scale|
+    if (const auto* integer = std::get_if<IntegerSpec>(&format.spec)) {
+        integerGrid(scheme, *integer, grid);
+        affine = scheme.rangeMode == RangeMode::Affine;
+    } else if (plan.kind == ElementKind::Table) {
+        std::vector<std::int32_t> thresholds;
+        std::vector<float> table;
+        buildTable(format, thresholds, table, grid);
+        for (const float value : table)
+            largestUnit = std::max(largestUnit, std::fabs(value));
+        plan.thresholds = DeviceBuffer<std::int32_t>::from(thresholds);
+        plan.values = DeviceBuffer<float>::from(table);
+        grid.thresholds = plan.thresholds.get();
+        grid.values = plan.values.get();
+        grid.thresholdCount = static_cast<int>(thresholds.size());
+        nonFiniteUnits(format, grid);
+    } else {
+        const auto& minifloat = std::get<MinifloatSpec>(format.spec);
+        grid.mantissaBits = minifloat.mantissaBits;
+        grid.bias = minifloat.bias;
+        grid.tiesAway = format.minifloat.rounding == Rounding::NearestAway;
+        largestUnit = static_cast<float>(formatMaxFinite(format));
+        grid.maxBits = std::bit_cast<std::uint32_t>(largestUnit);
+        nonFiniteUnits(format, grid);
+    }
+    const std::size_t expectedZeroPoints = affine ? scales.size() : 0;
+    if (zeroPoints.size() != expectedZeroPoints)
+        throw Error("expected " + std::to_string(expectedZeroPoints) + " zero points for "
+            + schemeName(scheme) + ", got " + std::to_string(zeroPoints.size()));
+    for (std::size_t g = 0; g < zeroPoints.size(); ++g)
+        if (zeroPoints[g] < grid.qmin || zeroPoints[g] > grid.qmax)
+            throw Error("zero point " + std::to_string(g) + " (" + std::to_string(zeroPoints[g])
+                + ") is outside [" + std::to_string(grid.qmin) + ", " + std::to_string(grid.qmax) + "]");
+
+    const std::vector<float> zeroPointValues(zeroPoints.begin(), zeroPoints.end());
+    for (std::size_t g = 0; g < scales.size(); ++g) {
+        const float zeroPoint = zeroPointValues.empty() ? 0.0f : zeroPointValues[g];
+        const float largest = plan.kind == ElementKind::Integer
+            ? std::max(std::fabs(grid.qminFloat - zeroPoint), std::fabs(grid.qmaxFloat - zeroPoint))
+            : largestUnit;
+        plan.args.reconstructionFinite = plan.args.reconstructionFinite && std::isfinite(largest * scales[g]);
+    }
+
+    plan.divide = scheme.arithmetic == ScaleArithmetic::Divide;
+    plan.elementCount = n;
+    groupLookup(geometry, n, plan);
+    if (plan.pattern == GroupPattern::Single) {
+        if (!scales.empty()) {
+            plan.args.single[0] = scales[0];
+            plan.args.single[1] = inverses[0];
+            plan.args.single[2] = zeroPointValues.empty() ? 0.0f : zeroPointValues[0];
+        }
+        return plan;
+    }
+    plan.scales = DeviceBuffer<float>::from(scales);
+    plan.inverses = DeviceBuffer<float>::from(inverses);
+    plan.zeroPoints = DeviceBuffer<float>::from(zeroPointValues);
+    plan.args.scales = plan.scales.get();
+    plan.args.inverses = plan.inverses.get();
+    plan.args.zeroPoints = zeroPoints.empty() ? nullptr : plan.zeroPoints.get();
+    return plan;
+}
+
+I chunkCount(I n)
+{
+    return (n + kChunk - 1) / kChunk;
+}
+
+void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* chunks, ChunkSums* total,
+    float* out, TotalMode mode, cudaStream_t stream)
+{
+    const I count = chunkCount(n);
+    if (count == 0) {
+        check(cudaMemsetAsync(total, 0, sizeof(ChunkSums), stream), "cudaMemsetAsync");
+        return;
+    }
+    const bool overlapped = mode == TotalMode::Overlapped;
+    if (overlapped)
+        check(cudaMemsetAsync(chunks, 0, std::size_t(count) * sizeof(ChunkSums), stream), "cudaMemsetAsync");
+    const I producers = std::min<I>((count + kChunksPerBlock - 1) / kChunksPerBlock, kMaxGrid);
+    static_assert(kChunksPerBlock == 2 * kWarps, "a warp takes two chunks per iteration");
+    const auto grid = static_cast<unsigned>(producers + (overlapped ? 1 : 0));
+    const ChunkTargets to {chunks, out, overlapped ? total : nullptr};
+    switch (plan.kind) {
+    case ElementKind::Integer:
+        launchChunks<ElementKind::Integer>(x, n, plan, to, grid, stream);
+        break;
+    case ElementKind::Minifloat:
+        launchChunks<ElementKind::Minifloat>(x, n, plan, to, grid, stream);
+        break;
+    case ElementKind::E4M3Hardware:
+        launchChunks<ElementKind::E4M3Hardware>(x, n, plan, to, grid, stream);
+        break;
+    case ElementKind::Table:
+        launchChunks<ElementKind::Table>(x, n, plan, to, grid, stream);
+        break;
+    }
+    checkLaunch("fake-quant kernel");
+    if (overlapped)
+        return;
+    totalKernel<<<1, kBlockThreads, 0, stream>>>(chunks, count, mode == TotalMode::AfterChunks, total);
+    checkLaunch("fake-quant total");
+}
+
+ErrorSums errorSums(const ChunkSums& total)
+{
+    ErrorSums sums;
+    sums.sumSquaredError = total.sums[0];
+    sums.sumAbsError = total.sums[1];
+    sums.sumSquaredSignal = total.sums[2];
+    sums.sumAbsSignal = total.sums[3];
+    sums.sumProduct = total.sums[4];
+    sums.sumSquaredRecon = total.sums[5];
+    sums.maxAbsError = total.maxAbsError;
+    sums.count = static_cast<std::int64_t>(total.count);
+    sums.clipped = static_cast<std::int64_t>(total.clipped);
+    sums.nonFinite = static_cast<std::int64_t>(total.nonFinite);
+    return sums;
+}
+
+} // namespace qs::cuda
+
+namespace qs {
+
+bool cudaSupportsScheme(const Scheme& scheme)
+{
+    cuda::ElementKind kind;
+    return cuda::supportedScheme(scheme, &kind);
+}
+
+ErrorSums cudaFakeQuantError(std::span<const float> values, const Shape& shape, const Scheme& scheme,
+    std::span<const float> scales, std::span<const std::int32_t> zeroPoints, int)
+{
+    const cuda::FakeQuantPlan plan = cuda::makeFakeQuantPlan(values, shape, scheme, scales, zeroPoints);
+    if (values.empty())
+        return {};
+    const auto n = static_cast<cuda::I>(values.size());
+    const auto x = cuda::DeviceBuffer<float>::from(values);
+    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::chunkCount(n)));
+    cuda::DeviceBuffer<cuda::ChunkSums> total(1);
+    cuda::launchFakeQuant(
+        x.get(), n, plan, chunks.get(), total.get(), nullptr, cuda::TotalMode::Overlapped, nullptr);
+    cuda::ChunkSums host;
+    cuda::download(&host, total.get(), 1);
+    return cuda::errorSums(host);
+}
+
+CudaFakeQuantized cudaFakeQuantize(std::span<const float> values, const Shape& shape, const Scheme& scheme,
+    std::span<const float> scales, std::span<const std::int32_t> zeroPoints)
+{
+    const cuda::FakeQuantPlan plan = cuda::makeFakeQuantPlan(values, shape, scheme, scales, zeroPoints);
+    CudaFakeQuantized result;
+    if (values.empty())
+        return result;
+    const auto n = static_cast<cuda::I>(values.size());
+    const auto x = cuda::DeviceBuffer<float>::from(values);
+    cuda::DeviceBuffer<float> out(values.size());
+    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::chunkCount(n)));
+    cuda::DeviceBuffer<cuda::ChunkSums> total(1);
+    cuda::launchFakeQuant(
+        x.get(), n, plan, chunks.get(), total.get(), out.get(), cuda::TotalMode::Counts, nullptr);
+    result.values.resize(values.size());
+    cuda::download(result.values.data(), out.get(), values.size());
+    cuda::ChunkSums host;
+    cuda::download(&host, total.get(), 1);
+    result.clippedCount = static_cast<std::int64_t>(host.clipped);
+    result.nonFiniteCount = static_cast<std::int64_t>(host.nonFinite);
+    return result;
+}
+
+} // namespace qs

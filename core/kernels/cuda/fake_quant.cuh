@@ -1,0 +1,374 @@
+#pragma once
+
+// Internal to the CUDA backend: the element semantics of qs::fakeQuantize (quant/quantizer.cpp,
+// quantizePass; the scalar kernels of kernels/scalar_kernels.cpp) on the device, the group lookup of every
+// granularity, and the fused fake-quant + error pass that cudaFakeQuantError, cudaFakeQuantize and
+// cudaTimeKernelMs launch.
+//
+// Every float operation is an explicit _rn intrinsic, so nvcc cannot contract or reorder it and the results
+// are the host's IEEE float32 results.
+
+#include "kernels/cuda/cuda_common.cuh"
+#include "quant/scheme.h"
+#include "tensor/tensor.h"
+
+#include <cstdint>
+#include <span>
+
+namespace qs::cuda {
+
+enum class ElementKind {
+    Integer,
+    Minifloat, ///< bit rounding of quant/scale_rounding.h's MinifloatRounder
+    E4M3Hardware, ///< FP8 E4M3, ties to even: cvt.rn.satfinite for finite values (sm_89 and later)
+    Table, ///< lookup formats: the code regions of the format's encoder (as the quantizer's table kernel)
+};
+
+/// What the element code needs about the grid, derived once per call on the host.
+struct ElementGrid {
+    int qmin = 0;
+    int qmax = 0;
+    float qminFloat = 0;
+    float qmaxFloat = 0;
+    bool tiesAway = false; ///< integers: scheme.elementRounding; minifloats: the format's rounding
+    int mantissaBits = 3;
+    int bias = 7;
+    std::uint32_t maxBits = 0; ///< float bits of the largest finite minifloat value
+    /// Table: region r holds the ordered keys in [thresholds[r-1], thresholds[r]) and decodes to values[r];
+    /// beyond lowestKey/highestKey (the keys of the extreme values) an element clips.
+    const std::int32_t* thresholds = nullptr;
+    const float* values = nullptr;
+    int thresholdCount = 0;
+    std::int32_t lowestKey = 0;
+    std::int32_t highestKey = 0;
+    /// Non-integers: x̂ / scale of a non-finite x, by the format's own policies: +NaN, -NaN, +Inf, -Inf.
+    float nonFiniteUnits[4] = {0, 0, 0, 0};
+};
+
+/// float bits -> int32 that orders like the floats (-0 just below +0), kernels/kernel_backends.h's
+/// orderedKey.
+__host__ __device__ inline std::int32_t signedKey(std::uint32_t bits)
+{
+    const auto b = static_cast<std::int32_t>(bits);
+    return b ^ ((b >> 31) & 0x7FFFFFFF);
+}
+
+/// MinifloatRounder::roundBits (quant/scale_rounding.h) for a non-negative finite float's bits: the rounded
+/// magnitude as float bits, unbounded above.
+__host__ __device__ inline std::uint32_t roundMinifloatBits(
+    std::uint32_t u, int mantissaBits, int bias, bool tiesAway)
+{
+    const int exponentField = static_cast<int>(u >> 23) > 0 ? static_cast<int>(u >> 23) : 1;
+    const int subnormalExtra = (128 - bias) - exponentField;
+    const int shift = 23 - mantissaBits + (subnormalExtra > 0 ? subnormalExtra : 0);
+    if (shift <= 23) {
+        const std::uint32_t half = 1u << (shift - 1);
+        const std::uint32_t lowerOdd = shift < 23 ? (u >> shift) & 1u : ((u >> 23) != 0 ? 1u : 0u);
+        const std::uint32_t add = tiesAway ? half : half - 1 + lowerOdd;
+        return (u + add) & ~((1u << shift) - 1u);
+    }
+    if (shift == 24 && (u >> 23) != 0) {
+        const bool tie = (u & 0x7FFFFFu) == 0;
+        if (!tie || tiesAway)
+            return static_cast<std::uint32_t>(exponentField + 1) << 23;
+    }
+    return 0;
+}
+
+#if defined(__CUDACC__)
+
+/// The parameters of one group. Zero points are held as floats: every integer of the integer path (codes,
+/// zero points, clamp bounds, all below 2^17) is exact in float, so the path needs no int conversion.
+struct GroupValues {
+    float scale;
+    float inverse; ///< 1.0f / scale, computed on the host
+    float zeroPoint;
+};
+
+/// FP8 E4M3 of two finite-or-infinite floats, ties to even, saturated to ±448 (cvt.rn.satfinite), decoded
+/// back to float: the code's 7 magnitude bits put under a float exponent give 2^(e-127)·1.m (or the
+/// subnormal 2^-126·0.m), which 2^120 rebiases exactly to E4M3's 2^(e-7)·1.m (2^-6·0.m).
+__device__ inline void e4m3Pair(float v0, float v1, const ElementGrid& grid, float& u0, float& u1)
+{
+#if __CUDA_ARCH__ >= 890
+    (void)grid;
+    unsigned short pair;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(v1), "f"(v0));
+    const auto decode = [](unsigned code) {
+        const float magnitude = __fmul_rn(__uint_as_float((code & 0x7Fu) << 20), 0x1p120f);
+        return __uint_as_float(__float_as_uint(magnitude) | ((code & 0x80u) << 24));
+    };
+    u0 = decode(pair & 0xFFu);
+    u1 = decode(pair >> 8);
+#else
+    const auto round = [&](float v) {
+        const std::uint32_t bits = __float_as_uint(v);
+        const std::uint32_t rounded = roundMinifloatBits(bits & 0x7FFFFFFFu, 3, 7, false);
+        return __uint_as_float((rounded > grid.maxBits ? grid.maxBits : rounded) | (bits & 0x80000000u));
+    };
+    u0 = round(v0);
+    u1 = round(v1);
+#endif
+}
+
+/// x̂ of one element with a finite x, and whether it clipped, exactly as quantizePass (`Kind` is not
+/// E4M3Hardware, see fakeQuantPair). ±Inf and NaN x go through the same arithmetic harmlessly; the callers
+/// replace their results (fakeQuantElement).
+template<ElementKind Kind, bool Divide, bool TiesAway>
+__device__ inline float fakeQuantFinite(float x, const GroupValues& p, const ElementGrid& grid, bool& clipped)
+{
+    float v = Divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
+    if constexpr (Kind == ElementKind::Integer) {
+        // clamp(v, qmin - zp - 1, qmax - zp + 1), round, + zp, clamp to [qmin, qmax], (q - zp)·scale.
+        constexpr float kMagic = 12582912.0f; // 1.5 * 2^23: v + kMagic has no fraction bits
+        const float low = __fsub_rn(__fsub_rn(grid.qminFloat, p.zeroPoint), 1.0f);
+        const float high = __fadd_rn(__fsub_rn(grid.qmaxFloat, p.zeroPoint), 1.0f);
+        v = v < low ? low : (high < v ? high : v);
+        float rounded = __fsub_rn(__fadd_rn(v, kMagic), kMagic);
+        if constexpr (TiesAway) {
+            const float below = __fsub_rn(v, rounded);
+            rounded = __fadd_rn(
+                rounded, (v > 0 && below == 0.5f) ? 1.0f : ((v < 0 && below == -0.5f) ? -1.0f : 0.0f));
+        }
+        const float code = __fadd_rn(rounded, p.zeroPoint);
+        clipped = code < grid.qminFloat || code > grid.qmaxFloat;
+        return __fmul_rn(__fsub_rn(fminf(fmaxf(code, grid.qminFloat), grid.qmaxFloat), p.zeroPoint), p.scale);
+    } else if constexpr (Kind == ElementKind::Table) {
+        const std::int32_t key = signedKey(__float_as_uint(v));
+        int low = 0;
+        int high = grid.thresholdCount;
+        while (low < high) { // first threshold above the key = number of thresholds <= key
+            const int middle = (low + high) / 2;
+            if (__ldg(grid.thresholds + middle) <= key)
+                low = middle + 1;
+            else
+                high = middle;
+        }
+        clipped = key > grid.highestKey || key < grid.lowestKey;
+        return __fmul_rn(__ldg(grid.values + low), p.scale);
+    } else {
+        const std::uint32_t bits = __float_as_uint(v);
+        const std::uint32_t rounded
+            = roundMinifloatBits(bits & 0x7FFFFFFFu, grid.mantissaBits, grid.bias, TiesAway);
+        clipped = rounded > grid.maxBits;
+        return __fmul_rn(
+            __uint_as_float((rounded > grid.maxBits ? grid.maxBits : rounded) | (bits & 0x80000000u)),
+            p.scale);
+    }
+}
+
+/// fakeQuantFinite for any x: a non-finite x is never clipped; integers saturate ±Inf (the arithmetic
+/// above does) and give 0 for NaN, other formats take their own NaN/±Inf policy (nonFiniteUnits).
+template<ElementKind Kind, bool Divide, bool TiesAway>
+__device__ inline float fakeQuantElement(
+    float x, const GroupValues& p, const ElementGrid& grid, bool& clipped)
+{
+    const float y = fakeQuantFinite<Kind, Divide, TiesAway>(x, p, grid, clipped);
+    const std::uint32_t xBits = __float_as_uint(x);
+    if (finiteBits(xBits))
+        return y;
+    clipped = false;
+    if constexpr (Kind == ElementKind::Integer)
+        return x != x ? __fmul_rn(0.0f, p.scale) : y;
+    else
+        return __fmul_rn(grid.nonFiniteUnits[(x != x ? 0 : 2) + static_cast<int>(xBits >> 31)], p.scale);
+}
+
+/// fakeQuantElement (`Finite`: fakeQuantFinite) of two elements; E4M3Hardware converts both with one
+/// cvt.rn.satfinite.e4m3x2.f32, and clipped is |v| > 464: 464 is the tie between 448 and 480, which goes
+/// to the even 448.
+template<ElementKind Kind, bool Divide, bool TiesAway, bool Finite>
+__device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, const GroupValues& p1,
+    const ElementGrid& grid, float (&y)[2], bool (&clipped)[2])
+{
+    if constexpr (Kind != ElementKind::E4M3Hardware) {
+        if constexpr (Finite) {
+            y[0] = fakeQuantFinite<Kind, Divide, TiesAway>(x0, p0, grid, clipped[0]);
+            y[1] = fakeQuantFinite<Kind, Divide, TiesAway>(x1, p1, grid, clipped[1]);
+        } else {
+            y[0] = fakeQuantElement<Kind, Divide, TiesAway>(x0, p0, grid, clipped[0]);
+            y[1] = fakeQuantElement<Kind, Divide, TiesAway>(x1, p1, grid, clipped[1]);
+        }
+    } else {
+        const float v0 = Divide ? __fdiv_rn(x0, p0.scale) : __fmul_rn(x0, p0.inverse);
+        const float v1 = Divide ? __fdiv_rn(x1, p1.scale) : __fmul_rn(x1, p1.inverse);
+        float u0;
+        float u1;
+        e4m3Pair(v0, v1, grid, u0, u1);
+        clipped[0] = fabsf(v0) > 464.0f;
+        clipped[1] = fabsf(v1) > 464.0f;
+        if constexpr (!Finite) {
+            const auto policy = [&](float x, float unit, bool& clip) {
+                const std::uint32_t bits = __float_as_uint(x);
+                if (finiteBits(bits))
+                    return unit;
+                clip = false;
+                return grid.nonFiniteUnits[(x != x ? 0 : 2) + static_cast<int>(bits >> 31)];
+            };
+            u0 = policy(x0, u0, clipped[0]);
+            u1 = policy(x1, u1, clipped[1]);
+        }
+        y[0] = __fmul_rn(u0, p0.scale);
+        y[1] = __fmul_rn(u1, p1.scale);
+    }
+}
+
+#endif
+
+enum class GroupPattern {
+    Single, ///< one group
+    Run, ///< element i is in group i / runLength
+    General, ///< the index arithmetic of GroupIndexer::Layout
+};
+
+/// Element index -> group index (qs::groupLayout's order) for the three patterns.
+struct GroupIndexer {
+    enum class Layout { Channel, GroupLast, GroupInner, Block };
+    Layout layout = Layout::Channel;
+    bool narrow = false; ///< n < 2^32: Run and GroupLast use the fast 32-bit dividers
+    I runLength = 1;
+    FastDivider runDivider;
+    FastDivider lengthDivider;
+    FastDivider sizeDivider;
+    // GroupGeometry's extents (quant/group_geometry.h): [outer, length, inner] around the axis.
+    I length = 1;
+    I inner = 1;
+    I size = 1;
+    I perLine = 1;
+    I lineBlocks = 1;
+    I cols = 1;
+
+#if defined(__CUDACC__)
+    /// Group of element i, and in *end the first element after i's run of elements of that group.
+    __device__ I locate(GroupPattern pattern, I i, I* end) const
+    {
+        if (pattern == GroupPattern::Run) {
+            const I g = runGroup(i);
+            *end = (g + 1) * runLength;
+            return g;
+        }
+        switch (layout) {
+        case Layout::Channel:
+            *end = (i / inner + 1) * inner;
+            break;
+        case Layout::GroupLast: {
+            const I lineStart = i / length * length;
+            *end = lineStart + min(((i - lineStart) / size + 1) * size, length);
+            break;
+        }
+        case Layout::GroupInner:
+            *end = i + 1;
+            break;
+        case Layout::Block: {
+            const I rowStart = i / inner * inner;
+            *end = rowStart + min(((i - rowStart) / cols + 1) * cols, inner);
+            break;
+        }
+        }
+        return generalGroup(i);
+    }
+
+    __device__ I runGroup(I i) const
+    {
+        return narrow ? static_cast<I>(runDivider.divide(static_cast<std::uint32_t>(i))) : i / runLength;
+    }
+
+    __device__ I generalGroup(I i) const
+    {
+        switch (layout) {
+        case Layout::Channel:
+            return (i / inner) % length;
+        case Layout::GroupLast: {
+            if (narrow) {
+                const auto u = static_cast<std::uint32_t>(i);
+                const std::uint32_t o = lengthDivider.divide(u);
+                return I(o) * perLine + sizeDivider.divide(u - o * static_cast<std::uint32_t>(length));
+            }
+            const I o = i / length;
+            return o * perLine + (i - o * length) / size;
+        }
+        case Layout::GroupInner: {
+            const I line = length * inner;
+            const I o = i / line;
+            const I rest = i - o * line;
+            const I k = rest / inner;
+            return (o * inner + (rest - k * inner)) * perLine + k / size;
+        }
+        case Layout::Block: {
+            const I line = length * inner;
+            const I o = i / line;
+            const I rest = i - o * line;
+            const I r = rest / inner;
+            return (o * lineBlocks + r / size) * perLine + (rest - r * inner) / cols;
+        }
+        }
+        return 0;
+    }
+#endif
+};
+
+/// The kernel argument: grid, group lookup and the device copies of the group parameters.
+struct FakeQuantArgs {
+    ElementGrid grid;
+    GroupIndexer groups;
+    const float* scales = nullptr;
+    const float* inverses = nullptr;
+    const float* zeroPoints = nullptr; ///< null: every zero point is 0
+    float single[3] = {1, 1, 0}; ///< GroupPattern::Single: scale, inverse, zero point
+    /// No group turns a finite x into a non-finite x̂ (largest grid value · scale is finite), so a batch of
+    /// finite x may skip the per-element checks of x̂.
+    bool reconstructionFinite = true;
+};
+
+/// A validated fake-quant request with its group parameters (and table) on the device.
+struct FakeQuantPlan {
+    ElementKind kind = ElementKind::Integer;
+    GroupPattern pattern = GroupPattern::Single;
+    bool divide = false;
+    I elementCount = 0;
+    FakeQuantArgs args;
+    DeviceBuffer<float> scales;
+    DeviceBuffer<float> inverses;
+    DeviceBuffer<float> zeroPoints;
+    DeviceBuffer<std::int32_t> thresholds;
+    DeviceBuffer<float> values;
+};
+
+/// Whether the scheme runs here (kernels/cuda_kernels.h); `kind` receives its element kind.
+bool supportedScheme(const Scheme& scheme, ElementKind* kind);
+
+/// Validates the scheme, shape, scales and zero points (qs::Error) and uploads the group parameters.
+FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shape, const Scheme& scheme,
+    std::span<const float> scales, std::span<const std::int32_t> zeroPoints);
+
+/// Sums of one chunk of kKernelChunk elements (kernels.h), then of the tensor; fields as ErrorSums.
+struct ChunkSums {
+    double sums[6]; ///< Σe², Σe, Σx², Σ|x|, Σx·x̂, Σx̂²
+    double maxAbsError;
+    unsigned long long count;
+    unsigned long long clipped;
+    unsigned long long nonFinite;
+    unsigned ready; ///< TotalMode::Overlapped: set to 1 (after a fence) once the fields above are written
+    unsigned padding;
+};
+
+/// Chunks of kKernelChunk elements for n elements (ChunkSums entries of the workspace).
+I chunkCount(I n);
+
+/// How the chunk sums become the total.
+enum class TotalMode {
+    Counts, ///< max e and the counts only (cudaFakeQuantize)
+    AfterChunks, ///< the six sums in chunk order, in a second kernel
+    Overlapped, ///< the same order, by one extra block of the chunk kernel that adds the chunk sums while the
+                ///< other blocks still produce them (it waits for each chunk's `ready` flag)
+};
+
+/// The fused pass over the n values at `x`: per-chunk sums into `chunks` (chunkCount(n) entries), the total
+/// into *total as `mode` says, and x̂ into `out` unless it is null.
+void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* chunks, ChunkSums* total,
+    float* out, TotalMode mode, cudaStream_t stream);
+
+/// The public sums of the device total.
+ErrorSums errorSums(const ChunkSums& total);
+
+} // namespace qs::cuda

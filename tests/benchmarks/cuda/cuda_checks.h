@@ -1,0 +1,411 @@
+#pragma once
+
+// The CUDA-versus-scalar comparisons, shared by tst_cuda_kernels (Qt Test) and the standalone GPU driver
+// (qs_cuda_bench --check) so that both run exactly the same cases. Each check returns an empty string when
+// every result equals the scalar reference bit for bit, otherwise a description of the first difference.
+// Needs a CUDA device.
+
+#include "base/error.h"
+#include "calib/histogram.h"
+#include "cuda_reference.h"
+#include "formats/number_format.h"
+#include "kernels/cuda_kernels.h"
+#include "quant/quantizer.h"
+#include "tensor/tensor.h"
+
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace qs::cudacheck {
+
+/// Normal values of per-row varying magnitude with outliers, zeros of both signs, NaN and ±Inf sprinkled in.
+inline std::vector<float> testValues(std::size_t n, unsigned seed, std::size_t rowLength = 1000)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const float magnitude = std::ldexp(1.0f, static_cast<int>((i / rowLength) % 9) - 4);
+        v[i] = normal(rng) * magnitude;
+    }
+    const float specials[] = {NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e30f, -1e30f, FLT_MIN, -FLT_MAX};
+    for (std::size_t i = 0; i < n; i += 997)
+        v[i] = specials[(i / 997) % std::size(specials)];
+    for (std::size_t i = 13; i < n; i += 1499)
+        v[i] *= 40.0f;
+    return v;
+}
+
+inline std::string describe(const MinMaxResult& r)
+{
+    char text[160];
+    std::snprintf(text, sizeof text, "{%a, %a, %a, %lld}", double(r.min), double(r.max), double(r.absmax),
+        static_cast<long long>(r.nonFinite));
+    return text;
+}
+
+inline std::string checkMinMax()
+{
+    std::vector<std::pair<std::string, std::vector<float>>> cases;
+    cases.push_back({"random 1M+3", testValues(1000003, 1)});
+    cases.push_back({"random 5 rows of 2M", testValues(2000000, 2, 400000)});
+    cases.push_back({"all NaN", std::vector<float>(1000, NAN)});
+    cases.push_back({"+0 then -0", {0.0f, -0.0f}});
+    cases.push_back({"-0 then +0", {-0.0f, 0.0f}});
+    cases.push_back({"only -0", {-0.0f, -0.0f, NAN}});
+    cases.push_back({"one value", {-3.5f}});
+    cases.push_back({"extremes", {FLT_MAX, -FLT_MAX, INFINITY, 1e-45f, -1e-45f}});
+    for (std::size_t n = 1; n <= 9; ++n)
+        cases.push_back({"size " + std::to_string(n), testValues(n, unsigned(10 + n))});
+    cases.push_back({"empty", {}});
+    for (const auto& [name, values] : cases) {
+        const MinMaxResult expected = cudaref::minMax(values);
+        const MinMaxResult got = cudaMinMax(values);
+        if (!cudaref::sameMinMax(got, expected))
+            return "minmax " + name + ": cuda " + describe(got) + ", reference " + describe(expected);
+    }
+    return {};
+}
+
+inline std::string checkMinMaxRows()
+{
+    const std::pair<std::int64_t, std::int64_t> shapes[]
+        = {{1000, 128}, {37, 3}, {5, 20000}, {3, 8193}, {1, 1}, {2, 16384}, {4096, 1}, {300, 4100}};
+    for (const auto& [rows, cols] : shapes) {
+        std::vector<float> values
+            = testValues(std::size_t(rows * cols), unsigned(rows + cols), std::size_t(cols));
+        if (rows > 2) {
+            for (std::int64_t c = 0; c < cols; ++c) {
+                values[std::size_t(cols + c)] = NAN; // row 1: no finite value
+                values[std::size_t(2 * cols + c)] = c % 2 ? -0.0f : 0.0f; // row 2: zeros of both signs
+            }
+        }
+        const std::vector<MinMaxResult> got = cudaMinMaxRows(values, rows, cols);
+        if (std::int64_t(got.size()) != rows)
+            return "minmax rows: wrong result count";
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const MinMaxResult expected = cudaref::minMax(
+                std::span<const float>(values).subspan(std::size_t(r * cols), std::size_t(cols)));
+            if (!cudaref::sameMinMax(got[std::size_t(r)], expected))
+                return "minmax rows [" + std::to_string(rows) + ", " + std::to_string(cols) + "] row "
+                    + std::to_string(r) + ": cuda " + describe(got[std::size_t(r)]) + ", reference "
+                    + describe(expected);
+        }
+    }
+    return {};
+}
+
+/// Data that hits the edges of `bins` bins over [lo, hi] exactly and one ulp either side, plus random values.
+inline std::vector<float> edgeValues(int bins, float lo, float hi, unsigned seed)
+{
+    std::vector<float> v = testValues(300000, seed);
+    const double width = double(hi) - double(lo);
+    for (int i = 0; i <= bins; i += std::max(1, bins / 4096)) {
+        const auto edge = static_cast<float>(double(lo) + width * i / bins);
+        v.push_back(edge);
+        v.push_back(std::nextafter(edge, -INFINITY));
+        v.push_back(std::nextafter(edge, INFINITY));
+        v.push_back(-edge);
+    }
+    v.push_back(lo);
+    v.push_back(hi);
+    return v;
+}
+
+inline std::string checkHistogram()
+{
+    struct Case {
+        int bins;
+        float lo;
+        float hi;
+        bool absolute;
+    };
+    const Case cases[] = {{2048, -3.0f, 3.0f, false}, {2048, 0.0f, 7.25f, true}, {2048, -0.1f, 0.3f, false},
+        {7, -1.0f, 1.0f, false}, {1, -1.0f, 1.0f, true}, {100000, -5.0f, 5.0f, false},
+        {3000, 0.0f, 1e-3f, true}, {2048, 1.0f, 1.0f, false}, {2048, -FLT_MAX, FLT_MAX, false},
+        {1 << 21, -2.0f, 2.0f, false}, {2048, 0.0f, 1e-37f, true}};
+    unsigned seed = 100;
+    for (const Case& c : cases) {
+        const std::vector<float> values = edgeValues(c.bins, c.lo, c.hi, ++seed);
+        const Histogram expected = computeHistogram(values, c.bins, c.lo, c.hi, c.absolute);
+        const std::vector<std::int64_t> got = cudaHistogram(values, c.bins, c.lo, c.hi, c.absolute);
+        const std::string name = "histogram " + std::to_string(c.bins) + " bins over [" + std::to_string(c.lo)
+            + ", " + std::to_string(c.hi) + "]" + (c.absolute ? " abs" : "");
+        if (got != expected.counts) {
+            std::size_t b = 0;
+            while (b < got.size() && got[b] == expected.counts[b])
+                ++b;
+            return name + ": bin " + std::to_string(b) + " cuda "
+                + (b < got.size() ? std::to_string(got[b]) : "?") + ", reference "
+                + (b < got.size() ? std::to_string(expected.counts[b]) : "?");
+        }
+        const Histogram whole = cudaHistogram(values, c.bins, double(c.lo), double(c.hi), c.absolute, 0);
+        if (!(whole == expected))
+            return name + ": below/above/non-finite cuda " + std::to_string(whole.below) + "/"
+                + std::to_string(whole.above) + "/" + std::to_string(whole.nonFinite) + ", reference "
+                + std::to_string(expected.below) + "/" + std::to_string(expected.above) + "/"
+                + std::to_string(expected.nonFinite);
+    }
+    {
+        // A double range that is not a pair of floats takes the double path only.
+        const std::vector<float> values = edgeValues(2048, -0.3f, 0.7f, 99);
+        const Histogram expected = computeHistogram(values, 2048, -0.3, 0.7, false);
+        if (!(cudaHistogram(values, 2048, -0.3, 0.7, false, 0) == expected))
+            return "histogram over the double range [-0.3, 0.7] differs";
+    }
+    if (cudaHistogram({}, 16, 0.0f, 1.0f, false) != std::vector<std::int64_t>(16, 0))
+        return "histogram of no values is not all zero";
+    return {};
+}
+
+/// One fake-quant case: the scheme, the shape, the values and optional clipping ranges.
+struct FakeQuantCase {
+    std::string name;
+    Scheme scheme;
+    Shape shape;
+    std::vector<float> values;
+    std::optional<std::vector<GroupRange>> ranges;
+};
+
+inline Scheme makeScheme(
+    const std::string& format, Granularity granularity, RangeMode mode = RangeMode::SymmetricNarrow)
+{
+    Scheme s;
+    s.format = formatByName(format);
+    s.granularity = granularity;
+    s.rangeMode = mode;
+    return s;
+}
+
+/// Every finite float the E4M3 grid cares about: grid points, midpoints and their float neighbours over the
+/// whole range (subnormals and the 448..480 overflow band included), both signs, plus random bit patterns.
+inline std::vector<float> e4m3Probe(unsigned seed)
+{
+    std::vector<float> v;
+    const NumberFormat f = fp8E4M3Format();
+    std::vector<double> grid = formatValues(f);
+    grid.push_back(480.0);
+    for (std::size_t i = 0; i + 1 < grid.size(); ++i) {
+        for (const double p : {grid[i], 0.5 * (grid[i] + grid[i + 1])}) {
+            const auto x = static_cast<float>(p);
+            for (const float y : {x, std::nextafter(x, -INFINITY), std::nextafter(x, INFINITY)})
+                v.push_back(y);
+        }
+    }
+    for (const float x : {464.0f, 470.0f, 479.99f, 480.0f, 1e30f, FLT_MAX, FLT_MIN, 1e-45f, 0.0f, 0x1p-10f,
+             0x1.8p-10f, 0x1p-11f, 0x1.000002p-10f})
+        v.push_back(x);
+    const std::size_t positive = v.size();
+    for (std::size_t i = 0; i < positive; ++i)
+        v.push_back(-v[i]);
+    std::mt19937 rng(seed);
+    for (int i = 0; i < 200000; ++i)
+        v.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(rng())));
+    v.push_back(448.0f);
+    v.push_back(-448.0f);
+    return v;
+}
+
+inline std::vector<FakeQuantCase> fakeQuantCases()
+{
+    std::vector<FakeQuantCase> cases;
+    const auto add
+        = [&](std::string name, Scheme scheme, Shape shape, unsigned seed, std::size_t rowLength = 1000) {
+              const auto n = static_cast<std::size_t>(shapeElementCount(shape));
+              cases.push_back(
+                  {std::move(name), std::move(scheme), std::move(shape), testValues(n, seed, rowLength), {}});
+          };
+    add("int8 tensor", makeScheme("int8", Granularity::perTensor()), {1000, 1000}, 1);
+    add("int8 channel run 300", makeScheme("int8", Granularity::perChannel(0)), {512, 300}, 2, 300);
+    add("int8 channel last axis", makeScheme("int8", Granularity::perChannel(1)), {300, 512}, 3, 512);
+    add("int8 channel middle axis", makeScheme("int8", Granularity::perChannel(1)), {6, 40, 700}, 4, 700);
+    add("int4 group 128", makeScheme("int4", Granularity::perGroup(128)), {64, 1024}, 5, 1024);
+    add("int4 symfull group 128 ragged",
+        makeScheme("int4", Granularity::perGroup(128), RangeMode::SymmetricFull), {64, 300}, 6, 300);
+    add("uint8 affine group 32 axis 0", makeScheme("uint8", Granularity::perGroup(32, 0), RangeMode::Affine),
+        {256, 96}, 7, 96);
+    add("int8 affine channel", makeScheme("int8", Granularity::perChannel(0), RangeMode::Affine), {300, 333},
+        8, 333);
+    add("int8 block 16x32", makeScheme("int8", Granularity::block2D(16, 32)), {4, 100, 70}, 9, 70);
+    add("uint4 one-sided channel", makeScheme("uint4", Granularity::perChannel(0)), {128, 512}, 10, 512);
+    add("int16 tensor", makeScheme("int16", Granularity::perTensor()), {777, 1001}, 11);
+    add("int2 group 16", makeScheme("int2", Granularity::perGroup(16)), {100, 160}, 12, 160);
+    {
+        Scheme s = makeScheme("int8", Granularity::perTensor());
+        s.elementRounding = Rounding::NearestAway;
+        s.arithmetic = ScaleArithmetic::Divide;
+        add("int8 away divide", s, {1000, 999}, 13);
+    }
+    add("fp8_e4m3 tensor", makeScheme("fp8_e4m3", Granularity::perTensor()), {1000, 1000}, 14);
+    add("fp8_e4m3 channel", makeScheme("fp8_e4m3", Granularity::perChannel(0)), {512, 1024}, 15, 1024);
+    {
+        Scheme s = makeScheme("fp8_e4m3", Granularity::perGroup(128));
+        s.scaleFormat = ScaleFormat::E8M0;
+        add("fp8_e4m3 group 128 e8m0 scales", s, {256, 1024}, 16, 1024);
+    }
+    add("fp8_e5m2 tensor", makeScheme("fp8_e5m2", Granularity::perTensor()), {500, 1000}, 17);
+    add("fp4_e2m1 group 32", makeScheme("fp4_e2m1", Granularity::perGroup(32)), {256, 1024}, 18, 1024);
+    add("fp6_e3m2 channel", makeScheme("fp6_e3m2", Granularity::perChannel(0)), {256, 1000}, 19, 1000);
+    add("fp16 tensor", makeScheme("fp16", Granularity::perTensor()), {300, 1000}, 20);
+    add("bf16 group 64", makeScheme("bf16", Granularity::perGroup(64)), {300, 1024}, 21, 1024);
+    add("nf4 group 64", makeScheme("nf4", Granularity::perGroup(64)), {256, 1024}, 26, 1024);
+    add("bnb_fp4 channel", makeScheme("bnb_fp4", Granularity::perChannel(0)), {128, 1000}, 27, 1000);
+    add("iq4_nl group 32 ragged", makeScheme("iq4_nl", Granularity::perGroup(32)), {128, 1000}, 28, 1000);
+    add("int8 scalar", makeScheme("int8", Granularity::perTensor()), {}, 22);
+    add("int8 empty", makeScheme("int8", Granularity::perChannel(0)), {0, 5}, 23);
+
+    // Ties and clipping at known scales: the range [-127, 127] gives int8 narrow scale 1, [-448, 448] E4M3 1.
+    std::vector<float> ties;
+    for (int k = -140; k < 140; ++k)
+        for (const float d : {0.0f, 0.25f, 0.5f, 0.75f})
+            for (const float y : {float(k) + d, std::nextafter(float(k) + d, -INFINITY),
+                     std::nextafter(float(k) + d, INFINITY)})
+                ties.push_back(y);
+    ties.push_back(NAN);
+    ties.push_back(-INFINITY);
+    for (const bool away : {false, true}) {
+        Scheme s = makeScheme("int8", Granularity::perTensor());
+        s.elementRounding = away ? Rounding::NearestAway : Rounding::NearestEven;
+        cases.push_back({away ? "int8 ties away" : "int8 ties even", s, {std::int64_t(ties.size())}, ties,
+            std::vector<GroupRange> {{-127.0, 127.0}}});
+    }
+    const std::vector<float> probe = e4m3Probe(24);
+    const std::vector<GroupRange> unit {{-448.0, 448.0}};
+    cases.push_back({"fp8_e4m3 probe", makeScheme("fp8_e4m3", Granularity::perTensor()),
+        {std::int64_t(probe.size())}, probe, unit});
+    {
+        Scheme s = makeScheme("fp8_e4m3", Granularity::perTensor());
+        s.arithmetic = ScaleArithmetic::Divide;
+        cases.push_back({"fp8_e4m3 probe divide", s, {std::int64_t(probe.size())}, probe, unit});
+    }
+    {
+        Scheme s = makeScheme("fp8_e4m3", Granularity::perTensor());
+        s.format.minifloat.rounding = Rounding::NearestAway;
+        cases.push_back(
+            {"fp8_e4m3 probe ties away (software)", s, {std::int64_t(probe.size())}, probe, unit});
+    }
+    {
+        Scheme s = makeScheme("fp8_e4m3", Granularity::perTensor());
+        s.format.minifloat = minifloatCompatibility("cuda_satfinite");
+        cases.push_back({"fp8_e4m3 probe cuda_satfinite", s, {std::int64_t(probe.size())}, probe, unit});
+    }
+    cases.push_back({"fp8_e4m3 clipping range", makeScheme("fp8_e4m3", Granularity::perTensor()),
+        {1000, 1000}, testValues(1000000, 25), std::vector<GroupRange> {{-0.5, 0.5}}});
+    return cases;
+}
+
+/// cudaFakeQuantize (every x̂ and the counts) and cudaFakeQuantError (the sums) against qs::quantize's
+/// scales, qs::fakeQuantizeInto and the fixed-order reference sums.
+inline std::string checkFakeQuant(const FakeQuantCase& c)
+{
+    const Tensor tensor {c.name, c.shape, c.values};
+    const QuantizedTensor quantized = quantize(tensor, c.scheme, c.ranges);
+    std::vector<float> expected;
+    const FakeQuantizeCounts counts = fakeQuantizeInto(tensor, c.scheme, expected, c.ranges);
+    if (!cudaSupportsScheme(c.scheme))
+        return c.name + ": scheme reported unsupported";
+    const CudaFakeQuantized got
+        = cudaFakeQuantize(c.values, c.shape, c.scheme, quantized.scales, quantized.zeroPoints);
+    if (got.values.size() != expected.size())
+        return c.name + ": cuda returned " + std::to_string(got.values.size()) + " values";
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        if (!cudaref::sameFloat(got.values[i], expected[i]))
+            return c.name + ": element " + std::to_string(i) + " x = " + std::to_string(c.values[i])
+                + ": cuda " + std::to_string(got.values[i]) + ", reference " + std::to_string(expected[i]);
+    if (got.clippedCount != counts.clippedCount || got.nonFiniteCount != counts.nonFiniteCount)
+        return c.name + ": counts cuda " + std::to_string(got.clippedCount) + "/"
+            + std::to_string(got.nonFiniteCount) + ", reference " + std::to_string(counts.clippedCount) + "/"
+            + std::to_string(counts.nonFiniteCount);
+    const ErrorSums sums
+        = cudaFakeQuantError(c.values, c.shape, c.scheme, quantized.scales, quantized.zeroPoints);
+    const ErrorSums reference = cudaref::errorSums(c.values, expected, counts.clippedCount);
+    if (!cudaref::sameSums(sums, reference)) {
+        const auto line = [](const ErrorSums& e) {
+            char text[512];
+            std::snprintf(text, sizeof text, "%a %a %a %a %a %a max %a n %lld clipped %lld non-finite %lld",
+                e.sumSquaredError, e.sumAbsError, e.sumSquaredSignal, e.sumAbsSignal, e.sumProduct,
+                e.sumSquaredRecon, e.maxAbsError, static_cast<long long>(e.count),
+                static_cast<long long>(e.clipped), static_cast<long long>(e.nonFinite));
+            return std::string(text);
+        };
+        return c.name + ": error sums differ: cuda " + line(sums) + "; reference " + line(reference);
+    }
+    return {};
+}
+
+/// Unsupported schemes and inconsistent arguments are refused with qs::Error.
+inline std::string checkRefusals()
+{
+    const std::vector<float> values(64, 1.0f);
+    const std::vector<float> one {1.0f};
+    const auto throws = [](const std::function<void()>& f) {
+        try {
+            f();
+        } catch (const Error&) {
+            return true;
+        }
+        return false;
+    };
+    const Scheme ternary = makeScheme("ternary", Granularity::perTensor());
+    if (cudaSupportsScheme(ternary) || !throws([&] { cudaFakeQuantError(values, {64}, ternary, one, {}); }))
+        return "ternary is not refused";
+    Scheme mx = makeScheme("int8", Granularity::perTensor());
+    mx.blockFormat = BlockFormat::MXFP4;
+    if (cudaSupportsScheme(mx))
+        return "a block format is reported supported";
+    const Scheme affine = makeScheme("int8", Granularity::perTensor(), RangeMode::Affine);
+    const std::vector<std::int32_t> outside {300};
+    if (!throws([&] { cudaFakeQuantError(values, {64}, affine, one, outside); }))
+        return "a zero point outside the integer range is not refused";
+    const Scheme int8 = makeScheme("int8", Granularity::perChannel(0));
+    if (!throws([&] { cudaFakeQuantError(values, {8, 8}, int8, one, {}); }))
+        return "a wrong scale count is not refused";
+    if (!throws([&] {
+            cudaFakeQuantError(values, {8, 9}, makeScheme("int8", Granularity::perTensor()), one, {});
+        }))
+        return "a wrong shape is not refused";
+    const std::vector<float> zero {0.0f};
+    if (!throws([&] {
+            cudaFakeQuantError(values, {64}, makeScheme("int8", Granularity::perTensor()), zero, {});
+        }))
+        return "a zero scale is not refused";
+    if (!throws([&] { cudaMinMaxRows(values, 7, 9); }))
+        return "a wrong row shape is not refused";
+    if (!throws([&] { cudaHistogram(values, 0, 0.0f, 1.0f, false); })
+        || !throws([&] { cudaHistogram(values, 8, 1.0f, 0.0f, false); }))
+        return "an invalid histogram is not refused";
+    return {};
+}
+
+/// Every kernel name of cudaTimeKernelMs runs on a small tensor; an unknown name is refused.
+inline std::string checkTiming()
+{
+    const std::vector<float> values = testValues(1 << 20, 77);
+    const char* kernels[] = {"copy", "read", "minmax", "minmax_rows 4096", "histogram 2048",
+        "histogram_abs 2048", "fakequant int8 tensor", "fakequant int8 channel 4096",
+        "fakequant int4 group:128", "fakequant fp8_e4m3 tensor", "fakequant fp8_e4m3 group:64 1024 bitround",
+        "fakequant fp8_e5m2 channel 1024", "fakequant nf4 group:64", "fakequant_twopass int8 channel",
+        "fakequant_counts int8 channel", "fakequant_values int8 group:128 4096"};
+    for (const char* kernel : kernels) {
+        const double ms = cudaTimeKernelMs(kernel, values, 3);
+        if (!(ms > 0) || !std::isfinite(ms))
+            return std::string("timing of '") + kernel + "' gave " + std::to_string(ms) + " ms";
+    }
+    try {
+        cudaTimeKernelMs("sort", values, 1);
+    } catch (const Error&) {
+        return {};
+    }
+    return "an unknown kernel name is not refused";
+}
+
+} // namespace qs::cudacheck
