@@ -514,31 +514,10 @@ ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const S
 
 ErrorReport errorReportFromSums(const ErrorSums& sums, double bitsPerValue)
 {
-    ErrorReport r;
-    r.count = sums.count;
-    r.bitsPerValue = bitsPerValue;
-    if (sums.count == 0) {
-        r.cosine = 1;
-        return r;
-    }
-    const auto n = static_cast<double>(sums.count);
-    r.mse = sums.sumSquaredError / n;
-    r.rmse = std::sqrt(r.mse);
-    r.maxAbsError = sums.maxAbsError;
-    r.meanAbsError = sums.sumAbsError / n;
-    const double meanAbs = sums.sumAbsSignal / n;
-    r.relativeRmse = meanAbs > 0 ? r.rmse / meanAbs : 0;
-    if (sums.sumSquaredError == 0)
-        r.sqnrDb = sums.sumSquaredSignal > 0 ? HUGE_VAL : 0;
-    else
-        r.sqnrDb = 10 * std::log10(sums.sumSquaredSignal / sums.sumSquaredError);
-    if (sums.sumSquaredSignal == 0 || sums.sumSquaredRecon == 0)
-        r.cosine = sums.sumSquaredSignal == sums.sumSquaredRecon ? 1 : 0;
-    else
-        r.cosine = std::clamp(
-            sums.sumProduct / std::sqrt(sums.sumSquaredSignal * sums.sumSquaredRecon), -1.0, 1.0);
-    r.clippedShare = static_cast<double>(sums.clipped) / n;
-    return r;
+    return errorReportFromTotals({sums.count, sums.sumSquaredError, sums.sumAbsError, double(sums.maxAbsError),
+                                  sums.sumSquaredSignal, sums.sumAbsSignal, sums.sumSquaredRecon, sums.sumProduct,
+                                  sums.clipped},
+                                 bitsPerValue);
 }
 
 } // namespace qs

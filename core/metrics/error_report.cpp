@@ -154,36 +154,46 @@ void percentilesByRadixSelection(std::span<const float> original, std::span<cons
 ErrorReport finish(
     const Sums& s, const double (&percentiles)[3], std::int64_t clippedCount, double bitsPerValue)
 {
-    ErrorReport r;
-    r.count = s.count;
-    r.bitsPerValue = bitsPerValue;
-    if (s.count == 0) {
-        r.cosine = 1;
-        return r;
+    ErrorReport r = errorReportFromTotals({s.count, s.errorSquares, s.absErrors, s.maxAbsError, s.originalSquares,
+                                           s.originalAbs, s.reconstructedSquares, s.products, clippedCount},
+                                          bitsPerValue);
+    if (s.count > 0) {
+        r.p50AbsError = percentiles[0];
+        r.p95AbsError = percentiles[1];
+        r.p99AbsError = percentiles[2];
     }
-    const auto n = static_cast<double>(s.count);
-    r.mse = s.errorSquares / n;
-    r.rmse = std::sqrt(r.mse);
-    r.maxAbsError = s.maxAbsError;
-    r.meanAbsError = s.absErrors / n;
-    const double meanAbs = s.originalAbs / n;
-    r.relativeRmse = meanAbs > 0 ? r.rmse / meanAbs : 0;
-    if (s.errorSquares == 0)
-        r.sqnrDb = s.originalSquares > 0 ? kInf : 0;
-    else
-        r.sqnrDb = 10 * std::log10(s.originalSquares / s.errorSquares);
-    if (s.originalSquares == 0 || s.reconstructedSquares == 0)
-        r.cosine = s.originalSquares == s.reconstructedSquares ? 1 : 0;
-    else
-        r.cosine = std::clamp(s.products / std::sqrt(s.originalSquares * s.reconstructedSquares), -1.0, 1.0);
-    r.p50AbsError = percentiles[0];
-    r.p95AbsError = percentiles[1];
-    r.p99AbsError = percentiles[2];
-    r.clippedShare = static_cast<double>(clippedCount) / n;
     return r;
 }
 
 } // namespace
+
+ErrorReport errorReportFromTotals(const ErrorTotals& t, double bitsPerValue)
+{
+    ErrorReport r;
+    r.count = t.count;
+    r.bitsPerValue = bitsPerValue;
+    if (t.count == 0) {
+        r.cosine = 1;
+        return r;
+    }
+    const auto n = static_cast<double>(t.count);
+    r.mse = t.sumSquaredError / n;
+    r.rmse = std::sqrt(r.mse);
+    r.maxAbsError = t.maxAbsError;
+    r.meanAbsError = t.sumAbsError / n;
+    const double meanAbs = t.sumAbsSignal / n;
+    r.relativeRmse = meanAbs > 0 ? r.rmse / meanAbs : 0;
+    if (t.sumSquaredError == 0)
+        r.sqnrDb = t.sumSquaredSignal > 0 ? kInf : 0;
+    else
+        r.sqnrDb = 10 * std::log10(t.sumSquaredSignal / t.sumSquaredError);
+    if (t.sumSquaredSignal == 0 || t.sumSquaredRecon == 0)
+        r.cosine = t.sumSquaredSignal == t.sumSquaredRecon ? 1 : 0;
+    else
+        r.cosine = std::clamp(t.sumProduct / std::sqrt(t.sumSquaredSignal * t.sumSquaredRecon), -1.0, 1.0);
+    r.clippedShare = static_cast<double>(t.clipped) / n;
+    return r;
+}
 
 ErrorReport computeErrorReport(std::span<const float> original, std::span<const float> reconstructed,
     std::int64_t clippedCount, double bitsPerValue)

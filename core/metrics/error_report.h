@@ -30,6 +30,22 @@ struct ErrorReport {
     bool operator==(const ErrorReport&) const = default;
 };
 
+/// The double-precision totals every ErrorReport field except the percentiles follows from (over finite x).
+struct ErrorTotals {
+    std::int64_t count = 0;
+    double sumSquaredError = 0;  ///< Σ (x - x̂)²
+    double sumAbsError = 0;      ///< Σ |x - x̂|
+    double maxAbsError = 0;
+    double sumSquaredSignal = 0; ///< Σ x²
+    double sumAbsSignal = 0;     ///< Σ |x|
+    double sumSquaredRecon = 0;  ///< Σ x̂²
+    double sumProduct = 0;       ///< Σ x·x̂
+    std::int64_t clipped = 0;
+};
+
+/// The report that follows from `totals` (percentiles left 0), with the formulas documented at ErrorReport.
+ErrorReport errorReportFromTotals(const ErrorTotals& totals, double bitsPerValue = 0);
+
 /// Compares `original` with `reconstructed` (same length; throws qs::Error otherwise). Two passes, O(n)
 /// time; the percentiles are exact (radix selection on the bits of |e|), with O(1) extra memory besides the
 /// elements of the few histogram buckets that hold the requested ranks.
