@@ -12,6 +12,7 @@ packages=(
     nlohmann-json3-dev
     libcli11-dev
     libzip-dev zlib1g-dev
+    libssl-dev
     xvfb xauth
 )
 

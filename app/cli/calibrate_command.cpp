@@ -1,7 +1,7 @@
 #include "base/error.h"
 #include "calib/calibration.h"
+#include "calibration_arguments.h"
 #include "commands.h"
-#include "formats/number_format.h"
 #include "io/tensor_file.h"
 #include "text_table.h"
 
@@ -19,28 +19,7 @@ namespace {
 struct CalibrateOptions {
     std::string file;
     std::string tensor;
-    std::string method;
-    std::string compat = "native";
-    double percentile = 0;
-    int bins = 0;
-    int batches = 1;
-    int batchAxis = 0;
-    bool percentileGiven = false;
-    bool binsGiven = false;
-    bool batchesGiven = false;
-    bool batchAxisGiven = false;
-    std::string format = "int8";
-    std::string granularity = "tensor";
-    std::string range = "sym";
-    bool symmetric = false;
-    bool asymmetric = false;
-    int quantizedBins = 0;
-    int startBin = 128;
-    int stride = 1;
-    double averagingConstant = 0.01;
-    bool skipZeros = false;
-    bool mseSweep = false;
-    int mseSteps = 39;
+    CalibrationArguments calibration;
     bool json = false;
 };
 
@@ -88,10 +67,10 @@ std::vector<Tensor> loadBatches(const TensorFile& file, const CalibrateOptions& 
     if (file.find(name)) {
         const Tensor tensor = file.load(name);
         what = name;
-        if (options.batchesGiven)
-            return splitBatches(tensor, options.batches);
-        if (options.batchAxisGiven)
-            return batchesAlongAxis(tensor, options.batchAxis);
+        if (options.calibration.batchesGiven())
+            return splitBatches(tensor, options.calibration.batches);
+        if (options.calibration.batchAxisGiven())
+            return batchesAlongAxis(tensor, options.calibration.batchAxis);
         return {tensor};
     }
     std::string prefix = name;
@@ -105,7 +84,7 @@ std::vector<Tensor> loadBatches(const TensorFile& file, const CalibrateOptions& 
     if (members.empty())
         throwFileError(file.path(), options.tensor,
             "no such tensor or group (run 'quantscope-cli inspect FILE --list')");
-    if (options.batchesGiven || options.batchAxisGiven)
+    if (options.calibration.batchesGiven() || options.calibration.batchAxisGiven())
         throw Error("--batches and --batch-axis split one tensor; the group '" + options.tensor
             + "' is already fed as one batch per dataset");
     std::sort(members.begin(), members.end(), naturalLess);
@@ -288,42 +267,10 @@ std::string resultText(const TensorFile& file, const std::string& what, const st
 
 int runCalibrate(const CalibrateOptions& options)
 {
-    if (options.method.empty())
+    if (options.calibration.method.empty())
         throw Error("calibrate needs --method (minmax, ema, percentile, entropy, mse, histogram-observer)");
-    if (options.symmetric && options.asymmetric)
-        throw Error("choose one of --symmetric and --asymmetric");
-    CalibrationOptions co;
-    co.method = calibrationMethodByName(options.method);
-    co.compat = compatibilityByName(options.compat);
-    if (options.percentileGiven) {
-        if (!(options.percentile > 0 && options.percentile <= 100))
-            throw Error("percentile " + fmt(options.percentile) + " is outside (0, 100]");
-        co.percentile = options.percentile;
-    }
-    if (options.binsGiven) {
-        if (options.bins < 2)
-            throw Error("--bins must be at least 2, not " + std::to_string(options.bins));
-        co.bins = options.bins;
-    }
-    co.quantizedBins = options.quantizedBins;
-    co.startBin = options.startBin;
-    co.stride = options.stride;
-    co.averagingConstant = options.averagingConstant;
-    co.skipZeros = options.skipZeros;
-    co.mseSweep = options.mseSweep;
-    co.mseSteps = options.mseSteps;
-    if (options.symmetric)
-        co.symmetric = true;
-    if (options.asymmetric)
-        co.symmetric = false;
-
-    Scheme scheme;
-    if (blockFormatByName(options.format) != BlockFormat::None)
-        scheme.blockFormat = blockFormatByName(options.format);
-    else
-        scheme.format = formatByName(options.format);
-    scheme.granularity = parseGranularity(options.granularity);
-    scheme.rangeMode = rangeModeByName(options.range);
+    const CalibrationOptions co = calibrationOptions(options.calibration);
+    const Scheme scheme = calibrationScheme(options.calibration);
 
     const auto file = TensorFile::open(options.file);
     CalibrateOptions resolved = options;
@@ -362,54 +309,9 @@ Action addCalibrateCommand(CLI::App& app)
         ->required();
     command->add_option("--tensor,-t", options->tensor,
         "The tensor (full name), or an HDF5 group of batches; optional when the file holds one tensor");
-    command->add_option(
-        "--method,-m", options->method, "minmax, ema, percentile, entropy, mse or histogram-observer");
-    command
-        ->add_option(
-            "--compat", options->compat, "Whose semantics: native, modelopt, pytorch, onnxruntime, tensorrt")
-        ->capture_default_str();
-    CLI::Option* percentile = command->add_option("--percentile", options->percentile,
-        "Percentile in (0, 100] (default: modelopt/native 99.99, onnxruntime 99.999)");
-    CLI::Option* bins = command->add_option(
-        "--bins", options->bins, "Histogram bins, >= 2 (default 2048; onnxruntime entropy 128)");
-    CLI::Option* batches
-        = command->add_option("--batches", options->batches, "Split the tensor into N equal batches");
-    CLI::Option* axis
-        = command->add_option("--batch-axis", options->batchAxis, "Every index along this axis is one batch");
-    batches->excludes(axis);
-    command->add_option("--format", options->format, "Element format (see 'quantscope-cli formats')")
-        ->capture_default_str();
-    command
-        ->add_option("--granularity", options->granularity,
-            "tensor, channel[:AXIS], group:SIZE[:AXIS] or block:ROWSxCOLS (groups of one batch)")
-        ->capture_default_str();
-    command->add_option("--range", options->range, "Integer range mode: sym, symfull or affine")
-        ->capture_default_str();
-    command->add_flag("--symmetric", options->symmetric,
-        "ORT min-max/ema/percentile symmetric; native percentile on |x| (the default unless affine)");
-    command->add_flag(
-        "--asymmetric", options->asymmetric, "The opposite of --symmetric (percentile: both tails)");
-    command->add_option("--quantized-bins", options->quantizedBins, "Entropy levels (0 = the mode's default)")
-        ->capture_default_str();
-    command->add_option("--start-bin", options->startBin, "ModelOpt entropy/MSE first candidate bin")
-        ->capture_default_str();
-    command->add_option("--stride", options->stride, "ModelOpt entropy/MSE candidate stride")
-        ->capture_default_str();
-    command->add_option("--averaging-constant", options->averagingConstant, "EMA constant c (PyTorch)")
-        ->capture_default_str();
-    command->add_flag("--skip-zeros", options->skipZeros, "ModelOpt: drop exact zeros from the histogram");
-    command->add_flag("--mse-sweep", options->mseSweep,
-        "ModelOpt MSE: MseCalibrator's amax multiplier sweep instead of the histogram search");
-    command->add_option("--mse-steps", options->mseSteps, "Multiplier sweep candidates")
-        ->capture_default_str();
+    addCalibrationArguments(*command, options->calibration, true);
     command->add_flag("--json", options->json, "Print one JSON document");
-    return [options, percentile, bins, batches, axis] {
-        options->percentileGiven = percentile->count() > 0;
-        options->binsGiven = bins->count() > 0;
-        options->batchesGiven = batches->count() > 0;
-        options->batchAxisGiven = axis->count() > 0;
-        return runCalibrate(*options);
-    };
+    return [options] { return runCalibrate(*options); };
 }
 
 } // namespace qs::cli

@@ -15,5 +15,7 @@ Action addFormatsCommand(CLI::App& app);
 Action addCompareCommand(CLI::App& app);
 Action addCalibrateCommand(CLI::App& app);
 Action addBenchCommand(CLI::App& app);
+Action addExportCommand(CLI::App& app);
+Action addImportCommand(CLI::App& app);
 
 } // namespace qs::cli

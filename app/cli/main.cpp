@@ -19,6 +19,8 @@ int main(int argc, char** argv)
     add(qs::cli::addCompareCommand(app));
     add(qs::cli::addCalibrateCommand(app));
     add(qs::cli::addBenchCommand(app));
+    add(qs::cli::addExportCommand(app));
+    add(qs::cli::addImportCommand(app));
 
     try {
         app.parse(argc, argv);
