@@ -1,12 +1,16 @@
 #include "base/error.h"
 #include "calib/calibration.h"
 #include "calib/histogram_collectors.h"
+#include "calib/order_statistic.h"
 #include "formats/number_format.h"
 
 #include <QtTest>
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <random>
 #include <string>
 
 using namespace qs;
@@ -645,6 +649,100 @@ private slots:
         QCOMPARE(compatibilityByName("ORT"), Compatibility::OnnxRuntime);
         QCOMPARE(calibrationMethodName(CalibrationMethod::MovingAverage), std::string("ema"));
         QCOMPARE(compatibilityName(Compatibility::TensorRT), std::string("tensorrt"));
+    }
+
+    // The radix selection equals std::nth_element on a copy of the finite values, at every rank checked, on
+    // data with negatives, ±0, subnormals, ties, NaN and ±Inf, spread over spans of different sizes.
+    void orderStatisticsEqualNthElement_data()
+    {
+        QTest::addColumn<bool>("magnitudes");
+        QTest::newRow("signed") << false;
+        QTest::newRow("magnitudes") << true;
+    }
+
+    void orderStatisticsEqualNthElement()
+    {
+        QFETCH(bool, magnitudes);
+        std::mt19937 gen(7);
+        std::normal_distribution<float> normal;
+        std::vector<float> a(70001), b(513), c(1);
+        for (float& v : a)
+            v = normal(gen) * 3;
+        for (std::size_t i = 0; i < a.size(); i += 97)
+            a[i] = 0.0f;
+        for (std::size_t i = 5; i < a.size(); i += 89)
+            a[i] = -0.0f;
+        for (std::size_t i = 0; i < b.size(); ++i)
+            b[i] = i % 3 == 0 ? 1.5f : std::numeric_limits<float>::denorm_min() * float(int(i) - 256);
+        b[7] = std::numeric_limits<float>::quiet_NaN();
+        b[8] = std::numeric_limits<float>::infinity();
+        b[9] = -std::numeric_limits<float>::infinity();
+        c[0] = std::numeric_limits<float>::quiet_NaN();
+        const std::vector<std::span<const float>> spans {a, b, c};
+
+        std::vector<float> finite;
+        for (const auto& span : spans)
+            for (const float v : span)
+                if (std::isfinite(v))
+                    finite.push_back(magnitudes ? std::fabs(v) : v);
+        const std::int64_t n = qs::countFinite(spans);
+        QCOMPARE(n, std::int64_t(finite.size()));
+        QCOMPARE(n, std::int64_t(a.size() + b.size() - 3));
+        std::vector<std::int64_t> ranks {0, 1, n / 2, n - 2, n - 1};
+        for (std::int64_t r = 3; r < n; r += 4999)
+            ranks.push_back(r);
+        const std::vector<float> got = qs::selectRanks(spans, ranks, magnitudes, n);
+        QCOMPARE(got.size(), ranks.size());
+        for (std::size_t i = 0; i < ranks.size(); ++i) {
+            std::vector<float> copy = finite;
+            std::nth_element(copy.begin(), copy.begin() + ranks[i], copy.end());
+            const float want = copy[std::size_t(ranks[i])];
+            // Equal as floats; where the value is a zero, the bit order decides its sign.
+            QVERIFY2(got[i] == want,
+                qPrintable(QStringLiteral("rank %1: %2 vs %3").arg(ranks[i]).arg(got[i]).arg(want)));
+            if (got[i] != 0 || magnitudes)
+                QCOMPARE(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want));
+        }
+        // Every zero sits between the negatives and the positives, -0 first.
+        if (!magnitudes) {
+            const std::int64_t negatives
+                = std::count_if(finite.begin(), finite.end(), [](float v) { return v < 0; });
+            QCOMPARE(std::signbit(qs::selectRanks(spans, {negatives}, false, n).front()), true);
+            QVERIFY_THROWS_EXCEPTION(qs::Error, qs::selectRanks(spans, {n}, false, n));
+        }
+    }
+
+    // Per tensor, the native exact percentile (radix selection over the batches) equals the per-group path
+    // (nth_element on a copy) that a one-channel scheme takes on the same values.
+    void exactPercentilePerTensorEqualsTheGroupPath()
+    {
+        std::mt19937 gen(11);
+        std::student_t_distribution<float> heavy(3);
+        std::vector<Tensor> batches;
+        for (int k = 0; k < 3; ++k) {
+            Tensor t {std::string("b").append(std::to_string(k)), {1, 4000}, std::vector<float>(4000)};
+            for (float& v : t.data)
+                v = heavy(gen);
+            t.data[17] = std::numeric_limits<float>::quiet_NaN();
+            batches.push_back(t);
+        }
+        Scheme perTensor;
+        Scheme oneChannel;
+        oneChannel.granularity = Granularity::perChannel(0);
+        for (const bool symmetric : {true, false})
+            for (const double p : {50.0, 99.0, 99.99, 100.0}) {
+                std::int64_t badA = 0, badB = 0;
+                const std::vector<GroupRange> a
+                    = exactPercentileRanges(batches, perTensor, p, symmetric, &badA);
+                const std::vector<GroupRange> b
+                    = exactPercentileRanges(batches, oneChannel, p, symmetric, &badB);
+                QCOMPARE(a.size(), std::size_t(1));
+                QCOMPARE(b.size(), std::size_t(1));
+                QCOMPARE(a[0].min, b[0].min);
+                QCOMPARE(a[0].max, b[0].max);
+                QCOMPARE(badA, std::int64_t(3));
+                QCOMPARE(badB, std::int64_t(3));
+            }
     }
 };
 

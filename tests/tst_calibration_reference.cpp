@@ -21,12 +21,16 @@
 
 using namespace qs;
 
-// Our calibrators against the golden outputs of the real peers in tests/fixtures/reference/calibration
-// (README.md there, "Calibration references"; made by make_calibration_reference.py with PyTorch 2.11.0,
-// ONNX Runtime 1.30.0, ModelOpt a2fbac7 and pytorch-quantization a892d22). Every input is fed exactly as the
-// script feeds it: the activations gauss/relu/growing as 4 batches of 4096 (row k = batch k, k = 0..3, one
-// call per batch), input_weights once as the whole [64, 256] tensor; ORT's "once" results as one batch
-// holding all four rows (one collect_data() over the four batches).
+// Our calibrators against the golden outputs of the real peers (README.md in tests/fixtures/reference,
+// "Calibration references"; made by calibration/make_calibration_reference.py with PyTorch 2.11.0, ONNX
+// Runtime 1.30.0, ModelOpt a2fbac7 and pytorch-quantization a892d22), on two sets of inputs fed the same way:
+//  * synthetic (fixtures/reference/calibration): the activations gauss/relu/growing as 4 batches of 4096
+//    (row k = batch k, k = 0..3, one call per batch), input_weights once as the whole [64, 256] tensor;
+//  * samples (fixtures/reference/calibration_samples, the script's --samples run): the committed sample
+//    tensors, read here through TensorFile from sample_tensors/ — llm_activations.npy, calibration_set.h5
+//    /calib/layer1 batch_0..3, the relu member of relu_gelu_activations.npz and attention_probs.npy as 4
+//    batches each, depthwise_conv.safetensors depthwise.weight once as a whole (per channel along axis 0).
+// ORT's "once" results are one batch holding all four batches (one collect_data() over the four).
 //
 // Everything is compared to the last bit: floats through their bit patterns (QCOMPARE on floating point is
 // fuzzy), counts exactly, nphist's float64 edges as float64. The fixtures that are float64 are read raw from
@@ -37,8 +41,8 @@ using namespace qs;
 // No tolerance anywhere. The one place where the peer's arithmetic could have made bit-exactness out of reach
 // is pytorch-quantization's MSE, which ran on CUDA (a different float32 reduction order from torch's CPU sum
 // that we reproduce): its minimum is a near-tie (the manifest's *_mse_diagnostic: the runner-up within 3e-5
-// to 4e-3, relative). A one-bin allowance would be defensible there, but our centre index equals the peer's in
-// all eight cases, so the test checks the exact value and the exact index instead.
+// to 4e-3, relative). A one-bin allowance would be defensible there, but our centre index equals the peer's
+// in all eight cases, so the test checks the exact value and the exact index instead.
 namespace {
 
 const QString kCalibration = QStringLiteral(QS_FIXTURES_DIR "/reference/calibration/");
@@ -58,9 +62,9 @@ struct Array {
     }
 };
 
-Array loadArray(const QString& fileName)
+Array loadArray(const QString& filePath)
 {
-    const std::string path = (kCalibration + fileName).toStdString();
+    const std::string path = filePath.toStdString();
     const auto file = TensorFile::open(path);
     const TensorInfo& info = file->tensors().front();
     Array a;
@@ -95,30 +99,95 @@ Array loadArray(const QString& fileName)
     return a;
 }
 
-Tensor loadInput(const QString& input)
+/// One set of peer results and the inputs they were computed from.
+struct FixtureSet {
+    QString label;
+    QString dir; ///< the script's OUT_DIR: results and MANIFEST.json
+    QStringList activations; ///< fed as 4 batches
+    QStringList unsignedInputs; ///< also calibrated with ModelOpt's unsigned=True
+};
+
+const FixtureSet kSynthetic {QStringLiteral("synthetic"), kCalibration,
+    {QStringLiteral("gauss"), QStringLiteral("relu"), QStringLiteral("growing")}, {QStringLiteral("relu")}};
+const FixtureSet kSamples {QStringLiteral("samples"),
+    QStringLiteral(QS_FIXTURES_DIR "/reference/calibration_samples/"),
+    {QStringLiteral("llm"), QStringLiteral("calib1"), QStringLiteral("relu"), QStringLiteral("attention")},
+    {QStringLiteral("relu"), QStringLiteral("attention")}};
+const FixtureSet* const kSets[] = {&kSynthetic, &kSamples};
+
+/// A data row's input: "<set>/<name>", e.g. "samples/llm".
+struct Input {
+    const FixtureSet* set = nullptr;
+    QString name;
+
+    Array array(const QString& fileName) const { return loadArray(set->dir + fileName); }
+};
+
+Input inputOf(const QString& id)
 {
-    const auto file = TensorFile::open(
-        (kCalibration + QStringLiteral("input_") + input + QStringLiteral(".npy")).toStdString());
-    Tensor t = file->load(file->tensors().front().name);
-    t.name = input.toStdString();
+    const QString label = id.section(QLatin1Char('/'), 0, 0);
+    for (const FixtureSet* set : kSets)
+        if (set->label == label)
+            return {set, id.section(QLatin1Char('/'), 1)};
+    throw Error("unknown fixture set in " + id.toStdString());
+}
+
+Tensor loadTensor(const QString& path, const std::string& name)
+{
+    const auto file = TensorFile::open(path.toStdString());
+    Tensor t = file->load(name.empty() ? file->tensors().front().name : name);
     return t;
 }
 
-/// The batches as the script feeds them: rows 0..3 of an activation in order, the weights whole.
-std::vector<Tensor> batchesOf(const QString& input)
+/// The batches as the script feeds them, in order.
+std::vector<Tensor> batchesOf(const Input& in)
 {
-    const Tensor t = loadInput(input);
-    if (input == QLatin1String("weights"))
-        return {t};
-    return splitBatches(t, 4);
+    const QString samples = QStringLiteral(QS_SAMPLES_DIR "/");
+    if (in.set == &kSynthetic) {
+        const Tensor t
+            = loadTensor(in.set->dir + QStringLiteral("input_") + in.name + QStringLiteral(".npy"), {});
+        if (in.name == QLatin1String("weights"))
+            return {t};
+        return splitBatches(t, 4);
+    }
+    if (in.name == QLatin1String("weights"))
+        return {loadTensor(samples + QStringLiteral("depthwise_conv.safetensors"), "depthwise.weight")};
+    if (in.name == QLatin1String("calib1")) {
+        std::vector<Tensor> batches;
+        for (int k = 0; k < 4; ++k)
+            batches.push_back(loadTensor(
+                samples + QStringLiteral("calibration_set.h5"), "/calib/layer1/batch_" + std::to_string(k)));
+        return batches;
+    }
+    if (in.name == QLatin1String("relu"))
+        return splitBatches(loadTensor(samples + QStringLiteral("relu_gelu_activations.npz"), "relu"), 4);
+    const QString file = in.name == QLatin1String("llm") ? QStringLiteral("llm_activations.npy")
+                                                         : QStringLiteral("attention_probs.npy");
+    return splitBatches(loadTensor(samples + file, {}), 4);
 }
 
-QJsonObject manifest()
+/// All batches as one (ORT's single collect_data() over the four).
+Tensor wholeOf(const Input& in)
 {
-    QFile file(kCalibration + QStringLiteral("MANIFEST.json"));
+    const std::vector<Tensor> batches = batchesOf(in);
+    Tensor whole {in.name.toStdString(), {}, {}};
+    for (const Tensor& b : batches)
+        whole.data.insert(whole.data.end(), b.data.begin(), b.data.end());
+    whole.shape = {std::int64_t(whole.data.size())};
+    return whole;
+}
+
+QJsonObject manifest(const FixtureSet& set)
+{
+    QFile file(set.dir + QStringLiteral("MANIFEST.json"));
     if (!file.open(QIODevice::ReadOnly))
         return {};
     return QJsonDocument::fromJson(file.readAll()).object();
+}
+
+QJsonObject notes(const Input& in)
+{
+    return manifest(*in.set)[QStringLiteral("notes")].toObject();
 }
 
 /// A number the manifest keeps as Python's repr() string (round-trips exactly).
@@ -215,7 +284,32 @@ CollectedHistogram collectModelOpt(const std::vector<Tensor>& batches, bool torc
     return collector.histogram();
 }
 
-const char* const kActivations[] = {"gauss", "relu", "growing"};
+/// "<set>/<activation>" for every activation of every set.
+QStringList activationIds()
+{
+    QStringList ids;
+    for (const FixtureSet* set : kSets)
+        for (const QString& name : set->activations)
+            ids << set->label + QLatin1Char('/') + name;
+    return ids;
+}
+
+QStringList weightIds()
+{
+    QStringList ids;
+    for (const FixtureSet* set : kSets)
+        ids << set->label + QStringLiteral("/weights");
+    return ids;
+}
+
+QStringList unsignedIds()
+{
+    QStringList ids;
+    for (const FixtureSet* set : kSets)
+        for (const QString& name : set->unsignedInputs)
+            ids << set->label + QLatin1Char('/') + name;
+    return ids;
+}
 
 } // namespace
 
@@ -239,7 +333,7 @@ private slots:
         QFETCH(QString, input);
         QFETCH(int, rows);
         QFETCH(int, cols);
-        const Tensor t = loadInput(input);
+        const Tensor t = loadTensor(kCalibration + QStringLiteral("input_%1.npy").arg(input), {});
         QCOMPARE(t.shape, (Shape {rows, cols}));
         for (const float v : t.data)
             QVERIFY(std::isfinite(v));
@@ -255,27 +349,64 @@ private slots:
         }
     }
 
+    void samplesAreTheScriptsInputs_data()
+    {
+        QTest::addColumn<QString>("input");
+        for (const QString& name : kSamples.activations)
+            QTest::newRow(qPrintable(name)) << QStringLiteral("samples/") + name;
+        QTest::newRow("weights") << QStringLiteral("samples/weights");
+    }
+
+    // The script recorded count, min, max and the float64 sum of every batch it fed; the batches read here
+    // through TensorFile from sample_tensors/ must be the same values.
+    void samplesAreTheScriptsInputs()
+    {
+        QFETCH(QString, input);
+        const Input in = inputOf(input);
+        const QJsonArray stats = manifest(kSamples)[QStringLiteral("inputs")]
+                                     .toObject()[QStringLiteral("batch_stats")]
+                                     .toObject()[in.name]
+                                     .toArray();
+        const std::vector<Tensor> batches = batchesOf(in);
+        QCOMPARE(qsizetype(batches.size()), stats.size());
+        for (std::size_t k = 0; k < batches.size(); ++k) {
+            const QJsonObject want = stats[qsizetype(k)].toObject();
+            const std::vector<float>& v = batches[k].data;
+            QCOMPARE(qint64(v.size()), qint64(want[QStringLiteral("count")].toInteger()));
+            QCOMPARE_BITS(*std::min_element(v.begin(), v.end()), reprNumber(want[QStringLiteral("min")]));
+            QCOMPARE_BITS(*std::max_element(v.begin(), v.end()), reprNumber(want[QStringLiteral("max")]));
+            double sum = 0;
+            for (const float x : v)
+                sum += x;
+            const double wantSum = reprNumber(want[QStringLiteral("sum")]);
+            // numpy sums pairwise, we sum in order: equal to ~1e-12 relative, not to the bit.
+            QVERIFY2(std::abs(sum - wantSum) <= 1e-9 * std::max(1.0, std::abs(wantSum)),
+                describe(sum, wantSum).constData());
+        }
+    }
+
     // ---- PyTorch observers -------------------------------------------------------------------------------
 
     void pytorchMinMaxObserver_data()
     {
         QTest::addColumn<QString>("input");
         QTest::addColumn<QString>("qscheme");
-        for (const char* input : {"gauss", "relu", "growing", "weights"})
+        for (const QString& input : activationIds() + weightIds())
             for (const char* qscheme : {"quint8_affine", "qint8_symmetric"})
-                QTest::addRow("%s/%s", input, qscheme) << input << qscheme;
+                QTest::addRow("%s/%s", qPrintable(input), qscheme) << input << qscheme;
     }
 
     // MinMaxObserver(dtype, qscheme): [min_val, max_val, scale, zero_point].
     void pytorchMinMaxObserver()
     {
         QFETCH(QString, input);
+        const Input in = inputOf(input);
         QFETCH(QString, qscheme);
-        const Array want = loadArray(QStringLiteral("torch_minmax_%1_%2.npy").arg(input, qscheme));
+        const Array want = in.array(QStringLiteral("torch_minmax_%1_%2.npy").arg(in.name, qscheme));
         QCOMPARE(want.size(), std::size_t(4));
         const Scheme scheme = torchScheme(qscheme);
-        const CalibrationResult r = calibrate(
-            batchesOf(input), scheme, optionsFor(CalibrationMethod::MinMax, Compatibility::PyTorch));
+        const CalibrationResult r
+            = calibrate(batchesOf(in), scheme, optionsFor(CalibrationMethod::MinMax, Compatibility::PyTorch));
         QCOMPARE(r.ranges.size(), std::size_t(1));
         QCOMPARE_BITS(r.ranges[0].min, want[0]);
         QCOMPARE_BITS(r.ranges[0].max, want[1]);
@@ -294,21 +425,22 @@ private slots:
     {
         QTest::addColumn<QString>("input");
         QTest::addColumn<QString>("qscheme");
-        for (const char* input : kActivations)
+        for (const QString& input : activationIds())
             for (const char* qscheme : {"quint8_affine", "qint8_symmetric"})
-                QTest::addRow("%s/%s", input, qscheme) << input << qscheme;
+                QTest::addRow("%s/%s", qPrintable(input), qscheme) << input << qscheme;
     }
 
     // MovingAverageMinMaxObserver(averaging_constant=0.01): [min_val, max_val, scale, zero_point].
     void pytorchMovingAverageObserver()
     {
         QFETCH(QString, input);
+        const Input in = inputOf(input);
         QFETCH(QString, qscheme);
-        const Array want = loadArray(QStringLiteral("torch_movingavg_%1_%2.npy").arg(input, qscheme));
+        const Array want = in.array(QStringLiteral("torch_movingavg_%1_%2.npy").arg(in.name, qscheme));
         const Scheme scheme = torchScheme(qscheme);
         CalibrationOptions o = optionsFor(CalibrationMethod::MovingAverage, Compatibility::PyTorch);
         o.averagingConstant = 0.01;
-        const CalibrationResult r = calibrate(batchesOf(input), scheme, o);
+        const CalibrationResult r = calibrate(batchesOf(in), scheme, o);
         QCOMPARE(r.ranges.size(), std::size_t(1));
         QCOMPARE_BITS(r.ranges[0].min, want[0]);
         QCOMPARE_BITS(r.ranges[0].max, want[1]);
@@ -324,24 +456,30 @@ private slots:
 
     void pytorchPerChannelMinMaxObserver_data()
     {
+        QTest::addColumn<QString>("input");
         QTest::addColumn<QString>("qscheme");
-        QTest::newRow("weights/quint8_affine") << "quint8_affine";
-        QTest::newRow("weights/qint8_symmetric") << "qint8_symmetric";
+        for (const QString& input : weightIds())
+            for (const char* qscheme : {"quint8_affine", "qint8_symmetric"})
+                QTest::addRow("%s/%s", qPrintable(input), qscheme) << input << qscheme;
     }
 
-    // PerChannelMinMaxObserver(ch_axis=0): [64, (min_val, max_val, scale, zero_point)].
+    // PerChannelMinMaxObserver(ch_axis=0): [channels, (min_val, max_val, scale, zero_point)].
     void pytorchPerChannelMinMaxObserver()
     {
+        QFETCH(QString, input);
         QFETCH(QString, qscheme);
-        const Array want = loadArray(QStringLiteral("torch_perchannel_weights_%1.npy").arg(qscheme));
-        QCOMPARE(want.shape, (Shape {64, 4}));
+        const Input in = inputOf(input);
+        const Array want = in.array(QStringLiteral("torch_perchannel_weights_%1.npy").arg(qscheme));
+        const std::vector<Tensor> batches = batchesOf(in);
+        const std::size_t channels = std::size_t(batches.at(0).shape.at(0));
+        QCOMPARE(want.shape, (Shape {std::int64_t(channels), 4}));
         const Scheme scheme = torchScheme(qscheme, Granularity::perChannel(0));
-        const CalibrationResult r = calibrate(batchesOf(QStringLiteral("weights")), scheme,
-            optionsFor(CalibrationMethod::MinMax, Compatibility::PyTorch));
-        QCOMPARE(r.ranges.size(), std::size_t(64));
-        QCOMPARE(r.scales.size(), std::size_t(64));
+        const CalibrationResult r
+            = calibrate(batches, scheme, optionsFor(CalibrationMethod::MinMax, Compatibility::PyTorch));
+        QCOMPARE(r.ranges.size(), channels);
+        QCOMPARE(r.scales.size(), channels);
         std::vector<double> min, max, scale, zp, wantMin, wantMax, wantScale, wantZp;
-        for (std::size_t c = 0; c < 64; ++c) {
+        for (std::size_t c = 0; c < channels; ++c) {
             min.push_back(r.ranges[c].min);
             max.push_back(r.ranges[c].max);
             scale.push_back(r.scales[c]);
@@ -360,8 +498,8 @@ private slots:
     void pytorchHistogramObserverHistogram_data()
     {
         QTest::addColumn<QString>("input");
-        for (const char* input : kActivations)
-            QTest::newRow(input) << input;
+        for (const QString& input : activationIds())
+            QTest::newRow(qPrintable(input)) << input;
     }
 
     // HistogramObserver(bins=2048).histogram after the 4 batches: float32 counts, bit for bit, over
@@ -369,11 +507,12 @@ private slots:
     void pytorchHistogramObserverHistogram()
     {
         QFETCH(QString, input);
-        const Array want = loadArray(QStringLiteral("torch_histobs_%1_hist.npy").arg(input));
-        const Array row = loadArray(QStringLiteral("torch_histobs_%1_quint8_affine.npy").arg(input));
+        const Input in = inputOf(input);
+        const Array want = in.array(QStringLiteral("torch_histobs_%1_hist.npy").arg(in.name));
+        const Array row = in.array(QStringLiteral("torch_histobs_%1_quint8_affine.npy").arg(in.name));
         QCOMPARE(want.dtype, std::string("<f4"));
         PyTorchHistogramCollector collector(2048);
-        for (const Tensor& b : batchesOf(input))
+        for (const Tensor& b : batchesOf(in))
             collector.collect(b.data);
         const CollectedHistogram h = collector.histogram();
         QCOMPARE_BITS(h.minSeen, row[0]);
@@ -385,9 +524,9 @@ private slots:
     {
         QTest::addColumn<QString>("input");
         QTest::addColumn<QString>("qscheme");
-        for (const char* input : kActivations)
+        for (const QString& input : activationIds())
             for (const char* qscheme : {"quint8_affine", "qint8_symmetric"})
-                QTest::addRow("%s/%s", input, qscheme) << input << qscheme;
+                QTest::addRow("%s/%s", qPrintable(input), qscheme) << input << qscheme;
     }
 
     // HistogramObserver: [min_val, max_val, search_min, search_max, scale, zero_point], search_* =
@@ -395,13 +534,14 @@ private slots:
     void pytorchHistogramObserverQParams()
     {
         QFETCH(QString, input);
+        const Input in = inputOf(input);
         QFETCH(QString, qscheme);
-        const Array want = loadArray(QStringLiteral("torch_histobs_%1_%2.npy").arg(input, qscheme));
+        const Array want = in.array(QStringLiteral("torch_histobs_%1_%2.npy").arg(in.name, qscheme));
         QCOMPARE(want.size(), std::size_t(6));
         const Scheme scheme = torchScheme(qscheme);
         CalibrationOptions o = optionsFor(CalibrationMethod::HistogramObserver, Compatibility::PyTorch);
         o.bins = 2048;
-        const CalibrationResult r = calibrate(batchesOf(input), scheme, o);
+        const CalibrationResult r = calibrate(batchesOf(in), scheme, o);
         QCOMPARE(r.histogramBins, std::int64_t(2048));
         QCOMPARE(r.ranges.size(), std::size_t(1));
         QCOMPARE_BITS(r.ranges[0].min, want[2]);
@@ -422,9 +562,9 @@ private slots:
     {
         QTest::addColumn<QString>("input");
         QTest::addColumn<QString>("config");
-        for (const char* input : kActivations)
+        for (const QString& input : activationIds())
             for (const char* config : {"entropy", "percentile_sym", "percentile_asym"})
-                QTest::addRow("%s/%s", input, config) << input << config;
+                QTest::addRow("%s/%s", qPrintable(input), config) << input << config;
     }
 
     // HistogramCollector after the 4 streamed collect() calls: histogram_dict['x'] = (hist int64, edges
@@ -433,21 +573,20 @@ private slots:
     void onnxRuntimeHistogramCollector()
     {
         QFETCH(QString, input);
+        const Input in = inputOf(input);
         QFETCH(QString, config);
-        const Array wantHist = loadArray(QStringLiteral("ort_%1_%2_hist.npy").arg(config, input));
-        const Array wantEdges = loadArray(QStringLiteral("ort_%1_%2_edges.npy").arg(config, input));
+        const Array wantHist = in.array(QStringLiteral("ort_%1_%2_hist.npy").arg(config, in.name));
+        const Array wantEdges = in.array(QStringLiteral("ort_%1_%2_edges.npy").arg(config, in.name));
         QCOMPARE(wantHist.dtype, std::string("<i8"));
         QCOMPARE(wantEdges.dtype, std::string("<f4"));
         const bool absolute = config == QLatin1String("percentile_sym");
         OrtHistogramCollector collector(config == QLatin1String("entropy") ? 128 : 2048, absolute);
-        for (const Tensor& b : batchesOf(input))
+        for (const Tensor& b : batchesOf(in))
             collector.collect(b.data);
         const CollectedHistogram h = collector.histogram();
         QCOMPARE_ARRAY(h.counts, wantHist.values, "histogram");
         QCOMPARE_ARRAY(h.edges, wantEdges.values, "edges");
-        const QJsonArray state = manifest()[QStringLiteral("notes")]
-                                     .toObject()[QStringLiteral("ort_%1_%2_state").arg(config, input)]
-                                     .toArray();
+        const QJsonArray state = notes(in)[QStringLiteral("ort_%1_%2_state").arg(config, in.name)].toArray();
         QCOMPARE(state.size(), absolute ? 2 : 3);
         QCOMPARE_BITS(collector.signedMin(), reprNumber(state[0]));
         QCOMPARE_BITS(collector.signedMax(), reprNumber(state[1]));
@@ -458,8 +597,8 @@ private slots:
     void onnxRuntimeEntropy_data()
     {
         QTest::addColumn<QString>("input");
-        for (const char* input : kActivations)
-            QTest::newRow(input) << input;
+        for (const QString& input : activationIds())
+            QTest::newRow(qPrintable(input)) << input;
     }
 
     // HistogramCollector(method='entropy', num_bins=128, num_quantized_bins=128, symmetric=False):
@@ -467,22 +606,23 @@ private slots:
     void onnxRuntimeEntropy()
     {
         QFETCH(QString, input);
-        const Array want = loadArray(QStringLiteral("ort_entropy_%1.npy").arg(input));
+        const Input in = inputOf(input);
+        const Array want = in.array(QStringLiteral("ort_entropy_%1.npy").arg(in.name));
         CalibrationOptions o = optionsFor(CalibrationMethod::Entropy, Compatibility::OnnxRuntime);
         o.bins = 128;
         o.quantizedBins = 128;
         const Scheme scheme = modelOptScheme(false);
-        const CalibrationResult stream = calibrate(batchesOf(input), scheme, o);
+        const CalibrationResult stream = calibrate(batchesOf(in), scheme, o);
         QCOMPARE(stream.ranges.size(), std::size_t(1));
         QCOMPARE_BITS(stream.ranges[0].min, want[0]);
         QCOMPARE_BITS(stream.ranges[0].max, want[1]);
-        const CalibrationResult once = calibrate({loadInput(input)}, scheme, o);
+        const CalibrationResult once = calibrate({wholeOf(in)}, scheme, o);
         QCOMPARE_BITS(once.ranges[0].min, want[2]);
         QCOMPARE_BITS(once.ranges[0].max, want[3]);
 
         // The same through the building blocks, on the stream histogram.
         OrtHistogramCollector collector(128, false);
-        for (const Tensor& b : batchesOf(input))
+        for (const Tensor& b : batchesOf(in))
             collector.collect(b.data);
         const CollectedHistogram h = collector.histogram();
         QCOMPARE(stream.histogramBins, std::int64_t(h.counts.size()));
@@ -495,9 +635,9 @@ private slots:
     {
         QTest::addColumn<QString>("input");
         QTest::addColumn<bool>("symmetric");
-        for (const char* input : kActivations) {
-            QTest::addRow("%s/sym", input) << input << true;
-            QTest::addRow("%s/asym", input) << input << false;
+        for (const QString& input : activationIds()) {
+            QTest::addRow("%s/sym", qPrintable(input)) << input << true;
+            QTest::addRow("%s/asym", qPrintable(input)) << input << false;
         }
     }
 
@@ -506,20 +646,21 @@ private slots:
     void onnxRuntimePercentile()
     {
         QFETCH(QString, input);
+        const Input in = inputOf(input);
         QFETCH(bool, symmetric);
         const Array want
-            = loadArray(QStringLiteral("ort_percentile_%1_%2.npy")
-                            .arg(symmetric ? QStringLiteral("sym") : QStringLiteral("asym"), input));
+            = in.array(QStringLiteral("ort_percentile_%1_%2.npy")
+                           .arg(symmetric ? QStringLiteral("sym") : QStringLiteral("asym"), in.name));
         CalibrationOptions o = optionsFor(CalibrationMethod::Percentile, Compatibility::OnnxRuntime);
         o.bins = 2048;
         o.percentile = 99.999;
         o.symmetric = symmetric;
         const Scheme scheme = modelOptScheme(false);
-        const CalibrationResult stream = calibrate(batchesOf(input), scheme, o);
+        const CalibrationResult stream = calibrate(batchesOf(in), scheme, o);
         QCOMPARE(stream.ranges.size(), std::size_t(1));
         QCOMPARE_BITS(stream.ranges[0].min, want[0]);
         QCOMPARE_BITS(stream.ranges[0].max, want[1]);
-        const CalibrationResult once = calibrate({loadInput(input)}, scheme, o);
+        const CalibrationResult once = calibrate({wholeOf(in)}, scheme, o);
         QCOMPARE_BITS(once.ranges[0].min, want[2]);
         QCOMPARE_BITS(once.ranges[0].max, want[3]);
     }
@@ -527,8 +668,8 @@ private slots:
     void onnxRuntimeMinMax_data()
     {
         QTest::addColumn<QString>("input");
-        for (const char* input : kActivations)
-            QTest::newRow(input) << input;
+        for (const QString& input : activationIds())
+            QTest::newRow(qPrintable(input)) << input;
     }
 
     // MinMaxCalibrater on x -> Identity -> y: rows (min, max) 0 plain and 1 moving_average in one
@@ -537,9 +678,10 @@ private slots:
     void onnxRuntimeMinMax()
     {
         QFETCH(QString, input);
-        const Array want = loadArray(QStringLiteral("ort_minmax_%1.npy").arg(input));
+        const Input in = inputOf(input);
+        const Array want = in.array(QStringLiteral("ort_minmax_%1.npy").arg(in.name));
         QCOMPARE(want.shape, (Shape {4, 2}));
-        const std::vector<Tensor> batches = batchesOf(input);
+        const std::vector<Tensor> batches = batchesOf(in);
         const Scheme int8 = modelOptScheme(false);
 
         CalibrationOptions plain = optionsFor(CalibrationMethod::MinMax, Compatibility::OnnxRuntime);
@@ -561,7 +703,7 @@ private slots:
         QCOMPARE_BITS(ema[0].min, want.at(3, 0));
         QCOMPARE_BITS(ema[0].max, want.at(3, 1));
 
-        const Array q = loadArray(QStringLiteral("ort_minmax_%1_qparams.npy").arg(input));
+        const Array q = in.array(QStringLiteral("ort_minmax_%1_qparams.npy").arg(in.name));
         QCOMPARE(q.shape, (Shape {2, 4}));
         QCOMPARE(q.at(0, 2), 0.0);
         QCOMPARE(q.at(0, 3), 255.0);
@@ -583,9 +725,9 @@ private slots:
     {
         QTest::addColumn<QString>("input");
         QTest::addColumn<bool>("torchHist");
-        for (const char* input : kActivations) {
-            QTest::addRow("%s/torchhist", input) << input << true;
-            QTest::addRow("%s/nphist", input) << input << false;
+        for (const QString& input : activationIds()) {
+            QTest::addRow("%s/torchhist", qPrintable(input)) << input << true;
+            QTest::addRow("%s/nphist", qPrintable(input)) << input << false;
         }
     }
 
@@ -595,17 +737,19 @@ private slots:
     void modelOptHistogram()
     {
         QFETCH(QString, input);
+        const Input in = inputOf(input);
         QFETCH(bool, torchHist);
         const QString path = torchHist ? QStringLiteral("torchhist") : QStringLiteral("nphist");
-        const Array wantHist = loadArray(QStringLiteral("modelopt_%1_%2_hist.npy").arg(path, input));
-        const Array wantEdges = loadArray(QStringLiteral("modelopt_%1_%2_edges.npy").arg(path, input));
+        const Array wantHist = in.array(QStringLiteral("modelopt_%1_%2_hist.npy").arg(path, in.name));
+        const Array wantEdges = in.array(QStringLiteral("modelopt_%1_%2_edges.npy").arg(path, in.name));
         QCOMPARE(wantHist.dtype, std::string(torchHist ? "<f4" : "<i8"));
-        const CollectedHistogram h = collectModelOpt(batchesOf(input), torchHist);
+        const CollectedHistogram h = collectModelOpt(batchesOf(in), torchHist);
         QVERIFY(h.absolute);
         QCOMPARE_ARRAY(h.counts, wantHist.values, "histogram");
         QCOMPARE_ARRAY(h.edges, wantEdges.values, "edges");
-        if (!torchHist && wantEdges.dtype == "<f8") {
-            // Float64 edges after a growth: at least one appended edge is not a float32 value.
+        if (!torchHist && wantEdges.dtype == "<f8" && in.set == &kSynthetic) {
+            // The synthetic inputs were made so that the float64 edges after a growth matter: at least one
+            // appended edge is not a float32 value (on the samples they all happen to be).
             bool wide = false;
             for (const double e : wantEdges.values)
                 wide = wide || double(float(e)) != e;
@@ -617,9 +761,9 @@ private slots:
     {
         QTest::addColumn<QString>("input");
         QTest::addColumn<bool>("torchHist");
-        for (const char* input : kActivations) {
-            QTest::addRow("%s/torchhist", input) << input << true;
-            QTest::addRow("%s/nphist", input) << input << false;
+        for (const QString& input : activationIds()) {
+            QTest::addRow("%s/torchhist", qPrintable(input)) << input << true;
+            QTest::addRow("%s/nphist", qPrintable(input)) << input << false;
         }
     }
 
@@ -629,11 +773,12 @@ private slots:
     void modelOptAmax()
     {
         QFETCH(QString, input);
+        const Input in = inputOf(input);
         QFETCH(bool, torchHist);
         const QString path = torchHist ? QStringLiteral("torchhist") : QStringLiteral("nphist");
-        const Array want = loadArray(QStringLiteral("modelopt_%1_%2_amax.npy").arg(path, input));
+        const Array want = in.array(QStringLiteral("modelopt_%1_%2_amax.npy").arg(path, in.name));
         QCOMPARE(want.size(), std::size_t(3));
-        const std::vector<Tensor> batches = batchesOf(input);
+        const std::vector<Tensor> batches = batchesOf(in);
         const CollectedHistogram h = collectModelOpt(batches, torchHist);
         const Scheme int8 = modelOptScheme(false);
 
@@ -647,8 +792,7 @@ private slots:
         // manifest records the centre index the peer chose. Ours is the same centre, not merely the same
         // value.
         const QJsonObject diagnostic
-            = manifest()[QStringLiteral("notes")]
-                  .toObject()[QStringLiteral("pytorch_quantization_%1_%2_mse_diagnostic").arg(path, input)]
+            = notes(in)[QStringLiteral("pytorch_quantization_%1_%2_mse_diagnostic").arg(path, in.name)]
                   .toObject();
         QCOMPARE(std::int64_t(128 + mse.curve.best),
             std::int64_t(diagnostic[QStringLiteral("peer_center_index")].toInt()));
@@ -672,19 +816,24 @@ private slots:
 
     void modelOptAmaxUnsigned_data()
     {
+        QTest::addColumn<QString>("input");
         QTest::addColumn<bool>("torchHist");
-        QTest::newRow("relu/torchhist") << true;
-        QTest::newRow("relu/nphist") << false;
+        for (const QString& input : unsignedIds()) {
+            QTest::addRow("%s/torchhist", qPrintable(input)) << input << true;
+            QTest::addRow("%s/nphist", qPrintable(input)) << input << false;
+        }
     }
 
-    // The relu histogram with unsigned=True (256 levels, [0, 255]): [entropy, mse].
+    // The histograms of non-negative inputs with unsigned=True (256 levels, [0, 255]): [entropy, mse].
     void modelOptAmaxUnsigned()
     {
+        QFETCH(QString, input);
         QFETCH(bool, torchHist);
+        const Input in = inputOf(input);
         const QString path = torchHist ? QStringLiteral("torchhist") : QStringLiteral("nphist");
-        const Array want = loadArray(QStringLiteral("modelopt_%1_relu_amax_unsigned.npy").arg(path));
+        const Array want = in.array(QStringLiteral("modelopt_%1_%2_amax_unsigned.npy").arg(path, in.name));
         QCOMPARE(want.size(), std::size_t(2));
-        const std::vector<Tensor> batches = batchesOf(QStringLiteral("relu"));
+        const std::vector<Tensor> batches = batchesOf(in);
         const CollectedHistogram h = collectModelOpt(batches, torchHist);
         const Scheme uint8 = modelOptScheme(true);
         const SearchResult entropy = entropySearch(h, Compatibility::ModelOpt, 8, true, 0, 128, 1);
@@ -692,11 +841,9 @@ private slots:
         QCOMPARE_BITS(entropy.range.max, want[0]);
         const SearchResult mse = mseHistogramSearch(h, uint8, Compatibility::ModelOpt, 128, 1);
         QCOMPARE_BITS(mse.range.max, want[1]);
-        const QJsonObject diagnostic
-            = manifest()[QStringLiteral("notes")]
-                  .toObject()[QStringLiteral("pytorch_quantization_%1_relu_mse_unsigned_diagnostic")
-                                  .arg(path)]
-                  .toObject();
+        const QJsonObject diagnostic = notes(
+            in)[QStringLiteral("pytorch_quantization_%1_%2_mse_unsigned_diagnostic").arg(path, in.name)]
+                                           .toObject();
         QCOMPARE(std::int64_t(128 + mse.curve.best),
             std::int64_t(diagnostic[QStringLiteral("peer_center_index")].toInt()));
         if (!torchHist)
@@ -712,29 +859,37 @@ private slots:
 
     void modelOptCalibrateWeights_data()
     {
+        QTest::addColumn<QString>("input");
         QTest::addColumn<int>("method");
         QTest::addColumn<int>("column");
-        QTest::newRow("weights/percentile") << int(CalibrationMethod::Percentile) << 0;
-        QTest::newRow("weights/mse") << int(CalibrationMethod::Mse) << 1;
+        for (const QString& input : weightIds()) {
+            QTest::addRow("%s/percentile", qPrintable(input))
+                << input << int(CalibrationMethod::Percentile) << 0;
+            QTest::addRow("%s/mse", qPrintable(input)) << input << int(CalibrationMethod::Mse) << 1;
+        }
     }
 
-    // calibrate_weights(perchannel=True, num_bins=2048) on input_weights: column 0 ModelOpt percentile 99.99,
+    // calibrate_weights(perchannel=True, num_bins=2048) on the weights: column 0 ModelOpt percentile 99.99,
     // column 1 pytorch-quantization mse.
     void modelOptCalibrateWeights()
     {
+        QFETCH(QString, input);
         QFETCH(int, method);
         QFETCH(int, column);
-        const Array want = loadArray(QStringLiteral("modelopt_calibrate_weights.npy"));
-        QCOMPARE(want.shape, (Shape {64, 2}));
+        const Input in = inputOf(input);
+        const Array want = in.array(QStringLiteral("modelopt_calibrate_weights.npy"));
+        const std::vector<Tensor> batches = batchesOf(in);
+        const std::size_t channels = std::size_t(batches.at(0).shape.at(0));
+        QCOMPARE(want.shape, (Shape {std::int64_t(channels), 2}));
         CalibrationOptions o = optionsFor(CalibrationMethod(method), Compatibility::ModelOpt);
         o.bins = 2048;
         o.percentile = 99.99;
         const Scheme scheme
             = schemeOf(integerFormat(8, true), RangeMode::SymmetricNarrow, Granularity::perChannel(0));
-        const CalibrationResult r = calibrate(batchesOf(QStringLiteral("weights")), scheme, o);
-        QCOMPARE(r.ranges.size(), std::size_t(64));
+        const CalibrationResult r = calibrate(batches, scheme, o);
+        QCOMPARE(r.ranges.size(), channels);
         std::vector<double> got, expected, negated;
-        for (std::size_t c = 0; c < 64; ++c) {
+        for (std::size_t c = 0; c < channels; ++c) {
             got.push_back(r.ranges[c].max);
             negated.push_back(-r.ranges[c].min);
             expected.push_back(want.at(c, std::size_t(column)));
@@ -749,9 +904,9 @@ private slots:
     // return [0, 0] on purpose, see calibration.h, so that one has no peer value to compare.)
     void zeroChannelEdgeCase()
     {
-        const QJsonObject edge
-            = manifest()[QStringLiteral("notes")].toObject()[QStringLiteral("edge_zero_channel")].toObject();
-        const Tensor weights = loadInput(QStringLiteral("weights"));
+        const Input in = inputOf(QStringLiteral("synthetic/weights"));
+        const QJsonObject edge = notes(in)[QStringLiteral("edge_zero_channel")].toObject();
+        const Tensor weights = batchesOf(in).at(0);
         std::vector<float> data(256, 0.0f);
         data.insert(data.end(), weights.data.begin(), weights.data.begin() + 256);
         const std::vector<Tensor> batch {Tensor {"zero_w", {2, 256}, data}};

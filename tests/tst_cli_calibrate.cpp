@@ -162,6 +162,91 @@ private slots:
             QStringLiteral("L2 (HistogramObserver)"));
     }
 
+    void matchesThePeersOnTheSamples_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<QString>("fixture");
+        QTest::addColumn<int>("index");
+        const QStringList llm {
+            sample("llm_activations.npy"), QStringLiteral("--batches"), QStringLiteral("4")};
+        const QStringList layer1 {
+            sample("calibration_set.h5"), QStringLiteral("--tensor"), QStringLiteral("/calib/layer1")};
+        const auto args = [](const QStringList& input, const char* method, const char* compat,
+                              const QStringList& extra = {}) {
+            return input
+                + QStringList {QStringLiteral("--method"), QLatin1String(method), QStringLiteral("--compat"),
+                    QLatin1String(compat)}
+            + extra;
+        };
+        const QStringList int8Full {QStringLiteral("--range"), QStringLiteral("symfull")};
+        const QStringList uint8Affine {QStringLiteral("--format"), QStringLiteral("uint8"),
+            QStringLiteral("--range"), QStringLiteral("affine")};
+        QTest::newRow("pytorch minmax scale") << args(llm, "minmax", "pytorch", int8Full) << "scale"
+                                              << "torch_minmax_llm_qint8_symmetric" << 2;
+        QTest::newRow("pytorch ema min") << args(llm, "ema", "pytorch", uint8Affine) << "min"
+                                         << "torch_movingavg_llm_quint8_affine" << 0;
+        QTest::newRow("pytorch ema zero point") << args(llm, "ema", "pytorch", uint8Affine) << "zero_point"
+                                                << "torch_movingavg_llm_quint8_affine" << 3;
+        QTest::newRow("pytorch histogram observer scale")
+            << args(llm, "histogram-observer", "pytorch", uint8Affine) << "scale"
+            << "torch_histobs_llm_quint8_affine" << 4;
+        QTest::newRow("modelopt entropy") << args(llm, "entropy", "modelopt") << "amax"
+                                          << "modelopt_torchhist_llm_amax" << 0;
+        QTest::newRow("modelopt percentile")
+            << args(llm, "percentile", "modelopt", {QStringLiteral("--percentile"), QStringLiteral("99.99")})
+            << "amax"
+            << "modelopt_torchhist_llm_amax" << 1;
+        QTest::newRow("modelopt mse") << args(llm, "mse", "modelopt") << "amax"
+                                      << "modelopt_torchhist_llm_amax" << 2;
+        QTest::newRow("onnxruntime entropy max") << args(llm, "entropy", "onnxruntime",
+            {QStringLiteral("--bins"), QStringLiteral("128"), QStringLiteral("--quantized-bins"),
+                QStringLiteral("128")}) << "max"
+                                                 << "ort_entropy_llm" << 1;
+        QTest::newRow("onnxruntime percentile min") << args(llm, "percentile", "onnxruntime",
+            {QStringLiteral("--bins"), QStringLiteral("2048"), QStringLiteral("--percentile"),
+                QStringLiteral("99.999"), QStringLiteral("--asymmetric")})
+                                                    << "min"
+                                                    << "ort_percentile_asym_llm" << 0;
+        QTest::newRow("hdf5 group, modelopt entropy") << args(layer1, "entropy", "modelopt") << "amax"
+                                                      << "modelopt_torchhist_calib1_amax" << 0;
+    }
+
+    // `calibrate` on the sample files gives what the peer libraries gave on the same batches (the goldens of
+    // tests/fixtures/reference/calibration_samples; tst_calibration_reference checks every case through the
+    // core API, this checks that the command line reaches the same numbers).
+    void matchesThePeersOnTheSamples()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, key);
+        QFETCH(QString, fixture);
+        QFETCH(int, index);
+        const QJsonObject o = calibrateJson(arguments);
+        QVERIFY(o.contains(key));
+        const auto file
+            = qs::TensorFile::open((QStringLiteral(QS_FIXTURES_DIR "/reference/calibration_samples/")
+                + fixture + QStringLiteral(".npy"))
+                                       .toStdString());
+        const qs::Tensor want = file->load(file->tensors().front().name);
+        QCOMPARE(o.value(key).toDouble(), double(want.data.at(std::size_t(index))));
+    }
+
+    void matchesModelOptPerChannelOnTheDepthwiseSample()
+    {
+        const QJsonObject o = calibrateJson({sample("depthwise_conv.safetensors"), QStringLiteral("--tensor"),
+            QStringLiteral("depthwise.weight"), QStringLiteral("--method"), QStringLiteral("percentile"),
+            QStringLiteral("--compat"), QStringLiteral("modelopt"), QStringLiteral("--percentile"),
+            QStringLiteral("99.99"), QStringLiteral("--granularity"), QStringLiteral("channel:0")});
+        const QJsonArray amax = o.value(QStringLiteral("amax")).toArray();
+        const auto file = qs::TensorFile::open(
+            QStringLiteral(QS_FIXTURES_DIR "/reference/calibration_samples/modelopt_calibrate_weights.npy")
+                .toStdString());
+        const qs::Tensor want = file->load(file->tensors().front().name); // [96, (percentile, mse)]
+        QCOMPARE(amax.size(), qsizetype(96));
+        for (qsizetype c = 0; c < amax.size(); ++c)
+            QCOMPARE(amax[c].toDouble(), double(want.data.at(std::size_t(c) * 2)));
+    }
+
     void perChannelRangesAreArrays()
     {
         const QJsonObject o = calibrateJson({sample("llm_activations.npy"), QStringLiteral("--method"),

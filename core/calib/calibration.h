@@ -156,6 +156,10 @@ CalibrationResult calibrate(
 // tensor: any shapes) and the groups are those of groupLayout(scheme, shape). NaN/Inf are excluded everywhere
 // and added to *nonFinite when it is given. A group without any finite value gets [0, 0].
 
+/// Throws qs::Error unless there is at least one batch, every batch holds as many values as its shape, and
+/// (except per tensor, where a smaller last batch is fine) all batches share one shape.
+void checkCalibrationBatches(const std::vector<Tensor>& batches, const Scheme& scheme);
+
 /// The finite values of every group, batch after batch, each in memory order.
 std::vector<std::vector<float>> groupFiniteValues(
     const std::vector<Tensor>& batches, const Scheme& scheme, std::int64_t* nonFinite = nullptr);
@@ -199,7 +203,9 @@ GroupRange ortSymmetricRange(const GroupRange& range);
 /// subtracted before the ceiling, so that 99.99 % of 10000 values is rank 9999 (not 10000 through rounding).
 std::int64_t percentileRank(double percentile, std::int64_t n);
 
-/// Native exact percentile per group, no histogram involved (std::nth_element on the group's finite values):
+/// Native exact percentile per group, no histogram involved (per tensor: a two-pass radix selection on the
+/// batches in place, calib/order_statistic.h; several groups: std::nth_element on each group's finite
+/// values):
 ///   symmetric: amax = the percentileRank(p, n)-th smallest |x|; range [-amax, amax]
 ///   both tails (symmetric = false), cutting (100 - p)/2 % on each side:
 ///     max = the k-th smallest x with k = percentileRank((100 + p)/2, n)

@@ -1,5 +1,6 @@
 #include "base/error.h"
 #include "calib/calibration.h"
+#include "kernels/kernels.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,23 +15,26 @@ namespace {
 using I = std::int64_t;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-/// Per tensor, batches may differ in shape (a smaller last batch); otherwise the shape defines the groups.
-void checkBatches(const std::vector<Tensor>& batches, const Scheme& scheme)
+/// Groups that are the rows of a row-major [rows, cols] view: per channel along axis 0, and groups along the
+/// last axis that divide it evenly.
+struct RowLayout {
+    I rows = 0;
+    I cols = 0;
+};
+
+std::optional<RowLayout> rowLayout(const Scheme& scheme, const Shape& shape)
 {
-    const bool perTensor
-        = scheme.granularity.kind == Granularity::Kind::PerTensor && scheme.blockFormat == BlockFormat::None;
-    if (batches.empty())
-        throw Error("calibration needs at least one batch");
-    for (const Tensor& batch : batches) {
-        if (I(batch.data.size()) != shapeElementCount(batch.shape))
-            throw Error("batch '" + batch.name + "' holds " + std::to_string(batch.data.size())
-                + " values but its shape " + shapeToString(batch.shape) + " needs "
-                + std::to_string(shapeElementCount(batch.shape)));
-        if (!perTensor && batch.shape != batches.front().shape)
-            throw Error("all calibration batches must have the same shape: '" + batch.name + "' is "
-                + shapeToString(batch.shape) + ", '" + batches.front().name + "' is "
-                + shapeToString(batches.front().shape));
-    }
+    const I n = shapeElementCount(shape);
+    if (scheme.blockFormat != BlockFormat::None || shape.empty() || n == 0)
+        return std::nullopt;
+    const Granularity& g = scheme.granularity;
+    const int rank = int(shape.size());
+    if (g.kind == Granularity::Kind::PerChannel && (g.axis == 0 || g.axis == -rank))
+        return RowLayout {shape.front(), n / shape.front()};
+    if (g.kind == Granularity::Kind::PerGroup && (g.axis == -1 || g.axis == rank - 1) && g.groupSize > 0
+        && shape.back() % g.groupSize == 0)
+        return RowLayout {n / g.groupSize, g.groupSize};
+    return std::nullopt;
 }
 
 I countNonFinite(const Tensor& batch)
@@ -92,10 +96,28 @@ float numpyNanMean(const std::vector<float>& values, bool pairwise)
 
 } // namespace
 
+void checkCalibrationBatches(const std::vector<Tensor>& batches, const Scheme& scheme)
+{
+    const bool perTensor
+        = scheme.granularity.kind == Granularity::Kind::PerTensor && scheme.blockFormat == BlockFormat::None;
+    if (batches.empty())
+        throw Error("calibration needs at least one batch");
+    for (const Tensor& batch : batches) {
+        if (I(batch.data.size()) != shapeElementCount(batch.shape))
+            throw Error("batch '" + batch.name + "' holds " + std::to_string(batch.data.size())
+                + " values but its shape " + shapeToString(batch.shape) + " needs "
+                + std::to_string(shapeElementCount(batch.shape)));
+        if (!perTensor && batch.shape != batches.front().shape)
+            throw Error("all calibration batches must have the same shape: '" + batch.name + "' is "
+                + shapeToString(batch.shape) + ", '" + batches.front().name + "' is "
+                + shapeToString(batches.front().shape));
+    }
+}
+
 std::vector<std::vector<float>> groupFiniteValues(
     const std::vector<Tensor>& batches, const Scheme& scheme, std::int64_t* nonFinite)
 {
-    checkBatches(batches, scheme);
+    checkCalibrationBatches(batches, scheme);
     const Shape& shape = batches.front().shape;
     const I groups = groupCount(scheme, shape);
     std::vector<std::vector<float>> values(static_cast<std::size_t>(groups));
@@ -128,14 +150,31 @@ std::vector<std::vector<float>> groupFiniteValues(
 std::vector<BatchExtrema> batchGroupExtrema(
     const std::vector<Tensor>& batches, const Scheme& scheme, std::int64_t* nonFinite)
 {
-    checkBatches(batches, scheme);
+    checkCalibrationBatches(batches, scheme);
     const Shape& shape = batches.front().shape;
     const I groups = groupCount(scheme, shape);
     std::vector<BatchExtrema> out;
     out.reserve(batches.size());
     std::optional<GroupLayout> layout;
+    const std::optional<RowLayout> rowsOf = rowLayout(scheme, shape);
     for (const Tensor& batch : batches) {
         BatchExtrema extrema;
+        if (rowsOf || groups == 1) {
+            // One SIMD pass: min, max and the non-finite count of every row (= group).
+            const I cols = groups == 1 ? I(batch.data.size()) : rowsOf->cols;
+            const std::vector<MinMaxResult> rows = groups == 1
+                ? std::vector<MinMaxResult> {minMax(Backend::Simd, batch.data, 1)}
+                : minMaxRows(Backend::Simd, batch.data, rowsOf->rows, rowsOf->cols, 1);
+            for (const MinMaxResult& r : rows) {
+                if (nonFinite)
+                    *nonFinite += r.nonFinite;
+                const bool empty = r.nonFinite == cols;
+                extrema.min.push_back(empty ? kNaN : r.min);
+                extrema.max.push_back(empty ? kNaN : r.max);
+            }
+            out.push_back(std::move(extrema));
+            continue;
+        }
         const I bad = countNonFinite(batch);
         if (nonFinite)
             *nonFinite += bad;

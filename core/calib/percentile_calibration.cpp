@@ -1,9 +1,11 @@
 #include "base/error.h"
 #include "calib/calibration.h"
+#include "calib/order_statistic.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <span>
 #include <string>
 
 namespace qs {
@@ -67,6 +69,27 @@ std::vector<GroupRange> exactPercentileRanges(const std::vector<Tensor>& batches
 {
     if (!(percentile > 0 && percentile <= 100))
         throw Error("percentile " + number(percentile) + " is outside (0, 100]");
+    if (scheme.granularity.kind == Granularity::Kind::PerTensor && scheme.blockFormat == BlockFormat::None) {
+        checkCalibrationBatches(batches, scheme);
+        std::vector<std::span<const float>> spans;
+        I total = 0;
+        for (const Tensor& batch : batches) {
+            spans.emplace_back(batch.data);
+            total += I(batch.data.size());
+        }
+        const I n = countFinite(spans);
+        if (nonFinite)
+            *nonFinite += total - n;
+        if (n == 0)
+            return {GroupRange {}};
+        if (symmetric) {
+            const float amax = selectRanks(spans, {percentileRank(percentile, n) - 1}, true, n).front();
+            return {GroupRange {-double(amax), double(amax)}};
+        }
+        const I upper = percentileRank((100.0 + percentile) / 2.0, n);
+        const std::vector<float> v = selectRanks(spans, {n - upper, upper - 1}, false, n);
+        return {GroupRange {double(v[0]), double(v[1])}};
+    }
     std::vector<std::vector<float>> groups = groupFiniteValues(batches, scheme, nonFinite);
     std::vector<GroupRange> ranges(groups.size());
     for (std::size_t g = 0; g < groups.size(); ++g) {

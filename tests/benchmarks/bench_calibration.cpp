@@ -1,8 +1,12 @@
 // Times the threshold searches of calib/search_methods.h on the histograms a calibration run produces:
 // native KL on 2048 bins (target <= 5 ms), ModelOpt-compatible KL on a grown ~9k-bin histogram (target
 // <= 1 s; ModelOpt's own Python loop takes many seconds), the other compatibility modes and the MSE searches.
+// Also times whole-tensor calibration (min-max, native exact percentile) on 16M float32 values against the
+// single-thread streaming-read baseline measured in the same run (target: memory speed).
 // Usage: bench_calibration [REPEATS]   (default 9; medians are printed)
+#include "calib/calibration.h"
 #include "calib/search_methods.h"
+#include "kernels/timing.h"
 
 #include <algorithm>
 #include <chrono>
@@ -135,5 +139,54 @@ int main(int argc, char** argv)
     report("mse exact, 1M values, int8", ms, r);
     ms = medianMs(std::max(1, repeats / 3), [&] { r = mseMultiplierSweep(values, top, int8, 39); });
     report("mse multiplier sweep (39 steps), 1M values, int8", ms, r);
+
+    // Whole-tensor calibration on 16M values (64 MiB, 4 batches as an activation set would come).
+    constexpr std::int64_t kRows = 4096;
+    constexpr std::int64_t kCols = 4096;
+    std::vector<Tensor> batches;
+    {
+        std::mt19937_64 gen(3);
+        std::normal_distribution<float> normal;
+        for (int b = 0; b < 4; ++b) {
+            Tensor t {"batch" + std::to_string(b), {kRows / 4, kCols}, {}};
+            t.data.resize(std::size_t(kRows / 4 * kCols));
+            for (float& v : t.data)
+                v = normal(gen);
+            batches.push_back(std::move(t));
+        }
+    }
+    const double bytes = double(kRows * kCols) * 4;
+    TimingOptions timing;
+    timing.repeats = repeats;
+    const BandwidthBaseline baseline = measureBandwidth(std::int64_t(bytes), 1, timing);
+    std::printf("single-thread streaming read baseline: %.1f GB/s\n", baseline.readGbps);
+    const auto row = [&](const char* what, const std::function<GroupRange()>& work) {
+        GroupRange range;
+        const double t = medianMs(repeats, [&] { range = work(); });
+        const double gbps = bytes / (t * 1e6);
+        std::printf("%-58s %10.3f ms   %6.1f GB/s  %3.0f%% of read baseline   range [%.5g, %.5g]\n", what, t,
+            gbps, 100 * gbps / baseline.readGbps, range.min, range.max);
+    };
+    Scheme perChannel = int8;
+    perChannel.granularity = Granularity::perChannel(0);
+    row("minmax ranges, 16M values, per tensor", [&] { return runningMinMaxRanges(batches, int8).at(0); });
+    row("minmax ranges, 16M values, per channel (1024 rows x 4)",
+        [&] { return runningMinMaxRanges(batches, perChannel).at(0); });
+    row("exact percentile 99.99, 16M values, |x|",
+        [&] { return exactPercentileRanges(batches, int8, 99.99, true).at(0); });
+    row("exact percentile 99.99, 16M values, both tails",
+        [&] { return exactPercentileRanges(batches, int8, 99.99, false).at(0); });
+    // The same values through the per-group path (copy of the finite values + std::nth_element), which a
+    // one-channel view of each batch takes.
+    std::vector<Tensor> flat = batches;
+    for (Tensor& t : flat)
+        t.shape = {1, std::int64_t(t.data.size())};
+    row("  same via copy + nth_element (one-channel view)",
+        [&] { return exactPercentileRanges(flat, perChannel, 99.99, true).at(0); });
+    CalibrationOptions percentile;
+    percentile.method = CalibrationMethod::Percentile;
+    percentile.percentile = 99.99;
+    row("calibrate(percentile) incl. the int8 error report",
+        [&] { return calibrate(batches, int8, percentile).ranges.at(0); });
     return 0;
 }
