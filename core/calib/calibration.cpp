@@ -396,29 +396,35 @@ struct QParams {
     std::int32_t zeroPoint = 0;
 };
 
-/// torch.ao UniformQuantizationObserverBase._calculate_qparams, float32 tensors (see calibration.h).
-std::optional<QParams> pytorchQParams(const GroupRange& range, const Scheme& scheme)
+/// The integer grid of a scheme as the peers spell it: affine → the format's whole range; signed symmetric →
+/// narrow [-top, top] or, for SymmetricFull, [-top - 1, top]; unsigned symmetric has none.
+struct IntegerGrid {
+    int qmin = 0;
+    int qmax = 0;
+    bool symmetric = false;
+};
+
+std::optional<IntegerGrid> integerGrid(const Scheme& scheme)
 {
     const IntegerSpec* integer = integerSpec(scheme);
     if (!integer)
         return std::nullopt;
     const int top = (1 << (integer->bits - 1)) - 1;
-    int qmin;
-    int qmax;
-    bool symmetric = true;
-    if (scheme.rangeMode == RangeMode::Affine) {
-        qmin = integer->isSigned ? -top - 1 : 0;
-        qmax = integer->isSigned ? top : (1 << integer->bits) - 1;
-        symmetric = false;
-    } else if (!integer->isSigned) {
+    if (scheme.rangeMode == RangeMode::Affine)
+        return IntegerGrid {
+            integer->isSigned ? -top - 1 : 0, integer->isSigned ? top : (1 << integer->bits) - 1, false};
+    if (!integer->isSigned)
         return std::nullopt;
-    } else if (scheme.rangeMode == RangeMode::SymmetricFull) {
-        qmin = -top - 1;
-        qmax = top;
-    } else {
-        qmin = -top;
-        qmax = top;
-    }
+    return IntegerGrid {scheme.rangeMode == RangeMode::SymmetricFull ? -top - 1 : -top, top, true};
+}
+
+/// torch.ao UniformQuantizationObserverBase._calculate_qparams, float32 tensors (see calibration.h).
+std::optional<QParams> pytorchQParams(const GroupRange& range, const Scheme& scheme)
+{
+    const std::optional<IntegerGrid> grid = integerGrid(scheme);
+    if (!grid)
+        return std::nullopt;
+    const auto [qmin, qmax, symmetric] = *grid;
     const float minNeg = std::min(float(range.min), 0.0f);
     const float maxPos = std::max(float(range.max), 0.0f);
     QParams q;
@@ -433,26 +439,14 @@ std::optional<QParams> pytorchQParams(const GroupRange& range, const Scheme& sch
     return q;
 }
 
-/// onnxruntime quant_utils.compute_scale_zp (1.30) for the ranges get_qmin_qmax_for_qType gives.
+/// onnxruntime quant_utils.compute_scale_zp (1.30) for the ranges get_qmin_qmax_for_qType gives (no
+/// full-range symmetric grid).
 std::optional<QParams> ortQParams(const GroupRange& range, const Scheme& scheme)
 {
-    const IntegerSpec* integer = integerSpec(scheme);
-    if (!integer)
+    const std::optional<IntegerGrid> grid = integerGrid(scheme);
+    if (!grid || (grid->symmetric && scheme.rangeMode != RangeMode::SymmetricNarrow))
         return std::nullopt;
-    const int top = (1 << (integer->bits - 1)) - 1;
-    int qmin;
-    int qmax;
-    bool symmetric = false;
-    if (scheme.rangeMode == RangeMode::Affine) {
-        qmin = integer->isSigned ? -top - 1 : 0;
-        qmax = integer->isSigned ? top : (1 << integer->bits) - 1;
-    } else if (integer->isSigned && scheme.rangeMode == RangeMode::SymmetricNarrow) {
-        qmin = -top;
-        qmax = top;
-        symmetric = true;
-    } else {
-        return std::nullopt;
-    }
+    const auto [qmin, qmax, symmetric] = *grid;
     float rmin = std::min(float(range.min), 0.0f);
     float rmax = std::max(float(range.max), 0.0f);
     if (symmetric) {
