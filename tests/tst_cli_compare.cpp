@@ -1,9 +1,11 @@
+#include "cli_process.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QtTest>
-
-#include "cli_process.h"
+#include <cmath>
+#include <string>
 
 // End-to-end checks of `quantscope-cli compare` and `quantscope-cli formats`.
 class TestCliCompare : public QObject {
@@ -103,6 +105,46 @@ private slots:
                     .value(QStringLiteral("error"))
                     .toString()
                     .contains(QStringLiteral("32")));
+    }
+
+    /// Fused cells (tensors of at least 65536 values) leave the percentiles null; --percentiles computes
+    /// them, with the other numbers equal up to the summation order.
+    void percentilesOnRequest()
+    {
+        const QStringList base {QStringLiteral("compare"), sample("tiny_llm.safetensors"),
+            QStringLiteral("--tensor"), QStringLiteral("model.layers.0.mlp.down_proj.weight"),
+            QStringLiteral("--formats"), QStringLiteral("int8,mxfp4"), QStringLiteral("--granularities"),
+            QStringLiteral("channel:0"), QStringLiteral("--json")};
+        const Result fast = run(base);
+        QCOMPARE(fast.exitCode, 0);
+        const Result exact = run(base + QStringList {QStringLiteral("--percentiles")});
+        QCOMPARE(exact.exitCode, 0);
+        for (const char* format : {"int8", "mxfp4"}) {
+            const char* granularity = std::string(format) == "int8" ? "channel:0" : "native";
+            const QJsonObject a = cell(jsonArray(fast), QLatin1String(format), QLatin1String(granularity));
+            const QJsonObject b = cell(jsonArray(exact), QLatin1String(format), QLatin1String(granularity));
+            QVERIFY2(a.value(QStringLiteral("error")).isNull(), format);
+            for (const char* key : {"p50_abs_error", "p95_abs_error", "p99_abs_error"}) {
+                QVERIFY2(a.value(QLatin1String(key)).isNull(), key);
+                QVERIFY2(b.value(QLatin1String(key)).toDouble() > 0, key);
+            }
+            QCOMPARE(a.value(QStringLiteral("count")).toInt(), b.value(QStringLiteral("count")).toInt());
+            QCOMPARE(a.value(QStringLiteral("max_abs_error")).toDouble(),
+                b.value(QStringLiteral("max_abs_error")).toDouble());
+            const double sqnrA = a.value(QStringLiteral("sqnr_db")).toDouble();
+            const double sqnrB = b.value(QStringLiteral("sqnr_db")).toDouble();
+            QVERIFY2(std::fabs(sqnrA - sqnrB) <= 1e-9 * std::fabs(sqnrB), format);
+        }
+        const Result csv = run({QStringLiteral("compare"), sample("tiny_llm.safetensors"),
+            QStringLiteral("--tensor"), QStringLiteral("model.layers.0.mlp.down_proj.weight"),
+            QStringLiteral("--formats"), QStringLiteral("int8"), QStringLiteral("--granularities"),
+            QStringLiteral("tensor"), QStringLiteral("--csv")});
+        QCOMPARE(csv.exitCode, 0);
+        // mse .. cosine, then three empty percentiles, then clipped share.
+        QVERIFY2(QString::fromUtf8(csv.out).contains(
+                     QRegularExpression(QStringLiteral("^int8,tensor,int8 sym tensor(,[^,]+){7},,,,[^,]+,"),
+                         QRegularExpression::MultilineOption)),
+            csv.out.constData());
     }
 
     void channelBeatsTensorForDepthwiseConv()

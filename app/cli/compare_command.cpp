@@ -26,11 +26,22 @@ struct CompareOptions {
     std::string arithmetic = "reciprocal";
     bool json = false;
     bool csv = false;
+    bool percentiles = false;
 };
 
 const char* const kColumns[] = {"format", "granularity", "scheme", "mse", "rmse", "sqnr_db", "max_abs_error",
     "mean_abs_error", "rel_rmse", "cosine", "p50_abs_error", "p95_abs_error", "p99_abs_error",
     "clipped_share", "bits_per_value", "count", "error"};
+
+/// Indices of p50, p95 and p99 in metricValues.
+constexpr std::size_t kFirstPercentile = 7;
+constexpr std::size_t kLastPercentile = 9;
+
+/// Whether metricValues' entry `index` of `cell` holds a computed value.
+bool hasValue(const CompareCell& cell, std::size_t index)
+{
+    return cell.error.empty() && (cell.percentiles || index < kFirstPercentile || index > kLastPercentile);
+}
 
 std::vector<double> metricValues(const ErrorReport& r)
 {
@@ -51,7 +62,7 @@ nlohmann::ordered_json cellJson(const CompareCell& cell)
     j[kColumns[2]] = schemeName(cell.scheme);
     const std::vector<double> values = metricValues(cell.report);
     for (std::size_t i = 0; i < values.size(); ++i)
-        j[kColumns[3 + i]] = cell.error.empty() ? number(values[i]) : nullptr;
+        j[kColumns[3 + i]] = hasValue(cell, i) ? number(values[i]) : nullptr;
     j["count"] = cell.report.count;
     j["error"] = cell.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(cell.error);
     return j;
@@ -90,8 +101,9 @@ std::string csvText(const std::vector<CompareCell>& cells)
     for (const CompareCell& cell : cells) {
         std::vector<std::string> fields {
             csvField(cell.format), csvField(cell.granularity), csvField(schemeName(cell.scheme))};
-        for (double value : metricValues(cell.report))
-            fields.push_back(cell.error.empty() ? csvNumber(value) : std::string());
+        const std::vector<double> values = metricValues(cell.report);
+        for (std::size_t i = 0; i < values.size(); ++i)
+            fields.push_back(hasValue(cell, i) ? csvNumber(values[i]) : std::string());
         fields.push_back(std::to_string(cell.report.count));
         fields.push_back(csvField(cell.error));
         for (std::size_t i = 0; i < fields.size(); ++i) {
@@ -197,7 +209,10 @@ int runCompare(CompareOptions options)
     if (tensor.elementCount() == 0)
         throwFileError(file->path(), options.tensor, "the tensor has no elements");
 
-    const std::vector<CompareCell> cells = compareSchemes(tensor, formats, granularities, base);
+    qs::CompareOptions compareOptions;
+    compareOptions.exactPercentiles = options.percentiles;
+    const std::vector<CompareCell> cells
+        = compareSchemes(tensor, formats, granularities, base, compareOptions);
     if (options.json) {
         auto list = nlohmann::ordered_json::array();
         for (const CompareCell& cell : cells)
@@ -243,6 +258,9 @@ Action addCompareCommand(CLI::App& app)
         ->capture_default_str();
     command->add_flag("--json", options->json, "Print a JSON array with one object per cell");
     command->add_flag("--csv", options->csv, "Print CSV with one row per cell");
+    command->add_flag("--percentiles", options->percentiles,
+        "Compute p50/p95/p99 of |error| exactly (reference path, slower on large tensors; without it they "
+        "are null in the cells the fused kernels compute)");
     return [options] { return runCompare(*options); };
 }
 

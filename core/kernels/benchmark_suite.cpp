@@ -1,6 +1,7 @@
 #include "kernels/benchmark_suite.h"
 
 #include "base/error.h"
+#include "quant/block_formats.h"
 #include "quant/quantizer.h"
 
 #if defined(QS_HAVE_CUDA)
@@ -12,6 +13,7 @@
 #include <functional>
 #include <numbers>
 #include <optional>
+#include <string>
 #include <variant>
 
 namespace qs {
@@ -23,10 +25,16 @@ using KernelOutput = std::variant<MinMaxResult, std::vector<MinMaxResult>, Histo
 
 struct FusedKernel {
     const char* name;
-    const char* format;
+    const char* format; ///< element format, or the block format's name
     Granularity granularity;
     RangeMode range;
 };
+
+/// Fused kernels that derive their own scales (blockFakeQuantError, ternaryFakeQuantError); CPU only.
+bool ownScales(const FusedKernel& kernel)
+{
+    return blockFormatByName(kernel.format) != BlockFormat::None || std::string(kernel.format) == "ternary";
+}
 
 const std::vector<FusedKernel>& fusedKernels()
 {
@@ -42,6 +50,12 @@ const std::vector<FusedKernel>& fusedKernels()
         {"fq_bf16_tensor", "bf16", Granularity::perTensor(), RangeMode::SymmetricNarrow},
         {"fq_fp4_e2m1_group32", "fp4_e2m1", Granularity::perGroup(32), RangeMode::SymmetricNarrow},
         {"fq_nf4_group64", "nf4", Granularity::perGroup(64), RangeMode::SymmetricNarrow},
+        {"fq_mxfp8_e4m3", "mxfp8_e4m3", Granularity::perGroup(32), RangeMode::SymmetricNarrow},
+        {"fq_mxfp6_e2m3", "mxfp6_e2m3", Granularity::perGroup(32), RangeMode::SymmetricNarrow},
+        {"fq_mxfp6_e3m2", "mxfp6_e3m2", Granularity::perGroup(32), RangeMode::SymmetricNarrow},
+        {"fq_mxfp4", "mxfp4", Granularity::perGroup(32), RangeMode::SymmetricNarrow},
+        {"fq_nvfp4", "nvfp4", Granularity::perGroup(16), RangeMode::SymmetricNarrow},
+        {"fq_ternary_channel", "ternary", Granularity::perChannel(0), RangeMode::SymmetricNarrow},
     };
     return kernels;
 }
@@ -49,7 +63,11 @@ const std::vector<FusedKernel>& fusedKernels()
 Scheme fusedScheme(const FusedKernel& kernel)
 {
     Scheme scheme;
-    scheme.format = formatByName(kernel.format);
+    const BlockFormat block = blockFormatByName(kernel.format);
+    if (block != BlockFormat::None)
+        scheme.blockFormat = block;
+    else
+        scheme.format = formatByName(kernel.format);
     scheme.granularity = kernel.granularity;
     scheme.rangeMode = kernel.range;
     return scheme;
@@ -60,6 +78,7 @@ struct PreparedKernel {
     std::string skipReason;
     std::function<KernelOutput(Backend, int)> run;
     std::string cudaSpelling; ///< cudaTimeKernelMs' name for the same work on this tensor, or empty
+    bool cpuOnly = false; ///< no CUDA kernel for it
 };
 
 /// "tensor", "channel" or "group:G" with the row length the CUDA timer's [size / COLS, COLS] view needs.
@@ -126,6 +145,17 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
     const auto fused = std::find_if(fusedKernels().begin(), fusedKernels().end(),
         [&](const FusedKernel& kernel) { return kernel.name == name; });
     const Scheme scheme = fusedScheme(*fused);
+    if (ownScales(*fused)) {
+        prepared.cpuOnly = true;
+        const bool block = scheme.blockFormat != BlockFormat::None;
+        prepared.skipReason = block ? blockFakeQuantErrorUnsupported(scheme)
+                                    : ternaryFakeQuantErrorUnsupported(scheme, tensor.shape);
+        prepared.run = [values, shape = tensor.shape, scheme, block](Backend backend, int threads) {
+            return KernelOutput(block ? blockFakeQuantError(backend, values, shape, scheme, threads)
+                                      : ternaryFakeQuantError(backend, values, shape, scheme, threads));
+        };
+        return prepared;
+    }
     prepared.cudaSpelling = cudaSpelling(*fused, tensor);
     prepared.skipReason = fakeQuantErrorUnsupported(scheme, tensor.shape);
     if (!prepared.skipReason.empty())
@@ -303,6 +333,8 @@ BenchReport runBenchmarks(const Tensor& tensor, const BenchOptions& options)
                 result.skipReason = prepared.skipReason;
                 if (!backendAvailable(backend))
                     result.skipReason = backendUnavailableReason(backend);
+                else if (!cpu && prepared.cpuOnly)
+                    result.skipReason = "no CUDA kernel for this format yet";
                 result.skipped = !result.skipReason.empty();
                 outputs.emplace_back();
                 if (!result.skipped) {

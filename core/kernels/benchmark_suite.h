@@ -21,7 +21,9 @@ struct BenchKernelInfo {
 ///   minmax, minmax_rows (rows = axis 0), histogram (2048 bins over [min, max]), histogram_abs (2048 bins
 ///   of |x| over [0, absmax]), then fakeQuantError with min-max scales from qs::quantize for int8 sym per
 ///   tensor and per channel, int8 affine per channel, int4 sym and affine per group of 128, fp8_e4m3 and
-///   fp8_e5m2 per channel, fp16 and bf16 per tensor, fp4_e2m1 per group of 32, nf4 per group of 64.
+///   fp8_e5m2 per channel, fp16 and bf16 per tensor, fp4_e2m1 per group of 32, nf4 per group of 64; then
+///   blockFakeQuantError for mxfp8_e4m3, mxfp6_e2m3, mxfp6_e3m2, mxfp4 and nvfp4 and ternaryFakeQuantError
+///   per channel (CPU backends only; the cuda backend reports them skipped).
 const std::vector<BenchKernelInfo>& benchKernels();
 
 struct BenchOptions {

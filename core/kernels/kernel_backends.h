@@ -79,9 +79,11 @@ struct GroupParams {
 /// Groups are contiguous runs of elements in increasing group order for every supported pattern:
 ///   Single  one group;
 ///   Channel group c = [c·inner, (c+1)·inner) (per channel along axis 0);
-///   Row     row r of length rowLength holds groups r·perRow + j = [r·rowLength + j·groupSize,
+///   Row     row r of length rowLength holds groups base(r) + j = [r·rowLength + j·groupSize,
 ///           r·rowLength + min((j+1)·groupSize, rowLength)) (per group along the last axis, ragged at the
-///           end).
+///           end; 2-D blocks of blockHeight × groupSize), with
+///           base(r) = ((r / matrixRows)·blockRowsPerMatrix + (r mod matrixRows) / blockHeight)·perRow
+///           (per group: blockHeight = matrixRows = blockRowsPerMatrix = 1, so base(r) = r·perRow).
 struct FakeQuantPlan {
     ElementKind kind = ElementKind::Integer;
     bool divide = false; ///< ScaleArithmetic::Divide
@@ -89,6 +91,10 @@ struct FakeQuantPlan {
     std::int32_t qmin = 0;
     std::int32_t qmax = 0;
     detail::MinifloatRounder rounder; ///< Minifloat: the quantizer's rounding of |v| on the float bits
+    /// An element clips when v lies beyond the grid before rounding (minifloats |v| > max, integers v outside
+    /// [low, high]: the MX and NVFP4 references clamp first) rather than when it rounds beyond it
+    /// (qs::quantize); x̂ is the same either way.
+    bool clipBeforeRounding = false;
     /// Table: region r holds the keys in [thresholds[r-1], thresholds[r]) and decodes to values[r];
     /// keys are orderedKey(v); lowestKey/highestKey are the keys of the table's extreme values (beyond
     /// them an element clips).
@@ -106,6 +112,15 @@ struct FakeQuantPlan {
     std::int64_t rowLength = 1; ///< Row
     std::int64_t groupSize = 1; ///< Row
     std::int64_t perRow = 1; ///< Row
+    std::int64_t blockHeight = 1; ///< Row: rows per 2-D block
+    std::int64_t matrixRows = 1; ///< Row: rows of one matrix (second-to-last axis) for 2-D blocks
+    std::int64_t blockRowsPerMatrix = 1; ///< Row: ceil(matrixRows / blockHeight)
+
+    /// Group index of the first group of row `row` (Row pattern).
+    std::int64_t rowBase(std::int64_t row) const
+    {
+        return ((row / matrixRows) * blockRowsPerMatrix + (row % matrixRows) / blockHeight) * perRow;
+    }
 };
 
 /// Walks the groups of a plan in memory order: `group` holds the element indices [begin, end).
@@ -123,7 +138,7 @@ public:
         case GroupPattern::Row:
             m_row = index / plan.rowLength;
             m_slot = (index - m_row * plan.rowLength) / plan.groupSize;
-            group = m_row * plan.perRow + m_slot;
+            group = plan.rowBase(m_row) + m_slot;
             break;
         }
         settle();
@@ -135,6 +150,7 @@ public:
         if (m_plan.pattern == GroupPattern::Row && ++m_slot == m_plan.perRow) {
             m_slot = 0;
             ++m_row;
+            group = m_plan.rowBase(m_row);
         }
         settle();
     }

@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "formats/number_format.h"
 #include "kernels/kernel_backends.h"
+#include "quant/block_formats.h"
 
 #if defined(QS_HAVE_CUDA)
 #include "kernels/cuda_kernels.h"
@@ -12,6 +13,7 @@
 #include <cctype>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <thread>
 #include <variant>
 
@@ -126,31 +128,51 @@ float largestElement(const FakeQuantPlan& plan, const GroupParams& p)
     return 0;
 }
 
+/// The group pattern of a supported granularity (fakeQuantErrorUnsupported is empty); returns the group
+/// count.
+I planGroups(const Shape& shape, const Granularity& granularity, FakeQuantPlan& plan)
+{
+    plan.elementCount = shapeElementCount(shape);
+    switch (granularity.kind) {
+    case Granularity::Kind::PerTensor:
+        return 1;
+    case Granularity::Kind::PerChannel:
+        plan.pattern = GroupPattern::Channel;
+        plan.inner = product(shape, 1, shape.size());
+        return shape[0];
+    case Granularity::Kind::PerGroup:
+        plan.pattern = GroupPattern::Row;
+        plan.rowLength = shape.back();
+        plan.groupSize = granularity.groupSize;
+        plan.perRow = (plan.rowLength + plan.groupSize - 1) / plan.groupSize;
+        return product(shape, 0, shape.size() - 1) * plan.perRow;
+    case Granularity::Kind::Block2D: {
+        plan.pattern = GroupPattern::Row;
+        plan.rowLength = shape.back();
+        plan.groupSize = granularity.blockCols;
+        plan.perRow = (plan.rowLength + plan.groupSize - 1) / plan.groupSize;
+        plan.matrixRows = shape[shape.size() - 2];
+        plan.blockHeight = granularity.blockRows;
+        plan.blockRowsPerMatrix = (plan.matrixRows + plan.blockHeight - 1) / plan.blockHeight;
+        return product(shape, 0, shape.size() - 2) * plan.blockRowsPerMatrix * plan.perRow;
+    }
+    }
+    return 1;
+}
+
 FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const Scheme& scheme,
     std::span<const float> scales, std::span<const std::int32_t> zeroPoints)
 {
     if (const std::string reason = fakeQuantErrorUnsupported(scheme, shape); !reason.empty())
         throw Error("fakeQuantError: " + reason);
     FakeQuantPlan plan;
-    plan.elementCount = shapeElementCount(shape);
+    const I groupCount = planGroups(shape, scheme.granularity, plan);
     if (plan.elementCount != static_cast<I>(values.size()))
         throw Error("fakeQuantError: shape " + shapeToString(shape) + " needs "
             + std::to_string(plan.elementCount) + " values, got " + std::to_string(values.size()));
     plan.divide = scheme.arithmetic == ScaleArithmetic::Divide;
 
-    I groupCount = 1;
     const Granularity& granularity = scheme.granularity;
-    if (granularity.kind == Granularity::Kind::PerChannel) {
-        plan.pattern = GroupPattern::Channel;
-        plan.inner = product(shape, 1, shape.size());
-        groupCount = shape[0];
-    } else if (granularity.kind == Granularity::Kind::PerGroup) {
-        plan.pattern = GroupPattern::Row;
-        plan.rowLength = shape.back();
-        plan.groupSize = granularity.groupSize;
-        plan.perRow = (plan.rowLength + plan.groupSize - 1) / plan.groupSize;
-        groupCount = product(shape, 0, shape.size() - 1) * plan.perRow;
-    }
     if (static_cast<I>(scales.size()) != groupCount)
         throw Error("fakeQuantError: " + granularityName(granularity) + " on " + shapeToString(shape)
             + " has " + std::to_string(groupCount) + " groups, got " + std::to_string(scales.size())
@@ -201,6 +223,92 @@ FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const 
             = plan.reconstructionFinite && isFiniteFloat(largestElement(plan, p) * p.scale);
     }
     return plan;
+}
+
+/// Min/max of every group of `plan` (groupCount of them), threads splitting the chunks as kernels.h says.
+std::vector<MinMaxResult> groupMinMax(const CpuKernels& kernels, const FakeQuantPlan& plan, I groupCount,
+    std::span<const float> values, int threads)
+{
+    const int count = kernelThreads(threads);
+    // Each thread reduces the runs of its element range into its own partials; min/max merge exactly.
+    std::vector<std::vector<MinMaxPartial>> partials(static_cast<std::size_t>(count));
+    forEachThreadRange(chunkCount(plan.elementCount), count, [&](int t, I first, I last) {
+        const I begin = first * kKernelChunk;
+        const I end = std::min(plan.elementCount, last * kKernelChunk);
+        if (begin >= end)
+            return;
+        std::vector<MinMaxPartial>& mine = partials[static_cast<std::size_t>(t)];
+        mine.assign(static_cast<std::size_t>(groupCount), MinMaxPartial {});
+        GroupCursor cursor(plan, begin);
+        for (I i = begin; i < end;) {
+            while (i >= cursor.end)
+                cursor.advance();
+            const I stop = std::min(end, cursor.end);
+            mine[static_cast<std::size_t>(cursor.group)].merge(
+                kernels.minMaxRange(values.data() + i, stop - i));
+            i = stop;
+        }
+    });
+    std::vector<MinMaxResult> results;
+    results.reserve(static_cast<std::size_t>(groupCount));
+    for (I g = 0; g < groupCount; ++g) {
+        MinMaxPartial total;
+        for (const std::vector<MinMaxPartial>& mine : partials)
+            if (!mine.empty())
+                total.merge(mine[static_cast<std::size_t>(g)]);
+        results.push_back(total.result());
+    }
+    return results;
+}
+
+/// The chunk sums of a validated plan on a CPU backend, merged in chunk order.
+ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, int threads)
+{
+    const I chunks = chunkCount(plan.elementCount);
+    std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunks));
+    forEachThreadRange(chunks, kernelThreads(threads), [&](int, I first, I last) {
+        for (I c = first; c < last; ++c) {
+            const I begin = c * kKernelChunk;
+            const I end = std::min(plan.elementCount, begin + kKernelChunk);
+            perChunk[static_cast<std::size_t>(c)] = kernels.fakeQuantChunk(plan, values, begin, end);
+        }
+    });
+    ErrorSums sums;
+    for (const ChunkErrorSums& chunk : perChunk) {
+        sums.sumSquaredError += chunk.sums[kSquaredError];
+        sums.sumAbsError += chunk.sums[kAbsError];
+        sums.sumSquaredSignal += chunk.sums[kSquaredSignal];
+        sums.sumAbsSignal += chunk.sums[kAbsSignal];
+        sums.sumProduct += chunk.sums[kProduct];
+        sums.sumSquaredRecon += chunk.sums[kSquaredRecon];
+        sums.maxAbsError = std::max(sums.maxAbsError, chunk.maxAbsError);
+        sums.count += chunk.count;
+        sums.clipped += chunk.clipped;
+        sums.nonFinite += chunk.nonFinite;
+    }
+    return sums;
+}
+
+/// The element format of a fused block format (MX minifloats and NVFP4's E2M1), or nullptr.
+const char* blockElementName(BlockFormat format)
+{
+    switch (format) {
+    case BlockFormat::MXFP8_E4M3:
+        return "fp8_e4m3";
+    case BlockFormat::MXFP8_E5M2:
+        return "fp8_e5m2";
+    case BlockFormat::MXFP6_E3M2:
+        return "fp6_e3m2";
+    case BlockFormat::MXFP6_E2M3:
+        return "fp6_e2m3";
+    case BlockFormat::MXFP4:
+    case BlockFormat::NVFP4:
+        return "fp4_e2m1";
+    case BlockFormat::MXINT8:
+        return "int8";
+    default:
+        return nullptr;
+    }
 }
 
 } // namespace
@@ -467,9 +575,32 @@ std::string fakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape)
                 + " have no fused kernel yet (last axis only)";
         return {};
     case Granularity::Kind::Block2D:
-        return "2-D blocks have no fused kernel yet";
+        if (granularity.blockRows < 1 || granularity.blockCols < 1)
+            return "2-D block size must be at least 1x1 (got " + std::to_string(granularity.blockRows) + "x"
+                + std::to_string(granularity.blockCols) + ")";
+        if (rank < 2)
+            return "2-D blocks need a tensor of rank 2 or more (shape " + shapeToString(shape) + ")";
+        return {};
     }
     return "unknown granularity";
+}
+
+std::vector<MinMaxResult> minMaxGroups(Backend backend, std::span<const float> values, const Shape& shape,
+    const Granularity& granularity, int threads)
+{
+    Scheme scheme;
+    scheme.granularity = granularity;
+    if (const std::string reason = fakeQuantErrorUnsupported(scheme, shape); !reason.empty())
+        throw Error("minMaxGroups: " + reason);
+    if (backend == Backend::Cuda)
+        throw Error("minMaxGroups: the cuda backend has no per-group reduction of arbitrary groups; use "
+                    "minMaxRows");
+    FakeQuantPlan plan;
+    const I groupCount = planGroups(shape, granularity, plan);
+    if (plan.elementCount != static_cast<I>(values.size()))
+        throw Error("minMaxGroups: shape " + shapeToString(shape) + " needs "
+            + std::to_string(plan.elementCount) + " values, got " + std::to_string(values.size()));
+    return groupMinMax(cpuKernels(backend), plan, groupCount, values, threads);
 }
 
 ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const Shape& shape,
@@ -486,38 +617,225 @@ ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const S
         throwUnavailable(backend);
 #endif
     }
+    return runFakeQuant(cpuKernels(backend), plan, values.data(), threads);
+}
+
+std::string blockFakeQuantErrorUnsupported(const Scheme& scheme)
+{
+    if (scheme.blockFormat == BlockFormat::None)
+        return "the scheme has no block format";
+    if (!blockElementName(scheme.blockFormat))
+        return "block format " + blockFormatName(scheme.blockFormat) + " has no fused kernel yet";
+    return {};
+}
+
+ErrorSums blockFakeQuantError(
+    Backend backend, std::span<const float> values, const Shape& shape, const Scheme& scheme, int threads)
+{
+    if (const std::string reason = blockFakeQuantErrorUnsupported(scheme); !reason.empty())
+        throw Error("blockFakeQuantError: " + reason);
+    if (backend == Backend::Cuda)
+        throw Error("blockFakeQuantError: block formats run on the scalar and simd backends only");
+    const I blockSize = blockFormatBlockSize(scheme);
+    FakeQuantPlan plan;
+    plan.elementCount = shapeElementCount(shape);
+    if (plan.elementCount != static_cast<I>(values.size()))
+        throw Error("blockFakeQuantError: shape " + shapeToString(shape) + " needs "
+            + std::to_string(plan.elementCount) + " values, got " + std::to_string(values.size()));
+    plan.pattern = GroupPattern::Row;
+    plan.rowLength = shape.empty() ? 1 : shape.back();
+    plan.groupSize = blockSize;
+    plan.perRow = (plan.rowLength + blockSize - 1) / blockSize;
+    const I rows = plan.rowLength == 0 ? 0 : plan.elementCount / plan.rowLength;
+    const I groupCount = rows * plan.perRow;
     const CpuKernels& kernels = cpuKernels(backend);
-    const I chunks = chunkCount(plan.elementCount);
-    std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunks));
-    forEachThreadRange(chunks, kernelThreads(threads), [&](int, I first, I last) {
-        for (I c = first; c < last; ++c) {
-            const I begin = c * kKernelChunk;
-            const I end = std::min(plan.elementCount, begin + kKernelChunk);
-            perChunk[static_cast<std::size_t>(c)] = kernels.fakeQuantChunk(plan, values.data(), begin, end);
-        }
-    });
-    ErrorSums sums;
-    for (const ChunkErrorSums& chunk : perChunk) {
-        sums.sumSquaredError += chunk.sums[kSquaredError];
-        sums.sumAbsError += chunk.sums[kAbsError];
-        sums.sumSquaredSignal += chunk.sums[kSquaredSignal];
-        sums.sumAbsSignal += chunk.sums[kAbsSignal];
-        sums.sumProduct += chunk.sums[kProduct];
-        sums.sumSquaredRecon += chunk.sums[kSquaredRecon];
-        sums.maxAbsError = std::max(sums.maxAbsError, chunk.maxAbsError);
-        sums.count += chunk.count;
-        sums.clipped += chunk.clipped;
-        sums.nonFinite += chunk.nonFinite;
+    const std::vector<MinMaxResult> blocks = groupMinMax(kernels, plan, groupCount, values, threads);
+
+    const bool nvfp4 = scheme.blockFormat == BlockFormat::NVFP4;
+    const bool mxint8 = scheme.blockFormat == BlockFormat::MXINT8;
+    plan.clipBeforeRounding = true;
+    plan.tiesAway = !nvfp4 && scheme.elementRounding == Rounding::NearestAway;
+    // MXINT8: codes q = round(v · 64) in [-127, 127] of elements q / 64 (largest 127/64, emax 0, 6 bits).
+    double elementMax = 127.0 / 64.0;
+    int mantissaBits = 6;
+    float largest = 127;
+    if (mxint8) {
+        plan.kind = ElementKind::Integer;
+        plan.qmin = -127;
+        plan.qmax = 127;
+        // x / 2^(e-6) rather than x · 2^(6-e): 2^133 is no float, 2^-133 is (a subnormal).
+        plan.divide = true;
+    } else {
+        const NumberFormat element = formatByName(blockElementName(scheme.blockFormat));
+        plan.kind = ElementKind::Minifloat;
+        const auto& spec = std::get<MinifloatSpec>(element.spec);
+        elementMax = formatMaxFinite(element);
+        mantissaBits = spec.mantissaBits;
+        plan.rounder = detail::MinifloatRounder::make(spec, plan.tiesAway, elementMax);
+        largest = detail::bitsFloat(plan.rounder.maxBits);
     }
-    return sums;
+    plan.groups.resize(static_cast<std::size_t>(groupCount));
+    const auto setGroup = [&](std::size_t g, float inverse, float scale) {
+        plan.groups[g].inverse = inverse;
+        plan.groups[g].scale = scale;
+        plan.groups[g].low = static_cast<float>(plan.qmin);
+        plan.groups[g].high = static_cast<float>(plan.qmax);
+        plan.reconstructionFinite = plan.reconstructionFinite && isFiniteFloat(largest * scale);
+    };
+    constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+    if (nvfp4) {
+        // block_nvfp4.cpp: global = (1 / amax) · 2688 (two float roundings); per block
+        // s8 = E4M3(global · (absmax · float(1/6))), RNE and saturating (the element rounder's arithmetic
+        // on the E4M3 grid); encode with 1 / (s8 · (1 / global)), decode with s8 / float(1 / tensorScale),
+        // tensorScale = 1 / double(global).
+        float tensorAbsmax = 0;
+        for (const MinMaxResult& b : blocks)
+            tensorAbsmax = std::max(tensorAbsmax, b.absmax);
+        const float global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
+        const float globalInverse = 1.0f / global;
+        const auto decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(global)));
+        const float sixth = static_cast<float>(1.0 / 6.0);
+        const NumberFormat e4m3 = fp8E4M3Format();
+        const detail::MinifloatRounder scaleRounder = detail::MinifloatRounder::make(
+            std::get<MinifloatSpec>(e4m3.spec), false, formatMaxFinite(e4m3));
+        for (std::size_t g = 0; g < blocks.size(); ++g) {
+            if (blocks[g].nonFinite > 0) {
+                setGroup(g, 0, kNaN); // every element of the block decodes to NaN
+                continue;
+            }
+            const float sf = global * (blocks[g].absmax * sixth);
+            const float s8 = detail::bitsFloat(
+                std::min(scaleRounder.roundBits(detail::floatBits(sf)), scaleRounder.maxBits));
+            const float encode = s8 * globalInverse;
+            setGroup(g, encode == 0.0f ? 0.0f : 1.0f / encode, s8 / decodeGlobal);
+        }
+    } else {
+        // block_mx.cpp: the shared exponent of the block's absmax for the scheme's E8M0 rounding, clamped to
+        // [-127, 127]; v = x · 2^-e (exact), x̂ = decode · 2^e.
+        const int emax = static_cast<int>(std::ilogb(elementMax));
+        for (std::size_t g = 0; g < blocks.size(); ++g) {
+            if (blocks[g].nonFinite > 0) {
+                setGroup(g, 0, kNaN);
+                continue;
+            }
+            const std::uint32_t bits = detail::floatBits(blocks[g].absmax);
+            const int field = static_cast<int>((bits >> 23) & 0xFF);
+            int exponent = 0;
+            switch (scheme.e8m0Rounding) {
+            case E8M0Rounding::Floor:
+                exponent = field - 127 - emax;
+                break;
+            case E8M0Rounding::Ceil:
+                exponent = field - 127 + ((bits & 0x7FFFFFu) != 0 ? 1 : 0) - emax;
+                break;
+            case E8M0Rounding::Even: {
+                const std::uint32_t rounded = (bits + (1u << (22 - mantissaBits))) & 0xFF800000u;
+                exponent = static_cast<int>(rounded >> 23) - 127 - emax;
+                if ((rounded >> 23) == 0xFF) {
+                    setGroup(g, 0, kNaN); // torchao: an amax rounding up to 2^128 is a NaN scale
+                    continue;
+                }
+                break;
+            }
+            case E8M0Rounding::RCeil: {
+                const float descale = blocks[g].absmax * static_cast<float>(1.0 / elementMax);
+                const std::uint32_t d = detail::floatBits(descale);
+                const std::uint32_t mantissa = d & 0x7FFFFFu;
+                const bool roundUp = ((d >> 23) & 0xFF) == 0 ? mantissa > 0x400000u : mantissa != 0;
+                exponent = static_cast<int>((d >> 23) & 0xFF) + (roundUp ? 1 : 0) - 127;
+                break;
+            }
+            }
+            exponent = std::clamp(exponent, -127, 127);
+            if (mxint8)
+                setGroup(g, 0, std::ldexp(1.0f, exponent - 6));
+            else
+                setGroup(g, std::ldexp(1.0f, -exponent), std::ldexp(1.0f, exponent));
+        }
+    }
+    return runFakeQuant(kernels, plan, values.data(), threads);
+}
+
+std::string ternaryFakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape)
+{
+    const auto* sign = std::get_if<SignSpec>(&scheme.format.spec);
+    if (scheme.blockFormat != BlockFormat::None || !sign || !sign->ternary)
+        return "the scheme is not ternary";
+    Scheme grid = scheme;
+    grid.format = integerFormat(8, true);
+    return fakeQuantErrorUnsupported(grid, shape);
+}
+
+ErrorSums ternaryFakeQuantError(
+    Backend backend, std::span<const float> values, const Shape& shape, const Scheme& scheme, int threads)
+{
+    if (const std::string reason = ternaryFakeQuantErrorUnsupported(scheme, shape); !reason.empty())
+        throw Error("ternaryFakeQuantError: " + reason);
+    if (backend == Backend::Cuda)
+        throw Error("ternaryFakeQuantError: ternary runs on the scalar and simd backends only");
+    FakeQuantPlan plan;
+    const I groupCount = planGroups(shape, scheme.granularity, plan);
+    if (plan.elementCount != static_cast<I>(values.size()))
+        throw Error("ternaryFakeQuantError: shape " + shapeToString(shape) + " needs "
+            + std::to_string(plan.elementCount) + " values, got " + std::to_string(values.size()));
+    plan.kind = ElementKind::Integer;
+    plan.qmin = -1;
+    plan.qmax = 1;
+    plan.tiesAway = scheme.format.minifloat.rounding == Rounding::NearestAway;
+    plan.groups.resize(static_cast<std::size_t>(groupCount));
+
+    // The quantizer's BitNet scales (quantizer.h): per group, torch's CPU mean of the finite |x| in memory
+    // order. Groups are visited in bands that no later element returns to (one group, a channel, the groups
+    // of one row, or the blocks of one block row), so only one band's values are held at a time.
+    std::vector<std::vector<float>> band;
+    I bandBase = 0;
+    const auto flush = [&] {
+        for (std::size_t j = 0; j < band.size(); ++j) {
+            const float meanAbs = band[j].empty() ? 0.0f : blockformat::torchCpuMean(band[j]);
+            const float s = 1.0f / std::max(meanAbs, 1e-5f);
+            float stored = 1.0f / s;
+            if (scheme.scaleFormat == ScaleFormat::E8M0)
+                stored = detail::e8m0Scale(std::min(stored, FLT_MAX), 1.0, 0, scheme.e8m0Rounding);
+            else if (scheme.scaleFormat != ScaleFormat::F32)
+                stored = detail::roundScale(stored, scheme.scaleFormat);
+            GroupParams& p = plan.groups[static_cast<std::size_t>(bandBase) + j];
+            p.inverse = scheme.scaleFormat == ScaleFormat::F32 ? s : 1.0f / stored;
+            p.scale = stored;
+            p.low = -1;
+            p.high = 1;
+            band[j].clear();
+        }
+    };
+    if (plan.elementCount > 0) {
+        GroupCursor cursor(plan, 0);
+        band.resize(plan.pattern == GroupPattern::Row ? static_cast<std::size_t>(plan.perRow) : 1);
+        for (I i = 0; i < plan.elementCount;) {
+            while (i >= cursor.end)
+                cursor.advance();
+            const I base
+                = plan.pattern == GroupPattern::Row ? plan.rowBase(i / plan.rowLength) : cursor.group;
+            if (base != bandBase) {
+                flush();
+                bandBase = base;
+            }
+            std::vector<float>& mine = band[static_cast<std::size_t>(cursor.group - base)];
+            for (; i < cursor.end; ++i)
+                if (isFiniteFloat(values[static_cast<std::size_t>(i)]))
+                    mine.push_back(std::fabs(values[static_cast<std::size_t>(i)]));
+        }
+        flush();
+    }
+    for (const GroupParams& p : plan.groups)
+        plan.reconstructionFinite = plan.reconstructionFinite && isFiniteFloat(p.scale);
+    return runFakeQuant(cpuKernels(backend), plan, values.data(), threads);
 }
 
 ErrorReport errorReportFromSums(const ErrorSums& sums, double bitsPerValue)
 {
-    return errorReportFromTotals({sums.count, sums.sumSquaredError, sums.sumAbsError, double(sums.maxAbsError),
-                                  sums.sumSquaredSignal, sums.sumAbsSignal, sums.sumSquaredRecon, sums.sumProduct,
-                                  sums.clipped},
-                                 bitsPerValue);
+    return errorReportFromTotals(
+        {sums.count, sums.sumSquaredError, sums.sumAbsError, double(sums.maxAbsError), sums.sumSquaredSignal,
+            sums.sumAbsSignal, sums.sumSquaredRecon, sums.sumProduct, sums.clipped},
+        bitsPerValue);
 }
 
 } // namespace qs

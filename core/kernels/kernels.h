@@ -68,6 +68,15 @@ MinMaxResult minMax(Backend backend, std::span<const float> values, int threads 
 std::vector<MinMaxResult> minMaxRows(
     Backend backend, std::span<const float> values, std::int64_t rows, std::int64_t cols, int threads = 0);
 
+/// Per-group min/max/absmax of `values` (shape `shape`, row-major) for one granularity, one result per group
+/// in qs::groupLayout order: per tensor, per channel along axis 0, per group along the last axis (ragged last
+/// group) and 2-D blocks over the last two axes (the granularities fakeQuantError supports). Min and max are
+/// over the finite values of each group, so they equal qs::minMaxRanges (a group without a finite value:
+/// all 0). Throws qs::Error for another granularity, a size that does not match the shape, and for
+/// Backend::Cuda (use minMaxRows there).
+std::vector<MinMaxResult> minMaxGroups(Backend backend, std::span<const float> values, const Shape& shape,
+    const Granularity& granularity, int threads = 0);
+
 /// Histogram of x (or |x| when `absolute`) over [lo, hi] with `bins` bins, int64 counts. Equal, field for
 /// field, to qs::computeHistogram(values, bins, lo, hi, absolute) on every backend (same bin rule, in
 /// double: bin = min(floor((v - lo) · bins / (hi - lo)), bins - 1); below, above and non-finite counted
@@ -98,8 +107,9 @@ struct ErrorSums {
 /// round: integer formats (2–16 bit, signed or unsigned, every RangeMode, either ScaleArithmetic, either
 /// element rounding) and the element formats whose quantizer path is a minifloat rounding or a lookup
 /// table of at most 256 codes (fp8_e4m3, fp8_e5m2, fp16, bf16, fp6, fp4_e2m1, nf4, bnb_fp4, iq4_nl…),
-/// per tensor, per channel along axis 0 and per group along the last axis. Not yet: block formats (MX,
-/// NVFP4, ggml, bnb blocks), ternary/binary, 2-D blocks, channels or groups along other axes.
+/// per tensor, per channel along axis 0, per group along the last axis and 2-D blocks over the last two
+/// axes. Not yet: block formats (MX, NVFP4, ggml, bnb blocks), ternary/binary, channels or groups along
+/// other axes.
 std::string fakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape);
 
 /// Fake-quantizes `values` (shape `shape`) with `scheme` and the per-group `scales` (and `zeroPoints`,
@@ -115,6 +125,42 @@ std::string fakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape);
 ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const Shape& shape,
     const Scheme& scheme, std::span<const float> scales, std::span<const std::int32_t> zeroPoints,
     int threads = 0);
+
+/// Empty when blockFakeQuantError runs `scheme`'s block format, otherwise why not. Supported: MXFP8 (E4M3,
+/// E5M2), MXFP6 (E3M2, E2M3), MXFP4, MXINT8 and NVFP4, at any block size the reference accepts, with every
+/// E8M0 rounding and element rounding of the scheme. Not yet: bitsandbytes, ggml.
+std::string blockFakeQuantErrorUnsupported(const Scheme& scheme);
+
+/// Fused fake-quantize + error of a block format: the sums of ErrorSums over
+/// (x, qs::dequantize(qs::quantize(x, scheme))), with QuantizedTensor::clippedCount's clipped count (the
+/// references count |x / scale| > the element maximum before rounding), in the order documented at
+/// kKernelChunk. The block scales follow the references (quant/block_mx.cpp, block_nvfp4.cpp) bit for bit
+/// from each block's absmax (minMaxGroups' reduction): MX the shared exponent e of the scheme's
+/// E8M0Rounding, clamped to [-127, 127]; NVFP4 global = (1 / tensor absmax) · 2688 and the E4M3 block scale
+/// s8 = RNE_sat(global · (absmax · float(1/6))). A block holding NaN/±Inf has a NaN scale: its elements all
+/// decode to NaN (an infinite error for its finite x). Elements: MX v = x · 2^-e (MXINT8: q = round(v · 64)
+/// clamped to ±127 with the scheme's element rounding, x̂ = q · 2^(e-6), v · 64 computed as x / 2^(e-6)),
+/// NVFP4 v = x · (1 / (s8 · (1 / global))) in float32, rounded as the element format (MX:
+/// Scheme::elementRounding; NVFP4: to nearest even) and saturated; x̂ = decode · 2^e or decode · (s8 / float(1
+/// / (1 / double(global)))). Blocks run along the last axis, ragged at the end of each row. Throws qs::Error
+/// when the block format is not supported, the block size is invalid, the sizes do not match the shape, or
+/// for Backend::Cuda.
+ErrorSums blockFakeQuantError(Backend backend, std::span<const float> values, const Shape& shape,
+    const Scheme& scheme, int threads = 0);
+
+/// Empty when ternaryFakeQuantError runs `scheme` on `shape`: BitNet ternary (SignSpec ternary) at the
+/// granularities fakeQuantError supports, with any scale format; otherwise why not.
+std::string ternaryFakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape);
+
+/// Fused fake-quantize + error of BitNet ternary (quant/quantizer.h): per group s = 1.0f / max(mean|x|,
+/// 1e-5f), mean = torch's CPU float32 mean (blockformat::torchCpuMean) of the group's finite |x| in memory
+/// order, the stored scale 1.0f / s (rounded to the scheme's scale format, factor 1.0f / stored then);
+/// u = clamp(round(x · s), -1, 1) with the format's rounding, x̂ = u · stored; clipped when |round(x · s)|
+/// > 1. The sums are those of (x, qs::fakeQuantize(x)) in the order documented at kKernelChunk (x̂ = -0
+/// and +0 give the same sums). Throws qs::Error when the scheme is not supported, the sizes do not match
+/// the shape, or for Backend::Cuda.
+ErrorSums ternaryFakeQuantError(Backend backend, std::span<const float> values, const Shape& shape,
+    const Scheme& scheme, int threads = 0);
 
 /// An ErrorReport from the sums, with qs::computeErrorReport's formulas (mse = Σe²/count, sqnr =
 /// 10·log10(Σx²/Σe²), cosine = Σx·x̂/sqrt(Σx²·Σx̂²), relativeRmse = rmse/(Σ|x|/count), clippedShare =

@@ -76,10 +76,12 @@ float fakeQuantize(const FakeQuantPlan& plan, const GroupParams& p, float x, boo
     const float v = plan.divide ? x / p.scale : x * p.inverse;
     switch (plan.kind) {
     case ElementKind::Integer: {
-        const float bounded = std::clamp(v, static_cast<float>(plan.qmin - p.zeroPoint - 1),
-            static_cast<float>(plan.qmax - p.zeroPoint + 1));
+        // A NaN v (a block whose scale is NaN) gives x̂ = NaN through the scale whatever its code.
+        const float bounded = std::isnan(v) ? 0.0f
+                                            : std::clamp(v, static_cast<float>(plan.qmin - p.zeroPoint - 1),
+                                                static_cast<float>(plan.qmax - p.zeroPoint + 1));
         std::int32_t code = static_cast<std::int32_t>(roundIntegral(bounded, plan.tiesAway)) + p.zeroPoint;
-        clipped = code < plan.qmin || code > plan.qmax;
+        clipped = plan.clipBeforeRounding ? v > p.high || v < p.low : code < plan.qmin || code > plan.qmax;
         code = std::clamp(code, plan.qmin, plan.qmax);
         return static_cast<float>(code - p.zeroPoint) * p.scale;
     }
@@ -87,7 +89,7 @@ float fakeQuantize(const FakeQuantPlan& plan, const GroupParams& p, float x, boo
         const std::uint32_t bits = detail::floatBits(v);
         const std::uint32_t sign = bits & 0x80000000u;
         std::uint32_t rounded = plan.rounder.roundBits(bits & 0x7FFFFFFFu);
-        clipped = rounded > plan.rounder.maxBits;
+        clipped = (plan.clipBeforeRounding ? bits & 0x7FFFFFFFu : rounded) > plan.rounder.maxBits;
         rounded = std::min(rounded, plan.rounder.maxBits);
         return detail::bitsFloat(rounded | sign) * p.scale;
     }

@@ -330,6 +330,11 @@ template<bool Divide> HWY_INLINE VF scaled(VF x, const ParamVectors& p)
 /// (RNE); hn::Round (roundps, RNE) gives the same codes without the clamp, except on EMU128, whose Round
 /// is not exact (0.49999997f -> 1), so that target keeps the quantizer's arithmetic.
 template<bool Divide, bool TiesAway> struct IntegerElement {
+    explicit IntegerElement(const FakeQuantPlan& plan)
+        : clipBeforeRounding(plan.clipBeforeRounding)
+    {
+    }
+
     HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
     {
         const DF df;
@@ -351,9 +356,11 @@ template<bool Divide, bool TiesAway> struct IntegerElement {
                 hn::IfThenElseZero(hn::And(hn::Lt(v, zero), hn::Eq(below, hn::Set(df, -0.5f))), one));
         }
         const VF code = hn::Min(hn::Max(rounded, p.low), p.high);
-        clip = hn::Ne(code, rounded);
+        clip = clipBeforeRounding ? hn::Or(hn::Gt(v, p.high), hn::Lt(v, p.low)) : hn::Ne(code, rounded);
         return hn::Mul(code, p.scale);
     }
+
+    bool clipBeforeRounding;
 };
 
 /// How a minifloat element is rounded; all three give MinifloatRounder::roundBits bit for bit.
@@ -387,6 +394,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
         , capField(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits >> 23) + 1))
         , maxBits(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits)))
         , fixedShift(23 - plan.rounder.mantissaBits)
+        , clipBeforeRounding(plan.clipBeforeRounding)
     {
     }
 
@@ -439,7 +447,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
             const VI tiny = hn::IfThenElseZero(roundsUp, hn::ShiftLeft<23>(hn::Add(field, one)));
             rounded = hn::IfThenElse(hn::Lt(shift, c24), onGrid, tiny);
         }
-        clip = hn::RebindMask(DF(), hn::Gt(rounded, maxBits));
+        clip = hn::RebindMask(DF(), hn::Gt(clipBeforeRounding ? u : rounded, maxBits));
         const VI saturated = hn::Min(rounded, maxBits);
         return hn::Mul(hn::BitCast(DF(), hn::Or(saturated, sign)), p.scale);
     }
@@ -449,6 +457,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
     VI capField;
     VI maxBits;
     int fixedShift;
+    bool clipBeforeRounding;
 };
 
 /// Lookup tables: the region of v's ordered key found by a compare ladder over the ascending thresholds.
@@ -603,8 +612,8 @@ ChunkErrorSums fakeQuantChunkScaled(const FakeQuantPlan& plan, const float* x, I
 {
     switch (plan.kind) {
     case ElementKind::Integer:
-        return plan.tiesAway ? fakeQuantChunkFinite(plan, IntegerElement<Divide, true>(), x, begin, end)
-                             : fakeQuantChunkFinite(plan, IntegerElement<Divide, false>(), x, begin, end);
+        return plan.tiesAway ? fakeQuantChunkFinite(plan, IntegerElement<Divide, true>(plan), x, begin, end)
+                             : fakeQuantChunkFinite(plan, IntegerElement<Divide, false>(plan), x, begin, end);
     case ElementKind::Minifloat:
         switch (minifloatMethod(plan)) {
         case MinifloatMethod::Magic:
