@@ -7,9 +7,13 @@
 #include "histogramplot.h"
 #include "io/writers.h"
 #include "mainwindow.h"
+#include "metrics/error_report.h"
 #include "outlierchannelmodel.h"
 #include "plotexport.h"
 #include "plotpanel.h"
+#include "quant/quantizer.h"
+#include "quantizationanalysis.h"
+#include "schemepanel.h"
 #include "sessioncontroller.h"
 #include "statisticspanel.h"
 #include "tensor/stats.h"
@@ -152,7 +156,7 @@ private slots:
         QVERIFY(view()->heatMapPanel()->isShowingPlot());
         QVERIFY(view()->channelProfilePanel()->isShowingPlot());
         QVERIFY(view()->channelHistogramPanel()->isShowingPlot());
-        QCOMPARE(view()->histogramPlot()->xAxis->label(), QStringLiteral("value"));
+        QCOMPARE(view()->histogramPlot()->xAxis->label(), QStringLiteral("value (tensor units)"));
         QCOMPARE(view()->histogramPlot()->yAxis->label(), QStringLiteral("count"));
         QCOMPARE(view()->channelProfilePlot()->yAxis->label(), QStringLiteral("absmax"));
         QCOMPARE(view()->channelProfilePlot()->xAxis->label(), QStringLiteral("channel (axis 0)"));
@@ -193,7 +197,7 @@ private slots:
         QVERIFY(plot->histogram() == qs::computeHistogram(m_matrix.data, 256, true));
         QVERIFY(plot->title().contains(QStringLiteral("|x|")));
         QCOMPARE(plot->pointCount(), 256);
-        QCOMPARE(plot->xAxis->label(), QStringLiteral("|value|"));
+        QCOMPARE(plot->xAxis->label(), QStringLiteral("|value| (tensor units)"));
         view()->magnitudeAction()->trigger();
         QVERIFY(plot->histogram() == qs::computeHistogram(m_matrix.data, 256));
 
@@ -366,6 +370,78 @@ private slots:
 
         QVERIFY(!exportPlot(*plot, out.filePath(QStringLiteral("histogram.bmpx"))).isEmpty());
         QVERIFY(!exportPlot(*plot, QStringLiteral("/nonexistent-dir/x.png")).isEmpty());
+    }
+
+    /// Sets the scheme dock to `settings` and waits until the view shows that quantization of "matrix".
+    QuantizationPtr quantizeMatrix(const SchemeSettings& settings)
+    {
+        m_window->schemePanel()->setSettings(settings);
+        for (int i = 0; i < 200; ++i) {
+            const QuantizationPtr q = view()->quantization();
+            if (q && q->settings == settings && !m_window->controller()->isBusy())
+                return q;
+            QTest::qWait(50);
+        }
+        return nullptr;
+    }
+
+    void clipLinesAndGridForInt4PerTensor()
+    {
+        SchemeSettings int4;
+        int4.scheme.format = qs::formatByName("int4");
+        const QuantizationPtr q = quantizeMatrix(int4);
+        QVERIFY(q);
+        QVERIFY(view()->quantizationText().contains(QStringLiteral("SQNR")));
+        const qs::SummaryStats stats = qs::computeSummaryStats(m_matrix.data);
+
+        // The chosen (min-max) range is drawn first, bold, at the matrix's min and max.
+        QVERIFY(q->clipRanges.size() >= 4);
+        QVERIFY(q->clipRanges.front().chosen);
+        const std::vector<double> clips = view()->histogramPlot()->clipLinePositions();
+        QVERIFY(clips.size() >= 2 * q->clipRanges.size() - 1);
+        QCOMPARE(clips[0], static_cast<double>(stats.min));
+        QCOMPARE(clips[1], static_cast<double>(stats.max));
+
+        // int4 symmetric narrow: 15 levels q·scale, q = -7..7, scale = amax / 7.
+        const auto amax = static_cast<float>(stats.absmax);
+        const float scale = q->calibration->scales.at(0);
+        QVERIFY(qFuzzyCompare(scale, amax / 7.0f));
+        const std::vector<double> grid = view()->histogramPlot()->gridPositions();
+        QCOMPARE(grid.size(), std::size_t(15));
+        for (int level = -7; level <= 7; ++level)
+            QCOMPARE(grid[static_cast<std::size_t>(level + 7)],
+                static_cast<double>(static_cast<float>(level) * scale));
+        QCOMPARE(view()->histogramPlot()->visibleGridLineCount(), 15);
+
+        // The error histogram counts every element once; its error equals the core's.
+        QCOMPARE(q->errorHistogram.total() + q->errorHistogram.nonFinite, std::int64_t(m_matrix.data.size()));
+        QCOMPARE(q->report.count, std::int64_t(m_matrix.data.size()));
+        QVERIFY(view()->errorHistogramPanel()->isShowingPlot());
+        QCOMPARE(view()->errorHistogramPlot()->histogram(), q->errorHistogram);
+        QCOMPARE(
+            view()->errorHistogramPlot()->xAxis->label(), QStringLiteral("x\u0302 \u2212 x (tensor units)"));
+        const qs::Tensor reconstructed = qs::fakeQuantize(m_matrix, int4.scheme);
+        QCOMPARE(q->report.sqnrDb, qs::computeErrorReport(m_matrix.data, reconstructed.data).sqnrDb);
+    }
+
+    void denseGridsAreHidden()
+    {
+        SchemeSettings int8;
+        int8.options.method = qs::CalibrationMethod::Percentile;
+        int8.options.percentile = 99.0;
+        const QuantizationPtr q = quantizeMatrix(int8);
+        QVERIFY(q);
+        QCOMPARE(view()->histogramPlot()->gridPositions().size(), std::size_t(255));
+        QCOMPARE(view()->histogramPlot()->visibleGridLineCount(), 0);
+        // Zoomed in far enough, the grid comes back.
+        QCustomPlot* plot = view()->histogramPlot();
+        const double step = q->grid[1] - q->grid[0];
+        plot->xAxis->setRange(q->grid[100] - 0.5 * step, q->grid[110] + 0.5 * step);
+        QCOMPARE(view()->histogramPlot()->visibleGridLineCount(), 255);
+        view()->resetViews();
+        QCOMPARE(view()->histogramPlot()->visibleGridLineCount(), 0);
+        m_window->schemePanel()->setSettings(SchemeSettings {});
+        QTRY_VERIFY(!m_window->controller()->isBusy());
     }
 
     void screenshotOfTheDistributionTab()

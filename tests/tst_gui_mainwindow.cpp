@@ -4,13 +4,19 @@
 #include "abouttext.h"
 #include "activityindicator.h"
 #include "calib/histogram.h"
+#include "calibrationview.h"
+#include "comparematrixmodel.h"
+#include "compareview.h"
 #include "distributionview.h"
 #include "histogramplot.h"
 #include "io/tensor_file.h"
 #include "io/writers.h"
+#include "kernelsview.h"
 #include "mainwindow.h"
 #include "outlierchannelmodel.h"
+#include "quantizationanalysis.h"
 #include "recentfiles.h"
+#include "schemepanel.h"
 #include "sessioncontroller.h"
 #include "startupsequence.h"
 #include "statisticspanel.h"
@@ -22,6 +28,7 @@
 #include "tensortreemodel.h"
 
 #include <QAbstractItemModelTester>
+#include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QFile>
@@ -31,9 +38,11 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -433,7 +442,7 @@ private slots:
 
         QSettings().clear();
         MainWindow fresh(MainWindow::SettingsMode::Ephemeral);
-        QCOMPARE(fresh.size(), QSize(1500, 950));
+        QCOMPARE(fresh.size(), QSize(1600, 1000));
     }
 
     void cancelButtonStopsBackgroundWork()
@@ -443,6 +452,7 @@ private slots:
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         window.openFiles({m_checkpoint});
         QVERIFY(waitForAnalysis(window, QStringLiteral("model.layers.0.mlp.weight")));
+        QTRY_VERIFY_WITH_TIMEOUT(window.isIdle(), 20000);
         QVERIFY(!window.activityIndicator()->isVisible());
 
         QSignalSpy ready(window.controller(), &SessionController::analysisReady);
@@ -500,6 +510,110 @@ private slots:
                 QStringLiteral("mlp.bias")}));
         browser->filterEdit()->clear();
         QCOMPARE(proxy->rowCount(proxy->index(0, 0)), 2); // "big" and "model"
+    }
+
+    void tabsExistAndFollowTheSelectedTensor()
+    {
+        MainWindow window(MainWindow::SettingsMode::Ephemeral);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QTabWidget* tabs = window.analysisTabs();
+        QStringList names;
+        for (int i = 0; i < tabs->count(); ++i)
+            names << tabs->tabText(i);
+        QCOMPARE(names,
+            (QStringList {QStringLiteral("Distribution"), QStringLiteral("Calibration"),
+                QStringLiteral("Compare"), QStringLiteral("Kernels")}));
+        QVERIFY(window.showTab(QStringLiteral("bogus")).contains(QStringLiteral("calibration")));
+
+        window.openFiles({m_checkpoint});
+        QVERIFY(waitForAnalysis(window, QStringLiteral("model.layers.0.mlp.weight")));
+        QTRY_VERIFY_WITH_TIMEOUT(window.distributionView()->quantization(), 20000);
+        QVERIFY(window.distributionView()->quantizationText().contains(QStringLiteral("int8")));
+
+        QSignalSpy compared(window.calibrationView(), &CalibrationView::comparisonShown);
+        QVERIFY(window.showTab(QStringLiteral("calibration")).isEmpty());
+        QVERIFY(compared.wait(20000));
+        QVERIFY(!window.calibrationView()->comparison().rows.empty());
+
+        QSignalSpy matrix(window.compareView(), &CompareView::matrixFinished);
+        QVERIFY(window.showTab(QStringLiteral("Compare")).isEmpty());
+        QVERIFY(matrix.wait(60000));
+        QCOMPARE(matrix.at(0).at(0).toBool(), false);
+        QVERIFY(window.compareView()->matrixModel()->rowCount() > 0);
+
+        // Clicking a scheme in Compare sets the scheme dock, which re-quantizes the Distribution tab.
+        SchemeSettings nf4;
+        nf4.scheme.format = qs::formatByName("nf4");
+        nf4.scheme.granularity = qs::Granularity::perGroup(128);
+        emit window.compareView()->schemeChosen(nf4.scheme);
+        QCOMPARE(window.schemePanel()->settings().scheme, nf4.scheme);
+        QTRY_VERIFY_WITH_TIMEOUT(window.distributionView()->quantization()
+                && window.distributionView()->quantization()->settings.scheme == nf4.scheme,
+            20000);
+        QTRY_VERIFY_WITH_TIMEOUT(window.isIdle(), 60000);
+    }
+
+    void useForThisTensorMarksTheTree()
+    {
+        MainWindow window(MainWindow::SettingsMode::Ephemeral);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QAbstractItemModelTester tester(window.tensorBrowser()->model());
+        window.openFiles({m_checkpoint});
+        QVERIFY(waitForAnalysis(window, QStringLiteral("model.layers.0.mlp.weight")));
+        SchemeSettings int4;
+        int4.scheme.format = qs::formatByName("int4");
+        int4.scheme.granularity = qs::Granularity::perChannel(0);
+        window.schemePanel()->setSettings(int4);
+        QTRY_VERIFY_WITH_TIMEOUT(window.schemePanel()->useButton()->isEnabled()
+                && window.controller()->currentQuantization()->settings == int4,
+            20000);
+        QTest::mouseClick(window.schemePanel()->useButton(), Qt::LeftButton);
+        QCOMPARE(window.controller()->chosenSettings().size(), std::size_t(1));
+        const int fileId = window.controller()->openFiles().front().id;
+        const QModelIndex leaf = window.tensorBrowser()->model()->tensorIndex(
+            TensorRef {fileId, QStringLiteral("model.layers.0.mlp.weight")});
+        const QString chosen = leaf.siblingAtColumn(TensorTreeModel::ChosenColumn).data().toString();
+        QVERIFY2(chosen.contains(QStringLiteral("int4 sym channel:0")), qPrintable(chosen));
+
+        // Another tensor with another scheme; coming back restores int4 per channel in the dock.
+        window.schemePanel()->setSettings(SchemeSettings {});
+        QVERIFY(window.selectTensorByName(QStringLiteral("model.layers.0.mlp.bias")).isEmpty());
+        QVERIFY(waitForAnalysis(window, QStringLiteral("model.layers.0.mlp.bias")));
+        QVERIFY(window.selectTensorByName(QStringLiteral("model.layers.0.mlp.weight")).isEmpty());
+        QVERIFY(waitForAnalysis(window, QStringLiteral("model.layers.0.mlp.weight")));
+        QCOMPARE(window.schemePanel()->settings(), int4);
+        QTRY_VERIFY_WITH_TIMEOUT(window.isIdle(), 20000);
+    }
+
+    void screenshotOfEveryTab()
+    {
+        const QString sample = QStringLiteral(QS_SAMPLES_DIR "/tiny_llm.safetensors");
+        if (!QFileInfo::exists(sample))
+            QSKIP("the sample checkpoint is not there");
+        const QString tensor = QStringLiteral("model.layers.1.self_attn.o_proj.weight");
+        MainWindow window(MainWindow::SettingsMode::Ephemeral);
+        window.resize(1600, 1000);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        window.openFiles({sample});
+        QVERIFY(waitForFiles(window, 1));
+        SchemeSettings int4;
+        int4.scheme.format = qs::formatByName("int4");
+        window.schemePanel()->setSettings(int4);
+        QVERIFY(window.selectTensorByName(tensor).isEmpty());
+        QVERIFY(waitForAnalysis(window, tensor));
+        for (const QString& tab : {QStringLiteral("distribution"), QStringLiteral("calibration"),
+                 QStringLiteral("compare"), QStringLiteral("kernels")}) {
+            QVERIFY(window.showTab(tab).isEmpty());
+            QTRY_VERIFY_WITH_TIMEOUT(window.isIdle(), 120000);
+            QTest::qWait(100);
+            const QImage image = window.grab().toImage();
+            const QString path = QDir(outputDirectory()).filePath(QStringLiteral("tab-%1.png").arg(tab));
+            QVERIFY(image.save(path));
+            QVERIFY(QFileInfo(path).size() > 10000);
+        }
     }
 
     void screenshotOfTheMainWindow()

@@ -4,6 +4,7 @@
 #include "calib/histogram.h"
 #include "io/tensor_file.h"
 #include "io/writers.h"
+#include "quantizationanalysis.h"
 #include "sessioncontroller.h"
 #include "tensor/stats.h"
 #include "tensoranalysis.h"
@@ -298,6 +299,7 @@ private slots:
         const int id = open(controller, m_path);
         const AnalysisPtr first = analyse(controller, id, QStringLiteral("layer.0.bias"));
         QVERIFY(first);
+        waitIdle(controller); // its quantization follows the analysis
         QSignalSpy started(&controller, &SessionController::analysisStarted);
         controller.selectTensor(TensorRef {id, QStringLiteral("layer.0.bias")});
         QCOMPARE(started.count(), 0);
@@ -514,6 +516,171 @@ private slots:
         controller.reset();
         QThreadPool::globalInstance()->waitForDone();
         QCoreApplication::processEvents();
+    }
+
+private:
+    QuantizationPtr quantizationOf(SessionController& controller, int fileId, const QString& name)
+    {
+        QSignalSpy quantized(&controller, &SessionController::quantizationReady);
+        if (!analyse(controller, fileId, name))
+            return nullptr;
+        if (quantized.isEmpty() && !quantized.wait(20000))
+            return nullptr;
+        return quantized.last().at(0).value<QuantizationPtr>();
+    }
+
+    static SchemeSettings settingsFor(const char* format, qs::CalibrationMethod method)
+    {
+        SchemeSettings s;
+        s.scheme.format = qs::formatByName(format);
+        s.options.method = method;
+        return s;
+    }
+
+private slots:
+    void quantizationFollowsTheAnalysis()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QStringList order;
+        connect(&controller, &SessionController::analysisReady, this,
+            [&] { order << QStringLiteral("analysis"); });
+        connect(&controller, &SessionController::quantizationReady, this,
+            [&] { order << QStringLiteral("quantization"); });
+        const QuantizationPtr q = quantizationOf(controller, id, QStringLiteral("layer.0.weight"));
+        QVERIFY(q);
+        QCOMPARE(order, (QStringList {QStringLiteral("analysis"), QStringLiteral("quantization")}));
+        QCOMPARE(q->analysisId, controller.currentAnalysis()->id);
+        QCOMPARE(q->settings, SchemeSettings {});
+        QCOMPARE(controller.currentQuantization(), q);
+
+        // The figures are the core's: calibrate() on the loaded tensor with the default scheme.
+        const qs::Tensor tensor = loadDirect(m_path, "layer.0.weight");
+        const qs::CalibrationResult expected
+            = qs::calibrate({tensor}, qs::Scheme {}, qs::CalibrationOptions {});
+        QVERIFY(q->calibration);
+        QCOMPARE(q->calibration->ranges, expected.ranges);
+        QCOMPARE(q->calibration->scales, expected.scales);
+        QCOMPARE(q->report.sqnrDb, expected.report.sqnrDb);
+        QCOMPARE(q->report.bitsPerValue, 8.0 + 32.0 / (16 * 24));
+        // One NaN and one Inf are left out of the error histogram and the report.
+        QCOMPARE(q->report.count, std::int64_t(16 * 24 - 2));
+        QCOMPARE(q->errorHistogram.total() + q->errorHistogram.nonFinite, q->report.count);
+        QCOMPARE(q->referenceGroupLabel, std::string("per tensor"));
+    }
+
+    void perChannelUsesTheFocusChannel()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        SchemeSettings s = settingsFor("int4", qs::CalibrationMethod::MinMax);
+        s.scheme.granularity = qs::Granularity::perChannel(0);
+        controller.setSchemeSettings(s);
+        const QuantizationPtr q = quantizationOf(controller, id, QStringLiteral("layer.0.weight"));
+        QVERIFY(q);
+        const std::int64_t focus = controller.currentAnalysis()->focusChannel->channel;
+        QVERIFY(focus == 3 || focus == 11);
+        QCOMPARE(q->referenceGroup, focus);
+        QCOMPARE(q->referenceGroupLabel, "channel " + std::to_string(focus));
+        const qs::GroupRange range = q->calibration->ranges.at(static_cast<std::size_t>(focus));
+        QCOMPARE(q->clipRanges.front().min, range.min);
+        QCOMPARE(q->clipRanges.front().max, range.max);
+        QCOMPARE(q->grid.size(), std::size_t(15));
+        QCOMPARE(q->grid.back(),
+            static_cast<double>(7.0f * q->calibration->scales.at(static_cast<std::size_t>(focus))));
+    }
+
+    void newestSchemeWins()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QVERIFY(quantizationOf(controller, id, QStringLiteral("big")));
+        QSignalSpy quantized(&controller, &SessionController::quantizationReady);
+        for (const char* format : {"int4", "nf4", "fp8_e4m3", "int3"})
+            controller.setSchemeSettings(settingsFor(format, qs::CalibrationMethod::Entropy));
+        waitIdle(controller);
+        QTest::qWait(50);
+        QCOMPARE(quantized.count(), 1);
+        const QuantizationPtr q = quantized.at(0).at(0).value<QuantizationPtr>();
+        QCOMPARE(q->settings, settingsFor("int3", qs::CalibrationMethod::Entropy));
+        QCOMPARE(controller.currentQuantization(), q);
+    }
+
+    void cancelQuantizationMidRun()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QVERIFY(quantizationOf(controller, id, QStringLiteral("big")));
+        QSignalSpy quantized(&controller, &SessionController::quantizationReady);
+        controller.setSchemeSettings(settingsFor("int4", qs::CalibrationMethod::Mse));
+        QVERIFY(controller.isBusy());
+        QVERIFY(controller.activity().contains(QStringLiteral("Quantizing big")));
+        controller.cancel();
+        waitIdle(controller);
+        QTest::qWait(50);
+        QCOMPARE(quantized.count(), 0);
+        QCOMPARE(controller.currentQuantization()->settings, SchemeSettings {});
+    }
+
+    void schemeThatDoesNotFitIsReported()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QVERIFY(quantizationOf(controller, id, QStringLiteral("layer.0.bias")));
+        QSignalSpy failed(&controller, &SessionController::quantizationFailed);
+        SchemeSettings s;
+        s.scheme.granularity = qs::Granularity::perChannel(1); // the bias has one axis
+        controller.setSchemeSettings(s);
+        QVERIFY(failed.wait(10000));
+        QVERIFY2(failed.at(0).at(0).toString().contains(QStringLiteral("axis")),
+            qPrintable(failed.at(0).at(0).toString()));
+    }
+
+    void chosenSettingsAreKeptPerTensor()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        QSignalSpy changed(&controller, &SessionController::chosenSettingsChanged);
+        QVERIFY(!controller.chooseCurrentSettings()); // nothing shown yet
+
+        const QuantizationPtr first = quantizationOf(controller, id, QStringLiteral("layer.0.weight"));
+        QVERIFY(first);
+        QVERIFY(controller.chooseCurrentSettings());
+        QCOMPARE(changed.count(), 1);
+        QCOMPARE(controller.chosenSettings().size(), std::size_t(1));
+        const ChosenSetting& chosen = controller.chosenSettings().front();
+        QCOMPARE(chosen.tensorName, std::string("layer.0.weight"));
+        QCOMPARE(chosen.filePath, m_path.toStdString());
+        QCOMPARE(chosen.shape, (qs::Shape {16, 24}));
+        QCOMPARE(chosen.dtypeName, std::string("F32"));
+        QCOMPARE(chosen.settings, SchemeSettings {});
+        QCOMPARE(chosen.calibration, first->calibration);
+        QCOMPARE(chosen.report, first->report);
+
+        const SchemeSettings nf4 = settingsFor("nf4", qs::CalibrationMethod::Entropy);
+        controller.setSchemeSettings(nf4);
+        const QuantizationPtr second = quantizationOf(controller, id, QStringLiteral("layer.1.weight"));
+        QVERIFY(second);
+        QCOMPARE(second->settings, nf4);
+        QVERIFY(controller.chooseCurrentSettings());
+        QCOMPARE(controller.chosenSettings().size(), std::size_t(2));
+        QCOMPARE(controller.chosenSetting(TensorRef {id, QStringLiteral("layer.1.weight")})->settings, nf4);
+
+        // Selecting a tensor with a chosen setting restores its scheme.
+        QSignalSpy restored(&controller, &SessionController::schemeSettingsChanged);
+        const QuantizationPtr again = quantizationOf(controller, id, QStringLiteral("layer.0.weight"));
+        QVERIFY(again);
+        QCOMPARE(restored.count(), 1);
+        QCOMPARE(restored.at(0).at(0).value<SchemeSettings>(), SchemeSettings {});
+        QCOMPARE(controller.schemeSettings(), SchemeSettings {});
+        QCOMPARE(again->settings, SchemeSettings {});
+
+        // Choosing again replaces; forgetting removes.
+        QVERIFY(controller.chooseCurrentSettings());
+        QCOMPARE(controller.chosenSettings().size(), std::size_t(2));
+        controller.forgetChosen(TensorRef {id, QStringLiteral("layer.1.weight")});
+        QCOMPARE(controller.chosenSettings().size(), std::size_t(1));
+        QCOMPARE(changed.count(), 4);
     }
 };
 

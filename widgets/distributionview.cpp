@@ -5,6 +5,7 @@
 #include "heatmapplot.h"
 #include "histogramplot.h"
 #include "plotpanel.h"
+#include "quantizationanalysis.h"
 #include "tensoranalysis.h"
 
 #include <QAction>
@@ -42,15 +43,18 @@ DistributionView::DistributionView(QWidget* parent)
     , m_resetView(new QAction(tr("Reset View"), this))
     , m_axis(new QSpinBox(this))
     , m_header(new QLabel(this))
+    , m_quantizationLabel(new QLabel(this))
     , m_pages(new QStackedWidget(this))
     , m_messageLabel(nullptr)
     , m_openButton(nullptr)
     , m_plotsPage(nullptr)
     , m_histogram(new HistogramPlot(this))
+    , m_errorHistogram(new HistogramPlot(this))
     , m_profile(new ChannelProfilePlot(this))
     , m_channelHistogram(new HistogramPlot(this))
     , m_heatMap(new HeatMapPlot(this))
     , m_histogramPanel(new PlotPanel(m_histogram, this))
+    , m_errorHistogramPanel(new PlotPanel(m_errorHistogram, this))
     , m_profilePanel(new PlotPanel(m_profile, this))
     , m_channelHistogramPanel(new PlotPanel(m_channelHistogram, this))
     , m_heatMapPanel(new PlotPanel(m_heatMap, this))
@@ -60,6 +64,17 @@ DistributionView::DistributionView(QWidget* parent)
     m_channelHistogram->setObjectName(QStringLiteral("channelHistogramPlot"));
     m_heatMap->setObjectName(QStringLiteral("heatMapPlot"));
     m_channelHistogram->setColor(QColor(230, 120, 20));
+    m_errorHistogram->setObjectName(QStringLiteral("errorHistogramPlot"));
+    m_errorHistogram->setColor(QColor(200, 40, 40));
+    // Errors are small numbers with long tick labels: fewer ticks keep them apart on a narrow plot.
+    m_errorHistogram->xAxis->ticker()->setTickCount(4);
+    m_errorHistogram->xAxis->setLabel(tr("x\u0302 \u2212 x (tensor units)"));
+    m_errorHistogramPanel->showMessage(tr("The quantization error appears here."));
+    m_quantizationLabel->setObjectName(QStringLiteral("quantizationHeader"));
+    m_quantizationLabel->setTextFormat(Qt::RichText);
+    m_quantizationLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_quantizationLabel->setContentsMargins(6, 0, 6, 2);
+    m_quantizationLabel->setWordWrap(true);
 
     m_header->setObjectName(QStringLiteral("analysisHeader"));
     m_header->setTextFormat(Qt::RichText);
@@ -75,16 +90,19 @@ DistributionView::DistributionView(QWidget* parent)
     layout->setSpacing(2);
     layout->addWidget(createToolBar());
     layout->addWidget(m_header);
+    layout->addWidget(m_quantizationLabel);
     layout->addWidget(m_pages, 1);
 
     for (PlotCanvas* plot : {static_cast<PlotCanvas*>(m_histogram), static_cast<PlotCanvas*>(m_profile),
-             static_cast<PlotCanvas*>(m_channelHistogram), static_cast<PlotCanvas*>(m_heatMap)})
+             static_cast<PlotCanvas*>(m_channelHistogram), static_cast<PlotCanvas*>(m_heatMap),
+             static_cast<PlotCanvas*>(m_errorHistogram)})
         connect(plot, &PlotCanvas::hoverTextChanged, this, &DistributionView::hoverTextChanged);
     connect(m_profile, &ChannelProfilePlot::channelClicked, this, &DistributionView::selectChannel);
 
     m_logScale->setChecked(true);
     m_histogram->setLogScale(true);
     m_channelHistogram->setLogScale(true);
+    m_errorHistogram->setLogScale(true);
     showWelcome();
 }
 
@@ -99,6 +117,7 @@ QWidget* DistributionView::createToolBar()
     connect(m_logScale, &QAction::toggled, this, [this](bool on) {
         m_histogram->setLogScale(on);
         m_channelHistogram->setLogScale(on);
+        m_errorHistogram->setLogScale(on);
     });
 
     m_magnitude->setCheckable(true);
@@ -140,6 +159,7 @@ QWidget* DistributionView::createToolBar()
     addExport(tr("Channel Profile\u2026"), m_profile, QStringLiteral("channel-profile"));
     addExport(tr("Channel Histogram\u2026"), m_channelHistogram, QStringLiteral("channel-histogram"));
     addExport(tr("Heat Map\u2026"), m_heatMap, QStringLiteral("heat-map"));
+    addExport(tr("Quantization Error\u2026"), m_errorHistogram, QStringLiteral("quantization-error"));
     auto* exportButton = new QToolButton(bar);
     exportButton->setText(tr("Export Plot"));
     exportButton->setToolTip(tr("Save a plot as PNG, SVG or PDF (also in each plot's context menu)"));
@@ -173,17 +193,21 @@ QWidget* DistributionView::createMessagePage()
 
 QWidget* DistributionView::createPlots()
 {
+    // The value histogram and the quantization error side by side (they answer one question), the
+    // per-channel views and the heat map below.
     auto* top = new QSplitter(Qt::Horizontal);
     top->addWidget(m_histogramPanel);
-    top->addWidget(m_heatMapPanel);
-    top->setStretchFactor(0, 1);
-    top->setStretchFactor(1, 1);
+    top->addWidget(m_errorHistogramPanel);
+    top->setStretchFactor(0, 3);
+    top->setStretchFactor(1, 2);
 
     auto* bottom = new QSplitter(Qt::Horizontal);
     bottom->addWidget(m_profilePanel);
     bottom->addWidget(m_channelHistogramPanel);
+    bottom->addWidget(m_heatMapPanel);
     bottom->setStretchFactor(0, 1);
     bottom->setStretchFactor(1, 1);
+    bottom->setStretchFactor(2, 1);
 
     auto* rows = new QSplitter(Qt::Vertical, this);
     rows->setObjectName(QStringLiteral("distributionSplitter"));
@@ -206,6 +230,9 @@ QString DistributionView::messageText() const
 void DistributionView::showWelcome()
 {
     m_analysis.reset();
+    m_quantization.reset();
+    m_quantizationLabel->clear();
+    m_quantizationLabel->hide();
     m_header->clear();
     m_header->hide();
     m_axis->setEnabled(false);
@@ -222,6 +249,8 @@ void DistributionView::showWelcome()
 void DistributionView::showMessage(const QString& message)
 {
     m_analysis.reset();
+    m_quantization.reset();
+    m_quantizationLabel->hide();
     m_header->hide();
     m_axis->setEnabled(false);
     m_messageLabel->setText(QStringLiteral("<p>%1</p>").arg(message.toHtmlEscaped()));
@@ -234,6 +263,12 @@ void DistributionView::showAnalysis(const AnalysisPtr& analysis)
     if (!analysis) {
         showWelcome();
         return;
+    }
+    if (!m_analysis || m_analysis->id != analysis->id) {
+        m_quantization.reset();
+        m_errorHistogram->clearHistogram();
+        m_errorHistogramPanel->showMessage(tr("Quantizing\u2026"));
+        m_quantizationLabel->hide();
     }
     m_analysis = analysis;
     m_shownChannel = -1;
@@ -282,11 +317,82 @@ void DistributionView::updateHistogram()
     const qs::Histogram& histogram = magnitude ? a.absHistogram : a.histogram;
     m_histogram->setHistogram(
         histogram, magnitude ? std::nullopt : std::make_optional(std::pair(a.stats.mean, a.stats.std)));
-    m_histogram->xAxis->setLabel(magnitude ? tr("|value|") : tr("value"));
+    updateOverlay();
+    m_histogram->xAxis->setLabel(magnitude ? tr("|value| (tensor units)") : tr("value (tensor units)"));
     m_histogram->setTitle(magnitude ? tr("Histogram of |x| (%1 bins)").arg(histogram.binCount())
                                     : tr("Histogram of x (%1 bins)").arg(histogram.binCount()));
     m_histogram->replot();
     m_histogramPanel->showPlot();
+}
+
+QString DistributionView::quantizationText() const
+{
+    return m_quantizationLabel->isVisible() || m_quantization ? m_quantizationLabel->text() : QString();
+}
+
+void DistributionView::showQuantizationPending(const QString& message)
+{
+    if (!m_analysis)
+        return;
+    if (message.isEmpty()) {
+        if (!m_quantization) {
+            m_errorHistogram->clearHistogram();
+            m_errorHistogramPanel->showMessage(tr("Quantizing\u2026"));
+        }
+        return;
+    }
+    m_quantization.reset();
+    m_histogram->clearOverlay();
+    m_errorHistogram->clearHistogram();
+    m_errorHistogramPanel->showMessage(message);
+    m_quantizationLabel->setText(tr("<span style=\"color:#b00020\">%1</span>").arg(message.toHtmlEscaped()));
+    m_quantizationLabel->show();
+}
+
+void DistributionView::showQuantization(const QuantizationPtr& quantization)
+{
+    if (!m_analysis || !quantization || quantization->analysisId != m_analysis->id)
+        return;
+    m_quantization = quantization;
+    const QuantizationAnalysis& q = *quantization;
+    const qs::ErrorReport& r = q.report;
+    const QString name = QString::fromStdString(settingsName(q.settings)).toHtmlEscaped();
+    m_quantizationLabel->setText(
+        tr("<b>%1</b> &nbsp;\u00b7&nbsp; SQNR <b>%2 dB</b> &nbsp;\u00b7&nbsp; RMSE %3 &nbsp;\u00b7&nbsp; max "
+           "|error| %4 &nbsp;\u00b7&nbsp; clipped %5 &nbsp;\u00b7&nbsp; %6 bits/value")
+            .arg(name, formatValueShort(r.sqnrDb), formatValueShort(r.rmse), formatValueShort(r.maxAbsError),
+                formatShare(r.clippedShare), QString::number(r.bitsPerValue, 'f', 3)));
+    m_quantizationLabel->show();
+    updateOverlay();
+
+    if (q.report.count == 0) {
+        m_errorHistogram->clearHistogram();
+        m_errorHistogramPanel->showMessage(tr("There are no finite values to quantize."));
+        return;
+    }
+    m_errorHistogram->setHistogram(q.errorHistogram);
+    m_errorHistogram->setTitle(tr("Quantization error (%1 bins)\nRMSE %2 \u00b7 max |error| %3")
+                                   .arg(q.errorHistogram.binCount())
+                                   .arg(formatValueShort(r.rmse), formatValueShort(r.maxAbsError)));
+    m_errorHistogram->replot();
+    m_errorHistogramPanel->showPlot();
+}
+
+void DistributionView::updateOverlay()
+{
+    if (!m_quantization) {
+        m_histogram->clearOverlay();
+        return;
+    }
+    const QuantizationAnalysis& q = *m_quantization;
+    QString gridLabel;
+    if (!q.grid.empty()) {
+        const QString format = QString::fromStdString(q.settings.scheme.format.name);
+        gridLabel = q.referenceGroupLabel == "per tensor"
+            ? tr("%1 grid (%2 levels)").arg(format).arg(q.grid.size())
+            : tr("%1 grid, scale of %2").arg(format, QString::fromStdString(q.referenceGroupLabel));
+    }
+    m_histogram->setOverlay(q.clipRanges, q.grid, gridLabel);
 }
 
 void DistributionView::updateChannelPlots()
@@ -313,7 +419,7 @@ void DistributionView::updateChannelPlots()
         return;
     }
     m_profile->setProfile(channels, a.outliers);
-    m_profile->setTitle(tr("Per-channel absmax along axis %1 (%2 channels)")
+    m_profile->setTitle(tr("Per-channel absmax\nalong axis %1 (%2 channels)")
                             .arg(channels.axis)
                             .arg(formatCount(static_cast<std::int64_t>(channels.channelCount()))));
     m_profilePanel->showPlot();
@@ -390,6 +496,7 @@ void DistributionView::resetViews()
     m_profile->resetView();
     m_channelHistogram->resetView();
     m_heatMap->resetView();
+    m_errorHistogram->resetView();
 }
 
 } // namespace qs::gui

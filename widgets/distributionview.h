@@ -33,6 +33,12 @@ public:
     QString messageText() const;
 
     HistogramPlot* histogramPlot() const { return m_histogram; }
+    /// x̂ − x of the current quantization.
+    HistogramPlot* errorHistogramPlot() const { return m_errorHistogram; }
+    PlotPanel* errorHistogramPanel() const { return m_errorHistogramPanel; }
+    /// One line on the scheme and its error ("int8 sym tensor · minmax: SQNR …"), empty before one.
+    QString quantizationText() const;
+    QuantizationPtr quantization() const { return m_quantization; }
     ChannelProfilePlot* channelProfilePlot() const { return m_profile; }
     HistogramPlot* channelHistogramPlot() const { return m_channelHistogram; }
     HeatMapPlot* heatMapPlot() const { return m_heatMap; }
@@ -50,6 +56,11 @@ public:
 public slots:
     void showAnalysis(const qs::gui::AnalysisPtr& analysis);
     void showChannelHistogram(const qs::gui::ChannelHistogramPtr& histogram);
+    /// Draws the clip ranges, the grid and the error histogram of `quantization` (ignored unless it
+    /// belongs to the shown analysis).
+    void showQuantization(const qs::gui::QuantizationPtr& quantization);
+    /// The quantization of the shown tensor is being recomputed, or failed (`message` non-empty).
+    void showQuantizationPending(const QString& message = {});
     /// Asks for the histogram of `channel` of the shown tensor.
     void selectChannel(std::int64_t channel);
     void showWelcome();
@@ -75,8 +86,10 @@ private:
     void updateHistogram();
     void updateChannelPlots();
     void updateHeatMap();
+    void updateOverlay();
 
     AnalysisPtr m_analysis;
+    QuantizationPtr m_quantization;
     std::int64_t m_shownChannel = -1;
 
     QAction* m_logScale;
@@ -85,16 +98,19 @@ private:
     QAction* m_resetView;
     QSpinBox* m_axis;
     QLabel* m_header;
+    QLabel* m_quantizationLabel;
     QStackedWidget* m_pages;
     QLabel* m_messageLabel;
     QPushButton* m_openButton;
     QWidget* m_plotsPage;
 
     HistogramPlot* m_histogram;
+    HistogramPlot* m_errorHistogram;
     ChannelProfilePlot* m_profile;
     HistogramPlot* m_channelHistogram;
     HeatMapPlot* m_heatMap;
     PlotPanel* m_histogramPanel;
+    PlotPanel* m_errorHistogramPanel;
     PlotPanel* m_profilePanel;
     PlotPanel* m_channelHistogramPanel;
     PlotPanel* m_heatMapPanel;

@@ -11,6 +11,23 @@ namespace {
 
 const QColor kSigma3Color(214, 96, 0);
 const QColor kSigma6Color(170, 0, 60);
+const QColor kChosenColor(200, 0, 0);
+const QColor kGridColor(40, 40, 40, 110);
+
+QColor clipColor(const std::string& label)
+{
+    if (label.rfind("min-max", 0) == 0)
+        return QColor(60, 60, 60);
+    if (label.rfind("percentile 99.99", 0) == 0)
+        return QColor(0, 140, 140);
+    if (label.rfind("percentile", 0) == 0)
+        return QColor(40, 160, 40);
+    if (label.rfind("entropy", 0) == 0)
+        return QColor(130, 60, 190);
+    if (label.rfind("MSE", 0) == 0)
+        return QColor(150, 90, 30);
+    return QColor(230, 0, 160);
+}
 
 QCPGraph* addLegendKey(QCustomPlot* plot, const QString& name, const QColor& color)
 {
@@ -42,6 +59,8 @@ HistogramPlot::HistogramPlot(QWidget* parent)
     xAxis->setLabel(tr("value"));
     yAxis->setLabel(tr("count"));
     axisRect()->setRangeZoom(Qt::Horizontal | Qt::Vertical);
+    connect(
+        xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { updateGridVisibility(); });
 }
 
 void HistogramPlot::setColor(const QColor& color)
@@ -57,6 +76,9 @@ void HistogramPlot::clearHistogram()
     m_histogram = {};
     m_graph->data()->clear();
     clearItems();
+    m_clipLines.clear();
+    m_gridLines.clear();
+    m_clipPositions.clear();
     legend->setVisible(false);
     replot();
 }
@@ -88,6 +110,9 @@ void HistogramPlot::setHistogram(
     xAxis->setRange(lo - margin, hi + margin);
 
     clearItems();
+    m_clipLines.clear();
+    m_gridLines.clear();
+    m_clipPositions.clear();
     m_sigma3Key->removeFromLegend();
     m_sigma6Key->removeFromLegend();
     if (sigma && sigma->second > 0) {
@@ -99,6 +124,7 @@ void HistogramPlot::setHistogram(
         m_sigma3Key->addToLegend();
         m_sigma6Key->addToLegend();
     }
+    drawOverlay();
     legend->setVisible(legend->itemCount() > 0);
     updateValueRange();
     rememberHomeView();
@@ -112,6 +138,130 @@ void HistogramPlot::addMarker(double position, const QColor& color)
     line->point1->setCoords(position, 1);
     line->point2->setCoords(position, 2);
     line->setSelectable(false);
+}
+
+void HistogramPlot::setOverlay(
+    const std::vector<ClipRange>& clips, const std::vector<double>& grid, const QString& gridLabel)
+{
+    m_clips = clips;
+    m_grid = grid;
+    m_gridLabel = gridLabel;
+    removeOverlay();
+    drawOverlay();
+    legend->setVisible(legend->itemCount() > 0);
+    replot();
+}
+
+void HistogramPlot::clearOverlay()
+{
+    setOverlay({}, {}, {});
+}
+
+void HistogramPlot::removeOverlay()
+{
+    for (QCPItemStraightLine* line : std::as_const(m_clipLines))
+        removeItem(line);
+    for (QCPItemStraightLine* line : std::as_const(m_gridLines))
+        removeItem(line);
+    for (QCPGraph* key : std::as_const(m_overlayKeys))
+        removeGraph(key);
+    m_clipLines.clear();
+    m_gridLines.clear();
+    m_overlayKeys.clear();
+    m_clipPositions.clear();
+    m_gridKey = nullptr;
+}
+
+void HistogramPlot::drawOverlay()
+{
+    for (QCPGraph* key : std::as_const(m_overlayKeys))
+        removeGraph(key);
+    m_overlayKeys.clear();
+    m_gridKey = nullptr;
+    if (m_histogram.binCount() == 0)
+        return;
+    const bool folded = m_histogram.absolute;
+    const auto addLine = [this](double x, const QPen& pen) {
+        auto* line = new QCPItemStraightLine(this);
+        line->setPen(pen);
+        line->point1->setCoords(x, 1);
+        line->point2->setCoords(x, 2);
+        line->setSelectable(false);
+        return line;
+    };
+    for (const ClipRange& clip : m_clips) {
+        const QColor color = clip.chosen ? kChosenColor : clipColor(clip.label);
+        const QPen pen(color, clip.chosen ? 2.5 : 1.3, clip.chosen ? Qt::SolidLine : Qt::DashDotLine);
+        std::vector<double> positions;
+        if (folded)
+            positions.push_back(std::max(std::fabs(clip.min), std::fabs(clip.max)));
+        else
+            positions = {clip.min, clip.max};
+        for (const double x : positions) {
+            m_clipLines << addLine(x, pen);
+            m_clipPositions.push_back(x);
+        }
+        QCPGraph* key = addGraph();
+        key->setName(QString::fromStdString(clip.label));
+        key->setPen(pen);
+        m_overlayKeys << key;
+    }
+    if (!m_grid.empty()) {
+        std::vector<double> levels = m_grid;
+        if (folded) {
+            for (double& v : levels)
+                v = std::fabs(v);
+            std::sort(levels.begin(), levels.end());
+            levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
+        }
+        const QPen pen(kGridColor, 1);
+        for (const double v : levels)
+            m_gridLines << addLine(v, pen);
+        m_gridKey = addGraph();
+        m_gridKey->setPen(pen);
+        m_overlayKeys << m_gridKey;
+    }
+    updateGridVisibility();
+}
+
+void HistogramPlot::updateGridVisibility()
+{
+    if (m_gridLines.isEmpty())
+        return;
+    const QCPRange range = xAxis->range();
+    int inView = 0;
+    for (const QCPItemStraightLine* line : std::as_const(m_gridLines)) {
+        if (range.contains(line->point1->key()))
+            ++inView;
+    }
+    const bool show = inView <= kMaxVisibleGridLines;
+    for (QCPItemStraightLine* line : std::as_const(m_gridLines))
+        line->setVisible(show);
+    if (m_gridKey)
+        m_gridKey->setName(show
+                ? m_gridLabel
+                : tr("%1: %2 levels in view, zoom in to see them").arg(m_gridLabel).arg(inView));
+}
+
+std::vector<double> HistogramPlot::clipLinePositions() const
+{
+    return m_clipPositions;
+}
+
+std::vector<double> HistogramPlot::gridPositions() const
+{
+    std::vector<double> positions;
+    for (const QCPItemStraightLine* line : m_gridLines)
+        positions.push_back(line->point1->key());
+    return positions;
+}
+
+int HistogramPlot::visibleGridLineCount() const
+{
+    int visible = 0;
+    for (const QCPItemStraightLine* line : m_gridLines)
+        visible += line->visible() ? 1 : 0;
+    return visible;
 }
 
 void HistogramPlot::setLogScale(bool logarithmic)

@@ -2,14 +2,21 @@
 
 #include "abouttext.h"
 #include "activityindicator.h"
+#include "calibrationview.h"
+#include "compareview.h"
 #include "distributionview.h"
 #include "formatting.h"
+#include "kernelsview.h"
+#include "quantizationanalysis.h"
 #include "recentfiles.h"
 #include "resources.h"
+#include "schemepanel.h"
+#include "schemesettingsstore.h"
 #include "sessioncontroller.h"
 #include "statisticspanel.h"
 #include "tensoranalysis.h"
 #include "tensorbrowser.h"
+#include "tensortreemodel.h"
 
 #include <QAction>
 #include <QApplication>
@@ -18,6 +25,7 @@
 #include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMenuBar>
@@ -26,6 +34,8 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QTimer>
+#include <QTreeView>
 
 namespace qs::gui {
 
@@ -34,6 +44,9 @@ namespace {
 const QString kGeometryKey = QStringLiteral("mainWindow/geometry");
 const QString kStateKey = QStringLiteral("mainWindow/state");
 const QString kLastDirectoryKey = QStringLiteral("lastDirectory");
+
+enum Tab { DistributionTab, CalibrationTab, CompareTab, KernelsTab, TabCount };
+enum ActivitySource { ControllerSource, CalibrationSource, CompareSource, KernelsSource, SourceCount };
 
 QStringList localFiles(const QMimeData* mime)
 {
@@ -57,6 +70,10 @@ MainWindow::MainWindow(SettingsMode mode, QWidget* parent)
     , m_distribution(new DistributionView(this))
     , m_statistics(new StatisticsPanel(this))
     , m_activity(new ActivityIndicator(this))
+    , m_scheme(new SchemePanel(this))
+    , m_calibration(new CalibrationView(this))
+    , m_compare(new CompareView(this))
+    , m_kernels(new KernelsView(this))
     , m_lastDirectory(QDir::homePath())
 {
     initResources();
@@ -65,22 +82,217 @@ MainWindow::MainWindow(SettingsMode mode, QWidget* parent)
     setAcceptDrops(true);
     setDockNestingEnabled(true);
 
-    auto* tabs = new QTabWidget(this);
-    tabs->setObjectName(QStringLiteral("analysisTabs"));
-    tabs->setDocumentMode(true);
-    tabs->addTab(m_distribution, tr("Distribution"));
-    setCentralWidget(tabs);
-
+    m_activities.fill({QString(), -1}, SourceCount);
+    createTabs();
     statusBar()->addPermanentWidget(m_activity);
 
     createDocks();
     createMenus();
     connectController();
-    resize(1500, 950);
+    connectViews();
+    updateChosenLabels();
+    resize(1600, 1000);
     if (m_settingsMode == SettingsMode::Persistent)
         restoreSettings();
+    m_controller->setSchemeSettings(m_scheme->settings());
     updateActions();
     updateTitle();
+}
+
+void MainWindow::createTabs()
+{
+    m_tabs = new QTabWidget(this);
+    m_tabs->setObjectName(QStringLiteral("analysisTabs"));
+    m_tabs->setDocumentMode(true);
+    m_tabs->addTab(m_distribution, tr("Distribution"));
+    m_tabs->addTab(m_calibration, tr("Calibration"));
+    m_tabs->addTab(m_compare, tr("Compare"));
+    m_tabs->addTab(m_kernels, tr("Kernels"));
+    m_tabs->setTabToolTip(DistributionTab, tr("Histogram, clip ranges, quantization grid and error"));
+    m_tabs->setTabToolTip(CalibrationTab, tr("Every calibration method side by side, objective curves"));
+    m_tabs->setTabToolTip(CompareTab, tr("Formats \u00d7 granularities: error against bits per value"));
+    m_tabs->setTabToolTip(KernelsTab, tr("Time the quantization kernels on this tensor"));
+    m_tabFed.fill(false, TabCount);
+    m_tabFed[DistributionTab] = true;
+    setCentralWidget(m_tabs);
+    connect(m_tabs, &QTabWidget::currentChanged, this, [this] { feedCurrentTab(); });
+}
+
+QString MainWindow::showTab(const QString& name)
+{
+    for (int i = 0; i < m_tabs->count(); ++i) {
+        if (m_tabs->tabText(i).compare(name, Qt::CaseInsensitive) == 0) {
+            m_tabs->setCurrentIndex(i);
+            return {};
+        }
+    }
+    QStringList names;
+    for (int i = 0; i < m_tabs->count(); ++i)
+        names << m_tabs->tabText(i).toLower();
+    return tr("There is no tab \u201c%1\u201d; the tabs are %2.").arg(name, names.join(QStringLiteral(", ")));
+}
+
+bool MainWindow::isIdle() const
+{
+    for (const auto& activity : m_activities) {
+        if (!activity.first.isEmpty())
+            return false;
+    }
+    return !m_controller->isBusy() && !m_calibration->busy() && !m_compare->busy() && !m_kernels->busy();
+}
+
+void MainWindow::markTabsStale()
+{
+    for (int i = 0; i < m_tabFed.size(); ++i)
+        m_tabFed[i] = i == DistributionTab;
+    feedCurrentTab();
+}
+
+void MainWindow::feedCurrentTab()
+{
+    const int tab = m_tabs->currentIndex();
+    if (tab < 0 || tab >= m_tabFed.size() || m_tabFed[tab])
+        return;
+    m_tabFed[tab] = true;
+    const AnalysisPtr analysis = m_controller->currentAnalysis();
+    std::shared_ptr<const qs::Tensor> tensor = analysis ? analysis->tensor : nullptr;
+    const QString name = analysis ? QString::fromStdString(analysis->info.name) : QString();
+    const SchemeSettings& settings = m_controller->schemeSettings();
+    switch (tab) {
+    case CalibrationTab:
+        m_calibration->setBatchCount(settings.batches);
+        m_calibration->setInput(tensor, name, settings.scheme, settings.options);
+        break;
+    case CompareTab:
+        m_compare->setInput(tensor, name, settings.scheme, settings.options);
+        break;
+    case KernelsTab:
+        m_kernels->setInput(tensor, name, settings.scheme, settings.options);
+        break;
+    default:
+        break;
+    }
+}
+
+void MainWindow::setSourceActivity(int source, const QString& description, int progress)
+{
+    m_activities[source] = {description, progress};
+    for (const auto& activity : std::as_const(m_activities)) {
+        if (!activity.first.isEmpty()) {
+            m_activity->setBusy(true);
+            m_activity->setActivity(activity.first, activity.second);
+            return;
+        }
+    }
+    m_activity->setActivity({}, -1);
+    m_activity->setBusy(false);
+}
+
+void MainWindow::connectViews()
+{
+    connect(m_scheme, &SchemePanel::settingsChanged, this, [this](const SchemeSettings& settings) {
+        m_controller->setSchemeSettings(settings);
+        markTabsStale();
+    });
+    connect(m_scheme, &SchemePanel::useForTensorRequested, this, [this] {
+        if (m_controller->chooseCurrentSettings())
+            statusBar()->showMessage(
+                tr("Kept %1 for %2.")
+                    .arg(QString::fromStdString(settingsName(m_controller->schemeSettings())),
+                        m_controller->selectedTensor().name),
+                5000);
+    });
+    connect(m_controller, &SessionController::schemeSettingsChanged, m_scheme, &SchemePanel::setSettings);
+    connect(m_controller, &SessionController::quantizationStarted, this, [this] {
+        m_scheme->setUseEnabled(false);
+        m_distribution->showQuantizationPending();
+    });
+    connect(m_controller, &SessionController::quantizationReady, this, [this](const QuantizationPtr& q) {
+        m_scheme->setProblem({});
+        m_scheme->setUseEnabled(true);
+        m_distribution->showQuantization(q);
+    });
+    connect(m_controller, &SessionController::quantizationFailed, this, [this](const QString& message) {
+        m_scheme->setProblem(message);
+        m_distribution->showQuantizationPending(message);
+    });
+    connect(m_controller, &SessionController::chosenSettingsChanged, this, &MainWindow::updateChosenLabels);
+
+    connect(m_calibration, &CalibrationView::chosen, this, &MainWindow::onCalibrationChosen);
+    connect(m_compare, &CompareView::schemeChosen, this, [this](const qs::Scheme& scheme) {
+        SchemeSettings settings = m_scheme->settings();
+        settings.scheme = scheme;
+        m_scheme->setSettings(settings);
+        statusBar()->showMessage(
+            tr("Scheme %1 selected in the Scheme panel.").arg(QString::fromStdString(qs::schemeName(scheme))),
+            5000);
+    });
+    connect(m_calibration, &CalibrationView::activityChanged, this,
+        [this](const QString& d, int p) { setSourceActivity(CalibrationSource, d, p); });
+    connect(m_compare, &CompareView::activityChanged, this,
+        [this](const QString& d, int p) { setSourceActivity(CompareSource, d, p); });
+    connect(m_kernels, &KernelsView::activityChanged, this,
+        [this](const QString& d, int p) { setSourceActivity(KernelsSource, d, p); });
+    for (QWidget* view : {static_cast<QWidget*>(m_calibration), static_cast<QWidget*>(m_compare),
+             static_cast<QWidget*>(m_kernels)}) {
+        const auto hover = [this](const QString& text) {
+            if (text.isEmpty())
+                statusBar()->clearMessage();
+            else
+                statusBar()->showMessage(text);
+        };
+        if (auto* v = qobject_cast<CalibrationView*>(view)) {
+            connect(v, &CalibrationView::hoverTextChanged, this, hover);
+            connect(v, &CalibrationView::errorOccurred, this, &MainWindow::showError);
+        } else if (auto* c = qobject_cast<CompareView*>(view)) {
+            connect(c, &CompareView::hoverTextChanged, this, hover);
+            connect(c, &CompareView::errorOccurred, this, &MainWindow::showError);
+        } else if (auto* k = qobject_cast<KernelsView*>(view)) {
+            connect(k, &KernelsView::hoverTextChanged, this, hover);
+            connect(k, &KernelsView::errorOccurred, this, &MainWindow::showError);
+        }
+    }
+}
+
+void MainWindow::onCalibrationChosen(
+    const qs::Scheme& scheme, const qs::CalibrationOptions& options, const qs::CalibrationResult& result)
+{
+    const AnalysisPtr analysis = m_controller->currentAnalysis();
+    if (!analysis)
+        return;
+    ChosenSetting chosen;
+    chosen.filePath = analysis->filePath;
+    chosen.tensorName = analysis->info.name;
+    chosen.shape = analysis->info.shape;
+    chosen.dtypeName = analysis->info.dtypeName;
+    chosen.settings.scheme = scheme;
+    chosen.settings.options = options;
+    chosen.settings.batches = m_controller->schemeSettings().batches;
+    chosen.calibration = result;
+    chosen.report = result.report;
+    m_controller->choose(chosen);
+    m_scheme->setSettings(chosen.settings);
+    statusBar()->showMessage(tr("Kept %1 for %2.")
+                                 .arg(QString::fromStdString(settingsName(chosen.settings)),
+                                     QString::fromStdString(chosen.tensorName)),
+        5000);
+}
+
+void MainWindow::updateChosenLabels()
+{
+    for (const OpenFile& file : m_controller->openFiles()) {
+        const std::string path = QFile::encodeName(file.path).toStdString();
+        QHash<QString, QString> labels;
+        for (const ChosenSetting& chosen : m_controller->chosenSettings()) {
+            if (chosen.filePath == path)
+                labels.insert(QString::fromStdString(chosen.tensorName),
+                    QStringLiteral("\u2713 ") + QString::fromStdString(settingsName(chosen.settings)));
+        }
+        m_browser->model()->setChosenLabels(file.id, labels);
+    }
+    // The column costs the names room: shown once there is something in it.
+    m_browser->treeView()->setColumnHidden(
+        TensorTreeModel::ChosenColumn, m_controller->chosenSettings().empty());
 }
 
 MainWindow::~MainWindow() = default;
@@ -99,7 +311,14 @@ void MainWindow::createDocks()
     m_statisticsDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
     addDockWidget(Qt::RightDockWidgetArea, m_statisticsDock);
 
-    resizeDocks({m_tensorDock, m_statisticsDock}, {430, 290}, Qt::Horizontal);
+    m_schemeDock = new QDockWidget(tr("Scheme"), this);
+    m_schemeDock->setObjectName(QStringLiteral("schemeDock"));
+    m_schemeDock->setWidget(m_scheme);
+    m_schemeDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
+    addDockWidget(Qt::RightDockWidgetArea, m_schemeDock);
+    splitDockWidget(m_schemeDock, m_statisticsDock, Qt::Vertical);
+
+    resizeDocks({m_tensorDock, m_schemeDock}, {380, 300}, Qt::Horizontal);
 }
 
 void MainWindow::createMenus()
@@ -122,6 +341,7 @@ void MainWindow::createMenus()
     QMenu* view = menuBar()->addMenu(tr("&View"));
     view->addAction(m_tensorDock->toggleViewAction());
     view->addAction(m_statisticsDock->toggleViewAction());
+    view->addAction(m_schemeDock->toggleViewAction());
     view->addSeparator();
     QAction* reset = view->addAction(tr("&Reset Plot Views"), m_distribution, &DistributionView::resetViews);
     reset->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_0));
@@ -154,6 +374,10 @@ void MainWindow::connectController()
         m_distribution->showAnalysis(analysis);
         m_browser->showTensor(TensorRef {analysis->fileId, QString::fromStdString(analysis->info.name)});
         updateTitle();
+        if (m_lastFedAnalysis != analysis->id) {
+            m_lastFedAnalysis = analysis->id;
+            markTabsStale();
+        }
     });
     // A failed or cancelled analysis leaves the previous one on screen: point the tree back at it.
     const auto resync = [this] { m_browser->showTensor(m_controller->selectedTensor()); };
@@ -178,10 +402,15 @@ void MainWindow::connectController()
     connect(c, &SessionController::channelHistogramReady, m_distribution,
         &DistributionView::showChannelHistogram);
     connect(c, &SessionController::errorOccurred, this, &MainWindow::showError);
-    connect(c, &SessionController::busyChanged, m_activity, &ActivityIndicator::setBusy);
-    connect(c, &SessionController::activityChanged, m_activity, &ActivityIndicator::setActivity);
+    connect(c, &SessionController::activityChanged, this,
+        [this](const QString& d, int p) { setSourceActivity(ControllerSource, d, p); });
 
-    connect(m_activity, &ActivityIndicator::cancelRequested, c, &SessionController::cancel);
+    connect(m_activity, &ActivityIndicator::cancelRequested, this, [this] {
+        m_controller->cancel();
+        m_calibration->cancel();
+        m_compare->cancel();
+        m_kernels->cancel();
+    });
     connect(m_browser, &TensorBrowser::tensorSelected, c, &SessionController::selectTensor);
     connect(m_browser, &TensorBrowser::closeFileRequested, c, &SessionController::closeFile);
     connect(m_distribution, &DistributionView::channelAxisRequested, c, &SessionController::setChannelAxis);
@@ -250,6 +479,7 @@ void MainWindow::onFileOpened(const OpenFile& file)
 
 void MainWindow::onFileClosed()
 {
+    markTabsStale();
     if (m_controller->openFiles().empty()) {
         m_distribution->showWelcome();
         m_statistics->clear();
@@ -403,6 +633,8 @@ void MainWindow::restoreSettings()
     const QString directory = settings.value(kLastDirectoryKey).toString();
     if (!directory.isEmpty() && QFileInfo(directory).isDir())
         m_lastDirectory = directory;
+    if (const auto scheme = loadSchemeSettings(settings))
+        m_scheme->setSettings(*scheme);
 }
 
 void MainWindow::saveSettings()
@@ -411,11 +643,15 @@ void MainWindow::saveSettings()
     settings.setValue(kGeometryKey, saveGeometry());
     settings.setValue(kStateKey, saveState());
     settings.setValue(kLastDirectoryKey, m_lastDirectory);
+    storeSchemeSettings(settings, m_scheme->settings());
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
     m_controller->cancel();
+    m_calibration->cancel();
+    m_compare->cancel();
+    m_kernels->cancel();
     if (m_settingsMode == SettingsMode::Persistent)
         saveSettings();
     event->accept();

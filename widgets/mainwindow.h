@@ -1,23 +1,34 @@
 #pragma once
 
+#include "calib/calibration.h"
+#include "quant/scheme.h"
 #include "session.h"
 
 #include <QMainWindow>
+#include <cstdint>
+#include <optional>
 
 class QAction;
 class QDockWidget;
 class QMenu;
+class QTabWidget;
 
 namespace qs::gui {
 
 class ActivityIndicator;
+class CalibrationView;
+class CompareView;
 class DistributionView;
+class KernelsView;
+class SchemePanel;
 class SessionController;
 class StatisticsPanel;
 class TensorBrowser;
 
-/// The main window: menus, the tensor browser and statistics docks, the analysis tabs and the status bar,
-/// wired to one SessionController.
+/// The main window: menus, the tensor browser, scheme and statistics docks, the analysis tabs
+/// (Distribution, Calibration, Compare, Kernels) and the status bar, wired to one SessionController.
+/// The Calibration, Compare and Kernels tabs get the selected tensor and scheme when they are shown (their
+/// work is long: a hidden tab does not compete with the visible one for the CPU).
 class MainWindow : public QMainWindow {
     Q_OBJECT
 
@@ -31,6 +42,12 @@ public:
     SessionController* controller() const { return m_controller; }
     TensorBrowser* tensorBrowser() const { return m_browser; }
     DistributionView* distributionView() const { return m_distribution; }
+    CalibrationView* calibrationView() const { return m_calibration; }
+    CompareView* compareView() const { return m_compare; }
+    KernelsView* kernelsView() const { return m_kernels; }
+    SchemePanel* schemePanel() const { return m_scheme; }
+    QTabWidget* analysisTabs() const { return m_tabs; }
+    QDockWidget* schemeDock() const { return m_schemeDock; }
     StatisticsPanel* statisticsPanel() const { return m_statistics; }
     ActivityIndicator* activityIndicator() const { return m_activity; }
     QDockWidget* tensorDock() const { return m_tensorDock; }
@@ -39,6 +56,11 @@ public:
     QAction* closeFileAction() const { return m_closeFile; }
 
     void openFiles(const QStringList& paths);
+    /// Shows the tab named (case-insensitive) "distribution", "calibration", "compare" or "kernels".
+    /// Returns an empty string on success, otherwise why not.
+    QString showTab(const QString& name);
+    /// True while nothing runs in the background (controller and every tab).
+    bool isIdle() const;
     /// Selects the tensor `name` in the first open file that has it. Returns an empty string on success,
     /// otherwise why it could not be selected.
     QString selectTensorByName(const QString& name);
@@ -73,6 +95,15 @@ private:
     void autoSelect();
     void onFileOpened(const qs::gui::OpenFile& file);
     void onFileClosed();
+    void createTabs();
+    void connectViews();
+    /// Gives the current tab the shown tensor and scheme if it has not got them yet.
+    void feedCurrentTab();
+    void markTabsStale();
+    void setSourceActivity(int source, const QString& description, int progress);
+    void updateChosenLabels();
+    void onCalibrationChosen(
+        const qs::Scheme& scheme, const qs::CalibrationOptions& options, const qs::CalibrationResult& result);
 
     SettingsMode m_settingsMode;
     SessionController* m_controller;
@@ -80,6 +111,18 @@ private:
     DistributionView* m_distribution;
     StatisticsPanel* m_statistics;
     ActivityIndicator* m_activity;
+    SchemePanel* m_scheme;
+    CalibrationView* m_calibration;
+    CompareView* m_compare;
+    KernelsView* m_kernels;
+    QTabWidget* m_tabs = nullptr;
+    QDockWidget* m_schemeDock = nullptr;
+    /// Per tab index: whether it has the current input.
+    QList<bool> m_tabFed;
+    /// Per activity source (0 controller, then the Calibration, Compare, Kernels tabs): description,
+    /// progress.
+    QList<QPair<QString, int>> m_activities;
+    std::optional<std::uint64_t> m_lastFedAnalysis;
     QDockWidget* m_tensorDock = nullptr;
     QDockWidget* m_statisticsDock = nullptr;
     QMenu* m_recentMenu = nullptr;

@@ -10,10 +10,12 @@ namespace qs::gui {
 
 struct TensorAnalysis;
 struct ChannelHistogram;
+struct QuantizationAnalysis;
 
 /// A published analysis; shared between views, never modified after publication.
 using AnalysisPtr = std::shared_ptr<const TensorAnalysis>;
 using ChannelHistogramPtr = std::shared_ptr<const ChannelHistogram>;
+using QuantizationPtr = std::shared_ptr<const QuantizationAnalysis>;
 
 /// One file the user opened. `id` stays unique for the lifetime of the session, even after closing.
 struct OpenFile {
@@ -37,5 +39,6 @@ struct TensorRef {
 
 Q_DECLARE_METATYPE(qs::gui::AnalysisPtr)
 Q_DECLARE_METATYPE(qs::gui::ChannelHistogramPtr)
+Q_DECLARE_METATYPE(qs::gui::QuantizationPtr)
 Q_DECLARE_METATYPE(qs::gui::OpenFile)
 Q_DECLARE_METATYPE(qs::gui::TensorRef)

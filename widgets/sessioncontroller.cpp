@@ -53,6 +53,7 @@ SessionController::SessionController(QObject* parent)
           },
           [this] { updateActivity(); })
     , m_channelTask({}, [this] { updateActivity(); })
+    , m_quantizationTask({}, [this] { updateActivity(); })
 {
 }
 
@@ -131,8 +132,10 @@ void SessionController::closeFile(int fileId)
     if (m_current && m_current->fileId == fileId) {
         m_analysisTask.cancel();
         m_channelTask.cancel();
+        m_quantizationTask.cancel();
         m_inFlight.reset();
         m_current.reset();
+        m_quantization.reset();
         m_selected = {};
         emit analysisCleared();
     }
@@ -186,10 +189,19 @@ void SessionController::selectTensor(const TensorRef& tensor)
     if (m_inFlight && m_inFlight->tensor == tensor && m_inFlight->axis == m_options.channelAxis)
         return;
     m_selected = tensor;
-    if (currentMatches(tensor))
+    bool schemeRestored = false;
+    if (const ChosenSetting* chosen = chosenSetting(tensor); chosen && !(chosen->settings == m_scheme)) {
+        m_scheme = chosen->settings;
+        schemeRestored = true;
+        emit schemeSettingsChanged(m_scheme);
+    }
+    if (currentMatches(tensor)) {
         returnToCurrent();
-    else
+        if (schemeRestored)
+            startQuantization();
+    } else {
         startAnalysis();
+    }
 }
 
 void SessionController::returnToCurrent()
@@ -199,7 +211,7 @@ void SessionController::returnToCurrent()
     // The request in flight would only replace what is shown already: drop it instead of recomputing.
     m_analysisTask.cancel();
     m_inFlight.reset();
-    emit analysisReady(m_current);
+    publishAnalysis(m_current);
     updateActivity();
 }
 
@@ -267,7 +279,7 @@ void SessionController::startAnalysis()
         [this](AnalysisPtr analysis) {
             m_inFlight.reset();
             m_current = std::move(analysis);
-            emit analysisReady(m_current);
+            publishAnalysis(m_current);
         },
         [this, tensor](const QString& message) {
             m_inFlight.reset();
@@ -276,6 +288,111 @@ void SessionController::startAnalysis()
             emit errorOccurred(message);
         });
     updateActivity();
+}
+
+void SessionController::publishAnalysis(const AnalysisPtr& analysis)
+{
+    emit analysisReady(analysis);
+    startQuantization();
+}
+
+void SessionController::setSchemeSettings(const SchemeSettings& settings)
+{
+    if (settings == m_scheme)
+        return;
+    m_scheme = settings;
+    startQuantization();
+}
+
+void SessionController::startQuantization()
+{
+    if (!m_current)
+        return;
+    const AnalysisPtr analysis = m_current;
+    const SchemeSettings settings = m_scheme;
+    if (m_quantization && m_quantization->analysisId == analysis->id
+        && m_quantization->settings == settings) {
+        m_quantizationTask.cancel();
+        emit quantizationReady(m_quantization);
+        return;
+    }
+    QuantizationFocus focus;
+    if (analysis->channels)
+        focus.channelAxis = analysis->channels->axis;
+    if (analysis->focusChannel)
+        focus.focusChannel = analysis->focusChannel->channel;
+    const std::uint64_t id = ++m_nextQuantizationId;
+    m_quantizationActivity = tr("Quantizing %1 as %2")
+                                 .arg(QString::fromStdString(analysis->info.name),
+                                     QString::fromStdString(settingsName(settings)));
+    emit quantizationStarted();
+    m_quantizationTask.submit(
+        [analysis, settings, focus, id](const TaskControl& control) -> QuantizationPtr {
+            auto quantization = std::make_shared<QuantizationAnalysis>(
+                analyzeQuantization(*analysis->tensor, settings, focus, control));
+            quantization->id = id;
+            quantization->analysisId = analysis->id;
+            quantization->fileId = analysis->fileId;
+            return quantization;
+        },
+        [this](QuantizationPtr quantization) {
+            if (!m_current || quantization->analysisId != m_current->id)
+                return;
+            m_quantization = std::move(quantization);
+            emit quantizationReady(m_quantization);
+        },
+        [this](const QString& message) { emit quantizationFailed(message); });
+    updateActivity();
+}
+
+const ChosenSetting* SessionController::chosenSetting(const TensorRef& tensor) const
+{
+    const OpenFile* f = file(tensor.fileId);
+    if (!f)
+        return nullptr;
+    const std::string path = toStdPath(f->path);
+    const std::string name = tensor.name.toStdString();
+    const auto it = std::find_if(m_chosen.begin(), m_chosen.end(),
+        [&](const ChosenSetting& c) { return c.filePath == path && c.tensorName == name; });
+    return it == m_chosen.end() ? nullptr : &*it;
+}
+
+bool SessionController::chooseCurrentSettings()
+{
+    if (!m_current || !m_quantization || m_quantization->analysisId != m_current->id
+        || !(m_quantization->settings == m_scheme))
+        return false;
+    ChosenSetting chosen;
+    chosen.filePath = m_current->filePath;
+    chosen.tensorName = m_current->info.name;
+    chosen.shape = m_current->info.shape;
+    chosen.dtypeName = m_current->info.dtypeName;
+    chosen.settings = m_quantization->settings;
+    chosen.calibration = m_quantization->calibration;
+    chosen.report = m_quantization->report;
+    choose(chosen);
+    return true;
+}
+
+void SessionController::choose(const ChosenSetting& setting)
+{
+    const auto it = std::find_if(m_chosen.begin(), m_chosen.end(), [&](const ChosenSetting& c) {
+        return c.filePath == setting.filePath && c.tensorName == setting.tensorName;
+    });
+    if (it != m_chosen.end())
+        *it = setting;
+    else
+        m_chosen.push_back(setting);
+    emit chosenSettingsChanged();
+}
+
+void SessionController::forgetChosen(const TensorRef& tensor)
+{
+    const ChosenSetting* chosen = chosenSetting(tensor);
+    if (!chosen)
+        return;
+    m_chosen.erase(m_chosen.begin() + (chosen - m_chosen.data()));
+    emit chosenSettingsChanged();
 }
 
 void SessionController::requestChannelHistogram(std::int64_t channel)
@@ -312,6 +429,7 @@ void SessionController::cancel()
 {
     m_analysisTask.cancel();
     m_channelTask.cancel();
+    m_quantizationTask.cancel();
     for (const auto& flag : std::as_const(m_opening))
         flag->store(true);
     if (m_inFlight) {
@@ -325,7 +443,8 @@ void SessionController::cancel()
 
 void SessionController::updateActivity()
 {
-    const bool busy = m_analysisTask.busy() || m_channelTask.busy() || !m_opening.isEmpty();
+    const bool busy
+        = m_analysisTask.busy() || m_channelTask.busy() || m_quantizationTask.busy() || !m_opening.isEmpty();
     QString description;
     int progress = -1;
     if (m_analysisTask.cancelling()) {
@@ -341,6 +460,8 @@ void SessionController::updateActivity()
         description = tr("Opening %1\u2026").arg(names.join(QStringLiteral(", ")));
     } else if (m_channelTask.busy()) {
         description = m_channelActivity + QStringLiteral("\u2026");
+    } else if (m_quantizationTask.busy()) {
+        description = m_quantizationActivity + QStringLiteral("\u2026");
     }
 
     m_activity = description;

@@ -1,6 +1,9 @@
 #pragma once
 
+#include "chosensetting.h"
 #include "latestonlytask.h"
+#include "quantizationanalysis.h"
+#include "schemesettings.h"
 #include "session.h"
 #include "tensoranalysis.h"
 
@@ -21,6 +24,11 @@ namespace qs::gui {
 ///
 /// Analyses and channel histograms are "latest only": a newer request supersedes the running one and its
 /// result is never published. File openings run side by side.
+///
+/// After each published analysis, and on every scheme change, a second latest-only task quantizes the shown
+/// tensor with the scheme settings and publishes a QuantizationAnalysis (quantizationReady), always after
+/// the analysisReady of the same tensor, which it never delays. The settings the user chose per tensor
+/// ("Use this") are kept here for export.
 class SessionController : public QObject {
     Q_OBJECT
 
@@ -57,6 +65,25 @@ public:
     /// Stops everything that runs; nothing of it is published.
     void cancel();
 
+    const SchemeSettings& schemeSettings() const { return m_scheme; }
+    /// Quantizes the shown tensor with `settings` (nothing happens when they are the current ones).
+    void setSchemeSettings(const qs::gui::SchemeSettings& settings);
+    /// The newest published quantization (of the shown tensor with the current settings, or older ones
+    /// while the next one runs); null before the first one.
+    QuantizationPtr currentQuantization() const { return m_quantization; }
+
+    /// Every tensor's chosen setting, in the order they were first chosen.
+    const std::vector<ChosenSetting>& chosenSettings() const { return m_chosen; }
+    /// The chosen setting of a tensor of an open file, or null.
+    const ChosenSetting* chosenSetting(const qs::gui::TensorRef& tensor) const;
+    /// Keeps the shown tensor's current quantization as its chosen setting. Returns false, doing nothing,
+    /// when no quantization of the shown tensor with the current settings has been published.
+    bool chooseCurrentSettings();
+    /// Keeps `setting` for its tensor (replacing an earlier one), e.g. from the Calibration tab.
+    void choose(const qs::gui::ChosenSetting& setting);
+    /// Forgets the chosen setting of `tensor`.
+    void forgetChosen(const qs::gui::TensorRef& tensor);
+
 signals:
     void fileOpened(const qs::gui::OpenFile& file);
     /// Also emitted, without errorOccurred, when the opening was cancelled.
@@ -69,6 +96,13 @@ signals:
     /// The current analysis is gone (its file was closed).
     void analysisCleared();
     void channelHistogramReady(const qs::gui::ChannelHistogramPtr& histogram);
+    void quantizationStarted();
+    void quantizationReady(const qs::gui::QuantizationPtr& quantization);
+    /// The scheme does not work for the shown tensor: the reason, for the scheme dock.
+    void quantizationFailed(const QString& message);
+    /// The settings changed from here (a tensor with a chosen setting was selected): the dock follows.
+    void schemeSettingsChanged(const qs::gui::SchemeSettings& settings);
+    void chosenSettingsChanged();
     /// A complete sentence for the user, naming the file (and tensor) it is about.
     void errorOccurred(const QString& message);
     void busyChanged(bool busy);
@@ -82,6 +116,8 @@ private:
     };
 
     void startAnalysis();
+    void startQuantization();
+    void publishAnalysis(const AnalysisPtr& analysis);
     void returnToCurrent();
     void addOpenedFile(const QString& path, std::shared_ptr<const qs::TensorFile> file);
     void updateActivity();
@@ -103,10 +139,17 @@ private:
     QString m_activity;
     QString m_analysisActivity;
     QString m_channelActivity;
+    QString m_quantizationActivity;
     int m_analysisProgress = 0;
+
+    SchemeSettings m_scheme;
+    QuantizationPtr m_quantization;
+    std::uint64_t m_nextQuantizationId = 0;
+    std::vector<ChosenSetting> m_chosen;
 
     LatestOnlyTask<AnalysisPtr> m_analysisTask;
     LatestOnlyTask<ChannelHistogramPtr> m_channelTask;
+    LatestOnlyTask<QuantizationPtr> m_quantizationTask;
 };
 
 } // namespace qs::gui

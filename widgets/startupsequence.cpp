@@ -1,7 +1,9 @@
 #include "startupsequence.h"
 
+#include "base/error.h"
 #include "distributionview.h"
 #include "mainwindow.h"
+#include "schemepanel.h"
 #include "sessioncontroller.h"
 #include "tensoranalysis.h"
 
@@ -23,9 +25,45 @@ StartupSequence::StartupSequence(MainWindow* window, StartupOptions options, QOb
     });
 }
 
+QString StartupSequence::applyViewOptions()
+{
+    if (!m_options.tab.isEmpty()) {
+        const QString error = m_window->showTab(m_options.tab);
+        if (!error.isEmpty())
+            return error;
+    }
+    if (m_options.format.isEmpty() && m_options.granularity.isEmpty() && m_options.method.isEmpty())
+        return {};
+    SchemeSettings settings = m_window->schemePanel()->settings();
+    try {
+        if (!m_options.format.isEmpty()) {
+            const std::string name = m_options.format.toStdString();
+            settings.scheme.blockFormat = qs::blockFormatByName(name);
+            if (settings.scheme.blockFormat == qs::BlockFormat::None)
+                settings.scheme.format = qs::formatByName(name);
+        }
+        if (!m_options.granularity.isEmpty())
+            settings.scheme.granularity = qs::parseGranularity(m_options.granularity.toStdString());
+        if (!m_options.method.isEmpty())
+            settings.options.method = qs::calibrationMethodByName(m_options.method.toStdString());
+    } catch (const qs::Error& e) {
+        return QString::fromStdString(e.what());
+    }
+    m_window->schemePanel()->setSettings(settings);
+    return {};
+}
+
 void StartupSequence::start()
 {
     SessionController* controller = m_window->controller();
+    if (const QString error = applyViewOptions(); !error.isEmpty()) {
+        if (screenshotMode()) {
+            // Let the caller connect to finished() first.
+            QTimer::singleShot(0, this, [this, error] { fail(error); });
+            return;
+        }
+        m_window->showError(error);
+    }
     connect(controller, &SessionController::fileOpened, this,
         [this](const OpenFile& file) { onFileSettled(file.path, {}); });
     connect(controller, &SessionController::fileOpenFailed, this, &StartupSequence::onFileSettled);
@@ -99,6 +137,15 @@ void StartupSequence::takeScreenshot()
     if (m_done)
         return;
     m_done = true;
+    grabWhenIdle();
+}
+
+void StartupSequence::grabWhenIdle()
+{
+    if (!m_window->isIdle()) {
+        QTimer::singleShot(100, this, &StartupSequence::grabWhenIdle);
+        return;
+    }
     // One more turn of the event loop lets layouts and plots settle before the grab.
     QTimer::singleShot(250, this, [this] {
         m_timeout.stop();

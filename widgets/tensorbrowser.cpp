@@ -43,8 +43,8 @@ TensorBrowser::TensorBrowser(QWidget* parent)
     QHeaderView* header = m_view->header();
     header->setStretchLastSection(false);
     header->setSectionResizeMode(TensorTreeModel::NameColumn, QHeaderView::Stretch);
-    for (int column :
-        {TensorTreeModel::ShapeColumn, TensorTreeModel::DTypeColumn, TensorTreeModel::SizeColumn})
+    for (int column : {TensorTreeModel::ShapeColumn, TensorTreeModel::DTypeColumn,
+             TensorTreeModel::SizeColumn, TensorTreeModel::ChosenColumn})
         header->setSectionResizeMode(column, QHeaderView::ResizeToContents);
 
     auto* layout = new QVBoxLayout(this);

@@ -28,6 +28,7 @@ struct TensorTreeModel::Node {
     // File nodes only.
     OpenFile file;
     QHash<QString, Node*> tensors;
+    QHash<QString, QString> chosen; ///< chosen-setting label by tensor name
 
     Node* addChild(std::unique_ptr<Node> child)
     {
@@ -251,8 +252,37 @@ QVariant TensorTreeModel::displayData(const Node& node, int column) const
         return node.kind == NodeKind::Tensor ? dtypeLabel(*node.info) : node.commonDtype;
     case SizeColumn:
         return formatBytes(node.bytes);
+    case ChosenColumn:
+        return chosenLabel(node);
     default:
         return {};
+    }
+}
+
+QString TensorTreeModel::chosenLabel(const Node& node) const
+{
+    if (node.kind != NodeKind::Tensor)
+        return {};
+    const Node* root = &node;
+    while (root->parent)
+        root = root->parent;
+    return root->chosen.value(node.fullName);
+}
+
+void TensorTreeModel::setChosenLabels(int fileId, const QHash<QString, QString>& labelsByTensor)
+{
+    const QModelIndex fileIdx = fileIndex(fileId);
+    Node* root = nodeAt(fileIdx);
+    if (!root)
+        return;
+    const QHash<QString, QString> previous = root->chosen;
+    root->chosen = labelsByTensor;
+    for (auto it = root->tensors.cbegin(); it != root->tensors.cend(); ++it) {
+        if (previous.value(it.key()) == labelsByTensor.value(it.key()))
+            continue;
+        const Node* leaf = it.value();
+        const QModelIndex changed = createIndex(leaf->row, ChosenColumn, leaf);
+        emit dataChanged(changed, changed, {Qt::DisplayRole, SortRole, Qt::ToolTipRole});
     }
 }
 
@@ -267,6 +297,8 @@ QVariant TensorTreeModel::sortData(const Node& node, int column) const
         return displayData(node, column);
     case SizeColumn:
         return static_cast<qulonglong>(node.bytes);
+    case ChosenColumn:
+        return chosenLabel(node);
     default:
         return {};
     }
@@ -355,6 +387,8 @@ QVariant TensorTreeModel::headerData(int section, Qt::Orientation orientation, i
             return tr("DType");
         case SizeColumn:
             return tr("Size");
+        case ChosenColumn:
+            return tr("Chosen");
         }
     }
     if (role == Qt::ToolTipRole) {
@@ -367,6 +401,8 @@ QVariant TensorTreeModel::headerData(int section, Qt::Orientation orientation, i
             return tr("Element type in the file");
         case SizeColumn:
             return tr("Bytes the data occupies in the file");
+        case ChosenColumn:
+            return tr("The quantization chosen for the tensor with \u201cUse this\u201d, kept for export");
         }
     }
     return {};

@@ -18,7 +18,8 @@ class TensorTreeModel : public QAbstractItemModel {
     Q_OBJECT
 
 public:
-    enum Column { NameColumn, ShapeColumn, DTypeColumn, SizeColumn, ColumnCount };
+    /// ChosenColumn: the scheme chosen for the tensor ("Use this"), empty when none.
+    enum Column { NameColumn, ShapeColumn, DTypeColumn, SizeColumn, ChosenColumn, ColumnCount };
     enum Role {
         SortRole = Qt::UserRole + 1, ///< numbers for Shape (elements) and Size (bytes), text otherwise
         FilterRole, ///< the full tensor name for tensors, empty for files and groups
@@ -34,6 +35,8 @@ public:
 
     void addFile(const qs::gui::OpenFile& file);
     void removeFile(int fileId);
+    /// The chosen-setting labels of the tensors of one file, by full tensor name (others: none).
+    void setChosenLabels(int fileId, const QHash<QString, QString>& labelsByTensor);
 
     QModelIndex fileIndex(int fileId) const;
     QModelIndex tensorIndex(const qs::gui::TensorRef& tensor) const;
@@ -61,6 +64,7 @@ private:
     std::unique_ptr<Node> buildFileNode(const OpenFile& file) const;
     QVariant displayData(const Node& node, int column) const;
     QVariant sortData(const Node& node, int column) const;
+    QString chosenLabel(const Node& node) const;
     QString toolTip(const Node& node) const;
 
     std::vector<std::unique_ptr<Node>> m_files;
