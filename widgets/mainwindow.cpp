@@ -5,7 +5,9 @@
 #include "calibrationview.h"
 #include "compareview.h"
 #include "distributionview.h"
+#include "exportsettingsdialog.h"
 #include "formatting.h"
+#include "importreportdialog.h"
 #include "kernelsview.h"
 #include "quantizationanalysis.h"
 #include "recentfiles.h"
@@ -13,6 +15,7 @@
 #include "schemepanel.h"
 #include "schemesettingsstore.h"
 #include "sessioncontroller.h"
+#include "settingsfiletask.h"
 #include "statisticspanel.h"
 #include "tensoranalysis.h"
 #include "tensorbrowser.h"
@@ -46,7 +49,14 @@ const QString kStateKey = QStringLiteral("mainWindow/state");
 const QString kLastDirectoryKey = QStringLiteral("lastDirectory");
 
 enum Tab { DistributionTab, CalibrationTab, CompareTab, KernelsTab, TabCount };
-enum ActivitySource { ControllerSource, CalibrationSource, CompareSource, KernelsSource, SourceCount };
+enum ActivitySource {
+    ControllerSource,
+    CalibrationSource,
+    CompareSource,
+    KernelsSource,
+    SettingsFileSource,
+    SourceCount
+};
 
 QStringList localFiles(const QMimeData* mime)
 {
@@ -74,6 +84,7 @@ MainWindow::MainWindow(SettingsMode mode, QWidget* parent)
     , m_calibration(new CalibrationView(this))
     , m_compare(new CompareView(this))
     , m_kernels(new KernelsView(this))
+    , m_settingsFiles(new SettingsFileTask(this))
     , m_lastDirectory(QDir::homePath())
 {
     initResources();
@@ -217,6 +228,7 @@ void MainWindow::connectViews()
         m_distribution->showQuantizationPending(message);
     });
     connect(m_controller, &SessionController::chosenSettingsChanged, this, &MainWindow::updateChosenLabels);
+    connect(m_controller, &SessionController::chosenSettingsChanged, this, &MainWindow::updateActions);
 
     connect(m_calibration, &CalibrationView::chosen, this, &MainWindow::onCalibrationChosen);
     connect(m_compare, &CompareView::schemeChosen, this, [this](const qs::Scheme& scheme) {
@@ -334,6 +346,14 @@ void MainWindow::createMenus()
     m_closeFile->setShortcut(QKeySequence::Close);
     m_closeFile->setStatusTip(tr("Close the file of the selected tensor"));
     file->addSeparator();
+    m_exportSettings = file->addAction(tr("&Export Settings\u2026"), this, &MainWindow::exportSettings);
+    m_exportSettings->setShortcut(QKeySequence(tr("Ctrl+E")));
+    m_exportSettings->setStatusTip(tr(
+        "Save the chosen quantization settings as Quantscope settings, AIMET encodings or a TensorRT cache"));
+    m_importSettings = file->addAction(tr("&Import Settings\u2026"), this, &MainWindow::importSettings);
+    m_importSettings->setShortcut(QKeySequence(tr("Ctrl+I")));
+    m_importSettings->setStatusTip(tr("Apply a settings file to the tensors of the open files"));
+    file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
     quit->setMenuRole(QAction::QuitRole);
@@ -405,7 +425,27 @@ void MainWindow::connectController()
     connect(c, &SessionController::activityChanged, this,
         [this](const QString& d, int p) { setSourceActivity(ControllerSource, d, p); });
 
+    connect(m_settingsFiles, &SettingsFileTask::activityChanged, this,
+        [this](const QString& d, int p) { setSourceActivity(SettingsFileSource, d, p); });
+    connect(m_settingsFiles, &SettingsFileTask::failed, this, &MainWindow::showError);
+    connect(
+        m_settingsFiles, &SettingsFileTask::exportFinished, this, [this](const QString& path, int tensors) {
+            statusBar()->showMessage(tr("Exported the settings of %n tensor(s) to %1.", nullptr, tensors)
+                                         .arg(QDir::toNativeSeparators(path)),
+                8000);
+        });
+    connect(m_settingsFiles, &SettingsFileTask::importRead, this,
+        [this](const QString& path, const qs::LoadedSettings& loaded, const qs::SettingsMatch& match,
+            const std::vector<ImportTarget>& targets) {
+            auto* dialog = new ImportReportDialog(QFileInfo(path).fileName(), loaded, match, this);
+            dialog->setObjectName(QStringLiteral("importReportDialog"));
+            dialog->setAttribute(Qt::WA_DeleteOnClose);
+            connect(dialog, &QDialog::accepted, this,
+                [this, match, targets] { applyImportedSettings(match, targets); });
+            dialog->open();
+        });
     connect(m_activity, &ActivityIndicator::cancelRequested, this, [this] {
+        m_settingsFiles->cancel();
         m_controller->cancel();
         m_calibration->cancel();
         m_compare->cancel();
@@ -587,6 +627,59 @@ void MainWindow::updateRecentMenu()
 void MainWindow::updateActions()
 {
     m_closeFile->setEnabled(!m_controller->openFiles().empty());
+    m_exportSettings->setEnabled(!m_controller->chosenSettings().empty());
+    m_importSettings->setEnabled(!m_controller->openFiles().empty());
+}
+
+void MainWindow::exportSettings()
+{
+    const ChosenSetting* current = m_controller->chosenSetting(m_controller->selectedTensor());
+    ExportSettingsDialog options(current ? std::optional<ChosenSetting>(*current) : std::nullopt,
+        m_controller->chosenSettings(), this);
+    if (options.exec() != QDialog::Accepted)
+        return;
+    const bool json = options.format() == qs::SettingsFormat::Quantscope;
+    const QString suggested = QDir(m_lastDirectory)
+                                  .filePath(options.format() == qs::SettingsFormat::TensorRt
+                                          ? QStringLiteral("calibration.cache")
+                                          : (json ? QStringLiteral("quantscope-settings.json")
+                                                  : QStringLiteral("quantscope.encodings")));
+    const QString path
+        = QFileDialog::getSaveFileName(this, tr("Export Settings"), suggested, options.fileFilter());
+    if (path.isEmpty())
+        return;
+    m_lastDirectory = QFileInfo(path).absolutePath();
+    if (!m_settingsFiles->startExport(options.selection(), options.format(), path))
+        showError(tr("Another settings file is being written or read; try again when it has finished."));
+}
+
+void MainWindow::importSettings()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Import Settings"), m_lastDirectory,
+        tr("Settings files (*.json *.encodings *.cache *.txt);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    m_lastDirectory = QFileInfo(path).absolutePath();
+    if (!m_settingsFiles->startImport(path, importTargets()))
+        showError(tr("Another settings file is being written or read; try again when it has finished."));
+}
+
+std::vector<ImportTarget> MainWindow::importTargets() const
+{
+    std::vector<ImportTarget> targets;
+    for (const OpenFile& file : m_controller->openFiles())
+        for (const qs::TensorInfo& info : file.file->tensors())
+            targets.push_back({file.path.toStdString(), info});
+    return targets;
+}
+
+void MainWindow::applyImportedSettings(
+    const qs::SettingsMatch& match, const std::vector<ImportTarget>& targets)
+{
+    const std::vector<ChosenSetting> chosen = chosenFromImport(match, targets);
+    for (const ChosenSetting& c : chosen)
+        m_controller->choose(c);
+    statusBar()->showMessage(tr("Applied %n imported setting(s).", nullptr, int(chosen.size())), 8000);
 }
 
 void MainWindow::updateTitle()

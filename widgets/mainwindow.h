@@ -3,6 +3,7 @@
 #include "calib/calibration.h"
 #include "quant/scheme.h"
 #include "session.h"
+#include "settingsexchange.h"
 
 #include <QMainWindow>
 #include <cstdint>
@@ -22,6 +23,7 @@ class DistributionView;
 class KernelsView;
 class SchemePanel;
 class SessionController;
+class SettingsFileTask;
 class StatisticsPanel;
 class TensorBrowser;
 
@@ -54,6 +56,13 @@ public:
     QDockWidget* statisticsDock() const { return m_statisticsDock; }
     QMenu* recentFilesMenu() const { return m_recentMenu; }
     QAction* closeFileAction() const { return m_closeFile; }
+    QAction* exportSettingsAction() const { return m_exportSettings; }
+    QAction* importSettingsAction() const { return m_importSettings; }
+    SettingsFileTask* settingsFileTask() const { return m_settingsFiles; }
+    /// Applies the settings of an import that apply (see chosenFromImport) as the tensors' chosen settings.
+    void applyImportedSettings(const qs::SettingsMatch& match, const std::vector<ImportTarget>& targets);
+    /// Every tensor of the open files, as an import matches against them.
+    std::vector<ImportTarget> importTargets() const;
 
     void openFiles(const QStringList& paths);
     /// Shows the tab named (case-insensitive) "distribution", "calibration", "compare" or "kernels".
@@ -72,6 +81,10 @@ public slots:
     void closeCurrentFile();
     void openRecentFile(const QString& path);
     void showAbout();
+    /// File › Export Settings…: the export dialog, then a save dialog (which asks before overwriting).
+    void exportSettings();
+    /// File › Import Settings…: an open dialog, then the report of what applies, applied on confirmation.
+    void importSettings();
     /// A window-modal warning that does not block the caller.
     void showError(const QString& message);
 
@@ -127,6 +140,9 @@ private:
     QDockWidget* m_statisticsDock = nullptr;
     QMenu* m_recentMenu = nullptr;
     QAction* m_closeFile = nullptr;
+    QAction* m_exportSettings = nullptr;
+    QAction* m_importSettings = nullptr;
+    SettingsFileTask* m_settingsFiles = nullptr;
     QString m_lastDirectory;
     /// Files asked for while no tensor was shown, in the order given: the first that opens with a loadable
     /// tensor gets shown, whichever finishes opening first.
