@@ -171,6 +171,14 @@ void TestCalibrationView::tableHoldsEveryMethod()
                            .toDouble();
     for (const CalibrationRow& row : c.rows)
         QVERIFY(row.result.report.sqnrDb <= top);
+
+    // The CSV holds a header and every row; the percentile row's MSE in full precision.
+    const QStringList lines = view.csvText().split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), view.tableModel()->rowCount() + 1);
+    QVERIFY(lines.front().startsWith(QStringLiteral("Method,")));
+    const QStringList percentileFields = lines[percentile + 1].split(QLatin1Char(','));
+    QCOMPARE(percentileFields.at(CalibrationTableModel::MethodColumn), QStringLiteral("percentile 99.9"));
+    QCOMPARE(percentileFields.at(CalibrationTableModel::MseColumn).toDouble(), direct.report.mse);
 }
 
 void TestCalibrationView::curveMarksItsMinimumAndDragEvaluates()

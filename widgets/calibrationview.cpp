@@ -1,6 +1,7 @@
 #include "calibrationview.h"
 
 #include "calibrationtablemodel.h"
+#include "csvfile.h"
 #include "formatting.h"
 #include "latestonlytask.h"
 #include "objectivecurveplot.h"
@@ -106,8 +107,14 @@ CalibrationView::CalibrationView(QWidget* parent)
     m_thresholdLabel->setWordWrap(true);
     m_thresholdLabel->setText(tr("Drag the dashed line on the curve to try another threshold."));
 
+    auto* exportButton = new QPushButton(tr("Export CSV\u2026"), this);
+    exportButton->setObjectName(QStringLiteral("exportCalibrationCsvButton"));
+    exportButton->setToolTip(tr("Save the table of methods as CSV"));
+    connect(exportButton, &QPushButton::clicked, this, &CalibrationView::exportCsvInteractively);
+
     auto* actions = new QHBoxLayout;
     actions->addWidget(m_thresholdLabel, 1);
+    actions->addWidget(exportButton);
     actions->addWidget(m_useButton);
 
     m_splitter = new QSplitter(Qt::Vertical, m_content);
@@ -357,6 +364,44 @@ void CalibrationView::updateActivity()
         emit activityChanged(tr("Evaluating the threshold"), -1);
     else
         emit activityChanged(QString(), -1);
+}
+
+QString CalibrationView::csvText() const
+{
+    const int columns = m_model->columnCount();
+    QStringList header;
+    for (int c = 0; c < columns; ++c)
+        header << m_model->headerData(c, Qt::Horizontal).toString();
+    QString text = csvLine(header);
+    for (int r = 0; r < m_model->rowCount(); ++r) {
+        QStringList fields;
+        for (int c = 0; c < columns; ++c) {
+            const QModelIndex index = m_model->index(r, c);
+            const QVariant number = index.data(CalibrationTableModel::SortRole);
+            const bool numeric = c != CalibrationTableModel::RangeColumn
+                && (number.typeId() == QMetaType::Double || number.typeId() == QMetaType::Int
+                    || number.typeId() == QMetaType::LongLong);
+            const QString shown = index.data(Qt::DisplayRole).toString();
+            fields << (numeric && !shown.isEmpty() ? csvNumber(number.toDouble()) : shown);
+        }
+        text += csvLine(fields);
+    }
+    return text;
+}
+
+QString CalibrationView::exportCsv(const QString& path) const
+{
+    return writeTextFileAtomically(path, csvText());
+}
+
+void CalibrationView::exportCsvInteractively()
+{
+    const QString path = askCsvPath(this, QStringLiteral("calibration"));
+    if (path.isEmpty())
+        return;
+    const QString error = exportCsv(path);
+    if (!error.isEmpty())
+        emit errorOccurred(error);
 }
 
 } // namespace qs::gui

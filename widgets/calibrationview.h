@@ -54,10 +54,17 @@ public:
     void selectRow(int row);
     /// The sentence shown instead of the table (no tensor, error, cancelled); empty when the table shows.
     QString messageText() const;
+    /// The table as CSV: a header line, then one line per method in the table's order; numbers in full
+    /// precision (ranges as shown).
+    QString csvText() const;
+    /// Writes csvText() atomically; empty on success, otherwise the reason naming the file.
+    QString exportCsv(const QString& path) const;
 
 public slots:
     /// Emits `chosen` with the selected row's scheme, options and result.
     void useSelected();
+    /// Asks for a file name and writes the table there (errors by errorOccurred).
+    void exportCsvInteractively();
     /// Evaluates the per-tensor threshold `amax` ([-amax, amax]) in the background (newest wins) and shows
     /// its error next to the curve; what dragging the choice line does.
     void evaluateThreshold(double amax);

@@ -288,8 +288,10 @@ void HistogramPlot::setLogScale(bool logarithmic)
 void HistogramPlot::updateValueRange()
 {
     const double peak = std::max<double>(1.0, static_cast<double>(m_peak));
+    // At least a decade and a half, so the log ticker has powers of ten to label (a narrower range makes it
+    // label 2 and 3 with one significant digit each, twice).
     if (m_log)
-        yAxis->setRange(0.5, peak * 3.0);
+        yAxis->setRange(0.5, std::max(peak * 3.0, 20.0));
     else
         yAxis->setRange(0, peak * 1.08);
 }
