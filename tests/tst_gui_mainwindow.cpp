@@ -726,8 +726,8 @@ private slots:
     void aboutNamesTheLibraries()
     {
         const QString text = aboutText();
-        for (const char* library :
-            {"Qt 6", "QCustomPlot", "Eigen", "HDF5", "Google Highway", "nlohmann/json", "CLI11", "libzip"})
+        for (const char* library : {"Qt 6", "QCustomPlot", "Eigen", "HDF5", "Google Highway", "nlohmann/json",
+                 "CLI11", "libzip", "OpenSSL"})
             QVERIFY2(text.contains(QString::fromLatin1(library)), library);
     }
 };

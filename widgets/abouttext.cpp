@@ -20,6 +20,7 @@ QString aboutText()
         "<li>nlohmann/json (safetensors headers, settings)</li>"
         "<li>CLI11 (the quantscope-cli command line)</li>"
         "<li>libzip (NumPy .npz archives)</li>"
+        "<li>OpenSSL libcrypto (SHA-256 of the source files in exported settings)</li>"
         "</ul>")
         .arg(version, QString::fromLatin1(qVersion()));
 }
