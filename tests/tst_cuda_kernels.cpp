@@ -10,6 +10,7 @@
 #if defined(QS_HAVE_CUDA)
 #include "benchmarks/cuda/cuda_checks.h"
 #include "kernels/kernels.h"
+#include "kernels/packed_kernels.h"
 
 #define QS_CUDA_CHECK(expression)                                                                            \
     do {                                                                                                     \
@@ -66,6 +67,62 @@ private slots:
 #if defined(QS_HAVE_CUDA)
         static const std::vector<qs::cudacheck::FakeQuantCase> cases = qs::cudacheck::fakeQuantCases();
         QS_CUDA_CHECK(qs::cudacheck::checkFakeQuant(cases[std::size_t(index)]));
+#else
+        Q_UNUSED(index);
+        QSKIP("built without CUDA");
+#endif
+    }
+
+    void blockFakeQuant_data()
+    {
+        QTest::addColumn<int>("index");
+#if defined(QS_HAVE_CUDA)
+        const std::vector<qs::cudacheck::BlockCase> cases = qs::cudacheck::blockCases();
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            QTest::newRow(cases[i].name.c_str()) << int(i);
+#else
+        QTest::newRow("none") << 0;
+#endif
+    }
+
+    /// blockFakeQuantError on the device against the reference sums.
+    void blockFakeQuant()
+    {
+        QFETCH(int, index);
+#if defined(QS_HAVE_CUDA)
+        static const std::vector<qs::cudacheck::BlockCase> cases = qs::cudacheck::blockCases();
+        const qs::cudacheck::BlockCase& c = cases[std::size_t(index)];
+        QS_CUDA_CHECK(qs::cudacheck::checkBlockFakeQuant(c));
+        QVERIFY(qs::blockFakeQuantError(qs::Backend::Cuda, c.values, c.shape, c.scheme)
+            == qs::blockFakeQuantError(qs::Backend::Scalar, c.values, c.shape, c.scheme));
+#else
+        Q_UNUSED(index);
+        QSKIP("built without CUDA");
+#endif
+    }
+
+    void packed_data()
+    {
+        QTest::addColumn<int>("index");
+#if defined(QS_HAVE_CUDA)
+        const std::vector<qs::cudacheck::PackedCase> cases = qs::cudacheck::packedCases();
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            QTest::newRow(cases[i].name.c_str()) << int(i);
+#else
+        QTest::newRow("none") << 0;
+#endif
+    }
+
+    /// Packed quantize and dequantize against qs::quantize / packBlockFormat / qs::dequantize.
+    void packed()
+    {
+        QFETCH(int, index);
+#if defined(QS_HAVE_CUDA)
+        static const std::vector<qs::cudacheck::PackedCase> cases = qs::cudacheck::packedCases();
+        const qs::cudacheck::PackedCase& c = cases[std::size_t(index)];
+        QS_CUDA_CHECK(qs::cudacheck::checkPacked(c));
+        const qs::PackedTensor gpu = qs::packedQuantize(qs::Backend::Cuda, c.values, c.shape, c.scheme);
+        QVERIFY(gpu.bytes == qs::packedQuantize(qs::Backend::Scalar, c.values, c.shape, c.scheme).bytes);
 #else
         Q_UNUSED(index);
         QSKIP("built without CUDA");

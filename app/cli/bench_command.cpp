@@ -198,7 +198,9 @@ Action addBenchCommand(CLI::App& app)
             "fq_fp8_e4m3_channel, fq_fp8_e5m2_channel, fq_fp16_tensor, fq_bf16_tensor, fq_fp4_e2m1_group32, "
             "fq_nf4_group64, fq_mxfp8_e4m3, fq_mxfp6_e2m3, fq_mxfp6_e3m2, fq_mxfp4, fq_nvfp4, "
             "fq_ternary_channel "
-            "(CPU only); default: all")
+            "(CPU only); packed quantize pack_int8_channel, pack_int8_affine_group128, pack_int4_group128, "
+            "pack_fp8_e4m3_channel, pack_nf4, pack_mxfp4 and the same with unpack_ (dequantize; CPU only); "
+            "default: all")
         ->delimiter(',');
     command
         ->add_option(

@@ -1,6 +1,7 @@
 #include "kernels/benchmark_suite.h"
 
 #include "base/error.h"
+#include "kernels/packed_kernels.h"
 #include "quant/block_formats.h"
 #include "quant/quantizer.h"
 
@@ -21,7 +22,8 @@ namespace qs {
 namespace {
 
 using I = std::int64_t;
-using KernelOutput = std::variant<MinMaxResult, std::vector<MinMaxResult>, Histogram, ErrorSums>;
+using KernelOutput = std::variant<MinMaxResult, std::vector<MinMaxResult>, Histogram, ErrorSums, PackedTensor,
+    std::vector<float>>;
 
 struct FusedKernel {
     const char* name;
@@ -30,7 +32,8 @@ struct FusedKernel {
     RangeMode range;
 };
 
-/// Fused kernels that derive their own scales (blockFakeQuantError, ternaryFakeQuantError); CPU only.
+/// Fused kernels that derive their own scales (blockFakeQuantError, ternaryFakeQuantError; the latter CPU
+/// only).
 bool ownScales(const FusedKernel& kernel)
 {
     return blockFormatByName(kernel.format) != BlockFormat::None || std::string(kernel.format) == "ternary";
@@ -56,6 +59,20 @@ const std::vector<FusedKernel>& fusedKernels()
         {"fq_mxfp4", "mxfp4", Granularity::perGroup(32), RangeMode::SymmetricNarrow},
         {"fq_nvfp4", "nvfp4", Granularity::perGroup(16), RangeMode::SymmetricNarrow},
         {"fq_ternary_channel", "ternary", Granularity::perChannel(0), RangeMode::SymmetricNarrow},
+    };
+    return kernels;
+}
+
+/// Packed quantize ("pack_…") and dequantize ("unpack_…") kernels: the same schemes under both names.
+const std::vector<FusedKernel>& packedKernels()
+{
+    static const std::vector<FusedKernel> kernels {
+        {"int8_channel", "int8", Granularity::perChannel(0), RangeMode::SymmetricNarrow},
+        {"int8_affine_group128", "int8", Granularity::perGroup(128), RangeMode::Affine},
+        {"int4_group128", "int4", Granularity::perGroup(128), RangeMode::SymmetricNarrow},
+        {"fp8_e4m3_channel", "fp8_e4m3", Granularity::perChannel(0), RangeMode::SymmetricNarrow},
+        {"nf4", "bnb_nf4", Granularity::perGroup(64), RangeMode::SymmetricNarrow},
+        {"mxfp4", "mxfp4", Granularity::perGroup(32), RangeMode::SymmetricNarrow},
     };
     return kernels;
 }
@@ -142,12 +159,34 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
         prepared.cudaSpelling = name + " 2048";
         return prepared;
     }
+    for (const bool unpack : {false, true}) {
+        const std::string prefix = unpack ? "unpack_" : "pack_";
+        if (name.rfind(prefix, 0) != 0)
+            continue;
+        const auto packedKernel = std::find_if(packedKernels().begin(), packedKernels().end(),
+            [&](const FusedKernel& kernel) { return prefix + kernel.name == name; });
+        const Scheme scheme = fusedScheme(*packedKernel);
+        prepared.skipReason = packedQuantizeUnsupported(scheme, tensor.shape);
+        if (!prepared.skipReason.empty())
+            return prepared;
+        if (!unpack) {
+            prepared.run = [values, shape = tensor.shape, scheme](Backend backend, int threads) {
+                return KernelOutput(packedQuantize(backend, values, shape, scheme, threads));
+            };
+            return prepared;
+        }
+        prepared.run = [packed = packedQuantize(Backend::Simd, values, tensor.shape, scheme),
+                           shape = tensor.shape, scheme](Backend backend, int threads) {
+            return KernelOutput(packedDequantize(backend, packed, shape, scheme, threads));
+        };
+        return prepared;
+    }
     const auto fused = std::find_if(fusedKernels().begin(), fusedKernels().end(),
         [&](const FusedKernel& kernel) { return kernel.name == name; });
     const Scheme scheme = fusedScheme(*fused);
     if (ownScales(*fused)) {
-        prepared.cpuOnly = true;
         const bool block = scheme.blockFormat != BlockFormat::None;
+        prepared.cpuOnly = !block;
         prepared.skipReason = block ? blockFakeQuantErrorUnsupported(scheme)
                                     : ternaryFakeQuantErrorUnsupported(scheme, tensor.shape);
         prepared.run = [values, shape = tensor.shape, scheme, block](Backend backend, int threads) {
@@ -227,6 +266,12 @@ const std::vector<BenchKernelInfo>& benchKernels()
         for (const FusedKernel& kernel : fusedKernels())
             list.push_back(
                 {kernel.name, "fake-quantize + error sums, " + schemeName(fusedScheme(kernel)), true});
+        for (const FusedKernel& kernel : packedKernels())
+            list.push_back({std::string("pack_") + kernel.name,
+                "packed quantize (codes and scales), " + schemeName(fusedScheme(kernel)), false});
+        for (const FusedKernel& kernel : packedKernels())
+            list.push_back({std::string("unpack_") + kernel.name,
+                "packed dequantize to float32, " + schemeName(fusedScheme(kernel)), false});
         return list;
     }();
     return kernels;

@@ -23,7 +23,10 @@ struct BenchKernelInfo {
 ///   tensor and per channel, int8 affine per channel, int4 sym and affine per group of 128, fp8_e4m3 and
 ///   fp8_e5m2 per channel, fp16 and bf16 per tensor, fp4_e2m1 per group of 32, nf4 per group of 64; then
 ///   blockFakeQuantError for mxfp8_e4m3, mxfp6_e2m3, mxfp6_e3m2, mxfp4 and nvfp4 and ternaryFakeQuantError
-///   per channel (CPU backends only; the cuda backend reports them skipped).
+///   per channel (ternary on the CPU backends only; the cuda backend reports it skipped); then packedQuantize
+///   ("pack_…") and packedDequantize ("unpack_…", of packedQuantize's output prepared beforehand) for int8
+///   sym per channel, int8 affine per group of 128, int4 sym per group of 128, fp8_e4m3 per channel,
+///   bitsandbytes NF4 (block 64) and MXFP4 (block 32): pack_int8_channel … unpack_mxfp4.
 const std::vector<BenchKernelInfo>& benchKernels();
 
 struct BenchOptions {
@@ -36,8 +39,9 @@ struct BenchOptions {
     std::int64_t minimumBaselineBytes = std::int64_t {64} << 20;
 };
 
-/// One kernel on one backend with one thread count. Units: GB/s = 1e9 bytes/s of input read (the float32
-/// tensor, elements · 4 bytes; scales, zero points and outputs are not counted).
+/// One kernel on one backend with one thread count. Units: GB/s = 1e9 bytes/s of the float32 tensor
+/// (elements · 4 bytes): read by every kernel but unpack_…, written by unpack_…; scales, zero points and
+/// packed codes are not counted.
 struct BenchResult {
     std::string kernel;
     std::string backend; ///< backendName

@@ -44,7 +44,7 @@
 // ±448, for every float v = x/scale including ±Inf (checked for all 2^32 inputs by qs_cuda_bench --check),
 // and "clipped" is |v| > 464 (464 rounds to the even 448). Non-finite x never reach it: NaN and ±Inf take
 // the format's own encodeValue policy (e4m3fn: NaN), as in the quantizer, not satfinite's ±448.
-// Ternary/binary (BitNet) and block formats are not supported.
+// Ternary/binary (BitNet) and block formats are not supported here (MX and NVFP4: cudaBlockFakeQuantError).
 //
 // `threads` arguments are the CPU backends' thread count; they are accepted, so that kernels.cpp calls
 // every backend alike, and ignored.
@@ -106,6 +106,21 @@ struct CudaFakeQuantized {
 /// The same pass as cudaFakeQuantError, writing x̂ (same arguments and errors).
 CudaFakeQuantized cudaFakeQuantize(std::span<const float> values, const Shape& shape, const Scheme& scheme,
     std::span<const float> scales, std::span<const std::int32_t> zeroPoints);
+
+/// blockFakeQuantError (kernels/kernels.h) on the device, equal to the scalar backend's sums bit for bit:
+/// the block min/max reduced on the device (one warp per block), the block scales derived on the host by
+/// kernels/block_scales.h as the CPU backends do, then cudaFakeQuantError's fused pass over the element
+/// format (MX: the scheme's element rounding; NVFP4 E2M1 ties to even; MXINT8 the integers -127..127 by
+/// division) with the references' clip-before-rounding count and the bit rounding for E4M3 (the hardware
+/// conversion's clip test is not the references'). Throws qs::Error for a block format
+/// blockFakeQuantErrorUnsupported refuses, an invalid block size or a shape that does not match.
+ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& shape, const Scheme& scheme);
+
+/// Median device time in milliseconds of `repeats` (>= 1) runs of cudaBlockFakeQuantError's device work
+/// (block reduction and fused pass; the host derivation of the scales between them is done once, untimed),
+/// CUDA events around each run after two untimed warm-ups, on data copied to the device once.
+double cudaTimeBlockFakeQuantMs(
+    std::span<const float> values, const Shape& shape, const Scheme& scheme, int repeats);
 
 /// Median device time in milliseconds of `repeats` (>= 1) runs of one kernel on `values`, copied to the
 /// device once; each run is timed with its own pair of CUDA events after two untimed warm-up runs. Set-up

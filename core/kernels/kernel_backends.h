@@ -4,6 +4,7 @@
 // (scalar_kernels.cpp, simd_kernels.cpp), and the per-range entry points every CPU backend implements.
 
 #include "kernels/kernels.h"
+#include "kernels/mx_shared_exponent.h"
 #include "quant/scale_rounding.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -253,6 +255,15 @@ template<class Work> void forEachThreadRange(std::int64_t taskCount, int threads
         if (error)
             std::rethrow_exception(error);
 }
+
+/// fakeQuantError's validated plan (its errors, prefixed "fakeQuantError: ").
+FakeQuantPlan fakeQuantPlan(std::span<const float> values, const Shape& shape, const Scheme& scheme,
+    std::span<const float> scales, std::span<const std::int32_t> zeroPoints);
+/// Sets the group pattern of a granularity fakeQuantErrorUnsupported accepts; returns the group count.
+std::int64_t planGroupPattern(const Shape& shape, const Granularity& granularity, FakeQuantPlan& plan);
+/// Min/max of every group of `plan`, on `threads` threads (minMaxGroups' reduction).
+std::vector<MinMaxResult> planGroupMinMax(const CpuKernels& kernels, const FakeQuantPlan& plan,
+    std::int64_t groupCount, std::span<const float> values, int threads);
 
 const CpuKernels& scalarKernels();
 

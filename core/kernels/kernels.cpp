@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "formats/number_format.h"
+#include "kernels/block_scales.h"
 #include "kernels/kernel_backends.h"
 #include "quant/block_formats.h"
 
@@ -289,29 +290,28 @@ ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, con
     return sums;
 }
 
-/// The element format of a fused block format (MX minifloats and NVFP4's E2M1), or nullptr.
-const char* blockElementName(BlockFormat format)
+} // namespace
+
+namespace kernel_detail {
+
+FakeQuantPlan fakeQuantPlan(std::span<const float> values, const Shape& shape, const Scheme& scheme,
+    std::span<const float> scales, std::span<const std::int32_t> zeroPoints)
 {
-    switch (format) {
-    case BlockFormat::MXFP8_E4M3:
-        return "fp8_e4m3";
-    case BlockFormat::MXFP8_E5M2:
-        return "fp8_e5m2";
-    case BlockFormat::MXFP6_E3M2:
-        return "fp6_e3m2";
-    case BlockFormat::MXFP6_E2M3:
-        return "fp6_e2m3";
-    case BlockFormat::MXFP4:
-    case BlockFormat::NVFP4:
-        return "fp4_e2m1";
-    case BlockFormat::MXINT8:
-        return "int8";
-    default:
-        return nullptr;
-    }
+    return makePlan(values, shape, scheme, scales, zeroPoints);
 }
 
-} // namespace
+std::int64_t planGroupPattern(const Shape& shape, const Granularity& granularity, FakeQuantPlan& plan)
+{
+    return planGroups(shape, granularity, plan);
+}
+
+std::vector<MinMaxResult> planGroupMinMax(const CpuKernels& kernels, const FakeQuantPlan& plan,
+    std::int64_t groupCount, std::span<const float> values, int threads)
+{
+    return groupMinMax(kernels, plan, groupCount, values, threads);
+}
+
+} // namespace kernel_detail
 
 // ---- registry ----
 
@@ -624,7 +624,7 @@ std::string blockFakeQuantErrorUnsupported(const Scheme& scheme)
 {
     if (scheme.blockFormat == BlockFormat::None)
         return "the scheme has no block format";
-    if (!blockElementName(scheme.blockFormat))
+    if (!blockElementFormat(scheme.blockFormat))
         return "block format " + blockFormatName(scheme.blockFormat) + " has no fused kernel yet";
     return {};
 }
@@ -634,9 +634,16 @@ ErrorSums blockFakeQuantError(
 {
     if (const std::string reason = blockFakeQuantErrorUnsupported(scheme); !reason.empty())
         throw Error("blockFakeQuantError: " + reason);
-    if (backend == Backend::Cuda)
-        throw Error("blockFakeQuantError: block formats run on the scalar and simd backends only");
     const I blockSize = blockFormatBlockSize(scheme);
+    if (backend == Backend::Cuda) {
+#if defined(QS_HAVE_CUDA)
+        if (!backendAvailable(backend))
+            throwUnavailable(backend);
+        return cudaBlockFakeQuantError(values, shape, scheme);
+#else
+        throwUnavailable(backend);
+#endif
+    }
     FakeQuantPlan plan;
     plan.elementCount = shapeElementCount(shape);
     if (plan.elementCount != static_cast<I>(values.size()))
@@ -655,9 +662,7 @@ ErrorSums blockFakeQuantError(
     const bool mxint8 = scheme.blockFormat == BlockFormat::MXINT8;
     plan.clipBeforeRounding = true;
     plan.tiesAway = !nvfp4 && scheme.elementRounding == Rounding::NearestAway;
-    // MXINT8: codes q = round(v · 64) in [-127, 127] of elements q / 64 (largest 127/64, emax 0, 6 bits).
-    double elementMax = 127.0 / 64.0;
-    int mantissaBits = 6;
+    // MXINT8: codes q = round(v · 64) in [-127, 127] of elements q / 64.
     float largest = 127;
     if (mxint8) {
         plan.kind = ElementKind::Integer;
@@ -666,92 +671,20 @@ ErrorSums blockFakeQuantError(
         // x / 2^(e-6) rather than x · 2^(6-e): 2^133 is no float, 2^-133 is (a subnormal).
         plan.divide = true;
     } else {
-        const NumberFormat element = formatByName(blockElementName(scheme.blockFormat));
+        const NumberFormat element = formatByName(blockElementFormat(scheme.blockFormat));
         plan.kind = ElementKind::Minifloat;
         const auto& spec = std::get<MinifloatSpec>(element.spec);
-        elementMax = formatMaxFinite(element);
-        mantissaBits = spec.mantissaBits;
-        plan.rounder = detail::MinifloatRounder::make(spec, plan.tiesAway, elementMax);
+        plan.rounder = detail::MinifloatRounder::make(spec, plan.tiesAway, formatMaxFinite(element));
         largest = detail::bitsFloat(plan.rounder.maxBits);
     }
     plan.groups.resize(static_cast<std::size_t>(groupCount));
-    const auto setGroup = [&](std::size_t g, float inverse, float scale) {
-        plan.groups[g].inverse = inverse;
-        plan.groups[g].scale = scale;
+    const std::vector<BlockScale> scales = blockScales(scheme, blocks);
+    for (std::size_t g = 0; g < scales.size(); ++g) {
+        plan.groups[g].inverse = scales[g].inverse;
+        plan.groups[g].scale = scales[g].scale;
         plan.groups[g].low = static_cast<float>(plan.qmin);
         plan.groups[g].high = static_cast<float>(plan.qmax);
-        plan.reconstructionFinite = plan.reconstructionFinite && isFiniteFloat(largest * scale);
-    };
-    constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-    if (nvfp4) {
-        // block_nvfp4.cpp: global = (1 / amax) · 2688 (two float roundings); per block
-        // s8 = E4M3(global · (absmax · float(1/6))), RNE and saturating (the element rounder's arithmetic
-        // on the E4M3 grid); encode with 1 / (s8 · (1 / global)), decode with s8 / float(1 / tensorScale),
-        // tensorScale = 1 / double(global).
-        float tensorAbsmax = 0;
-        for (const MinMaxResult& b : blocks)
-            tensorAbsmax = std::max(tensorAbsmax, b.absmax);
-        const float global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
-        const float globalInverse = 1.0f / global;
-        const auto decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(global)));
-        const float sixth = static_cast<float>(1.0 / 6.0);
-        const NumberFormat e4m3 = fp8E4M3Format();
-        const detail::MinifloatRounder scaleRounder = detail::MinifloatRounder::make(
-            std::get<MinifloatSpec>(e4m3.spec), false, formatMaxFinite(e4m3));
-        for (std::size_t g = 0; g < blocks.size(); ++g) {
-            if (blocks[g].nonFinite > 0) {
-                setGroup(g, 0, kNaN); // every element of the block decodes to NaN
-                continue;
-            }
-            const float sf = global * (blocks[g].absmax * sixth);
-            const float s8 = detail::bitsFloat(
-                std::min(scaleRounder.roundBits(detail::floatBits(sf)), scaleRounder.maxBits));
-            const float encode = s8 * globalInverse;
-            setGroup(g, encode == 0.0f ? 0.0f : 1.0f / encode, s8 / decodeGlobal);
-        }
-    } else {
-        // block_mx.cpp: the shared exponent of the block's absmax for the scheme's E8M0 rounding, clamped to
-        // [-127, 127]; v = x · 2^-e (exact), x̂ = decode · 2^e.
-        const int emax = static_cast<int>(std::ilogb(elementMax));
-        for (std::size_t g = 0; g < blocks.size(); ++g) {
-            if (blocks[g].nonFinite > 0) {
-                setGroup(g, 0, kNaN);
-                continue;
-            }
-            const std::uint32_t bits = detail::floatBits(blocks[g].absmax);
-            const int field = static_cast<int>((bits >> 23) & 0xFF);
-            int exponent = 0;
-            switch (scheme.e8m0Rounding) {
-            case E8M0Rounding::Floor:
-                exponent = field - 127 - emax;
-                break;
-            case E8M0Rounding::Ceil:
-                exponent = field - 127 + ((bits & 0x7FFFFFu) != 0 ? 1 : 0) - emax;
-                break;
-            case E8M0Rounding::Even: {
-                const std::uint32_t rounded = (bits + (1u << (22 - mantissaBits))) & 0xFF800000u;
-                exponent = static_cast<int>(rounded >> 23) - 127 - emax;
-                if ((rounded >> 23) == 0xFF) {
-                    setGroup(g, 0, kNaN); // torchao: an amax rounding up to 2^128 is a NaN scale
-                    continue;
-                }
-                break;
-            }
-            case E8M0Rounding::RCeil: {
-                const float descale = blocks[g].absmax * static_cast<float>(1.0 / elementMax);
-                const std::uint32_t d = detail::floatBits(descale);
-                const std::uint32_t mantissa = d & 0x7FFFFFu;
-                const bool roundUp = ((d >> 23) & 0xFF) == 0 ? mantissa > 0x400000u : mantissa != 0;
-                exponent = static_cast<int>((d >> 23) & 0xFF) + (roundUp ? 1 : 0) - 127;
-                break;
-            }
-            }
-            exponent = std::clamp(exponent, -127, 127);
-            if (mxint8)
-                setGroup(g, 0, std::ldexp(1.0f, exponent - 6));
-            else
-                setGroup(g, std::ldexp(1.0f, -exponent), std::ldexp(1.0f, exponent));
-        }
+        plan.reconstructionFinite = plan.reconstructionFinite && isFiniteFloat(largest * scales[g].scale);
     }
     return runFakeQuant(kernels, plan, values.data(), threads);
 }

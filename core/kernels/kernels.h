@@ -142,9 +142,10 @@ std::string blockFakeQuantErrorUnsupported(const Scheme& scheme);
 /// clamped to ±127 with the scheme's element rounding, x̂ = q · 2^(e-6), v · 64 computed as x / 2^(e-6)),
 /// NVFP4 v = x · (1 / (s8 · (1 / global))) in float32, rounded as the element format (MX:
 /// Scheme::elementRounding; NVFP4: to nearest even) and saturated; x̂ = decode · 2^e or decode · (s8 / float(1
-/// / (1 / double(global)))). Blocks run along the last axis, ragged at the end of each row. Throws qs::Error
-/// when the block format is not supported, the block size is invalid, the sizes do not match the shape, or
-/// for Backend::Cuda.
+/// / (1 / double(global)))). Blocks run along the last axis, ragged at the end of each row (the scales:
+/// kernels/block_scales.h). Backend::Cuda runs cudaBlockFakeQuantError (kernels/cuda_kernels.h). Throws
+/// qs::Error when the block format is not supported, the block size is invalid, the sizes do not match the
+/// shape, or the backend cannot run here.
 ErrorSums blockFakeQuantError(Backend backend, std::span<const float> values, const Shape& shape,
     const Scheme& scheme, int threads = 0);
 

@@ -43,6 +43,10 @@ struct ElementGrid {
     std::int32_t highestKey = 0;
     /// Non-integers: x̂ / scale of a non-finite x, by the format's own policies: +NaN, -NaN, +Inf, -Inf.
     float nonFiniteUnits[4] = {0, 0, 0, 0};
+    /// An element clips when v lies beyond the grid before rounding (minifloats |v| > max, integers v
+    /// outside [qmin - zp, qmax - zp]: the MX and NVFP4 references clamp first) rather than when it rounds
+    /// beyond it (qs::quantize); x̂ is the same either way. Minifloat and Integer kinds only.
+    bool clipBeforeRounding = false;
 };
 
 /// float bits -> int32 that orders like the floats (-0 just below +0), kernels/kernel_backends.h's
@@ -123,6 +127,7 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         constexpr float kMagic = 12582912.0f; // 1.5 * 2^23: v + kMagic has no fraction bits
         const float low = __fsub_rn(__fsub_rn(grid.qminFloat, p.zeroPoint), 1.0f);
         const float high = __fadd_rn(__fsub_rn(grid.qmaxFloat, p.zeroPoint), 1.0f);
+        const bool beyond = v < __fadd_rn(low, 1.0f) || __fsub_rn(high, 1.0f) < v;
         v = v < low ? low : (high < v ? high : v);
         float rounded = __fsub_rn(__fadd_rn(v, kMagic), kMagic);
         if constexpr (TiesAway) {
@@ -131,7 +136,7 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
                 rounded, (v > 0 && below == 0.5f) ? 1.0f : ((v < 0 && below == -0.5f) ? -1.0f : 0.0f));
         }
         const float code = __fadd_rn(rounded, p.zeroPoint);
-        clipped = code < grid.qminFloat || code > grid.qmaxFloat;
+        clipped = grid.clipBeforeRounding ? beyond : (code < grid.qminFloat || code > grid.qmaxFloat);
         return __fmul_rn(__fsub_rn(fminf(fmaxf(code, grid.qminFloat), grid.qmaxFloat), p.zeroPoint), p.scale);
     } else if constexpr (Kind == ElementKind::Table) {
         const std::int32_t key = signedKey(__float_as_uint(v));
@@ -150,7 +155,7 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         const std::uint32_t bits = __float_as_uint(v);
         const std::uint32_t rounded
             = roundMinifloatBits(bits & 0x7FFFFFFFu, grid.mantissaBits, grid.bias, TiesAway);
-        clipped = rounded > grid.maxBits;
+        clipped = (grid.clipBeforeRounding ? bits & 0x7FFFFFFFu : rounded) > grid.maxBits;
         return __fmul_rn(
             __uint_as_float((rounded > grid.maxBits ? grid.maxBits : rounded) | (bits & 0x80000000u)),
             p.scale);

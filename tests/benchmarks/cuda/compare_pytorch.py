@@ -15,7 +15,9 @@ qs_cuda_bench --bench), with CUDA events around each call (two warm-up calls, me
 and prints them next to Quantscope's kernels from qs_cuda_bench's JSON (--ours FILE, or --driver PATH to run
 it first). GB/s is input bytes / time for every row, so rows compare directly; "ours" may be a sum of two
 kernels (per-group absmax, then the fused pass). Our fused kernels read x once and write nothing unless the
-kernel name says "fakequant_values" (which writes float32 x̂, as fake_quantize does).
+kernel name says "fakequant_values" (which writes float32 x̂, as fake_quantize does); "pack …" kernels write
+the int8 / E4M3 codes as the torch ops do (group reduction and packing kernel, the scales derived between them
+on the host not timed).
 
 Usage: python3 compare_pytorch.py [--gib 1] [--repeats 20] [--ours ours.json | --driver build/qs_cuda_bench]
 """
@@ -83,10 +85,10 @@ def bench_torch(gib, repeats):
         ("per-channel int8 fake-quant + error sums", fake_quant_channel_error,
          [["fakequant int8 channel 4096"]]),
         ("group-128 int8 quantize", group_quant,
-         [["minmax_rows 128", "fakequant int8 group:128"],
+         [["pack int8 group:128"], ["minmax_rows 128", "fakequant int8 group:128"],
           ["minmax_rows 128", "fakequant_values int8 group:128"]]),
         ("scaled E4M3 cast", lambda: (x * e4m3_scale).to(torch.float8_e4m3fn),
-         [["fakequant fp8_e4m3 tensor"], ["fakequant_values fp8_e4m3 tensor"]]),
+         [["pack fp8_e4m3 tensor"], ["fakequant fp8_e4m3 tensor"], ["fakequant_values fp8_e4m3 tensor"]]),
         ("copy", lambda: x.clone(), [["copy"]]),
     ]
     results = []

@@ -10,6 +10,8 @@
 #include "cuda_reference.h"
 #include "formats/number_format.h"
 #include "kernels/cuda_kernels.h"
+#include "kernels/cuda_packed.h"
+#include "quant/block_formats.h"
 #include "quant/quantizer.h"
 #include "tensor/tensor.h"
 
@@ -383,6 +385,213 @@ inline std::string checkRefusals()
     if (!throws([&] { cudaHistogram(values, 0, 0.0f, 1.0f, false); })
         || !throws([&] { cudaHistogram(values, 8, 1.0f, 0.0f, false); }))
         return "an invalid histogram is not refused";
+    return {};
+}
+
+/// One packed quantize/dequantize case.
+struct PackedCase {
+    std::string name;
+    Scheme scheme;
+    Shape shape;
+    std::vector<float> values;
+};
+
+/// Ragged groups and blocks, an odd element count, all-zero rows, NaN/±Inf, subnormals, -0 and grid ties.
+inline std::vector<PackedCase> packedCases()
+{
+    std::vector<PackedCase> cases;
+    const auto add = [&](const std::string& name, Scheme scheme) {
+        for (const Shape& shape : {Shape {37, 300}, Shape {3, 5, 4103}}) {
+            const auto n = static_cast<std::size_t>(shapeElementCount(shape));
+            std::vector<float> values = testValues(n, unsigned(cases.size()) + 3, std::size_t(shape.back()));
+            for (std::size_t i = 0; i < std::min<std::size_t>(n, 300); ++i)
+                values[i] = 0;
+            for (std::size_t i = 3000; i < std::min<std::size_t>(n, 5000); ++i)
+                values[i] = std::ldexp(static_cast<float>(static_cast<int>(i % 97) - 48), -3 - int(i % 5));
+            values[2001] = 1e-42f;
+            values[2002] = -3e-39f;
+            values[n - 1] = 1e30f;
+            cases.push_back({name + " " + shapeToString(shape), scheme, shape, std::move(values)});
+        }
+    };
+    add("int8 sym tensor", makeScheme("int8", Granularity::perTensor()));
+    add("int8 sym channel", makeScheme("int8", Granularity::perChannel(0)));
+    add("int8 symfull group32", makeScheme("int8", Granularity::perGroup(32), RangeMode::SymmetricFull));
+    add("int8 affine channel", makeScheme("int8", Granularity::perChannel(0), RangeMode::Affine));
+    add("int8 affine group128", makeScheme("int8", Granularity::perGroup(128), RangeMode::Affine));
+    add("uint8 affine tensor", makeScheme("uint8", Granularity::perTensor(), RangeMode::Affine));
+    add("int4 sym group128", makeScheme("int4", Granularity::perGroup(128)));
+    Scheme away = makeScheme("int4", Granularity::perGroup(32), RangeMode::Affine);
+    away.elementRounding = Rounding::NearestAway;
+    away.arithmetic = ScaleArithmetic::Divide;
+    add("int4 affine group32 ties-away divide", away);
+    add("uint4 affine group7", makeScheme("uint4", Granularity::perGroup(7), RangeMode::Affine));
+    add("fp8_e4m3 tensor", makeScheme("fp8_e4m3", Granularity::perTensor()));
+    add("fp8_e4m3 channel", makeScheme("fp8_e4m3", Granularity::perChannel(0)));
+    Scheme bf16Scales = makeScheme("fp8_e4m3", Granularity::perGroup(32));
+    bf16Scales.scaleFormat = ScaleFormat::BF16;
+    add("fp8_e4m3 group32 bf16 scales", bf16Scales);
+    for (const std::int64_t block : {64, 32}) {
+        Scheme nf4;
+        nf4.blockFormat = BlockFormat::BnbNF4;
+        nf4.blockSize = block;
+        add("bnb_nf4 " + std::to_string(block), nf4);
+    }
+    const std::pair<E8M0Rounding, const char*> roundings[] = {{E8M0Rounding::Floor, "floor"},
+        {E8M0Rounding::Ceil, "ceil"}, {E8M0Rounding::Even, "even"}, {E8M0Rounding::RCeil, "rceil"}};
+    for (const auto& [rounding, name] : roundings) {
+        Scheme mx;
+        mx.blockFormat = BlockFormat::MXFP4;
+        mx.e8m0Rounding = rounding;
+        mx.elementRounding = rounding == E8M0Rounding::Ceil ? Rounding::NearestAway : Rounding::NearestEven;
+        add(std::string("mxfp4 ") + name, mx);
+    }
+    Scheme mx7;
+    mx7.blockFormat = BlockFormat::MXFP4;
+    mx7.blockSize = 7;
+    add("mxfp4 block 7", mx7);
+    return cases;
+}
+
+/// The reference bytes of packedQuantize: qs::quantize's codes in the documented layout (element formats)
+/// or packBlockFormat (NF4, MXFP4).
+inline std::vector<std::uint8_t> referencePackedBytes(const QuantizedTensor& q)
+{
+    if (q.scheme.blockFormat != BlockFormat::None)
+        return packBlockFormat(q);
+    const auto* integer = std::get_if<IntegerSpec>(&q.scheme.format.spec);
+    std::vector<std::uint8_t> bytes;
+    if (integer && integer->bits == 4) {
+        for (std::size_t i = 0; i < q.codes.size(); i += 2)
+            bytes.push_back(static_cast<std::uint8_t>(
+                (q.codes[i] & 0x0F) | ((i + 1 < q.codes.size() ? q.codes[i + 1] & 0x0F : 0) << 4)));
+        return bytes;
+    }
+    for (const std::int32_t code : q.codes)
+        bytes.push_back(static_cast<std::uint8_t>(code & 0xFF));
+    return bytes;
+}
+
+/// cudaPackedQuantize against qs::quantize (bytes, scales, zero points, counts) and cudaPackedDequantize
+/// against qs::dequantize, bit for bit.
+inline std::string checkPacked(const PackedCase& c)
+{
+    const Tensor tensor {c.name, c.shape, c.values};
+    const QuantizedTensor q = quantize(tensor, c.scheme);
+    const std::vector<std::uint8_t> bytes = referencePackedBytes(q);
+    const PackedTensor got = cudaPackedQuantize(c.values, c.shape, c.scheme);
+    if (got.bytes.size() != bytes.size())
+        return c.name + ": " + std::to_string(got.bytes.size()) + " bytes, reference "
+            + std::to_string(bytes.size());
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+        if (got.bytes[i] != bytes[i])
+            return c.name + ": byte " + std::to_string(i) + " cuda " + std::to_string(got.bytes[i])
+                + ", reference " + std::to_string(bytes[i]);
+    if (got.scales.size() != q.scales.size())
+        return c.name + ": scale count differs";
+    for (std::size_t g = 0; g < q.scales.size(); ++g)
+        if (!cudaref::sameFloat(got.scales[g], q.scales[g]))
+            return c.name + ": scale " + std::to_string(g) + " differs";
+    if (c.scheme.blockFormat == BlockFormat::None && got.zeroPoints != q.zeroPoints)
+        return c.name + ": zero points differ";
+    if (got.clippedCount != q.clippedCount || got.nonFiniteCount != q.nonFiniteCount)
+        return c.name + ": counts cuda " + std::to_string(got.clippedCount) + "/"
+            + std::to_string(got.nonFiniteCount) + ", reference " + std::to_string(q.clippedCount) + "/"
+            + std::to_string(q.nonFiniteCount);
+    const std::vector<float> expected = dequantize(q).data;
+    const std::vector<float> values = cudaPackedDequantize(got, c.shape, c.scheme);
+    if (values.size() != expected.size())
+        return c.name + ": dequantize returned " + std::to_string(values.size()) + " values";
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        if (std::bit_cast<std::uint32_t>(values[i]) != std::bit_cast<std::uint32_t>(expected[i])
+            && !(std::isnan(values[i]) && std::isnan(expected[i])))
+            return c.name + ": dequantized element " + std::to_string(i) + " cuda "
+                + std::to_string(values[i]) + ", reference " + std::to_string(expected[i]);
+    return {};
+}
+
+/// One blockFakeQuantError case.
+struct BlockCase {
+    std::string name;
+    Scheme scheme;
+    Shape shape;
+    std::vector<float> values;
+};
+
+/// Every fused block format with every E8M0 and element rounding, odd block sizes, ragged last blocks,
+/// all-zero blocks, NaN/±Inf blocks, subnormals, grid ties and a huge value that underflows its block.
+inline std::vector<BlockCase> blockCases()
+{
+    std::vector<BlockCase> cases;
+    const BlockFormat formats[] = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
+        BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
+    for (const BlockFormat format : formats) {
+        for (int variant = 0; variant < 6; ++variant) {
+            Scheme scheme;
+            scheme.blockFormat = format;
+            Shape shape {37, 300};
+            switch (variant) {
+            case 1:
+                scheme.e8m0Rounding = E8M0Rounding::Ceil;
+                scheme.elementRounding = Rounding::NearestAway;
+                break;
+            case 2:
+                scheme.e8m0Rounding = E8M0Rounding::Even;
+                shape = {3, 2, 4103};
+                break;
+            case 3:
+                scheme.e8m0Rounding = E8M0Rounding::RCeil;
+                scheme.blockSize = 7;
+                break;
+            case 4:
+                scheme.blockSize = 1;
+                shape = {5000};
+                break;
+            default:
+                break;
+            }
+            const auto n = static_cast<std::size_t>(shapeElementCount(shape));
+            std::vector<float> values = testValues(n, 40 + unsigned(variant), std::size_t(shape.back()));
+            for (std::size_t i = 0; i < 300; ++i)
+                values[i] = 0;
+            if (variant == 5)
+                for (std::size_t i = 0; i < n; ++i)
+                    values[i]
+                        = std::ldexp(static_cast<float>(static_cast<int>(i % 97) - 48), -3 - int(i % 5));
+            values[400] = NAN;
+            values[777] = INFINITY;
+            values[1500] = -INFINITY;
+            values[2001] = 1e-42f;
+            values[2002] = -3e-39f;
+            values[n - 1] = 1e30f;
+            cases.push_back({blockFormatName(format) + " variant " + std::to_string(variant), scheme, shape,
+                std::move(values)});
+        }
+    }
+    return cases;
+}
+
+/// cudaBlockFakeQuantError against the sums of (x, dequantize(quantize(x))) in kernels.h's order with the
+/// reference's clipped count.
+inline std::string checkBlockFakeQuant(const BlockCase& c)
+{
+    const Tensor tensor {c.name, c.shape, c.values};
+    const QuantizedTensor q = quantize(tensor, c.scheme);
+    const Tensor reconstructed = dequantize(q);
+    ErrorSums reference = cudaref::errorSums(c.values, reconstructed.data, q.clippedCount);
+    reference.clipped = q.clippedCount;
+    const ErrorSums sums = cudaBlockFakeQuantError(c.values, c.shape, c.scheme);
+    if (!cudaref::sameSums(sums, reference)) {
+        const auto line = [](const ErrorSums& e) {
+            char text[512];
+            std::snprintf(text, sizeof text, "%a %a %a %a %a %a max %a n %lld clipped %lld non-finite %lld",
+                e.sumSquaredError, e.sumAbsError, e.sumSquaredSignal, e.sumAbsSignal, e.sumProduct,
+                e.sumSquaredRecon, e.maxAbsError, static_cast<long long>(e.count),
+                static_cast<long long>(e.clipped), static_cast<long long>(e.nonFinite));
+            return std::string(text);
+        };
+        return c.name + ": error sums differ: cuda " + line(sums) + "; reference " + line(reference);
+    }
     return {};
 }
 

@@ -7,11 +7,14 @@
 //                                      the host
 //   qs_cuda_bench --bench [--gib G] [--repeats R] [--json FILE]
 //                                      median device time of every kernel on a G GiB float32 tensor (default
-//                                      1) as GB/s and as a share of the device-to-device copy
+//                                      1) as GB/s and as a share of the device-to-device copy, the packed
+//                                      quantize ("pack …") and dequantize ("unpack …") kernels included
 
 #include "benchmarks/cuda/cuda_checks.h"
 #include "kernels/cuda/fake_quant.cuh"
 #include "kernels/cuda_kernels.h"
+#include "kernels/cuda_packed.h"
+#include "quant/block_formats.h"
 #include "quant/scale_rounding.h"
 
 #include <algorithm>
@@ -295,6 +298,10 @@ int runChecks()
     ok &= report("histogram", checkHistogram());
     for (const FakeQuantCase& c : fakeQuantCases())
         ok &= report("fakequant " + c.name, checkFakeQuant(c));
+    for (const BlockCase& c : blockCases())
+        ok &= report("block fakequant " + c.name, checkBlockFakeQuant(c));
+    for (const PackedCase& c : packedCases())
+        ok &= report("packed " + c.name, checkPacked(c));
     ok &= report("refusals", checkRefusals());
     ok &= report("overlapped and two-pass totals on 2^26 values", checkTotalModes());
     ok &= report("timing entry point", checkTiming());
@@ -360,6 +367,58 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
         std::fflush(stdout);
         json += std::string(&k == kernels ? "" : ", ") + "\"" + k.name + "\": {\"ms\": " + std::to_string(ms)
             + ", \"gbps\": " + std::to_string(rate) + "}";
+    }
+    // Packed quantize (group reduction + packing kernel: x read twice, codes written) and dequantize (codes
+    // read, float32 written), on [n / 4096, 4096]; "of copy" compares the bytes moved with the copy's.
+    struct Packed {
+        const char* name;
+        const char* format; ///< element format or block format
+        qs::Granularity granularity;
+        qs::RangeMode range;
+        double codeBytes; ///< packed bytes per element
+    };
+    const Packed packed[] = {
+        {"int8 channel", "int8", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow, 1},
+        {"int8 group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow, 1},
+        {"int8 affine group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::Affine, 1},
+        {"int4 group:128", "int4", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow, 0.5},
+        {"fp8_e4m3 tensor", "fp8_e4m3", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 1},
+        {"fp8_e4m3 channel", "fp8_e4m3", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow, 1},
+        {"nf4", "bnb_nf4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 0.5},
+        {"mxfp4", "mxfp4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 17.0 / 32}};
+    const qs::Shape shape {static_cast<std::int64_t>(n / 4096), 4096};
+    for (const bool unpack : {false, true}) {
+        for (const Packed& p : packed) {
+            qs::Scheme scheme;
+            if (qs::blockFormatByName(p.format) != qs::BlockFormat::None)
+                scheme.blockFormat = qs::blockFormatByName(p.format);
+            else
+                scheme.format = qs::formatByName(p.format);
+            scheme.granularity = p.granularity;
+            scheme.rangeMode = p.range;
+            const double ms = qs::cudaTimePackedMs(unpack, values, shape, scheme, repeats);
+            const double traffic = unpack ? 1 + p.codeBytes / 4 : 2 + p.codeBytes / 4;
+            const double rate = traffic * bytes / (ms * 1e-3) / 1e9;
+            const std::string name = std::string(unpack ? "unpack " : "pack ") + p.name;
+            std::printf("%-38s %10.4f %10.1f %7.1f%%   (input %.1f GB/s)\n", name.c_str(), ms, rate,
+                100.0 * rate / copyRate, bytes / (ms * 1e-3) / 1e9);
+            std::fflush(stdout);
+            json += ", \"" + name + "\": {\"ms\": " + std::to_string(ms)
+                + ", \"gbps\": " + std::to_string(rate) + "}";
+        }
+    }
+    // Block-format fake-quant error (block reduction + fused pass, x read twice).
+    for (const char* format : {"mxfp8_e4m3", "mxfp6_e2m3", "mxfp4", "mxint8", "nvfp4"}) {
+        qs::Scheme scheme;
+        scheme.blockFormat = qs::blockFormatByName(format);
+        const double ms = qs::cudaTimeBlockFakeQuantMs(values, shape, scheme, repeats);
+        const double rate = 2 * bytes / (ms * 1e-3) / 1e9;
+        const std::string name = std::string("blockfq ") + format;
+        std::printf("%-38s %10.4f %10.1f %7.1f%%   (input %.1f GB/s)\n", name.c_str(), ms, rate,
+            100.0 * rate / copyRate, bytes / (ms * 1e-3) / 1e9);
+        std::fflush(stdout);
+        json += ", \"" + name + "\": {\"ms\": " + std::to_string(ms) + ", \"gbps\": " + std::to_string(rate)
+            + "}";
     }
     json += "}}\n";
     if (!jsonPath.empty())

@@ -1,0 +1,157 @@
+// blockFakeQuantError on the device (kernels/cuda_kernels.h): block reduction, the CPU backends' block
+// scales (kernels/block_scales.h), then the fused fake-quant + error pass of fake_quant.cu.
+
+#include "formats/number_format.h"
+#include "kernels/block_scales.h"
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/fake_quant.cuh"
+#include "kernels/cuda/group_ranges.cuh"
+#include "kernels/cuda_kernels.h"
+#include "quant/block_formats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace qs::cuda {
+
+namespace {
+
+/// A block-format fake-quant pass ready to launch: the block geometry, and the element plan whose group
+/// parameters are the block scales.
+struct BlockPlan {
+    Groups groups;
+    I groupCount = 0;
+    FakeQuantPlan plan;
+};
+
+BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& shape, const Scheme& scheme,
+    DeviceBuffer<RowKeys>& keys)
+{
+    if (!kernel_detail::blockElementFormat(scheme.blockFormat))
+        throw Error("blockFakeQuantError: block format " + blockFormatName(scheme.blockFormat)
+            + " has no fused kernel");
+    const I n = shapeElementCount(shape);
+    if (n != static_cast<I>(values.size()))
+        throw Error("blockFakeQuantError: shape " + shapeToString(shape) + " needs " + std::to_string(n)
+            + " values, got " + std::to_string(values.size()));
+    BlockPlan block;
+    const I last = shape.empty() ? 1 : shape.back();
+    block.groups.pattern = Pattern::Row;
+    block.groups.length = last;
+    block.groups.size = blockFormatBlockSize(scheme);
+    block.groups.perLine = (last + block.groups.size - 1) / block.groups.size;
+    block.groupCount = last == 0 ? 0 : n / last * block.groups.perLine;
+    const GroupRanges ranges = deviceRanges(x, n, block.groups, block.groupCount, keys);
+    const std::vector<kernel_detail::BlockScale> scales = kernel_detail::blockScales(scheme, ranges.ranges);
+
+    // The element scheme with groups of the block size along the last axis; placeholder scales of 1, replaced
+    // by the block scales below.
+    const bool nvfp4 = scheme.blockFormat == BlockFormat::NVFP4;
+    const bool mxint8 = scheme.blockFormat == BlockFormat::MXINT8;
+    Scheme element;
+    element.format = formatByName(kernel_detail::blockElementFormat(scheme.blockFormat));
+    element.granularity = Granularity::perGroup(block.groups.size);
+    if (mxint8) {
+        element.elementRounding = scheme.elementRounding;
+        element.arithmetic = ScaleArithmetic::Divide;
+    } else {
+        element.format.minifloat.rounding = nvfp4 ? Rounding::NearestEven : scheme.elementRounding;
+    }
+    const std::vector<float> ones(static_cast<std::size_t>(block.groupCount), 1.0f);
+    const Shape elementShape = shape.empty() ? Shape {1} : shape;
+    block.plan = makeFakeQuantPlan(values, elementShape, element, ones, {});
+    FakeQuantPlan& plan = block.plan;
+    if (plan.kind == ElementKind::E4M3Hardware)
+        plan.kind = ElementKind::Minifloat;
+    plan.args.grid.clipBeforeRounding = true;
+    if (!mxint8)
+        plan.args.grid.tiesAway = element.format.minifloat.rounding == Rounding::NearestAway;
+
+    std::vector<float> scale(scales.size());
+    std::vector<float> inverse(scales.size());
+    const float largest = mxint8 ? 127.0f : static_cast<float>(formatMaxFinite(element.format));
+    plan.args.reconstructionFinite = true;
+    for (std::size_t g = 0; g < scales.size(); ++g) {
+        scale[g] = scales[g].scale;
+        inverse[g] = scales[g].inverse;
+        plan.args.reconstructionFinite = plan.args.reconstructionFinite && std::isfinite(largest * scale[g]);
+    }
+    plan.scales = DeviceBuffer<float>::from(scale);
+    plan.inverses = DeviceBuffer<float>::from(inverse);
+    plan.args.scales = plan.scales.get();
+    plan.args.inverses = plan.inverses.get();
+    if (plan.pattern == GroupPattern::Single && !scales.empty()) {
+        plan.args.single[0] = scale[0];
+        plan.args.single[1] = inverse[0];
+        plan.args.single[2] = 0.0f;
+    }
+    return block;
+}
+
+} // namespace
+
+} // namespace qs::cuda
+
+namespace qs {
+
+ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& shape, const Scheme& scheme)
+{
+    const auto x = cuda::DeviceBuffer<float>::from(values);
+    cuda::DeviceBuffer<cuda::RowKeys> keys;
+    const cuda::BlockPlan block = cuda::blockPlan(x.get(), values, shape, scheme, keys);
+    if (values.empty())
+        return {};
+    const auto n = static_cast<cuda::I>(values.size());
+    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::chunkCount(n)));
+    cuda::DeviceBuffer<cuda::ChunkSums> total(1);
+    cuda::launchFakeQuant(
+        x.get(), n, block.plan, chunks.get(), total.get(), nullptr, cuda::TotalMode::Overlapped, nullptr);
+    cuda::ChunkSums host;
+    cuda::download(&host, total.get(), 1);
+    return cuda::errorSums(host);
+}
+
+double cudaTimeBlockFakeQuantMs(
+    std::span<const float> values, const Shape& shape, const Scheme& scheme, int repeats)
+{
+    if (repeats < 1)
+        throw Error("kernel timing needs at least one repeat, not " + std::to_string(repeats));
+    const auto x = cuda::DeviceBuffer<float>::from(values);
+    cuda::DeviceBuffer<cuda::RowKeys> keys;
+    const cuda::BlockPlan block = cuda::blockPlan(x.get(), values, shape, scheme, keys);
+    const auto n = static_cast<cuda::I>(values.size());
+    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::chunkCount(n)));
+    cuda::DeviceBuffer<cuda::ChunkSums> total(1);
+    const auto run = [&] {
+        cuda::launchGroupKeys(x.get(), block.groups, block.groupCount, keys.get());
+        cuda::launchFakeQuant(
+            x.get(), n, block.plan, chunks.get(), total.get(), nullptr, cuda::TotalMode::Overlapped, nullptr);
+    };
+    run();
+    run();
+    cuda::check(cudaDeviceSynchronize(), "warm-up");
+    std::vector<float> times;
+    cudaEvent_t start;
+    cudaEvent_t stop;
+    cuda::check(cudaEventCreate(&start), "cudaEventCreate");
+    cuda::check(cudaEventCreate(&stop), "cudaEventCreate");
+    for (int r = 0; r < repeats; ++r) {
+        cuda::check(cudaEventRecord(start), "cudaEventRecord");
+        run();
+        cuda::check(cudaEventRecord(stop), "cudaEventRecord");
+        cuda::check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+        float ms = 0;
+        cuda::check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+        times.push_back(ms);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    std::sort(times.begin(), times.end());
+    const std::size_t middle = times.size() / 2;
+    return times.size() % 2 ? times[middle] : 0.5 * (double(times[middle - 1]) + double(times[middle]));
+}
+
+} // namespace qs

@@ -1,0 +1,685 @@
+// The CUDA packed quantize and dequantize kernels (kernels/cuda_packed.h).
+
+#include "formats/number_format.h"
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/fake_quant.cuh"
+#include "kernels/cuda/group_ranges.cuh"
+#include "kernels/cuda_packed.h"
+#include "kernels/mx_shared_exponent.h"
+#include "quant/block_formats.h"
+#include "quant/quantizer.h"
+#include "quant/scale_rounding.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <variant>
+
+namespace qs::cuda {
+
+namespace {
+
+enum class Layout { Byte, Nibble, Nf4, Mxfp4 };
+enum class Kind { Integer, Minifloat, Nf4 };
+
+/// bitsandbytes' dQuantizeNF4 literals (see kernels/packed_kernels.cpp), ascending.
+constexpr double kNf4Literals[15] = {-0.8480964004993439, -0.6106329262256622, -0.4599952697753906,
+    -0.33967943489551544, -0.23460740596055984, -0.13791173323988914, -0.045525018125772476,
+    0.03979014977812767, 0.1202552504837513, 0.2035212516784668, 0.2920137718319893, 0.3893125355243683,
+    0.5016634166240692, 0.6427869200706482, 0.8614784181118011};
+
+struct EncodeArgs {
+    Kind kind = Kind::Integer;
+    Layout layout = Layout::Byte;
+    bool divide = false;
+    bool tiesAway = false;
+    bool clipBeforeRounding = false;
+    int qmin = 0;
+    int qmax = 0;
+    int mantissaBits = 3;
+    int bias = 7;
+    std::uint32_t maxBits = 0;
+    std::uint32_t signCode = 0x80;
+    std::uint32_t nanCode = 0;
+    std::uint32_t negativeNanCode = 0;
+    std::uint32_t positiveInfinityCode = 0;
+    std::uint32_t negativeInfinityCode = 0;
+    float nf4[15] = {};
+    Groups groups;
+    I n = 0;
+    const float* scales = nullptr;
+    const float* inverses = nullptr;
+    const int* zeroPoints = nullptr; ///< null: all 0
+};
+
+struct DecodeArgs {
+    float table[256] = {};
+    Layout layout = Layout::Byte;
+    Groups groups;
+    I n = 0;
+    const float* scales = nullptr;
+    const float* zeroPoints = nullptr; ///< null: all 0
+};
+
+/// MinifloatRounder::codeOf.
+__device__ std::uint32_t codeOf(std::uint32_t r, int mantissaBits, int bias)
+{
+    if (r == 0)
+        return 0;
+    const int exponentField = static_cast<int>(r >> 23);
+    const int e = (exponentField > 0 ? exponentField : 1) - 127;
+    if (exponentField > 0 && e >= 1 - bias)
+        return (static_cast<std::uint32_t>(e + bias) << mantissaBits)
+            | ((r >> (23 - mantissaBits)) & ((1u << mantissaBits) - 1u));
+    const std::uint32_t significand = (r & 0x7FFFFFu) | (exponentField > 0 ? 0x800000u : 0u);
+    return significand >> (23 - mantissaBits + (1 - bias - e));
+}
+
+/// The code of element x of group g (scalar_packed.cpp's encodeElement).
+__device__ std::uint32_t encode(const EncodeArgs& a, float x, I g, unsigned& clipped, unsigned& nonFinite)
+{
+    const std::uint32_t bits = __float_as_uint(x);
+    const bool finite = finiteBits(bits);
+    nonFinite += finite ? 0u : 1u;
+    const float scale = a.scales[g];
+    switch (a.kind) {
+    case Kind::Integer: {
+        const int zp = a.zeroPoints ? a.zeroPoints[g] : 0;
+        int code;
+        if (!finite) {
+            code = isnan(x) ? zp : (x > 0 ? a.qmax : a.qmin);
+        } else {
+            float v = a.divide ? __fdiv_rn(x, scale) : __fmul_rn(x, a.inverses[g]);
+            v = fminf(fmaxf(v, static_cast<float>(a.qmin - zp - 1)), static_cast<float>(a.qmax - zp + 1));
+            const float even = __fsub_rn(__fadd_rn(v, 12582912.0f), 12582912.0f);
+            int rounded = static_cast<int>(even);
+            if (a.tiesAway) {
+                const float below = __fsub_rn(v, even);
+                rounded += (v > 0 && below == 0.5f) - (v < 0 && below == -0.5f);
+            }
+            code = rounded + zp;
+            clipped += (code < a.qmin || code > a.qmax) ? 1u : 0u;
+            code = min(max(code, a.qmin), a.qmax);
+        }
+        return static_cast<std::uint32_t>(code) & 0xFFu;
+    }
+    case Kind::Minifloat: {
+        if (isnan(scale))
+            return a.nanCode;
+        if (isnan(x))
+            return (bits >> 31) ? a.negativeNanCode : a.nanCode;
+        if (!finite)
+            return x > 0 ? a.positiveInfinityCode : a.negativeInfinityCode;
+        const std::uint32_t v = __float_as_uint(a.divide ? __fdiv_rn(x, scale) : __fmul_rn(x, a.inverses[g]));
+        const std::uint32_t magnitude = v & 0x7FFFFFFFu;
+        std::uint32_t rounded = roundMinifloatBits(magnitude, a.mantissaBits, a.bias, a.tiesAway);
+        clipped += ((a.clipBeforeRounding ? magnitude : rounded) > a.maxBits) ? 1u : 0u;
+        rounded = min(rounded, a.maxBits);
+        return codeOf(rounded, a.mantissaBits, a.bias) | ((v >> 31) ? a.signCode : 0u);
+    }
+    case Kind::Nf4: {
+        const float s = __fmul_rn(x, a.inverses[g]);
+        clipped += fabsf(s) > 1.0f ? 1u : 0u;
+        std::uint32_t code = 0;
+#pragma unroll
+        for (int k = 0; k < 15; ++k)
+            code += s > a.nf4[k] ? 1u : 0u;
+        return code;
+    }
+    }
+    return 0;
+}
+
+__device__ void addCounts(unsigned clipped, unsigned nonFinite, unsigned long long* counts)
+{
+    clipped = __reduce_add_sync(kFullMask, clipped);
+    nonFinite = __reduce_add_sync(kFullMask, nonFinite);
+    if ((threadIdx.x & 31) == 0) {
+        if (clipped)
+            atomicAdd(&counts[0], static_cast<unsigned long long>(clipped));
+        if (nonFinite)
+            atomicAdd(&counts[1], static_cast<unsigned long long>(nonFinite));
+    }
+}
+
+/// One thread per output byte (grid-stride; every thread of a warp reaches the count reduction).
+__global__ void __launch_bounds__(kBlockThreads) encodeKernel(EncodeArgs a, const float* __restrict__ x,
+    std::uint8_t* __restrict__ out, I outBytes, unsigned long long* counts)
+{
+    unsigned clipped = 0;
+    unsigned nonFinite = 0;
+    const I stride = I(gridDim.x) * blockDim.x;
+    const I payload = (a.groups.size + 1) / 2; // Mxfp4: code bytes per block
+    for (I j = I(blockIdx.x) * blockDim.x + threadIdx.x; j < outBytes; j += stride) {
+        switch (a.layout) {
+        case Layout::Byte:
+            out[j] = static_cast<std::uint8_t>(encode(a, x[j], a.groups.of(j), clipped, nonFinite));
+            break;
+        case Layout::Nibble:
+        case Layout::Nf4: {
+            const I i = 2 * j;
+            const std::uint32_t first = encode(a, x[i], a.groups.of(i), clipped, nonFinite) & 0xFu;
+            const std::uint32_t second = i + 1 < a.n
+                ? encode(a, x[i + 1], a.groups.of(i + 1), clipped, nonFinite) & 0xFu
+                : (a.layout == Layout::Nf4 ? 7u : 0u);
+            out[j] = static_cast<std::uint8_t>(
+                a.layout == Layout::Nf4 ? (first << 4) | second : first | (second << 4));
+            break;
+        }
+        case Layout::Mxfp4: {
+            const I g = j / (payload + 1);
+            const I k = j - g * (payload + 1);
+            if (k == 0) {
+                const float scale = a.scales[g];
+                out[j] = isnan(scale) ? 0xFF : static_cast<std::uint8_t>(ilogbf(scale) + 127);
+                break;
+            }
+            const I begin = a.groups.begin(g);
+            const I end = a.groups.end(g);
+            const I i = begin + 2 * (k - 1);
+            const std::uint32_t low = i < end ? encode(a, x[i], g, clipped, nonFinite) & 0xFu : 0u;
+            const std::uint32_t high = i + 1 < end ? encode(a, x[i + 1], g, clipped, nonFinite) & 0xFu : 0u;
+            out[j] = static_cast<std::uint8_t>(low | (high << 4));
+            break;
+        }
+        }
+    }
+    addCounts(clipped, nonFinite, counts);
+}
+
+/// One thread per element: x̂ = (table[code] - zp) · scale.
+__global__ void __launch_bounds__(kBlockThreads)
+    decodeKernel(DecodeArgs a, const std::uint8_t* __restrict__ bytes, float* __restrict__ out)
+{
+    const I stride = I(gridDim.x) * blockDim.x;
+    const I payload = (a.groups.size + 1) / 2;
+    for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < a.n; i += stride) {
+        const I g = a.groups.of(i);
+        std::uint32_t code;
+        switch (a.layout) {
+        case Layout::Byte:
+            code = bytes[i];
+            break;
+        case Layout::Nibble:
+            code = (bytes[i / 2] >> ((i & 1) * 4)) & 0xFu;
+            break;
+        case Layout::Nf4:
+            code = (bytes[i / 2] >> ((i & 1) ? 0 : 4)) & 0xFu;
+            break;
+        default: {
+            const I offset = i - a.groups.begin(g);
+            code = (bytes[g * (payload + 1) + 1 + offset / 2] >> ((offset & 1) * 4)) & 0xFu;
+            break;
+        }
+        }
+        const float zp = a.zeroPoints ? a.zeroPoints[g] : 0.0f;
+        out[i] = __fmul_rn(__fsub_rn(a.table[code], zp), a.scales[g]);
+    }
+}
+
+Layout layoutOf(const Scheme& scheme)
+{
+    if (scheme.blockFormat == BlockFormat::BnbNF4)
+        return Layout::Nf4;
+    if (scheme.blockFormat == BlockFormat::MXFP4)
+        return Layout::Mxfp4;
+    const auto* integer = std::get_if<IntegerSpec>(&scheme.format.spec);
+    return integer && integer->bits == 4 ? Layout::Nibble : Layout::Byte;
+}
+
+/// The groups of a supported scheme on `shape`; returns the group count.
+I planGroups(const Scheme& scheme, const Shape& shape, Groups& groups)
+{
+    const I n = shapeElementCount(shape);
+    const I last = shape.empty() ? 1 : shape.back();
+    if (scheme.blockFormat != BlockFormat::None || scheme.granularity.kind == Granularity::Kind::PerGroup) {
+        groups.pattern = Pattern::Row;
+        groups.length = last;
+        groups.size = scheme.blockFormat != BlockFormat::None ? blockFormatBlockSize(scheme)
+                                                              : scheme.granularity.groupSize;
+        groups.perLine = (last + groups.size - 1) / groups.size;
+        return last == 0 ? 0 : n / last * groups.perLine;
+    }
+    if (scheme.granularity.kind == Granularity::Kind::PerChannel) {
+        groups.pattern = Pattern::Channel;
+        groups.inner = shape[0] == 0 ? 1 : n / shape[0];
+        return shape[0];
+    }
+    return 1;
+}
+
+I packedBytes(Layout layout, I n, const Groups& groups, I groupCount)
+{
+    switch (layout) {
+    case Layout::Byte:
+        return n;
+    case Layout::Nibble:
+        return (n + 1) / 2;
+    case Layout::Nf4:
+        return (n + 1) / 2 + 4 * groupCount;
+    case Layout::Mxfp4:
+        return groupCount * (1 + (groups.size + 1) / 2);
+    }
+    return 0;
+}
+
+/// Everything one packed quantization needs on the device.
+struct EncodePlan {
+    EncodeArgs args;
+    Layout layout = Layout::Byte;
+    I groupCount = 0;
+    DeviceBuffer<float> scales;
+    DeviceBuffer<float> inverses;
+    DeviceBuffer<int> zeroPoints;
+    std::vector<float> hostScales;
+    std::vector<std::int32_t> hostZeroPoints;
+};
+
+std::uint32_t codeByte(const NumberFormat& format, double value)
+{
+    return encodeValue(format, value) & 0xFFu;
+}
+
+void checkSupported(const Scheme& scheme, const Shape& shape, const char* what)
+{
+    if (const std::string reason = cudaPackedUnsupported(scheme, shape); !reason.empty())
+        throw Error(std::string(what) + ": " + reason);
+}
+
+EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, DeviceBuffer<RowKeys>& keys)
+{
+    EncodePlan plan;
+    EncodeArgs& a = plan.args;
+    a.n = shapeElementCount(shape);
+    plan.layout = a.layout = layoutOf(scheme);
+    plan.groupCount = planGroups(scheme, shape, a.groups);
+    const GroupRanges ranges = deviceRanges(x, a.n, a.groups, plan.groupCount, keys);
+    std::vector<float> inverses(static_cast<std::size_t>(plan.groupCount));
+    if (plan.layout == Layout::Nf4) {
+        a.kind = Kind::Nf4;
+        for (int k = 0; k < 15; ++k) {
+            float t = static_cast<float>(kNf4Literals[k]);
+            if (static_cast<double>(t) > kNf4Literals[k])
+                t = std::nextafter(t, -1.0f);
+            a.nf4[k] = t;
+        }
+        plan.hostScales = ranges.absmaxWithInfinity;
+        for (std::size_t g = 0; g < inverses.size(); ++g)
+            inverses[g] = 1.0f / std::max(plan.hostScales[g], 1e-38f);
+    } else if (plan.layout == Layout::Mxfp4) {
+        const NumberFormat element = formatByName("fp4_e2m1");
+        const auto& spec = std::get<MinifloatSpec>(element.spec);
+        const double elementMax = formatMaxFinite(element);
+        a.kind = Kind::Minifloat;
+        a.clipBeforeRounding = true;
+        a.tiesAway = scheme.elementRounding == Rounding::NearestAway;
+        const auto rounder = detail::MinifloatRounder::make(spec, a.tiesAway, elementMax);
+        a.mantissaBits = rounder.mantissaBits;
+        a.bias = rounder.bias;
+        a.maxBits = rounder.maxBits;
+        a.signCode = 1u << (spec.exponentBits + spec.mantissaBits);
+        a.nanCode = codeByte(element, std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t g = 0; g < inverses.size(); ++g) {
+            int exponent = 0;
+            const MinMaxResult& r = ranges.ranges[g];
+            if (r.nonFinite > 0
+                || !kernel_detail::mxSharedExponent(
+                    r.absmax, scheme.e8m0Rounding, elementMax, spec.mantissaBits, exponent)) {
+                plan.hostScales.push_back(std::numeric_limits<float>::quiet_NaN());
+                inverses[g] = 0;
+            } else {
+                plan.hostScales.push_back(std::ldexp(1.0f, exponent));
+                inverses[g] = std::ldexp(1.0f, -exponent);
+            }
+        }
+    } else {
+        Tensor rangeRows;
+        rangeRows.shape = {plan.groupCount, 2};
+        for (const MinMaxResult& r : ranges.ranges)
+            rangeRows.data.insert(rangeRows.data.end(), {r.min, r.max});
+        Scheme perRow = scheme;
+        perRow.granularity = Granularity::perChannel(0);
+        const QuantizedTensor params = quantize(rangeRows, perRow);
+        plan.hostScales = params.scales;
+        plan.hostZeroPoints = params.zeroPoints;
+        for (std::size_t g = 0; g < inverses.size(); ++g)
+            inverses[g] = 1.0f / plan.hostScales[g];
+        a.divide = scheme.arithmetic == ScaleArithmetic::Divide;
+        const NumberFormat& format = scheme.format;
+        if (const auto* integer = std::get_if<IntegerSpec>(&format.spec)) {
+            const int top = integer->isSigned ? (1 << (integer->bits - 1)) - 1 : (1 << integer->bits) - 1;
+            a.kind = Kind::Integer;
+            a.qmax = top;
+            a.qmin
+                = !integer->isSigned ? 0 : (scheme.rangeMode == RangeMode::SymmetricNarrow ? -top : -top - 1);
+            a.tiesAway = scheme.elementRounding == Rounding::NearestAway;
+        } else {
+            const auto& spec = std::get<MinifloatSpec>(format.spec);
+            a.kind = Kind::Minifloat;
+            a.tiesAway = format.minifloat.rounding == Rounding::NearestAway;
+            const auto rounder = detail::MinifloatRounder::make(spec, a.tiesAway, formatMaxFinite(format));
+            a.mantissaBits = rounder.mantissaBits;
+            a.bias = rounder.bias;
+            a.maxBits = rounder.maxBits;
+            a.signCode = 1u << (spec.exponentBits + spec.mantissaBits);
+            a.nanCode = codeByte(format, std::numeric_limits<double>::quiet_NaN());
+            a.negativeNanCode = codeByte(format, -std::numeric_limits<double>::quiet_NaN());
+            a.positiveInfinityCode = codeByte(format, std::numeric_limits<double>::infinity());
+            a.negativeInfinityCode = codeByte(format, -std::numeric_limits<double>::infinity());
+        }
+    }
+    plan.scales = DeviceBuffer<float>::from(plan.hostScales);
+    plan.inverses = DeviceBuffer<float>::from(inverses);
+    a.scales = plan.scales.get();
+    a.inverses = plan.inverses.get();
+    if (!plan.hostZeroPoints.empty()) {
+        const std::vector<int> zeroPoints(plan.hostZeroPoints.begin(), plan.hostZeroPoints.end());
+        plan.zeroPoints = DeviceBuffer<int>::from(zeroPoints);
+        a.zeroPoints = plan.zeroPoints.get();
+    }
+    return plan;
+}
+
+/// The code bytes (not the NF4 absmax tail) of a plan: the encode kernel's output size.
+I codeBytes(const EncodePlan& plan)
+{
+    const I all = packedBytes(plan.layout, plan.args.n, plan.args.groups, plan.groupCount);
+    return plan.layout == Layout::Nf4 ? all - 4 * plan.groupCount : all;
+}
+
+void launchEncode(const EncodePlan& plan, const float* x, std::uint8_t* out, unsigned long long* counts)
+{
+    const I bytes = codeBytes(plan);
+    if (bytes == 0)
+        return;
+    encodeKernel<<<gridFor(bytes), kBlockThreads>>>(plan.args, x, out, bytes, counts);
+    checkLaunch("packed quantize kernel");
+}
+
+/// A validated dequantization on the device.
+struct DecodePlan {
+    DecodeArgs args;
+    DeviceBuffer<float> scales;
+    DeviceBuffer<float> zeroPoints;
+};
+
+DecodePlan decodePlan(const PackedTensor& packed, const Shape& shape, const Scheme& scheme)
+{
+    DecodePlan plan;
+    DecodeArgs& a = plan.args;
+    a.n = shapeElementCount(shape);
+    a.layout = layoutOf(scheme);
+    const I groupCount = planGroups(scheme, shape, a.groups);
+    const I expected = packedBytes(a.layout, a.n, a.groups, groupCount);
+    if (static_cast<I>(packed.bytes.size()) != expected)
+        throw Error("packedDequantize: " + schemeName(scheme) + " on " + shapeToString(shape) + " takes "
+            + std::to_string(expected) + " bytes, got " + std::to_string(packed.bytes.size()));
+    const bool blocks = a.layout == Layout::Nf4 || a.layout == Layout::Mxfp4;
+    const bool affine = !blocks && std::holds_alternative<IntegerSpec>(scheme.format.spec)
+        && scheme.rangeMode == RangeMode::Affine;
+    if (!blocks
+        && (static_cast<I>(packed.scales.size()) != groupCount
+            || static_cast<I>(packed.zeroPoints.size()) != (affine ? groupCount : 0)))
+        throw Error("packedDequantize: " + schemeName(scheme) + " on " + shapeToString(shape) + " takes "
+            + std::to_string(groupCount) + " scales and " + std::to_string(affine ? groupCount : 0)
+            + " zero points, got " + std::to_string(packed.scales.size()) + " and "
+            + std::to_string(packed.zeroPoints.size()));
+
+    // The reference's decode table: qs::dequantize of every code at scale 1 (exact).
+    const bool nibbles = a.layout != Layout::Byte;
+    const int codeCount = nibbles ? 16 : 256;
+    QuantizedTensor probe;
+    probe.scheme = scheme;
+    probe.shape = {codeCount};
+    probe.scales = {1.0f};
+    if (blocks) {
+        probe.scheme.blockSize = 32;
+    } else {
+        probe.scheme.granularity = Granularity::perTensor();
+        if (affine)
+            probe.zeroPoints = {0};
+    }
+    const auto* integer = std::get_if<IntegerSpec>(&scheme.format.spec);
+    for (int b = 0; b < codeCount; ++b)
+        probe.codes.push_back(!blocks && integer && integer->isSigned
+                ? (nibbles ? (b >= 8 ? b - 16 : b) : static_cast<std::int8_t>(b))
+                : b);
+    const Tensor decoded = dequantize(probe);
+    for (int b = 0; b < 256; ++b)
+        a.table[b] = decoded.data[static_cast<std::size_t>(b % codeCount)];
+
+    std::vector<float> scales(static_cast<std::size_t>(groupCount));
+    for (I g = 0; g < groupCount; ++g) {
+        float& scale = scales[static_cast<std::size_t>(g)];
+        if (a.layout == Layout::Nf4) {
+            std::memcpy(&scale, packed.bytes.data() + (a.n + 1) / 2 + 4 * g, 4);
+        } else if (a.layout == Layout::Mxfp4) {
+            const std::uint8_t e = packed.bytes[static_cast<std::size_t>(g * (1 + (a.groups.size + 1) / 2))];
+            scale = e == 0xFF ? std::numeric_limits<float>::quiet_NaN() : std::ldexp(1.0f, e - 127);
+        } else {
+            scale = packed.scales[static_cast<std::size_t>(g)];
+        }
+    }
+    plan.scales = DeviceBuffer<float>::from(scales);
+    a.scales = plan.scales.get();
+    if (affine) {
+        const std::vector<float> zeroPoints(packed.zeroPoints.begin(), packed.zeroPoints.end());
+        plan.zeroPoints = DeviceBuffer<float>::from(zeroPoints);
+        a.zeroPoints = plan.zeroPoints.get();
+    }
+    return plan;
+}
+
+void launchDecode(const DecodePlan& plan, const std::uint8_t* bytes, float* out)
+{
+    if (plan.args.n == 0)
+        return;
+    decodeKernel<<<gridFor(plan.args.n), kBlockThreads>>>(plan.args, bytes, out);
+    checkLaunch("packed dequantize kernel");
+}
+
+float timeOnce(const std::function<void()>& run)
+{
+    cudaEvent_t start;
+    cudaEvent_t stop;
+    check(cudaEventCreate(&start), "cudaEventCreate");
+    check(cudaEventCreate(&stop), "cudaEventCreate");
+    check(cudaEventRecord(start), "cudaEventRecord");
+    run();
+    check(cudaEventRecord(stop), "cudaEventRecord");
+    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    return ms;
+}
+
+} // namespace
+
+namespace {
+
+/// Group min/max keys (finite values), the absmax of the non-NaN values (±Inf included) and the non-finite
+/// count of each contiguous group of the Row pattern: one warp per group.
+__global__ void __launch_bounds__(kBlockThreads)
+    groupKeysKernel(const float* __restrict__ x, Groups groups, I groupCount, RowKeys* __restrict__ out)
+{
+    const int lane = static_cast<int>(threadIdx.x) & 31;
+    const I warps = (I(gridDim.x) * blockDim.x) >> 5;
+    for (I g = (I(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; g < groupCount; g += warps) {
+        std::uint32_t minKey = 0xFFFFFFFFu;
+        std::uint32_t maxKey = 0;
+        std::uint32_t absBits = 0;
+        unsigned nonFinite = 0;
+        const I end = groups.end(g);
+        for (I i = groups.begin(g) + lane; i < end; i += 32) {
+            const std::uint32_t bits = __float_as_uint(x[i]);
+            const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
+            if (magnitude <= 0x7F800000u)
+                absBits = max(absBits, magnitude);
+            if (!finiteBits(bits)) {
+                ++nonFinite;
+                continue;
+            }
+            const std::uint32_t key = orderedKey(bits);
+            minKey = min(minKey, key);
+            maxKey = max(maxKey, key);
+        }
+        minKey = __reduce_min_sync(kFullMask, minKey);
+        maxKey = __reduce_max_sync(kFullMask, maxKey);
+        absBits = __reduce_max_sync(kFullMask, absBits);
+        nonFinite = __reduce_add_sync(kFullMask, nonFinite);
+        if (lane == 0)
+            out[g] = {minKey, maxKey, absBits, 0, nonFinite};
+    }
+}
+
+} // namespace
+
+void launchGroupKeys(const float* x, const Groups& groups, I groupCount, RowKeys* out)
+{
+    if (groupCount == 0)
+        return;
+    groupKeysKernel<<<gridFor(groupCount * 32), kBlockThreads>>>(x, groups, groupCount, out);
+    checkLaunch("group min/max kernel");
+}
+
+GroupRanges deviceRanges(const float* x, I n, const Groups& groups, I groupCount, DeviceBuffer<RowKeys>& keys)
+{
+    if (keys.size() != static_cast<std::size_t>(groupCount))
+        keys = DeviceBuffer<RowKeys>(static_cast<std::size_t>(groupCount));
+    if (groups.pattern == Pattern::Row)
+        launchGroupKeys(x, groups, groupCount, keys.get());
+    else
+        launchMinMaxRows(x, groupCount, groupCount == 0 ? 0 : n / groupCount, keys.get(), nullptr);
+    std::vector<RowKeys> host(static_cast<std::size_t>(groupCount));
+    download(host.data(), keys.get(), host.size());
+    GroupRanges out;
+    for (const RowKeys& k : host) {
+        // launchGroupKeys' absBits counts ±Inf; the range's absmax, as minMaxGroups', is over finite values.
+        MinMaxResult r = minMaxResult(k);
+        r.absmax = std::max(std::fabs(r.min), std::fabs(r.max));
+        out.ranges.push_back(r);
+        out.absmaxWithInfinity.push_back(std::bit_cast<float>(k.absBits));
+    }
+    return out;
+}
+
+} // namespace qs::cuda
+
+namespace qs {
+
+std::string cudaPackedUnsupported(const Scheme& scheme, const Shape& shape)
+{
+    if (scheme.blockFormat != BlockFormat::None)
+        return {};
+    const Granularity& g = scheme.granularity;
+    const auto rank = static_cast<int>(shape.size());
+    if (g.kind == Granularity::Kind::Block2D)
+        return "2-D blocks have no CUDA packed kernel";
+    if (g.kind == Granularity::Kind::PerChannel && g.axis != 0 && g.axis != -rank)
+        return "per-channel along axis " + std::to_string(g.axis) + " has no CUDA packed kernel";
+    if (g.kind == Granularity::Kind::PerGroup && g.axis != -1 && g.axis != rank - 1)
+        return "groups along axis " + std::to_string(g.axis) + " have no CUDA packed kernel";
+    return {};
+}
+
+PackedTensor cudaPackedQuantize(std::span<const float> values, const Shape& shape, const Scheme& scheme)
+{
+    cuda::checkSupported(scheme, shape, "packedQuantize");
+    const cuda::I n = shapeElementCount(shape);
+    if (n != static_cast<cuda::I>(values.size()))
+        throw Error("packedQuantize: shape " + shapeToString(shape) + " needs " + std::to_string(n)
+            + " values, got " + std::to_string(values.size()));
+    const auto x = cuda::DeviceBuffer<float>::from(values);
+    cuda::DeviceBuffer<cuda::RowKeys> keys;
+    const cuda::EncodePlan plan = cuda::encodePlan(x.get(), shape, scheme, keys);
+    const cuda::I bytes = cuda::codeBytes(plan);
+    cuda::DeviceBuffer<std::uint8_t> out(static_cast<std::size_t>(bytes));
+    cuda::DeviceBuffer<unsigned long long> counts(2);
+    cuda::check(cudaMemset(counts.get(), 0, 2 * sizeof(unsigned long long)), "cudaMemset");
+    cuda::launchEncode(plan, x.get(), out.get(), counts.get());
+    PackedTensor packed;
+    packed.bytes.resize(static_cast<std::size_t>(bytes));
+    cuda::download(packed.bytes.data(), out.get(), packed.bytes.size());
+    unsigned long long hostCounts[2] = {0, 0};
+    cuda::download(hostCounts, counts.get(), 2);
+    packed.clippedCount = static_cast<std::int64_t>(hostCounts[0]);
+    packed.nonFiniteCount = static_cast<std::int64_t>(hostCounts[1]);
+    packed.scales = plan.hostScales;
+    packed.zeroPoints = plan.hostZeroPoints;
+    if (plan.layout == cuda::Layout::Nf4) {
+        for (const float absmax : packed.scales) {
+            std::uint8_t le[4];
+            std::memcpy(le, &absmax, 4);
+            packed.bytes.insert(packed.bytes.end(), le, le + 4);
+        }
+    }
+    return packed;
+}
+
+std::vector<float> cudaPackedDequantize(const PackedTensor& packed, const Shape& shape, const Scheme& scheme)
+{
+    cuda::checkSupported(scheme, shape, "packedDequantize");
+    const cuda::DecodePlan plan = cuda::decodePlan(packed, shape, scheme);
+    const auto bytes = cuda::DeviceBuffer<std::uint8_t>::from(packed.bytes);
+    cuda::DeviceBuffer<float> out(static_cast<std::size_t>(plan.args.n));
+    cuda::launchDecode(plan, bytes.get(), out.get());
+    std::vector<float> values(static_cast<std::size_t>(plan.args.n));
+    cuda::download(values.data(), out.get(), values.size());
+    return values;
+}
+
+double cudaTimePackedMs(
+    bool unpack, std::span<const float> values, const Shape& shape, const Scheme& scheme, int repeats)
+{
+    if (repeats < 1)
+        throw Error("kernel timing needs at least one repeat, not " + std::to_string(repeats));
+    cuda::checkSupported(scheme, shape, "packed kernel timing");
+    const auto x = cuda::DeviceBuffer<float>::from(values);
+    cuda::DeviceBuffer<cuda::RowKeys> keys;
+    const cuda::EncodePlan plan = cuda::encodePlan(x.get(), shape, scheme, keys);
+    cuda::DeviceBuffer<std::uint8_t> bytes(static_cast<std::size_t>(
+        cuda::packedBytes(plan.layout, plan.args.n, plan.args.groups, plan.groupCount)));
+    cuda::DeviceBuffer<unsigned long long> counts(2);
+    cuda::launchEncode(plan, x.get(), bytes.get(), counts.get());
+    std::function<void()> run;
+    cuda::DecodePlan decode;
+    cuda::DeviceBuffer<float> out;
+    if (unpack) {
+        PackedTensor packed;
+        packed.bytes.resize(bytes.size());
+        cuda::download(packed.bytes.data(), bytes.get(), static_cast<std::size_t>(cuda::codeBytes(plan)));
+        for (std::size_t g = 0; plan.layout == cuda::Layout::Nf4 && g < plan.hostScales.size(); ++g)
+            std::memcpy(packed.bytes.data() + cuda::codeBytes(plan) + 4 * g, &plan.hostScales[g], 4);
+        packed.scales = plan.hostScales;
+        packed.zeroPoints = plan.hostZeroPoints;
+        decode = cuda::decodePlan(packed, shape, scheme);
+        out = cuda::DeviceBuffer<float>(values.size());
+        run = [&] { cuda::launchDecode(decode, bytes.get(), out.get()); };
+    } else {
+        run = [&] {
+            const cuda::I groups = plan.groupCount;
+            if (plan.args.groups.pattern == cuda::Pattern::Row)
+                cuda::launchGroupKeys(x.get(), plan.args.groups, groups, keys.get());
+            else
+                cuda::launchMinMaxRows(
+                    x.get(), groups, groups == 0 ? 0 : plan.args.n / groups, keys.get(), nullptr);
+            cuda::launchEncode(plan, x.get(), bytes.get(), counts.get());
+        };
+    }
+    run();
+    run();
+    cuda::check(cudaDeviceSynchronize(), "warm-up");
+    std::vector<float> times;
+    for (int r = 0; r < repeats; ++r)
+        times.push_back(cuda::timeOnce(run));
+    std::sort(times.begin(), times.end());
+    const std::size_t middle = times.size() / 2;
+    return times.size() % 2 ? times[middle] : 0.5 * (double(times[middle - 1]) + double(times[middle]));
+}
+
+} // namespace qs

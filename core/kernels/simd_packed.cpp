@@ -1,0 +1,321 @@
+// The simd backend of the packed kernels: Highway, compiled once per target and matched to the target the
+// simd backend uses (setSimdTarget). Every code and value equals the scalar reference (scalar_packed.cpp):
+// the same float32 operations per element; a vector holding a non-finite x takes the reference per lane.
+
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS HWY_SSSE3
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd_packed.cpp"
+// clang-format off
+#include <hwy/foreach_target.h> // IWYU pragma: keep
+#include <hwy/highway.h>
+// clang-format on
+
+#include "kernels/packed_backends.h"
+
+#include <cstring>
+#include <string>
+
+HWY_BEFORE_NAMESPACE();
+namespace qs::kernel_detail {
+namespace HWY_NAMESPACE {
+
+#if HWY_TARGET == HWY_SCALAR
+const CpuPackedKernels* TargetPackedKernels()
+{
+    static const CpuPackedKernels kernels = [] {
+        CpuPackedKernels copy = scalarPackedKernels();
+        copy.target = hwy::TargetName(HWY_TARGET);
+        return copy;
+    }();
+    return &kernels;
+}
+#else
+
+namespace hn = hwy::HWY_NAMESPACE;
+using I = std::int64_t;
+
+using DF = hn::CappedTag<float, 16>;
+using DI = hn::RebindToSigned<DF>;
+using DU = hn::RebindToUnsigned<DF>;
+using D8 = hn::Rebind<std::uint8_t, DF>;
+using VF = hn::Vec<DF>;
+using VI = hn::Vec<DI>;
+using MF = hn::Mask<DF>;
+constexpr I kF = static_cast<I>(hn::MaxLanes(DF()));
+
+HWY_INLINE MF finiteMask(VF x)
+{
+    const DI di;
+    const VI magnitude = hn::And(hn::BitCast(di, x), hn::Set(di, 0x7FFFFFFF));
+    return hn::RebindMask(DF(), hn::Lt(magnitude, hn::Set(di, 0x7F800000)));
+}
+
+HWY_INLINE void storeCodes(VI codes, std::uint8_t* out)
+{
+    hn::StoreU(hn::TruncateTo(D8(), hn::BitCast(DU(), codes)), D8(), out);
+}
+
+/// The reference per element for [i, stop); returns the counts.
+HWY_INLINE void encodeScalar(const PackPlan& plan, const GroupParams& p, const float* x, I i, I stop,
+    std::uint8_t* codes, EncodeCounts& counts)
+{
+    for (; i < stop; ++i) {
+        bool clipped = false;
+        codes[i] = encodeElement(plan, p, x[i], clipped);
+        counts.clipped += clipped;
+        counts.nonFinite += !isFiniteFloat(x[i]);
+    }
+}
+
+/// Integer codes of a run of finite x: round(v) + zp clamped to [qmin, qmax] (hn::Round is RNE; EMU128's
+/// Round is not exact, so that target keeps the quantizer's clamp and 1.5·2^23 addition).
+template<bool Divide, bool TiesAway> struct IntegerCodes {
+    IntegerCodes(const PackPlan&, const GroupParams& p)
+        : divisor(hn::Set(DF(), Divide ? p.scale : p.inverse))
+        , low(hn::Set(DF(), p.low))
+        , high(hn::Set(DF(), p.high))
+        , lowBound(hn::Set(DF(), p.low - 1.0f))
+        , highBound(hn::Set(DF(), p.high + 1.0f))
+        , zeroPoint(hn::Set(DI(), p.zeroPoint))
+    {
+    }
+
+    HWY_INLINE VI operator()(VF x, MF& clip) const
+    {
+        const DF df;
+        VF v = Divide ? hn::Div(x, divisor) : hn::Mul(x, divisor);
+#if HWY_TARGET == HWY_EMU128
+        const VF magic = hn::Set(df, 12582912.0f);
+        v = hn::Min(hn::Max(v, lowBound), highBound);
+        VF rounded = hn::Sub(hn::Add(v, magic), magic);
+#else
+        VF rounded = hn::Round(v);
+#endif
+        if constexpr (TiesAway) {
+            const VF zero = hn::Zero(df);
+            const VF one = hn::Set(df, 1.0f);
+            const VF below = hn::Sub(v, rounded);
+            rounded = hn::Add(
+                rounded, hn::IfThenElseZero(hn::And(hn::Gt(v, zero), hn::Eq(below, hn::Set(df, 0.5f))), one));
+            rounded = hn::Sub(rounded,
+                hn::IfThenElseZero(hn::And(hn::Lt(v, zero), hn::Eq(below, hn::Set(df, -0.5f))), one));
+        }
+        const VF code = hn::Min(hn::Max(rounded, low), high);
+        clip = hn::Ne(code, rounded);
+        return hn::Add(hn::ConvertTo(DI(), code), zeroPoint);
+    }
+
+    VF divisor, low, high, lowBound, highBound;
+    VI zeroPoint;
+};
+
+/// Minifloat codes of a run of finite x: MinifloatRounder::roundBits vectorised with a per-lane shift, then
+/// saturated and turned into the code (codeOf) with the sign bit.
+template<bool Divide, bool TiesAway> struct MinifloatCodes {
+    MinifloatCodes(const PackPlan& plan, const GroupParams& p)
+        : divisor(hn::Set(DF(), Divide ? p.scale : p.inverse))
+        , normalField(hn::Set(DI(), 128 - plan.groups.rounder.bias))
+        , shiftBase(hn::Set(DI(), 23 - plan.groups.rounder.mantissaBits))
+        , maxBits(hn::Set(DI(), static_cast<std::int32_t>(plan.groups.rounder.maxBits)))
+        , bias(hn::Set(DI(), plan.groups.rounder.bias))
+        , signCode(hn::Set(DI(), static_cast<std::int32_t>(plan.signCode)))
+        , subnormalShift(hn::Set(DI(), 151 - plan.groups.rounder.mantissaBits - plan.groups.rounder.bias))
+        , mantissaBits(plan.groups.rounder.mantissaBits)
+        , clipBeforeRounding(plan.groups.clipBeforeRounding)
+    {
+    }
+
+    HWY_INLINE VI operator()(VF x, MF& clip) const
+    {
+        const DI di;
+        const VI absMask = hn::Set(di, 0x7FFFFFFF);
+        const VI bits = hn::BitCast(di, Divide ? hn::Div(x, divisor) : hn::Mul(x, divisor));
+        const VI u = hn::And(bits, absMask);
+        const VI zero = hn::Zero(di);
+        const VI one = hn::Set(di, 1);
+        const VI c23 = hn::Set(di, 23);
+        const VI c24 = hn::Set(di, 24);
+        const VI exponentField = hn::ShiftRight<23>(u);
+        const VI field = hn::Max(exponentField, one);
+        const VI shift = hn::Add(shiftBase, hn::Max(hn::Sub(normalField, field), zero));
+        const VI boundedShift = hn::Min(shift, c23);
+        const VI quantum = hn::Shl(one, boundedShift);
+        const VI half = hn::ShiftRight<1>(quantum);
+        VI add = half;
+        if constexpr (!TiesAway) {
+            const VI odd = hn::IfThenElse(hn::Lt(shift, c23), hn::And(hn::Shr(u, boundedShift), one),
+                hn::IfThenElseZero(hn::Gt(exponentField, zero), one));
+            add = hn::Add(hn::Sub(half, one), odd);
+        }
+        const VI onGrid = hn::AndNot(hn::Sub(quantum, one), hn::Add(u, add));
+        auto roundsUp = hn::And(hn::Eq(shift, c24), hn::Gt(exponentField, zero));
+        if constexpr (!TiesAway)
+            roundsUp = hn::AndNot(hn::Eq(hn::And(u, hn::Set(di, 0x7FFFFF)), zero), roundsUp);
+        const VI tiny = hn::IfThenElseZero(roundsUp, hn::ShiftLeft<23>(hn::Add(field, one)));
+        const VI rounded = hn::IfThenElse(hn::Lt(shift, c24), onGrid, tiny);
+        clip = hn::RebindMask(DF(), hn::Gt(clipBeforeRounding ? u : rounded, maxBits));
+        const VI r = hn::Min(rounded, maxBits);
+
+        // codeOf: normal (e + bias) << M | mantissa; subnormal the significand shifted down; 0 stays 0.
+        const VI rField = hn::ShiftRight<23>(r);
+        const VI normal
+            = hn::Or(hn::ShiftLeftSame(hn::Add(hn::Sub(rField, hn::Set(di, 127)), bias), mantissaBits),
+                hn::And(hn::ShiftRightSame(r, 23 - mantissaBits), hn::Set(di, (1 << mantissaBits) - 1)));
+        const VI significand = hn::Or(hn::And(r, hn::Set(di, 0x7FFFFF)), hn::Set(di, 0x800000));
+        const VI down = hn::Min(hn::Max(hn::Sub(subnormalShift, rField), zero), hn::Set(di, 31));
+        const VI subnormal = hn::Shr(significand, down);
+        VI code = hn::IfThenElse(hn::Gt(rField, hn::Sub(normalField, one)), normal, subnormal);
+        code = hn::IfThenElseZero(hn::Ne(r, zero), code);
+        return hn::Or(code, hn::IfThenElseZero(hn::Lt(bits, zero), signCode));
+    }
+
+    VF divisor;
+    VI normalField, shiftBase, maxBits, bias, signCode, subnormalShift;
+    int mantissaBits;
+    bool clipBeforeRounding;
+};
+
+/// One run of a group: whole vectors through `Codes`, vectors with a non-finite x and the tail through the
+/// reference.
+template<class Codes>
+HWY_INLINE void encodeRun(const PackPlan& plan, const GroupParams& p, const float* x, I i, I stop,
+    std::uint8_t* out, EncodeCounts& counts)
+{
+    const Codes codes(plan, p);
+    const DF df;
+    for (; i + kF <= stop; i += kF) {
+        const VF v = hn::LoadU(df, x + i);
+        if (!hn::AllTrue(df, finiteMask(v))) {
+            encodeScalar(plan, p, x, i, i + kF, out, counts);
+            continue;
+        }
+        MF clip;
+        storeCodes(codes(v, clip), out + i);
+        counts.clipped += static_cast<I>(hn::CountTrue(df, clip));
+    }
+    encodeScalar(plan, p, x, i, stop, out, counts);
+}
+
+/// NF4: the number of thresholds below s = x · inverse (NaN: none), clipped when |s| > 1; no fallback.
+HWY_INLINE void encodeNf4Run(const PackPlan& plan, const GroupParams& p, const float* x, I i, I stop,
+    std::uint8_t* out, EncodeCounts& counts)
+{
+    const DF df;
+    const DI di;
+    const VF inverse = hn::Set(df, p.inverse);
+    const VF oneF = hn::Set(df, 1.0f);
+    const VI one = hn::Set(di, 1);
+    for (; i + kF <= stop; i += kF) {
+        const VF xv = hn::LoadU(df, x + i);
+        const VF s = hn::Mul(xv, inverse);
+        VI code = hn::Zero(di);
+        for (const float t : plan.nf4Thresholds)
+            code = hn::Add(code, hn::IfThenElseZero(hn::RebindMask(di, hn::Gt(s, hn::Set(df, t))), one));
+        storeCodes(code, out + i);
+        counts.clipped += static_cast<I>(hn::CountTrue(df, hn::Gt(hn::Abs(s), oneF)));
+        counts.nonFinite += static_cast<I>(kF - hn::CountTrue(df, finiteMask(xv)));
+    }
+    encodeScalar(plan, p, x, i, stop, out, counts);
+}
+
+template<class Codes>
+EncodeCounts encodeWith(const PackPlan& plan, const float* x, I begin, I end, std::uint8_t* out)
+{
+    EncodeCounts counts;
+    GroupCursor cursor(plan.groups, begin);
+    for (I i = begin; i < end;) {
+        while (i >= cursor.end)
+            cursor.advance();
+        const I stop = std::min(end, cursor.end);
+        const GroupParams& p = cursor.params();
+        if (plan.kind == CodeKind::Nf4) {
+            encodeNf4Run(plan, p, x, i, stop, out, counts);
+        } else if (plan.kind == CodeKind::Minifloat && std::isnan(p.scale)) {
+            encodeScalar(plan, p, x, i, stop, out, counts);
+        } else {
+            encodeRun<Codes>(plan, p, x, i, stop, out, counts);
+        }
+        i = stop;
+    }
+    return counts;
+}
+
+template<bool Divide, bool TiesAway>
+EncodeCounts encodeRounding(const PackPlan& plan, const float* x, I begin, I end, std::uint8_t* out)
+{
+    return plan.kind == CodeKind::Integer
+        ? encodeWith<IntegerCodes<Divide, TiesAway>>(plan, x, begin, end, out)
+        : encodeWith<MinifloatCodes<Divide, TiesAway>>(plan, x, begin, end, out);
+}
+
+EncodeCounts EncodeRange(const PackPlan& plan, const float* x, I begin, I end, std::uint8_t* out)
+{
+    const bool divide = plan.groups.divide;
+    const bool tiesAway = plan.groups.tiesAway;
+    if (divide)
+        return tiesAway ? encodeRounding<true, true>(plan, x, begin, end, out)
+                        : encodeRounding<true, false>(plan, x, begin, end, out);
+    return tiesAway ? encodeRounding<false, true>(plan, x, begin, end, out)
+                    : encodeRounding<false, false>(plan, x, begin, end, out);
+}
+
+/// out = (table[code] - zp) · scale per group run, by a gather from the 256-entry table.
+void DecodeRange(const UnpackPlan& plan, const std::uint8_t* codes, I begin, I end, float* out)
+{
+    const DF df;
+    const DI di;
+    GroupCursor cursor(plan.groups, begin);
+    for (I i = begin; i < end;) {
+        while (i >= cursor.end)
+            cursor.advance();
+        const I stop = std::min(end, cursor.end);
+        const GroupParams& p = cursor.params();
+        const VF zeroPoint = hn::Set(df, static_cast<float>(p.zeroPoint));
+        const VF scale = hn::Set(df, p.scale);
+        for (; i + kF <= stop; i += kF) {
+            const VI index = hn::PromoteTo(di, hn::LoadU(D8(), codes + i));
+            const VF value = hn::GatherIndex(df, plan.table.data(), index);
+            hn::StoreU(hn::Mul(hn::Sub(value, zeroPoint), scale), df, out + i);
+        }
+        for (; i < stop; ++i)
+            out[i] = (plan.table[codes[i]] - static_cast<float>(p.zeroPoint)) * p.scale;
+    }
+}
+
+const CpuPackedKernels* TargetPackedKernels()
+{
+    static const CpuPackedKernels kernels {hwy::TargetName(HWY_TARGET), &EncodeRange, &DecodeRange};
+    return &kernels;
+}
+
+#endif // HWY_TARGET == HWY_SCALAR
+
+} // namespace HWY_NAMESPACE
+} // namespace qs::kernel_detail
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace qs::kernel_detail {
+
+HWY_EXPORT(TargetPackedKernels);
+
+const CpuPackedKernels& simdPackedKernels()
+{
+    // The target the simd backend uses (setSimdTarget may have picked one other than Highway's best).
+    const std::string wanted = simdKernels().target;
+    for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+        const std::int64_t chosen = HWY_CHOSEN_TARGET_SHIFT(target);
+        const std::size_t index = hwy::Num0BitsBelowLS1Bit_Nonzero64(
+            static_cast<std::uint64_t>(chosen != 0 ? chosen : HWY_CHOSEN_TARGET_MASK_SCALAR));
+        const CpuPackedKernels* kernels = HWY_DISPATCH_TABLE(TargetPackedKernels)[index]();
+        if (wanted == kernels->target)
+            return *kernels;
+    }
+    return *HWY_DYNAMIC_DISPATCH(TargetPackedKernels)();
+}
+
+} // namespace qs::kernel_detail
+#endif
