@@ -1,9 +1,12 @@
 // SessionController: background opening, analysis snapshots equal to the core's own functions, latest-only
 // superseding, errors and cancellation.
 #include "base/error.h"
+#include "calib/calibration.h"
 #include "calib/histogram.h"
 #include "io/tensor_file.h"
 #include "io/writers.h"
+#include "metrics/error_report.h"
+#include "quant/quantizer.h"
 #include "quantizationanalysis.h"
 #include "sessioncontroller.h"
 #include "tensor/stats.h"
@@ -188,6 +191,35 @@ private slots:
         QVERIFY(!probs->heatMap);
         QCOMPARE(probs->rank(), std::size_t(3));
         QVERIFY(probs->stats == qs::computeSummaryStats(loadDirect(m_path, "attn.probs").data));
+    }
+
+    void statisticsOfEveryTensorArriveInTheBackground()
+    {
+        SessionController controller;
+        QSignalSpy stats(&controller, &SessionController::tensorStatsReady);
+        const int id = open(controller, m_path);
+        QTRY_COMPARE_WITH_TIMEOUT(stats.count(), 5, 20000);
+        QStringList names;
+        for (const QList<QVariant>& args : std::as_const(stats)) {
+            const TensorRef tensor = args.at(0).value<TensorRef>();
+            QCOMPARE(tensor.fileId, id);
+            names << tensor.name;
+            const qs::SummaryStats expected
+                = qs::computeSummaryStats(loadDirect(m_path, tensor.name.toStdString()).data);
+            QVERIFY(args.at(1).value<qs::SummaryStats>() == expected);
+        }
+        names.sort();
+        QCOMPARE(names,
+            (QStringList {QStringLiteral("attn.probs"), QStringLiteral("big"), QStringLiteral("layer.0.bias"),
+                QStringLiteral("layer.0.weight"), QStringLiteral("layer.1.weight")}));
+
+        // An analysis publishes its tensor's statistics too.
+        stats.clear();
+        const AnalysisPtr a = analyse(controller, id, QStringLiteral("layer.0.bias"));
+        QVERIFY(a);
+        QCOMPARE(stats.count(), 1);
+        QCOMPARE(stats.at(0).at(0).value<TensorRef>(), (TensorRef {id, QStringLiteral("layer.0.bias")}));
+        QVERIFY(stats.at(0).at(1).value<qs::SummaryStats>() == a->stats);
     }
 
     void channelValuesGatherAlongAnAxis()
@@ -567,6 +599,225 @@ private slots:
         QCOMPARE(q->report.count, std::int64_t(16 * 24 - 2));
         QCOMPARE(q->errorHistogram.total() + q->errorHistogram.nonFinite, q->report.count);
         QCOMPARE(q->referenceGroupLabel, std::string("per tensor"));
+        QCOMPARE(q->errorSampleStride, std::int64_t(1));
+        // A small tensor keeps the reference report, percentiles included.
+        QVERIFY(q->errorPercentilesKnown);
+        QCOMPARE(q->report.p99AbsError, expected.report.p99AbsError);
+        QCOMPARE(q->report.mse, expected.report.mse);
+    }
+
+    void calibrateRangesIsCalibrateWithoutTheReport_data()
+    {
+        QTest::addColumn<QString>("format");
+        QTest::addColumn<QString>("granularity");
+        QTest::addColumn<int>("method");
+        QTest::addColumn<int>("compat");
+        QTest::addColumn<bool>("affine");
+        QTest::newRow("int8 minmax") << "int8"
+                                     << "tensor" << int(qs::CalibrationMethod::MinMax)
+                                     << int(qs::Compatibility::Native) << false;
+        QTest::newRow("int4 channel percentile")
+            << "int4"
+            << "channel" << int(qs::CalibrationMethod::Percentile) << int(qs::Compatibility::Native) << false;
+        QTest::newRow("uint8 affine pytorch")
+            << "uint8"
+            << "tensor" << int(qs::CalibrationMethod::MinMax) << int(qs::Compatibility::PyTorch) << true;
+        QTest::newRow("int8 affine ort channel")
+            << "int8"
+            << "channel" << int(qs::CalibrationMethod::MinMax) << int(qs::Compatibility::OnnxRuntime) << true;
+        QTest::newRow("fp8 group entropy")
+            << "fp8_e4m3"
+            << "group:8" << int(qs::CalibrationMethod::Entropy) << int(qs::Compatibility::Native) << false;
+    }
+
+    void calibrateRangesIsCalibrateWithoutTheReport()
+    {
+        QFETCH(QString, format);
+        QFETCH(QString, granularity);
+        QFETCH(int, method);
+        QFETCH(int, compat);
+        QFETCH(bool, affine);
+        qs::Scheme scheme;
+        scheme.format = qs::formatByName(format.toStdString());
+        scheme.granularity = qs::parseGranularity(granularity.toStdString());
+        if (affine)
+            scheme.rangeMode = qs::RangeMode::Affine;
+        qs::CalibrationOptions options;
+        options.method = static_cast<qs::CalibrationMethod>(method);
+        options.compat = static_cast<qs::Compatibility>(compat);
+        const std::vector<qs::Tensor> batches {matrixWithOutlierRows()};
+        const qs::CalibrationResult full = qs::calibrate(batches, scheme, options);
+        qs::CalibrationResult ranges = qs::calibrateRanges(batches, scheme, options);
+        QCOMPARE(ranges.report, qs::ErrorReport {});
+        QVERIFY(full.report.count > 0);
+        ranges.report = full.report;
+        QVERIFY(ranges == full);
+        // The scales are the quantizer's (or the peer's) for these ranges.
+        if (options.compat == qs::Compatibility::Native)
+            QCOMPARE(ranges.scales, qs::quantize(batches.front(), scheme, ranges.ranges).scales);
+    }
+
+    void fusedReportEqualsTheReference_data()
+    {
+        QTest::addColumn<QString>("format");
+        QTest::addColumn<QString>("granularity");
+        QTest::addColumn<int>("method");
+        QTest::addColumn<bool>("affine");
+        QTest::newRow("int8 tensor percentile")
+            << "int8"
+            << "tensor" << int(qs::CalibrationMethod::Percentile) << false;
+        QTest::newRow("int4 channel minmax") << "int4"
+                                             << "channel" << int(qs::CalibrationMethod::MinMax) << false;
+        QTest::newRow("uint8 affine group") << "uint8"
+                                            << "group:8" << int(qs::CalibrationMethod::MinMax) << true;
+        QTest::newRow("fp8 tensor entropy") << "fp8_e4m3"
+                                            << "tensor" << int(qs::CalibrationMethod::Entropy) << false;
+        QTest::newRow("nf4 block") << "nf4"
+                                   << "block:4x8" << int(qs::CalibrationMethod::MinMax) << false;
+    }
+
+    void fusedReportEqualsTheReference()
+    {
+        QFETCH(QString, format);
+        QFETCH(QString, granularity);
+        QFETCH(int, method);
+        QFETCH(bool, affine);
+        SchemeSettings s;
+        s.scheme.format = qs::formatByName(format.toStdString());
+        s.scheme.granularity = qs::parseGranularity(granularity.toStdString());
+        if (affine)
+            s.scheme.rangeMode = qs::RangeMode::Affine;
+        s.options.method = static_cast<qs::CalibrationMethod>(method);
+        // 256 × 300 values (at least kFusedReportMinElements), one NaN and one Inf among them.
+        qs::Tensor tensor = randomTensor("w", {256, 300}, 4);
+        tensor.data[1000] = std::numeric_limits<float>::quiet_NaN();
+        tensor.data[2000] = -std::numeric_limits<float>::infinity();
+        std::atomic<bool> cancelled = false;
+        const QuantizationAnalysis q = analyzeQuantization(tensor, s, {}, TaskControl(cancelled));
+
+        const qs::CalibrationResult reference = qs::calibrate({tensor}, s.scheme, s.options);
+        QCOMPARE(q.calibration->ranges, reference.ranges);
+        QCOMPARE(q.calibration->scales, reference.scales);
+        QVERIFY(!q.errorPercentilesKnown);
+        const qs::ErrorReport& fast = q.report;
+        const qs::ErrorReport& exact = reference.report;
+        QCOMPARE(fast.count, exact.count);
+        QCOMPARE(fast.clippedShare, exact.clippedShare);
+        QCOMPARE(fast.maxAbsError, exact.maxAbsError);
+        // Sums in another order: equal up to rounding.
+        QVERIFY(std::fabs(fast.mse - exact.mse) <= 1e-12 * exact.mse);
+        QVERIFY(std::fabs(fast.sqnrDb - exact.sqnrDb) <= 1e-9);
+        QVERIFY(std::fabs(fast.meanAbsError - exact.meanAbsError) <= 1e-12 * exact.meanAbsError);
+        QVERIFY(std::fabs(fast.cosine - exact.cosine) <= 1e-12);
+        QVERIFY(std::fabs(fast.relativeRmse - exact.relativeRmse) <= 1e-12 * exact.relativeRmse);
+        QCOMPARE(fast.bitsPerValue, qs::effectiveBitsPerValue(s.scheme, tensor.shape));
+        QCOMPARE(fast.p50AbsError, 0.0);
+        QCOMPARE(fast.p99AbsError, 0.0);
+        QVERIFY(exact.p99AbsError > 0);
+        QCOMPARE(q.errorHistogram.total() + q.errorHistogram.nonFinite, exact.count);
+
+        // Batches take the reference path: the percentiles are there.
+        s.batches = 2;
+        const QuantizationAnalysis batched = analyzeQuantization(tensor, s, {}, TaskControl(cancelled));
+        QVERIFY(batched.errorPercentilesKnown);
+        QCOMPARE(batched.report.p99AbsError,
+            qs::calibrate(qs::splitBatches(tensor, 2), s.scheme, s.options).report.p99AbsError);
+    }
+
+    void ownScalesUseTheFusedBlockKernel()
+    {
+        SchemeSettings s;
+        s.scheme.blockFormat = qs::BlockFormat::MXFP4;
+        const qs::Tensor tensor = randomTensor("w", {256, 256}, 21);
+        std::atomic<bool> cancelled = false;
+        const QuantizationAnalysis q = analyzeQuantization(tensor, s, {}, TaskControl(cancelled));
+        const qs::QuantizedTensor quantized = qs::quantize(tensor, s.scheme);
+        const qs::ErrorReport exact = qs::computeErrorReport(tensor.data, qs::dequantize(quantized).data,
+            quantized.clippedCount, qs::effectiveBitsPerValue(s.scheme, tensor.shape));
+        QVERIFY(!q.errorPercentilesKnown);
+        QVERIFY(!q.calibration);
+        QCOMPARE(q.report.count, exact.count);
+        QCOMPARE(q.report.maxAbsError, exact.maxAbsError);
+        QVERIFY(std::fabs(q.report.sqnrDb - exact.sqnrDb) <= 1e-9);
+        QCOMPARE(q.errorHistogram.total(), exact.count);
+    }
+
+    void errorHistogramOfBigTensorsIsAStridedSample()
+    {
+        // 1100 × 1000 values: more than kErrorSampleMaxElements, so every second element (per tensor) or
+        // every second row (per channel) is counted, with the x̂ of the whole tensor.
+        const qs::Tensor tensor = randomTensor("w", {1100, 1000}, 5);
+        std::atomic<bool> cancelled = false;
+        for (const char* granularity : {"tensor", "channel", "group:128"}) {
+            SchemeSettings s;
+            s.scheme.format = qs::formatByName("int4");
+            s.scheme.granularity = qs::parseGranularity(granularity);
+            const QuantizationAnalysis q = analyzeQuantization(tensor, s, {}, TaskControl(cancelled));
+            QCOMPARE(q.errorSampleStride, std::int64_t(2));
+            const std::vector<float> full = qs::fakeQuantize(tensor, s.scheme, q.calibration->ranges).data;
+            std::vector<float> errors;
+            for (std::size_t i = 0; i < full.size(); ++i) {
+                const bool sampled = std::string(granularity) == "tensor" ? i % 2 == 0 : (i / 1000) % 2 == 0;
+                if (sampled)
+                    errors.push_back(full[i] - tensor.data[i]);
+            }
+            QCOMPARE(errors.size(), std::size_t(550000));
+            const double m = q.errorHistogram.hi;
+            // The whole tensor's largest error (in double), or the sample's own in float when above it.
+            QVERIFY(m >= q.report.maxAbsError && m <= q.report.maxAbsError * (1 + 1e-6));
+            QVERIFY(q.errorHistogram == qs::computeHistogram(errors, kErrorHistogramBins, -m, m));
+        }
+    }
+
+    void aChosenFusedReportGetsItsPercentiles()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        const QuantizationPtr q = quantizationOf(controller, id, QStringLiteral("big"));
+        QVERIFY(q);
+        QVERIFY(!q->errorPercentilesKnown);
+        QSignalSpy changed(&controller, &SessionController::chosenSettingsChanged);
+        QVERIFY(controller.chooseCurrentSettings());
+        QCOMPARE(controller.chosenSettings().front().report.p99AbsError, 0.0);
+        QVERIFY(changed.wait(20000));
+        QCOMPARE(changed.count(), 2);
+        const qs::Tensor tensor = loadDirect(m_path, "big");
+        const qs::ErrorReport exact = referenceErrorReport(tensor, SchemeSettings {});
+        QVERIFY(exact.p99AbsError > 0);
+        const ChosenSetting& chosen = controller.chosenSettings().front();
+        QCOMPARE(chosen.report, exact);
+        QCOMPARE(chosen.calibration->report, exact);
+        QCOMPARE(chosen.report.count, q->report.count);
+    }
+
+    void aSliderStepReusesTheOtherMethodsRanges()
+    {
+        SessionController controller;
+        const int id = open(controller, m_path);
+        SchemeSettings s = settingsFor("int8", qs::CalibrationMethod::Percentile);
+        s.options.percentile = 99.0;
+        controller.setSchemeSettings(s);
+        const QuantizationPtr first = quantizationOf(controller, id, QStringLiteral("layer.1.weight"));
+        QVERIFY(first);
+        QSignalSpy quantized(&controller, &SessionController::quantizationReady);
+        s.options.percentile = 98.0;
+        controller.setSchemeSettings(s);
+        QVERIFY(quantized.wait(10000));
+        const QuantizationPtr second = quantized.at(0).at(0).value<QuantizationPtr>();
+        QCOMPARE(second->settings, s);
+        // What a fresh analysis gives, lines included.
+        std::atomic<bool> cancelled = false;
+        const AnalysisPtr a = controller.currentAnalysis();
+        QuantizationFocus focus;
+        focus.focusChannel = a->focusChannel->channel;
+        const QuantizationAnalysis fresh = analyzeQuantization(*a->tensor, s, focus, TaskControl(cancelled));
+        QCOMPARE(second->methodRanges, fresh.methodRanges);
+        QCOMPARE(second->methodRanges, first->methodRanges);
+        QCOMPARE(second->clipRanges, fresh.clipRanges);
+        QCOMPARE(second->report, fresh.report);
+        QVERIFY(second->clipRanges.front().max < first->clipRanges.front().max);
+        QVERIFY(std::any_of(second->clipRanges.begin(), second->clipRanges.end(),
+            [](const ClipRange& r) { return r.label == "min-max"; }));
     }
 
     void perChannelUsesTheFocusChannel()

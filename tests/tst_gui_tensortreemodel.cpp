@@ -294,6 +294,85 @@ private slots:
             (QStringList {QStringLiteral("0"), QStringLiteral("2"), QStringLiteral("10")}));
     }
 
+    void statisticsColumnsAreBlankUntilKnownAndSortNumerically()
+    {
+        TensorTreeModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.addFile(makeFile(0, QStringLiteral("/x/stats.safetensors"),
+            {
+                info("a", {4}, qs::DType::F32),
+                info("b", {4}, qs::DType::F32),
+                info("c", {4}, qs::DType::F32),
+                info("d", {4}, qs::DType::F32),
+            }));
+        TensorFilterProxyModel proxy;
+        proxy.setSourceModel(&model);
+        QAbstractItemModelTester proxyTester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(model.headerData(TensorTreeModel::AbsMaxColumn, Qt::Horizontal).toString(),
+            QStringLiteral("Absmax"));
+        QCOMPARE(model.headerData(TensorTreeModel::KurtosisColumn, Qt::Horizontal).toString(),
+            QStringLiteral("Kurtosis"));
+
+        const TensorRef a {0, QStringLiteral("a")};
+        QVERIFY(!model.hasTensorStats(a));
+        const QModelIndex aIndex = model.tensorIndex(a);
+        for (int column : {int(TensorTreeModel::AbsMaxColumn), int(TensorTreeModel::KurtosisColumn),
+                 int(TensorTreeModel::OutlierShareColumn)}) {
+            QCOMPARE(cell(aIndex, column), QString());
+            QVERIFY(!aIndex.siblingAtColumn(column).data(TensorTreeModel::SortRole).isValid());
+        }
+
+        // Absmax 9, 100, 20 (text order would put "100" first); d stays unknown.
+        const auto stats = [](double absmax, double kurtosis, double share) {
+            qs::SummaryStats s;
+            s.absmax = absmax;
+            s.kurtosis = kurtosis;
+            s.beyond6SigmaShare = share;
+            return s;
+        };
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        model.setTensorStats(a, stats(9, 3.0, 0));
+        model.setTensorStats(TensorRef {0, QStringLiteral("b")}, stats(100, 41.257, 0.0025));
+        model.setTensorStats(TensorRef {0, QStringLiteral("c")}, stats(20, 2.5, 0.5));
+        model.setTensorStats(TensorRef {0, QStringLiteral("nope")}, stats(1, 1, 1)); // not in the tree
+        QCOMPARE(changed.count(), 3);
+        QCOMPARE(
+            changed.at(0).at(0).value<QModelIndex>(), aIndex.siblingAtColumn(TensorTreeModel::AbsMaxColumn));
+        QCOMPARE(changed.at(0).at(1).value<QModelIndex>(),
+            aIndex.siblingAtColumn(TensorTreeModel::OutlierShareColumn));
+        QVERIFY(model.hasTensorStats(a));
+
+        const QModelIndex b = model.tensorIndex(TensorRef {0, QStringLiteral("b")});
+        QCOMPARE(cell(b, TensorTreeModel::AbsMaxColumn), QStringLiteral("100"));
+        QCOMPARE(cell(b, TensorTreeModel::KurtosisColumn), QStringLiteral("41.26"));
+        QCOMPARE(cell(b, TensorTreeModel::OutlierShareColumn), QStringLiteral("0.2500 %"));
+        QCOMPARE(
+            b.siblingAtColumn(TensorTreeModel::KurtosisColumn).data(TensorTreeModel::SortRole).toDouble(),
+            41.257);
+        QCOMPARE(cell(model.fileIndex(0), TensorTreeModel::AbsMaxColumn), QString());
+
+        const QModelIndex file = proxy.index(0, 0);
+        proxy.sort(TensorTreeModel::AbsMaxColumn, Qt::AscendingOrder);
+        QCOMPARE(childLabels(proxy, file),
+            (QStringList {
+                QStringLiteral("a"), QStringLiteral("c"), QStringLiteral("b"), QStringLiteral("d")}));
+        proxy.sort(TensorTreeModel::KurtosisColumn, Qt::AscendingOrder);
+        QCOMPARE(childLabels(proxy, file),
+            (QStringList {
+                QStringLiteral("c"), QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("d")}));
+        proxy.sort(TensorTreeModel::OutlierShareColumn, Qt::DescendingOrder);
+        QCOMPARE(childLabels(proxy, file).mid(1),
+            (QStringList {QStringLiteral("c"), QStringLiteral("b"), QStringLiteral("a")}));
+
+        // A value arriving re-sorts the live proxy.
+        proxy.setDynamicSortFilter(true);
+        proxy.sort(TensorTreeModel::AbsMaxColumn, Qt::AscendingOrder);
+        model.setTensorStats(TensorRef {0, QStringLiteral("d")}, stats(15, 3, 0));
+        QCOMPARE(childLabels(proxy, file),
+            (QStringList {
+                QStringLiteral("a"), QStringLiteral("d"), QStringLiteral("c"), QStringLiteral("b")}));
+    }
+
     void filterKeepsPathsToMatches()
     {
         TensorTreeModel model;

@@ -371,9 +371,11 @@ void DistributionView::showQuantization(const QuantizationPtr& quantization)
         return;
     }
     m_errorHistogram->setHistogram(q.errorHistogram);
-    m_errorHistogram->setTitle(tr("Quantization error (%1 bins)\nRMSE %2 \u00b7 max |error| %3")
-                                   .arg(q.errorHistogram.binCount())
-                                   .arg(formatValueShort(r.rmse), formatValueShort(r.maxAbsError)));
+    const QString counted = q.errorSampleStride > 1
+        ? tr("%1 bins, every %2th value").arg(q.errorHistogram.binCount()).arg(q.errorSampleStride)
+        : tr("%1 bins").arg(q.errorHistogram.binCount());
+    m_errorHistogram->setTitle(tr("Quantization error (%1)\nRMSE %2 \u00b7 max |error| %3")
+                                   .arg(counted, formatValueShort(r.rmse), formatValueShort(r.maxAbsError)));
     m_errorHistogram->replot();
     m_errorHistogramPanel->showPlot();
 }

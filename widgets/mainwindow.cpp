@@ -452,6 +452,7 @@ void MainWindow::connectController()
         m_kernels->cancel();
     });
     connect(m_browser, &TensorBrowser::tensorSelected, c, &SessionController::selectTensor);
+    connect(c, &SessionController::tensorStatsReady, m_browser, &TensorBrowser::setTensorStats);
     connect(m_browser, &TensorBrowser::closeFileRequested, c, &SessionController::closeFile);
     connect(m_distribution, &DistributionView::channelAxisRequested, c, &SessionController::setChannelAxis);
     connect(

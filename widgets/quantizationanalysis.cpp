@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <span>
 #include <variant>
 
 namespace qs::gui {
@@ -84,9 +86,12 @@ std::pair<int, bool> entropyBits(const qs::Scheme& scheme)
     return {qs::formatBits(scheme.format), false};
 }
 
-void addOtherRanges(const qs::Tensor& tensor, const qs::Scheme& scheme, const std::string& chosenMethod,
-    bool chosenPerTensor, std::vector<ClipRange>& out, const TaskControl& control)
+} // namespace
+
+std::vector<MethodRange> methodClipRanges(
+    const qs::Tensor& tensor, const qs::Scheme& scheme, const TaskControl& control)
 {
+    std::vector<MethodRange> out;
     const qs::MinMaxResult extent = qs::minMax(qs::Backend::Simd, tensor.data);
     const bool oneSided = [&] {
         const auto* integer = std::get_if<qs::IntegerSpec>(&scheme.format.spec);
@@ -97,13 +102,11 @@ void addOtherRanges(const qs::Tensor& tensor, const qs::Scheme& scheme, const st
         return std::pair<double, double> {oneSided ? 0.0 : -amax, amax};
     };
     const auto add = [&](const std::string& label, const std::string& method, double lo, double hi) {
-        if (chosenPerTensor && method == chosenMethod)
-            return;
-        out.push_back(ClipRange {label, lo, hi, false});
+        out.push_back(MethodRange {ClipRange {label, lo, hi, false}, method});
     };
     add("min-max", "minmax", extent.min, extent.max);
     if (!(extent.absmax > 0))
-        return;
+        return out;
     control.throwIfCancelled();
 
     const qs::Histogram h = qs::histogram(
@@ -144,12 +147,17 @@ void addOtherRanges(const qs::Tensor& tensor, const qs::Scheme& scheme, const st
             // Not every scheme has an MSE search (the line is left out).
         }
     }
+    return out;
 }
 
-qs::Histogram errorHistogram(const std::vector<float>& original, const std::vector<float>& reconstructed)
+namespace {
+
+/// The largest finite |x̂ − x|, and x̂ − x of every finite x.
+std::pair<double, std::vector<float>> errors(
+    std::span<const float> original, std::span<const float> reconstructed)
 {
-    std::vector<float> errors;
-    errors.reserve(original.size());
+    std::vector<float> out;
+    out.reserve(original.size());
     double largest = 0;
     for (std::size_t i = 0; i < original.size(); ++i) {
         if (!std::isfinite(original[i]))
@@ -157,16 +165,141 @@ qs::Histogram errorHistogram(const std::vector<float>& original, const std::vect
         const float e = reconstructed[i] - original[i];
         if (std::isfinite(e))
             largest = std::max(largest, static_cast<double>(std::fabs(e)));
-        errors.push_back(e);
+        out.push_back(e);
     }
-    const double m = largest > 0 ? largest : 1.0;
-    return qs::histogram(qs::Backend::Simd, errors, kErrorHistogramBins, -m, m, false);
+    return {largest, std::move(out)};
+}
+
+/// The error histogram over [−m, m]: m = the largest finite error counted, or `reportMax` (the whole
+/// tensor's, in double) when that is finite and larger.
+qs::Histogram errorHistogram(
+    std::span<const float> original, std::span<const float> reconstructed, double reportMax)
+{
+    const auto [largest, e] = errors(original, reconstructed);
+    const double widest = std::isfinite(reportMax) ? std::max(largest, reportMax) : largest;
+    const double m = widest > 0 ? widest : 1.0;
+    return qs::histogram(qs::Backend::Simd, e, kErrorHistogramBins, -m, m, false);
+}
+
+/// A sample of `tensor` whose fake-quantized values equal the whole tensor's at the same elements: its
+/// ranges are those of the groups it holds.
+struct ErrorSample {
+    qs::Tensor tensor;
+    std::vector<qs::GroupRange> ranges;
+    std::int64_t stride = 1;
+};
+
+std::int64_t ceilDivide(std::int64_t a, std::int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/// Every stride-th element (per tensor) or every stride-th slice along axis 0 (when each slice holds its
+/// own run of consecutive groups, or every slice all of them); nullopt when the tensor is small enough to
+/// be counted whole or its groups do not follow axis 0.
+std::optional<ErrorSample> errorSample(
+    const qs::Tensor& tensor, const qs::Scheme& scheme, const std::vector<qs::GroupRange>& ranges)
+{
+    const auto elements = static_cast<std::int64_t>(tensor.data.size());
+    if (elements <= kErrorSampleMaxElements)
+        return std::nullopt;
+    ErrorSample sample;
+    const qs::Granularity& g = scheme.granularity;
+    if (g.kind == qs::Granularity::Kind::PerTensor) {
+        sample.stride = ceilDivide(elements, kErrorSampleMaxElements);
+        sample.tensor.shape = {ceilDivide(elements, sample.stride)};
+        sample.tensor.data.reserve(static_cast<std::size_t>(sample.tensor.shape[0]));
+        for (std::int64_t i = 0; i < elements; i += sample.stride)
+            sample.tensor.data.push_back(tensor.data[static_cast<std::size_t>(i)]);
+        sample.ranges = ranges;
+        return sample;
+    }
+    const std::size_t rank = tensor.shape.size();
+    if (rank < 2 || tensor.shape[0] < 2)
+        return std::nullopt;
+    const std::int64_t slices = tensor.shape[0];
+    const int axis = normalizedAxis(g.axis, rank);
+    bool shared = false;
+    if (g.kind == qs::Granularity::Kind::PerChannel)
+        shared = axis != 0;
+    else if ((g.kind == qs::Granularity::Kind::PerGroup && axis == 0)
+        || (g.kind == qs::Granularity::Kind::Block2D && rank < 3))
+        return std::nullopt;
+    const auto groups = static_cast<std::int64_t>(ranges.size());
+    if (!shared && groups % slices != 0)
+        return std::nullopt;
+    const std::int64_t groupsPerSlice = shared ? groups : groups / slices;
+    const std::int64_t sliceSize = elements / slices;
+    sample.stride = ceilDivide(elements, kErrorSampleMaxElements);
+    sample.tensor.shape = tensor.shape;
+    sample.tensor.shape[0] = ceilDivide(slices, sample.stride);
+    sample.tensor.data.reserve(static_cast<std::size_t>(sample.tensor.shape[0] * sliceSize));
+    if (shared)
+        sample.ranges = ranges;
+    for (std::int64_t s = 0; s < slices; s += sample.stride) {
+        const auto first = tensor.data.begin() + static_cast<std::ptrdiff_t>(s * sliceSize);
+        sample.tensor.data.insert(
+            sample.tensor.data.end(), first, first + static_cast<std::ptrdiff_t>(sliceSize));
+        if (!shared) {
+            const auto group = ranges.begin() + static_cast<std::ptrdiff_t>(s * groupsPerSlice);
+            sample.ranges.insert(
+                sample.ranges.end(), group, group + static_cast<std::ptrdiff_t>(groupsPerSlice));
+        }
+    }
+    return sample;
+}
+
+/// The scales and zero points qs::quantize derives from `ranges` (the calibration's own may be a peer's
+/// qparams): one (min, max) row per group quantized with its range.
+qs::QuantizedTensor quantizerParams(const qs::Scheme& scheme, const std::vector<qs::GroupRange>& ranges)
+{
+    qs::Tensor rows;
+    rows.shape = {static_cast<std::int64_t>(ranges.size()), 2};
+    for (const qs::GroupRange& r : ranges) {
+        rows.data.push_back(static_cast<float>(r.min));
+        rows.data.push_back(static_cast<float>(r.max));
+    }
+    qs::Scheme perRow = scheme;
+    perRow.granularity = qs::Granularity::perChannel(0);
+    return qs::quantize(rows, perRow, ranges);
+}
+
+/// The fused report of a scheme with its own scales, or nullopt where no kernel covers it.
+std::optional<qs::ErrorReport> ownScalesFusedReport(
+    const qs::Tensor& tensor, const qs::Scheme& scheme, double bits)
+{
+    if (scheme.blockFormat != qs::BlockFormat::None) {
+        if (!qs::blockFakeQuantErrorUnsupported(scheme).empty())
+            return std::nullopt;
+        return qs::errorReportFromSums(
+            qs::blockFakeQuantError(qs::Backend::Simd, tensor.values(), tensor.shape, scheme), bits);
+    }
+    if (!qs::ternaryFakeQuantErrorUnsupported(scheme, tensor.shape).empty())
+        return std::nullopt;
+    return qs::errorReportFromSums(
+        qs::ternaryFakeQuantError(qs::Backend::Simd, tensor.values(), tensor.shape, scheme), bits);
 }
 
 } // namespace
 
+qs::ErrorReport referenceErrorReport(const qs::Tensor& tensor, const SchemeSettings& settings)
+{
+    const qs::Scheme& scheme = settings.scheme;
+    const double bits = qs::effectiveBitsPerValue(scheme, tensor.shape);
+    if (schemeHasOwnScales(scheme)) {
+        const qs::QuantizedTensor quantized = qs::quantize(tensor, scheme);
+        return qs::computeErrorReport(
+            tensor.data, qs::dequantize(quantized).data, quantized.clippedCount, bits);
+    }
+    const std::vector<qs::Tensor> batches = settings.batches > 1 ? qs::splitBatches(tensor, settings.batches)
+                                                                 : std::vector<qs::Tensor> {tensor};
+    qs::ErrorReport report = qs::calibrate(batches, scheme, settings.options).report;
+    report.bitsPerValue = bits;
+    return report;
+}
+
 QuantizationAnalysis analyzeQuantization(const qs::Tensor& tensor, const SchemeSettings& settings,
-    const QuantizationFocus& focus, const TaskControl& control)
+    const QuantizationFocus& focus, const TaskControl& control, const QuantizationReuse& reuse)
 {
     const qs::Scheme& scheme = settings.scheme;
     QuantizationAnalysis result;
@@ -176,32 +309,74 @@ QuantizationAnalysis analyzeQuantization(const qs::Tensor& tensor, const SchemeS
     const double bits = qs::effectiveBitsPerValue(scheme, tensor.shape);
     control.throwIfCancelled();
 
-    std::vector<float> reconstructed;
     std::string chosenMethod;
     if (schemeHasOwnScales(scheme)) {
         const qs::QuantizedTensor quantized = qs::quantize(tensor, scheme);
         control.throwIfCancelled();
-        reconstructed = qs::dequantize(quantized).data;
-        result.report = qs::computeErrorReport(tensor.data, reconstructed, quantized.clippedCount, bits);
+        const std::vector<float> reconstructed = qs::dequantize(quantized).data;
+        control.throwIfCancelled();
+        const bool big = static_cast<std::int64_t>(tensor.data.size()) >= kFusedReportMinElements;
+        if (const std::optional<qs::ErrorReport> fused
+            = big ? ownScalesFusedReport(tensor, scheme, bits) : std::nullopt) {
+            result.report = *fused;
+            result.errorPercentilesKnown = false;
+        } else {
+            result.report = qs::computeErrorReport(tensor.data, reconstructed, quantized.clippedCount, bits);
+        }
+        control.throwIfCancelled();
+        result.errorHistogram = errorHistogram(tensor.data, reconstructed, result.report.maxAbsError);
         const auto largest = std::max_element(quantized.scales.begin(), quantized.scales.end());
         const std::int64_t largestIndex
             = largest == quantized.scales.end() ? 0 : largest - quantized.scales.begin();
         std::tie(result.referenceGroup, result.referenceGroupLabel)
             = referenceGroup(scheme, tensor.shape, focus, largestIndex, groups);
     } else {
-        const std::vector<qs::Tensor> batches = settings.batches > 1
-            ? qs::splitBatches(tensor, settings.batches)
-            : std::vector<qs::Tensor> {tensor};
-        qs::CalibrationResult calibration = qs::calibrate(batches, scheme, settings.options);
+        std::vector<qs::Tensor> ownBatches;
+        if (settings.batches > 1)
+            ownBatches = qs::splitBatches(tensor, settings.batches);
+        else if (!reuse.wholeBatch)
+            ownBatches = {tensor};
+        const std::vector<qs::Tensor>& batches
+            = settings.batches <= 1 && reuse.wholeBatch ? *reuse.wholeBatch : ownBatches;
+        // The fused kernel measures one tensor fed whole; batches keep the reference path.
+        const bool fused = batches.size() == 1
+            && static_cast<std::int64_t>(tensor.data.size()) >= kFusedReportMinElements
+            && qs::fakeQuantErrorUnsupported(scheme, tensor.shape).empty();
+        qs::CalibrationResult calibration = fused ? qs::calibrateRanges(batches, scheme, settings.options)
+                                                  : qs::calibrate(batches, scheme, settings.options);
         control.throwIfCancelled();
-        reconstructed.reserve(tensor.data.size());
-        std::vector<float> part;
-        for (const qs::Tensor& batch : batches) {
-            qs::fakeQuantizeInto(batch, scheme, part, calibration.ranges);
-            reconstructed.insert(reconstructed.end(), part.begin(), part.end());
+        if (fused) {
+            const qs::QuantizedTensor params = quantizerParams(scheme, calibration.ranges);
+            result.report
+                = qs::errorReportFromSums(qs::fakeQuantError(qs::Backend::Simd, tensor.values(), tensor.shape,
+                                              scheme, params.scales, params.zeroPoints),
+                    bits);
+            result.errorPercentilesKnown = false;
+            calibration.report = result.report;
+            control.throwIfCancelled();
+            std::vector<float> reconstructed;
+            if (std::optional<ErrorSample> sample = errorSample(tensor, scheme, calibration.ranges)) {
+                qs::fakeQuantizeInto(sample->tensor, scheme, reconstructed, sample->ranges);
+                result.errorHistogram
+                    = errorHistogram(sample->tensor.data, reconstructed, result.report.maxAbsError);
+                result.errorSampleStride = sample->stride;
+            } else {
+                qs::fakeQuantizeInto(tensor, scheme, reconstructed, calibration.ranges);
+                result.errorHistogram = errorHistogram(tensor.data, reconstructed, result.report.maxAbsError);
+            }
+        } else {
+            std::vector<float> reconstructed;
+            reconstructed.reserve(tensor.data.size());
+            std::vector<float> part;
+            for (const qs::Tensor& batch : batches) {
+                qs::fakeQuantizeInto(batch, scheme, part, calibration.ranges);
+                reconstructed.insert(reconstructed.end(), part.begin(), part.end());
+            }
+            result.report = calibration.report;
+            result.report.bitsPerValue = bits;
+            control.throwIfCancelled();
+            result.errorHistogram = errorHistogram(tensor.data, reconstructed, result.report.maxAbsError);
         }
-        result.report = calibration.report;
-        result.report.bitsPerValue = bits;
         std::tie(result.referenceGroup, result.referenceGroupLabel)
             = referenceGroup(scheme, batches.front().shape, focus, largestGroup(calibration.ranges), groups);
         const auto group = static_cast<std::size_t>(result.referenceGroup);
@@ -222,9 +397,12 @@ QuantizationAnalysis analyzeQuantization(const qs::Tensor& tensor, const SchemeS
         result.calibration = std::move(calibration);
     }
     control.throwIfCancelled();
-    result.errorHistogram = errorHistogram(tensor.data, reconstructed);
-    control.throwIfCancelled();
-    addOtherRanges(tensor, scheme, chosenMethod, groups <= 1, result.clipRanges, control);
+    result.methodRanges
+        = reuse.methodRanges ? *reuse.methodRanges : methodClipRanges(tensor, scheme, control);
+    for (const MethodRange& m : result.methodRanges)
+        // The chosen per-tensor method's line is already there (percentiles are kept: theirs may differ).
+        if (!(groups <= 1 && !m.method.empty() && m.method == chosenMethod))
+            result.clipRanges.push_back(m.range);
     return result;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "io/tensor_file.h"
+#include "tensor/stats.h"
 
 #include <QMetaType>
 #include <QString>
@@ -42,3 +43,4 @@ Q_DECLARE_METATYPE(qs::gui::ChannelHistogramPtr)
 Q_DECLARE_METATYPE(qs::gui::QuantizationPtr)
 Q_DECLARE_METATYPE(qs::gui::OpenFile)
 Q_DECLARE_METATYPE(qs::gui::TensorRef)
+Q_DECLARE_METATYPE(qs::SummaryStats)

@@ -6,10 +6,13 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QFutureWatcher>
+#include <QPromise>
 #include <QStringList>
+#include <QThread>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
 #include <new>
+#include <string>
 
 namespace qs::gui {
 
@@ -61,6 +64,9 @@ SessionController::~SessionController()
 {
     for (const auto& flag : std::as_const(m_opening))
         flag->store(true);
+    for (QFutureWatcher<TensorStats>* scan : std::as_const(m_scans))
+        scan->cancel();
+    m_scanPaused->store(false);
 }
 
 const OpenFile* SessionController::file(int fileId) const
@@ -115,6 +121,45 @@ void SessionController::addOpenedFile(const QString& path, std::shared_ptr<const
     opened.file = std::move(file);
     m_files.push_back(opened);
     emit fileOpened(opened);
+    startStatsScan(opened);
+}
+
+void SessionController::startStatsScan(const OpenFile& file)
+{
+    m_scanPool.setMaxThreadCount(1);
+    const std::shared_ptr<const qs::TensorFile> source = file.file;
+    const std::shared_ptr<std::atomic<bool>> paused = m_scanPaused;
+    auto* watcher = new QFutureWatcher<TensorStats>(this);
+    const int fileId = file.id;
+    connect(watcher, &QFutureWatcherBase::resultReadyAt, this, [this, watcher, fileId](int index) {
+        const TensorStats result = watcher->resultAt(index);
+        emit tensorStatsReady(TensorRef {fileId, QString::fromStdString(result.name)}, result.stats);
+    });
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, fileId] {
+        if (m_scans.value(fileId) == watcher)
+            m_scans.remove(fileId);
+        watcher->deleteLater();
+    });
+    m_scans.insert(fileId, watcher);
+    watcher->setFuture(QtConcurrent::run(&m_scanPool, [source, paused](QPromise<TensorStats>& promise) {
+        // Idle priority (SCHED_IDLE on Linux): a tensor being scanned never takes a core from the work the
+        // user waits for, which the pause between tensors alone would not prevent.
+        QThread::currentThread()->setPriority(QThread::IdlePriority);
+        for (const qs::TensorInfo& info : source->tensors()) {
+            if (!info.loadable())
+                continue;
+            while (paused->load() && !promise.isCanceled())
+                QThread::msleep(10);
+            if (promise.isCanceled())
+                return;
+            try {
+                const qs::Tensor tensor = source->load(info.name);
+                promise.addResult(TensorStats {info.name, qs::computeSummaryStats(tensor.values())});
+            } catch (const std::exception&) {
+                // Its columns stay blank; selecting the tensor reports why it cannot be loaded.
+            }
+        }
+    }));
 }
 
 void SessionController::closeFile(int fileId)
@@ -139,6 +184,8 @@ void SessionController::closeFile(int fileId)
         m_selected = {};
         emit analysisCleared();
     }
+    if (QFutureWatcher<TensorStats>* scan = m_scans.take(fileId))
+        scan->cancel();
     m_files.erase(it);
     emit fileClosed(fileId);
     updateActivity();
@@ -241,8 +288,11 @@ void SessionController::startAnalysis()
     const std::shared_ptr<const qs::TensorFile> source = f->file;
     const AnalysisOptions options = m_options;
     std::shared_ptr<const qs::Tensor> cached;
-    if (m_current && m_current->fileId == fileId && m_current->info.name == name)
+    std::shared_ptr<const std::vector<qs::Tensor>> cachedBatch;
+    if (m_current && m_current->fileId == fileId && m_current->info.name == name) {
         cached = m_current->tensor;
+        cachedBatch = m_current->wholeBatch;
+    }
 
     const TensorRef tensor = m_selected;
     m_inFlight = InFlight {tensor, m_options.channelAxis};
@@ -253,14 +303,23 @@ void SessionController::startAnalysis()
     emit analysisStarted(tensor);
 
     m_analysisTask.submit(
-        [source, path, info, cached, options, id, fileId](const TaskControl& control) -> AnalysisPtr {
+        [source, path, info, cached, cachedBatch, options, id, fileId](
+            const TaskControl& control) -> AnalysisPtr {
             try {
                 std::shared_ptr<const qs::Tensor> data = cached;
-                if (!data)
-                    data = std::make_shared<const qs::Tensor>(source->load(info.name));
+                std::shared_ptr<const std::vector<qs::Tensor>> batch = cachedBatch;
+                if (!data) {
+                    // Loaded straight into a one-element batch list, which the calibrators take without
+                    // a copy; the tensor pointer shares its ownership.
+                    auto loaded = std::make_shared<std::vector<qs::Tensor>>();
+                    loaded->push_back(source->load(info.name));
+                    data = std::shared_ptr<const qs::Tensor>(loaded, &loaded->front());
+                    batch = std::move(loaded);
+                }
                 control.throwIfCancelled();
                 auto analysis = std::make_shared<TensorAnalysis>(
                     analyzeTensor(info, std::move(data), options, control, cached ? 0 : 40));
+                analysis->wholeBatch = std::move(batch);
                 analysis->id = id;
                 analysis->fileId = fileId;
                 analysis->filePath = path;
@@ -279,6 +338,7 @@ void SessionController::startAnalysis()
         [this](AnalysisPtr analysis) {
             m_inFlight.reset();
             m_current = std::move(analysis);
+            emit tensorStatsReady(currentRef(), m_current->stats);
             publishAnalysis(m_current);
         },
         [this, tensor](const QString& message) {
@@ -321,15 +381,24 @@ void SessionController::startQuantization()
         focus.channelAxis = analysis->channels->axis;
     if (analysis->focusChannel)
         focus.focusChannel = analysis->focusChannel->channel;
+    // A slider step keeps the scheme: the other methods' lines of the previous result still hold.
+    std::shared_ptr<const QuantizationAnalysis> previous;
+    if (m_quantization && m_quantization->analysisId == analysis->id
+        && m_quantization->settings.scheme == settings.scheme)
+        previous = m_quantization;
     const std::uint64_t id = ++m_nextQuantizationId;
     m_quantizationActivity = tr("Quantizing %1 as %2")
                                  .arg(QString::fromStdString(analysis->info.name),
                                      QString::fromStdString(settingsName(settings)));
     emit quantizationStarted();
     m_quantizationTask.submit(
-        [analysis, settings, focus, id](const TaskControl& control) -> QuantizationPtr {
+        [analysis, settings, focus, id, previous](const TaskControl& control) -> QuantizationPtr {
+            QuantizationReuse reuse;
+            reuse.wholeBatch = analysis->wholeBatch.get();
+            if (previous)
+                reuse.methodRanges = &previous->methodRanges;
             auto quantization = std::make_shared<QuantizationAnalysis>(
-                analyzeQuantization(*analysis->tensor, settings, focus, control));
+                analyzeQuantization(*analysis->tensor, settings, focus, control, reuse));
             quantization->id = id;
             quantization->analysisId = analysis->id;
             quantization->fileId = analysis->fileId;
@@ -371,7 +440,35 @@ bool SessionController::chooseCurrentSettings()
     chosen.calibration = m_quantization->calibration;
     chosen.report = m_quantization->report;
     choose(chosen);
+    if (!m_quantization->errorPercentilesKnown)
+        completeChosenReport(chosen, m_current->tensor);
     return true;
+}
+
+void SessionController::completeChosenReport(
+    const ChosenSetting& chosen, std::shared_ptr<const qs::Tensor> tensor)
+{
+    auto* watcher = new QFutureWatcher<std::optional<qs::ErrorReport>>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, chosen] {
+        watcher->deleteLater();
+        const std::optional<qs::ErrorReport> report = watcher->result();
+        const auto it = std::find(m_chosen.begin(), m_chosen.end(), chosen);
+        if (!report || it == m_chosen.end())
+            return;
+        it->report = *report;
+        if (it->calibration)
+            it->calibration->report = *report;
+        emit chosenSettingsChanged();
+    });
+    const SchemeSettings settings = chosen.settings;
+    watcher->setFuture(QtConcurrent::run([tensor, settings]() -> std::optional<qs::ErrorReport> {
+        try {
+            return referenceErrorReport(*tensor, settings);
+        } catch (const std::exception&) {
+            // The fused report stays; the same scheme worked moments ago, so this is out of memory.
+            return std::nullopt;
+        }
+    }));
 }
 
 void SessionController::choose(const ChosenSetting& setting)
@@ -464,6 +561,7 @@ void SessionController::updateActivity()
         description = m_quantizationActivity + QStringLiteral("\u2026");
     }
 
+    m_scanPaused->store(busy);
     m_activity = description;
     if (busy != m_busy) {
         m_busy = busy;

@@ -7,9 +7,11 @@
 #include "session.h"
 #include "tensoranalysis.h"
 
+#include <QFutureWatcher>
 #include <QHash>
 #include <QObject>
 #include <QString>
+#include <QThreadPool>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -18,6 +20,12 @@
 
 namespace qs::gui {
 
+/// One result of a statistics scan.
+struct TensorStats {
+    std::string name;
+    qs::SummaryStats stats;
+};
+
 /// The session and its controller: owns the open files and the selected tensor, runs file opening, tensor
 /// loading and statistics off the UI thread, and publishes immutable snapshots by signal. Every public
 /// method must be called on the UI thread; every signal is emitted there.
@@ -25,9 +33,13 @@ namespace qs::gui {
 /// Analyses and channel histograms are "latest only": a newer request supersedes the running one and its
 /// result is never published. File openings run side by side.
 ///
-/// After each published analysis, and on every scheme change, a second latest-only task quantizes the shown
-/// tensor with the scheme settings and publishes a QuantizationAnalysis (quantizationReady), always after
-/// the analysisReady of the same tensor, which it never delays. The settings the user chose per tensor
+/// After a file opens, a background scan loads its tensors one at a time and publishes their summary
+/// statistics (tensorStatsReady, for the tensor browser's columns); it waits while other work runs and
+/// does not count as busy. An analysed tensor's statistics are published with its analysis.
+///
+/// After each published analysis, and on every scheme change, a second latest-only task quantizes
+/// the shown tensor with the scheme settings and publishes a QuantizationAnalysis (quantizationReady), always
+/// after the analysisReady of the same tensor, which it never delays. The settings the user chose per tensor
 /// ("Use this") are kept here for export.
 class SessionController : public QObject {
     Q_OBJECT
@@ -77,7 +89,10 @@ public:
     /// The chosen setting of a tensor of an open file, or null.
     const ChosenSetting* chosenSetting(const qs::gui::TensorRef& tensor) const;
     /// Keeps the shown tensor's current quantization as its chosen setting. Returns false, doing nothing,
-    /// when no quantization of the shown tensor with the current settings has been published.
+    /// when no quantization of the shown tensor with the current settings has been published. A report
+    /// without error percentiles (QuantizationAnalysis::errorPercentilesKnown) is replaced in the background
+    /// by the reference report (referenceErrorReport), with chosenSettingsChanged, unless the setting
+    /// changed meanwhile.
     bool chooseCurrentSettings();
     /// Keeps `setting` for its tensor (replacing an earlier one), e.g. from the Calibration tab.
     void choose(const qs::gui::ChosenSetting& setting);
@@ -96,6 +111,8 @@ signals:
     /// The current analysis is gone (its file was closed).
     void analysisCleared();
     void channelHistogramReady(const qs::gui::ChannelHistogramPtr& histogram);
+    /// The summary statistics of one tensor of an open file (from the background scan or an analysis).
+    void tensorStatsReady(const qs::gui::TensorRef& tensor, const qs::SummaryStats& stats);
     void quantizationStarted();
     void quantizationReady(const qs::gui::QuantizationPtr& quantization);
     /// The scheme does not work for the shown tensor: the reason, for the scheme dock.
@@ -116,6 +133,8 @@ private:
     };
 
     void startAnalysis();
+    void startStatsScan(const OpenFile& file);
+    void completeChosenReport(const ChosenSetting& chosen, std::shared_ptr<const qs::Tensor> tensor);
     void startQuantization();
     void publishAnalysis(const AnalysisPtr& analysis);
     void returnToCurrent();
@@ -146,6 +165,12 @@ private:
     QuantizationPtr m_quantization;
     std::uint64_t m_nextQuantizationId = 0;
     std::vector<ChosenSetting> m_chosen;
+
+    /// One thread for the statistics scans, so that they never hold the threads interactive work needs.
+    QThreadPool m_scanPool;
+    /// Set while interactive work runs: the scans wait between tensors.
+    std::shared_ptr<std::atomic<bool>> m_scanPaused = std::make_shared<std::atomic<bool>>(false);
+    QHash<int, QFutureWatcher<TensorStats>*> m_scans; ///< by file id
 
     LatestOnlyTask<AnalysisPtr> m_analysisTask;
     LatestOnlyTask<ChannelHistogramPtr> m_channelTask;

@@ -1,9 +1,11 @@
 #include "tensoranalysis.h"
 
 #include "base/error.h"
+#include "kernels/kernels.h"
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <limits>
 #include <string>
 
@@ -100,44 +102,61 @@ ChannelHistogram analyzeChannel(const qs::Tensor& tensor, int axis, std::int64_t
     return result;
 }
 
+namespace {
+
+/// Statistics and both histograms of `values`.
+void addDistribution(TensorAnalysis& analysis, std::span<const float> values, const AnalysisOptions& options)
+{
+    analysis.stats = qs::computeSummaryStats(values);
+    // The SIMD kernels count exactly as computeHistogram over the finite range of the data.
+    const qs::MinMaxResult extent = qs::minMax(qs::Backend::Simd, values);
+    try {
+        analysis.histogram = qs::histogram(qs::Backend::Simd, values, options.histogramBins,
+            static_cast<double>(extent.min), static_cast<double>(extent.max), false);
+        analysis.absHistogram = qs::histogram(
+            qs::Backend::Simd, values, options.histogramBins, 0.0, static_cast<double>(extent.absmax), true);
+    } catch (const qs::Error&) {
+        // A range so narrow that the kernel's bin factor overflows: the reference handles it.
+        analysis.histogram = qs::computeHistogram(values, options.histogramBins);
+        analysis.absHistogram = qs::computeHistogram(values, options.histogramBins, true);
+    }
+}
+
+/// Per-channel statistics, outliers, the focus channel and the heat map.
+void addChannelDetails(TensorAnalysis& analysis, const AnalysisOptions& options, const TaskControl& control)
+{
+    const qs::Tensor& tensor = *analysis.tensor;
+    const int axis = effectiveChannelAxis(options.channelAxis, tensor.shape.size());
+    if (axis >= 0) {
+        analysis.channels = qs::computeChannelStats(tensor, axis);
+        analysis.outliers = qs::topOutlierChannels(*analysis.channels, options.outlierCount);
+        control.throwIfCancelled();
+        if (!analysis.outliers.empty())
+            analysis.focusChannel = analyzeChannel(
+                tensor, axis, analysis.outliers.front().channel, options.channelHistogramBins);
+        control.throwIfCancelled();
+    }
+    if (tensor.shape.size() == 2 && !tensor.data.empty())
+        analysis.heatMap = poolAbsMax(
+            tensor.data.data(), tensor.shape[0], tensor.shape[1], options.heatMapMaxSide, control);
+}
+
+} // namespace
+
 TensorAnalysis analyzeTensor(const qs::TensorInfo& info, std::shared_ptr<const qs::Tensor> tensor,
     const AnalysisOptions& options, const TaskControl& control, int progressFrom)
 {
-    const auto progress = [&](int share) {
-        control.throwIfCancelled();
-        control.setProgress(progressFrom + (100 - progressFrom) * share / 100);
-    };
-
     TensorAnalysis analysis;
     analysis.info = info;
-    analysis.tensor = tensor;
-    const std::span<const float> values = tensor->values();
-
-    analysis.stats = qs::computeSummaryStats(values);
-    progress(35);
-    analysis.histogram = qs::computeHistogram(values, options.histogramBins);
-    progress(50);
-    analysis.absHistogram = qs::computeHistogram(values, options.histogramBins, true);
-    progress(65);
-
-    const int axis = effectiveChannelAxis(options.channelAxis, tensor->shape.size());
-    if (axis >= 0) {
-        analysis.channels = qs::computeChannelStats(*tensor, axis);
-        analysis.outliers = qs::topOutlierChannels(*analysis.channels, options.outlierCount);
-        progress(80);
-        if (!analysis.outliers.empty()) {
-            ChannelHistogram focus = analyzeChannel(
-                *tensor, axis, analysis.outliers.front().channel, options.channelHistogramBins);
-            analysis.focusChannel = std::move(focus);
-        }
-        progress(85);
-    }
-
-    if (tensor->shape.size() == 2 && !tensor->data.empty()) {
-        analysis.heatMap = poolAbsMax(
-            tensor->data.data(), tensor->shape[0], tensor->shape[1], options.heatMapMaxSide, control);
-    }
-    progress(100);
+    analysis.tensor = std::move(tensor);
+    // The two parts write disjoint members and read the tensor only.
+    std::future<void> details = std::async(std::launch::async,
+        [&analysis, &options, &control] { addChannelDetails(analysis, options, control); });
+    addDistribution(analysis, analysis.tensor->values(), options);
+    control.setProgress(progressFrom + (100 - progressFrom) / 2);
+    details.get();
+    control.throwIfCancelled();
+    control.setProgress(100);
     return analysis;
 }
 

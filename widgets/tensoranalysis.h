@@ -61,6 +61,9 @@ struct TensorAnalysis {
     std::string formatName; ///< TensorFile::formatName() of the file
     qs::TensorInfo info;
     std::shared_ptr<const qs::Tensor> tensor;
+    /// The same tensor as a one-element batch list for the calibrators (QuantizationReuse::wholeBatch);
+    /// null when the caller did not provide one.
+    std::shared_ptr<const std::vector<qs::Tensor>> wholeBatch;
     qs::SummaryStats stats;
     qs::Histogram histogram; ///< signed values over [min, max]
     qs::Histogram absHistogram; ///< |x| over [0, absmax]
@@ -81,8 +84,10 @@ std::vector<float> channelValues(const qs::Tensor& tensor, int axis, std::int64_
 /// Histogram and statistics of one channel. Throws qs::Error when the axis or channel is out of range.
 ChannelHistogram analyzeChannel(const qs::Tensor& tensor, int axis, std::int64_t channel, int bins);
 
-/// Runs every analysis of the Distribution view on a loaded tensor. Polls `control` between steps and
-/// reports progress from `progressFrom` to 100. Throws TaskCancelled or qs::Error.
+/// Runs every analysis of the Distribution view on a loaded tensor: the statistics and histograms on the
+/// calling thread while a second thread computes the per-channel statistics, outliers, focus channel and
+/// heat map. Polls `control` between steps and reports progress from `progressFrom` to 100. Throws
+/// TaskCancelled or qs::Error.
 TensorAnalysis analyzeTensor(const qs::TensorInfo& info, std::shared_ptr<const qs::Tensor> tensor,
     const AnalysisOptions& options, const TaskControl& control, int progressFrom = 0);
 

@@ -44,7 +44,8 @@ TensorBrowser::TensorBrowser(QWidget* parent)
     header->setStretchLastSection(false);
     header->setSectionResizeMode(TensorTreeModel::NameColumn, QHeaderView::Stretch);
     for (int column : {TensorTreeModel::ShapeColumn, TensorTreeModel::DTypeColumn,
-             TensorTreeModel::SizeColumn, TensorTreeModel::ChosenColumn})
+             TensorTreeModel::SizeColumn, TensorTreeModel::AbsMaxColumn, TensorTreeModel::KurtosisColumn,
+             TensorTreeModel::OutlierShareColumn, TensorTreeModel::ChosenColumn})
         header->setSectionResizeMode(column, QHeaderView::ResizeToContents);
 
     auto* layout = new QVBoxLayout(this);
@@ -66,6 +67,11 @@ void TensorBrowser::addFile(const OpenFile& file)
     m_model->addFile(file);
     const QModelIndex index = m_proxy->mapFromSource(m_model->fileIndex(file.id));
     m_view->expand(index);
+}
+
+void TensorBrowser::setTensorStats(const TensorRef& tensor, const qs::SummaryStats& stats)
+{
+    m_model->setTensorStats(tensor, stats);
 }
 
 void TensorBrowser::removeFile(int fileId)

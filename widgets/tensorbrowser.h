@@ -1,6 +1,7 @@
 #pragma once
 
 #include "session.h"
+#include "tensor/stats.h"
 
 #include <QWidget>
 
@@ -26,6 +27,8 @@ public:
 
     void addFile(const qs::gui::OpenFile& file);
     void removeFile(int fileId);
+    /// Fills the tensor's absmax, kurtosis and outlier-share columns (SessionController::tensorStatsReady).
+    void setTensorStats(const qs::gui::TensorRef& tensor, const qs::SummaryStats& stats);
 
     /// Makes `tensor` the current row (expanding its parents) without emitting tensorSelected.
     bool showTensor(const qs::gui::TensorRef& tensor);

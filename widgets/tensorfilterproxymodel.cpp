@@ -66,6 +66,11 @@ bool TensorFilterProxyModel::lessThan(const QModelIndex& left, const QModelIndex
     if (a.typeId() == QMetaType::QString && b.typeId() == QMetaType::QString) {
         return naturalCompare(a.toString(), b.toString()) < 0;
     }
+    // Statistics not known yet sort after the known ones (ascending).
+    if (a.isValid() != b.isValid())
+        return a.isValid();
+    if (a.typeId() == QMetaType::Double && b.typeId() == QMetaType::Double)
+        return a.toDouble() < b.toDouble();
     return QSortFilterProxyModel::lessThan(left, right);
 }
 

@@ -7,6 +7,7 @@
 #include <QGuiApplication>
 #include <QPalette>
 #include <algorithm>
+#include <optional>
 
 namespace qs::gui {
 
@@ -20,6 +21,7 @@ struct TensorTreeModel::Node {
     std::vector<std::unique_ptr<Node>> children;
 
     const qs::TensorInfo* info = nullptr; ///< tensors only; owned by `file`
+    std::optional<qs::SummaryStats> stats; ///< tensors only, once known
     std::uint64_t bytes = 0; ///< data bytes of every tensor below
     qs::Shape::value_type elements = 0; ///< elements of every tensor below
     int tensorCount = 0;
@@ -252,11 +254,34 @@ QVariant TensorTreeModel::displayData(const Node& node, int column) const
         return node.kind == NodeKind::Tensor ? dtypeLabel(*node.info) : node.commonDtype;
     case SizeColumn:
         return formatBytes(node.bytes);
+    case AbsMaxColumn:
+        return node.stats ? formatValueShort(node.stats->absmax) : QString();
+    case KurtosisColumn:
+        return node.stats ? QString::number(node.stats->kurtosis, 'f', 2) : QString();
+    case OutlierShareColumn:
+        return node.stats ? formatShare(node.stats->beyond6SigmaShare) : QString();
     case ChosenColumn:
         return chosenLabel(node);
     default:
         return {};
     }
+}
+
+void TensorTreeModel::setTensorStats(const TensorRef& tensor, const qs::SummaryStats& stats)
+{
+    const QModelIndex index = tensorIndex(tensor);
+    Node* leaf = nodeAt(index);
+    if (!leaf)
+        return;
+    leaf->stats = stats;
+    emit dataChanged(index.siblingAtColumn(AbsMaxColumn), index.siblingAtColumn(OutlierShareColumn),
+        {Qt::DisplayRole, SortRole});
+}
+
+bool TensorTreeModel::hasTensorStats(const TensorRef& tensor) const
+{
+    const Node* leaf = nodeAt(tensorIndex(tensor));
+    return leaf && leaf->stats.has_value();
 }
 
 QString TensorTreeModel::chosenLabel(const Node& node) const
@@ -297,6 +322,12 @@ QVariant TensorTreeModel::sortData(const Node& node, int column) const
         return displayData(node, column);
     case SizeColumn:
         return static_cast<qulonglong>(node.bytes);
+    case AbsMaxColumn:
+        return node.stats ? QVariant(node.stats->absmax) : QVariant();
+    case KurtosisColumn:
+        return node.stats ? QVariant(node.stats->kurtosis) : QVariant();
+    case OutlierShareColumn:
+        return node.stats ? QVariant(node.stats->beyond6SigmaShare) : QVariant();
     case ChosenColumn:
         return chosenLabel(node);
     default:
@@ -342,7 +373,8 @@ QVariant TensorTreeModel::data(const QModelIndex& index, int role) const
     case Qt::ToolTipRole:
         return toolTip(*node);
     case Qt::TextAlignmentRole:
-        if (index.column() == SizeColumn)
+        if (index.column() == SizeColumn || index.column() == AbsMaxColumn || index.column() == KurtosisColumn
+            || index.column() == OutlierShareColumn)
             return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
         return {};
     case Qt::ForegroundRole:
@@ -387,6 +419,12 @@ QVariant TensorTreeModel::headerData(int section, Qt::Orientation orientation, i
             return tr("DType");
         case SizeColumn:
             return tr("Size");
+        case AbsMaxColumn:
+            return tr("Absmax");
+        case KurtosisColumn:
+            return tr("Kurtosis");
+        case OutlierShareColumn:
+            return tr("> 6\u03c3");
         case ChosenColumn:
             return tr("Chosen");
         }
@@ -401,6 +439,12 @@ QVariant TensorTreeModel::headerData(int section, Qt::Orientation orientation, i
             return tr("Element type in the file");
         case SizeColumn:
             return tr("Bytes the data occupies in the file");
+        case AbsMaxColumn:
+            return tr("Largest finite |x|; filled in the background after opening");
+        case KurtosisColumn:
+            return tr("Pearson kurtosis (a normal distribution has 3; heavy tails more)");
+        case OutlierShareColumn:
+            return tr("Outlier share: finite values more than 6\u03c3 from the mean");
         case ChosenColumn:
             return tr("The quantization chosen for the tensor with \u201cUse this\u201d, kept for export");
         }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "session.h"
+#include "tensor/stats.h"
 
 #include <QAbstractItemModel>
 #include <QHash>
@@ -18,10 +19,24 @@ class TensorTreeModel : public QAbstractItemModel {
     Q_OBJECT
 
 public:
-    /// ChosenColumn: the scheme chosen for the tensor ("Use this"), empty when none.
-    enum Column { NameColumn, ShapeColumn, DTypeColumn, SizeColumn, ChosenColumn, ColumnCount };
+    /// AbsMax, Kurtosis (Pearson, normal = 3) and OutlierShare (share of finite values beyond 6σ of the
+    /// mean) are blank until the tensor's statistics are known (setTensorStats). ChosenColumn: the scheme
+    /// chosen for the tensor ("Use this"), empty when none.
+    enum Column {
+        NameColumn,
+        ShapeColumn,
+        DTypeColumn,
+        SizeColumn,
+        AbsMaxColumn,
+        KurtosisColumn,
+        OutlierShareColumn,
+        ChosenColumn,
+        ColumnCount
+    };
     enum Role {
-        SortRole = Qt::UserRole + 1, ///< numbers for Shape (elements) and Size (bytes), text otherwise
+        /// Numbers for Shape (elements), Size (bytes) and the statistics columns (double; invalid while
+        /// unknown, and for files and groups), text otherwise.
+        SortRole = Qt::UserRole + 1,
         FilterRole, ///< the full tensor name for tensors, empty for files and groups
         NodeKindRole, ///< NodeKind as int
         FileIdRole,
@@ -37,6 +52,10 @@ public:
     void removeFile(int fileId);
     /// The chosen-setting labels of the tensors of one file, by full tensor name (others: none).
     void setChosenLabels(int fileId, const QHash<QString, QString>& labelsByTensor);
+    /// Fills the statistics columns of `tensor` (nothing happens for a tensor that is not in the tree).
+    void setTensorStats(const qs::gui::TensorRef& tensor, const qs::SummaryStats& stats);
+    /// Whether the statistics columns of `tensor` are filled.
+    bool hasTensorStats(const qs::gui::TensorRef& tensor) const;
 
     QModelIndex fileIndex(int fileId) const;
     QModelIndex tensorIndex(const qs::gui::TensorRef& tensor) const;

@@ -634,7 +634,7 @@ std::vector<Tensor> batchesAlongAxis(const Tensor& tensor, int axis)
     return batches;
 }
 
-CalibrationResult calibrate(
+CalibrationResult calibrateRanges(
     const std::vector<Tensor>& batches, const Scheme& scheme, const CalibrationOptions& options)
 {
     if (batches.empty())
@@ -691,10 +691,27 @@ CalibrationResult calibrate(
     result.histogramBinWidth = out.widthVaries ? 0.0 : out.width;
     result.nonFiniteCount = out.nonFinite;
 
-    const QuantizedTensor quantized = quantize(batches.front(), scheme, result.ranges);
+    // The scales and zero points depend on the ranges only: quantizing one (min, max) row per group with
+    // those ranges derives them without a pass over the data.
+    Tensor rangeRows;
+    rangeRows.shape = {static_cast<std::int64_t>(result.ranges.size()), 2};
+    for (const GroupRange& r : result.ranges) {
+        rangeRows.data.push_back(static_cast<float>(r.min));
+        rangeRows.data.push_back(static_cast<float>(r.max));
+    }
+    Scheme perRow = scheme;
+    perRow.granularity = Granularity::perChannel(0);
+    const QuantizedTensor quantized = quantize(rangeRows, perRow, result.ranges);
     result.scales = quantized.scales;
     result.zeroPoints = quantized.zeroPoints;
     applyPeerQParams(result, scheme);
+    return result;
+}
+
+CalibrationResult calibrate(
+    const std::vector<Tensor>& batches, const Scheme& scheme, const CalibrationOptions& options)
+{
+    CalibrationResult result = calibrateRanges(batches, scheme, options);
     result.report = reportFor(batches, scheme, result.ranges);
     return result;
 }

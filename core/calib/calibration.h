@@ -152,6 +152,13 @@ std::vector<Tensor> batchesAlongAxis(const Tensor& tensor, int axis);
 CalibrationResult calibrate(
     const std::vector<Tensor>& batches, const Scheme& scheme, const CalibrationOptions& options);
 
+/// `calibrate` without the error report (CalibrationResult::report left default-constructed): the ranges,
+/// scales, zero points, histogram facts and curves are equal to calibrate's. For callers that measure the
+/// error themselves (the GUI's fused SIMD pass), since the report's reference pass costs more than most
+/// methods. Throws as calibrate does.
+CalibrationResult calibrateRanges(
+    const std::vector<Tensor>& batches, const Scheme& scheme, const CalibrationOptions& options);
+
 // Building blocks of `calibrate`, exposed for tests, the GUI and scripts. `batches` share one shape (per
 // tensor: any shapes) and the groups are those of groupLayout(scheme, shape). NaN/Inf are excluded everywhere
 // and added to *nonFinite when it is given. A group without any finite value gets [0, 0].
