@@ -330,7 +330,7 @@ void MainWindow::createDocks()
     addDockWidget(Qt::RightDockWidgetArea, m_schemeDock);
     splitDockWidget(m_schemeDock, m_statisticsDock, Qt::Vertical);
 
-    resizeDocks({m_tensorDock, m_schemeDock}, {380, 300}, Qt::Horizontal);
+    resizeDocks({m_tensorDock, m_schemeDock}, {420, 300}, Qt::Horizontal);
 }
 
 void MainWindow::createMenus()

@@ -42,7 +42,10 @@ TensorBrowser::TensorBrowser(QWidget* parent)
     m_view->setIndentation(14);
     QHeaderView* header = m_view->header();
     header->setStretchLastSection(false);
-    header->setSectionResizeMode(TensorTreeModel::NameColumn, QHeaderView::Stretch);
+    // A stretched name column gets what the statistics columns leave, which is almost nothing in a narrow
+    // dock: give it a readable width and let the other columns scroll.
+    header->setSectionResizeMode(TensorTreeModel::NameColumn, QHeaderView::Interactive);
+    header->resizeSection(TensorTreeModel::NameColumn, 210);
     for (int column : {TensorTreeModel::ShapeColumn, TensorTreeModel::DTypeColumn,
              TensorTreeModel::SizeColumn, TensorTreeModel::AbsMaxColumn, TensorTreeModel::KurtosisColumn,
              TensorTreeModel::OutlierShareColumn, TensorTreeModel::ChosenColumn})
