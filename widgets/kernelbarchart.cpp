@@ -44,7 +44,7 @@ KernelBarChart::KernelBarChart(QWidget* parent)
     styleBaseline(m_gpuLine, m_gpuLabel, QColor(20, 110, 20));
     m_group->setSpacingType(QCPBarsGroup::stAbsolute);
     m_group->setSpacing(2);
-    legend->setVisible(true);
+    legend->setVisible(false);
     legend->setBrush(QColor(255, 255, 255, 210));
     legend->setBorderPen(QPen(QColor(0, 0, 0, 60)));
     axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
@@ -68,6 +68,7 @@ void KernelBarChart::clearResults()
     xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     xAxis->setRange(-0.5, 0.5);
     yAxis->setRange(0, 1);
+    legend->setVisible(legend->itemCount() > 0);
     replot();
 }
 
@@ -127,6 +128,7 @@ void KernelBarChart::setResults(
     xAxis->setRange(-0.6, std::max<double>(static_cast<double>(m_kernels.size()) - 0.4, 0.6));
     yAxis->setRange(0, peak > 0 ? peak * 1.15 : 1.0);
     rememberHomeView();
+    legend->setVisible(legend->itemCount() > 0);
     replot();
 }
 
