@@ -279,15 +279,20 @@ private slots:
 
     void otherRanksExplainTheHeatMap()
     {
+        // Rank 3: one row per index of axis 0, the trailing axes flattened ([3, 4, 5] as [3, 20]).
         QVERIFY(show(QStringLiteral("cube")));
-        QVERIFY(!view()->heatMapPanel()->isShowingPlot());
-        const QString cube = view()->heatMapPanel()->message();
-        QVERIFY2(cube.contains(QStringLiteral("2\u2011D")) && cube.contains(QStringLiteral("[3, 4, 5]")),
-            qPrintable(cube));
+        QVERIFY(view()->heatMapPanel()->isShowingPlot());
+        const HeatMap& cubeMap = view()->heatMapPlot()->heatMap();
+        QCOMPARE(cubeMap.sourceRows, std::int64_t(3));
+        QCOMPARE(cubeMap.sourceCols, std::int64_t(20));
+        QVERIFY2(view()->heatMapPlot()->title().contains(QStringLiteral("as [3, 20]")),
+            qPrintable(view()->heatMapPlot()->title()));
+        QCOMPARE(view()->heatMapPlot()->xAxis->label(), QStringLiteral("axes 1\u20132 flattened"));
         QCOMPARE(view()->axisSpinBox()->maximum(), 2);
         QVERIFY(view()->axisSpinBox()->isEnabled());
 
         QVERIFY(show(QStringLiteral("vector")));
+        QVERIFY(!view()->heatMapPanel()->isShowingPlot());
         QVERIFY(view()->heatMapPanel()->message().contains(QStringLiteral("[12]")));
         QCOMPARE(view()->channelProfilePlot()->channelCount(), 12);
         QVERIFY(!view()->axisSpinBox()->isEnabled());

@@ -440,23 +440,30 @@ void DistributionView::updateHeatMap()
     if (a.heatMap) {
         const HeatMap& map = *a.heatMap;
         m_heatMap->setHeatMap(map);
+        const bool flattened = a.rank() > 2;
+        const QString view
+            = flattened ? tr(", as [%1, %2]").arg(map.sourceRows).arg(map.sourceCols) : QString();
         if (map.rowsPerCell > 1 || map.colsPerCell > 1)
-            m_heatMap->setTitle(
-                tr("|x| heat map, max over %1\u00d7%2 blocks").arg(map.rowsPerCell).arg(map.colsPerCell));
+            m_heatMap->setTitle(tr("|x| heat map%1, max over %2\u00d7%3 blocks")
+                                    .arg(view)
+                                    .arg(map.rowsPerCell)
+                                    .arg(map.colsPerCell));
         else
-            m_heatMap->setTitle(tr("|x| heat map"));
+            m_heatMap->setTitle(tr("|x| heat map%1").arg(view));
+        m_heatMap->xAxis->setLabel(
+            flattened ? tr("axes 1\u2013%1 flattened").arg(a.rank() - 1) : tr("column (axis 1)"));
         m_heatMap->replot();
         m_heatMapPanel->showPlot();
         return;
     }
     m_heatMap->clearHeatMap();
-    if (a.rank() == 2)
+    if (a.rank() >= 2)
         m_heatMapPanel->showMessage(
-            tr("The heat map is shown for 2\u2011D tensors; this one is %1 and has no elements.")
-                .arg(formatShape(a.info.shape)));
+            tr("The heat map needs elements; this tensor is %1.").arg(formatShape(a.info.shape)));
     else
-        m_heatMapPanel->showMessage(tr("The heat map is shown for 2\u2011D tensors; this one is %1 (%2).")
-                                        .arg(formatShape(a.info.shape), rankWord(a.rank())));
+        m_heatMapPanel->showMessage(
+            tr("The heat map is shown for tensors of rank 2 and more; this one is %1 (%2).")
+                .arg(formatShape(a.info.shape), rankWord(a.rank())));
 }
 
 void DistributionView::selectChannel(std::int64_t channel)

@@ -136,9 +136,11 @@ void addChannelDetails(TensorAnalysis& analysis, const AnalysisOptions& options,
                 tensor, axis, analysis.outliers.front().channel, options.channelHistogramBins);
         control.throwIfCancelled();
     }
-    if (tensor.shape.size() == 2 && !tensor.data.empty())
-        analysis.heatMap = poolAbsMax(
-            tensor.data.data(), tensor.shape[0], tensor.shape[1], options.heatMapMaxSide, control);
+    // Rank 3 and more: rows along axis 0, the trailing axes flattened into columns (a conv weight
+    // [out, in, kh, kw] shows one row per output channel).
+    if (tensor.shape.size() >= 2 && !tensor.data.empty() && tensor.shape[0] > 0)
+        analysis.heatMap = poolAbsMax(tensor.data.data(), tensor.shape[0],
+            std::int64_t(tensor.data.size()) / tensor.shape[0], options.heatMapMaxSide, control);
 }
 
 } // namespace
