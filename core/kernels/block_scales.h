@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <variant>
 #include <vector>
@@ -48,6 +49,13 @@ struct BlockScale {
     float scale = 1;
     float inverse = 1;
 };
+
+/// 2^e as a float32, e in [-149, 127]: std::ldexp(1.0f, e), built from the exponent field where it is
+/// normal (std::ldexp is a library call, once per block).
+inline float powerOfTwo(int e)
+{
+    return e >= -126 ? detail::bitsFloat(static_cast<std::uint32_t>(e + 127) << 23) : std::ldexp(1.0f, e);
+}
 
 /// The scales of `blocks` (one MinMaxResult per block, minMaxGroups' reduction) for a fused block format
 /// (kernels.h, blockFakeQuantError):
@@ -98,9 +106,9 @@ inline std::vector<BlockScale> blockScales(const Scheme& scheme, const std::vect
             || !mxSharedExponent(blocks[g].absmax, scheme.e8m0Rounding, elementMax, mantissaBits, exponent))
             scales[g] = {kNaN, 0};
         else if (mxint8)
-            scales[g] = {std::ldexp(1.0f, exponent - 6), 0};
+            scales[g] = {powerOfTwo(exponent - 6), 0};
         else
-            scales[g] = {std::ldexp(1.0f, exponent), std::ldexp(1.0f, -exponent)};
+            scales[g] = {powerOfTwo(exponent), powerOfTwo(-exponent)};
     }
     return scales;
 }

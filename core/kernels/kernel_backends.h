@@ -225,6 +225,13 @@ struct CpuKernels {
     /// Reads x[0, n) once as fast as the target can (the bandwidth baseline); returns a checksum so the
     /// reads cannot be optimised away.
     std::uint32_t (*streamRead)(const float* x, std::int64_t n) = nullptr;
+    /// The blocks [first, last) of a block format (`plan`: Row pattern, one row of blocks per row, as
+    /// blockFakeQuantError sets it): out[g - first].absmax = max |x| over the finite x of block g (+0 when
+    /// it has none), .nonFinite = its NaN/±Inf count; min and max are left 0. The absmax equals
+    /// minMaxGroups' (max(|min|, |max|)) bit for bit.
+    void (*blockAbsmaxRange)(
+        const FakeQuantPlan& plan, const float* x, std::int64_t first, std::int64_t last, MinMaxResult* out)
+        = nullptr;
 };
 
 /// Runs work(thread, first, last) on `threads` threads over [0, taskCount), thread t taking

@@ -262,6 +262,19 @@ std::vector<MinMaxResult> groupMinMax(const CpuKernels& kernels, const FakeQuant
     return results;
 }
 
+/// The absmax and non-finite count of every block of a block format's plan (CpuKernels::blockAbsmaxRange),
+/// the blocks split evenly over the threads: each block is reduced whole by one thread, so nothing merges.
+std::vector<MinMaxResult> blockAbsmax(
+    const CpuKernels& kernels, const FakeQuantPlan& plan, I blockCount, const float* values, int threads)
+{
+    std::vector<MinMaxResult> blocks(static_cast<std::size_t>(blockCount));
+    forEachThreadRange(blockCount, kernelThreads(threads), [&](int, I first, I last) {
+        if (first < last)
+            kernels.blockAbsmaxRange(plan, values, first, last, blocks.data() + first);
+    });
+    return blocks;
+}
+
 /// The chunk sums of a validated plan on a CPU backend, merged in chunk order.
 ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, int threads)
 {
@@ -656,7 +669,7 @@ ErrorSums blockFakeQuantError(
     const I rows = plan.rowLength == 0 ? 0 : plan.elementCount / plan.rowLength;
     const I groupCount = rows * plan.perRow;
     const CpuKernels& kernels = cpuKernels(backend);
-    const std::vector<MinMaxResult> blocks = groupMinMax(kernels, plan, groupCount, values, threads);
+    const std::vector<MinMaxResult> blocks = blockAbsmax(kernels, plan, groupCount, values.data(), threads);
 
     const bool nvfp4 = scheme.blockFormat == BlockFormat::NVFP4;
     const bool mxint8 = scheme.blockFormat == BlockFormat::MXINT8;

@@ -141,6 +141,24 @@ ChunkErrorSums fakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin
     return chunk;
 }
 
+void blockAbsmaxRange(const FakeQuantPlan& plan, const float* x, I first, I last, MinMaxResult* out)
+{
+    for (I g = first; g < last; ++g) {
+        const I row = g / plan.perRow;
+        const I start = (g - row * plan.perRow) * plan.groupSize;
+        const float* block = x + row * plan.rowLength + start;
+        const I n = std::min(plan.groupSize, plan.rowLength - start);
+        MinMaxResult r;
+        for (I i = 0; i < n; ++i) {
+            if (isFiniteFloat(block[i]))
+                r.absmax = std::max(r.absmax, std::fabs(block[i]));
+            else
+                ++r.nonFinite;
+        }
+        out[g - first] = r;
+    }
+}
+
 std::uint32_t streamRead(const float* x, I n)
 {
     std::uint32_t sum = 0;
@@ -154,7 +172,7 @@ std::uint32_t streamRead(const float* x, I n)
 const CpuKernels& scalarKernels()
 {
     static const CpuKernels kernels {
-        "scalar C++", &minMaxRange, &histogramRange, &fakeQuantChunk, &streamRead};
+        "scalar C++", &minMaxRange, &histogramRange, &fakeQuantChunk, &streamRead, &blockAbsmaxRange};
     return kernels;
 }
 

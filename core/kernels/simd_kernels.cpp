@@ -154,6 +154,54 @@ MinMaxPartial MinMaxRange(const float* HWY_RESTRICT x, I n)
     return partial;
 }
 
+// ---- block absmax ----
+
+/// The largest magnitude bits of a block of at most a few vectors: the non-negative float bits order like
+/// the magnitudes. NaN/±Inf (bits >= 0x7F800000) would win; a block holding one is reduced again without
+/// them, which is rare enough to do one element at a time.
+void BlockAbsmaxRange(
+    const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I first, I last, MinMaxResult* out)
+{
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const auto lanes = static_cast<I>(hn::Lanes(df));
+    const auto magnitudeMask = hn::Set(di, 0x7FFFFFFF);
+    const auto magnitude
+        = [](float v) { return static_cast<std::int32_t>(detail::floatBits(v) & 0x7FFFFFFFu); };
+    I row = first / plan.perRow;
+    I start = (first - row * plan.perRow) * plan.groupSize;
+    for (I g = first; g < last; ++g) {
+        const I offset = row * plan.rowLength + start;
+        const I n = std::min(plan.groupSize, plan.rowLength - start);
+        const float* block = x + offset;
+        prefetchAhead(x, offset, plan.elementCount, n);
+        auto largest = hn::Zero(di);
+        I i = 0;
+        for (; i + lanes <= n; i += lanes)
+            largest = hn::Max(largest, hn::And(hn::BitCast(di, hn::LoadU(df, block + i)), magnitudeMask));
+        std::int32_t best = hn::GetLane(hn::MaxOfLanes(di, largest));
+        for (; i < n; ++i)
+            best = std::max(best, magnitude(block[i]));
+        MinMaxResult r;
+        if (best >= 0x7F800000) {
+            best = 0;
+            for (I j = 0; j < n; ++j) {
+                if (magnitude(block[j]) >= 0x7F800000)
+                    ++r.nonFinite;
+                else
+                    best = std::max(best, magnitude(block[j]));
+            }
+        }
+        r.absmax = detail::bitsFloat(static_cast<std::uint32_t>(best));
+        out[g - first] = r;
+        start += plan.groupSize;
+        if (start >= plan.rowLength) {
+            start = 0;
+            ++row;
+        }
+    }
+}
+
 // ---- histogram ----
 
 void HistogramRange(const float* HWY_RESTRICT x, I n, const HistogramPlan& plan, std::int64_t* counts)
@@ -676,8 +724,8 @@ std::uint32_t StreamRead(const float* HWY_RESTRICT x, I n)
 
 const CpuKernels* TargetKernels()
 {
-    static const CpuKernels kernels {
-        hwy::TargetName(HWY_TARGET), &MinMaxRange, &HistogramRange, &FakeQuantChunk, &StreamRead};
+    static const CpuKernels kernels {hwy::TargetName(HWY_TARGET), &MinMaxRange, &HistogramRange,
+        &FakeQuantChunk, &StreamRead, &BlockAbsmaxRange};
     return &kernels;
 }
 
