@@ -284,6 +284,16 @@ CollectedHistogram collectModelOpt(const std::vector<Tensor>& batches, bool torc
     return collector.histogram();
 }
 
+/// pytorch-quantization's MSE minimum is a near-tie (runner-up within 1e-5..4e-3, relative; the peer ran on
+/// CUDA): the manifest's `diagnosticKey` note records the centre index the peer chose (ModelOpt's start bin
+/// 128 + the index in the curve). True when ours is that same centre, not merely the same value.
+bool chosePeerCentre(const Input& in, const QString& diagnosticKey, const SearchResult& mse)
+{
+    const QJsonObject diagnostic = notes(in)[diagnosticKey].toObject();
+    return std::int64_t(128 + mse.curve.best)
+        == std::int64_t(diagnostic[QStringLiteral("peer_center_index")].toInt(-1));
+}
+
 /// "<set>/<activation>" for every activation of every set.
 QStringList activationIds()
 {
@@ -757,15 +767,7 @@ private slots:
         }
     }
 
-    void modelOptAmax_data()
-    {
-        QTest::addColumn<QString>("input");
-        QTest::addColumn<bool>("torchHist");
-        for (const QString& input : activationIds()) {
-            QTest::addRow("%s/torchhist", qPrintable(input)) << input << true;
-            QTest::addRow("%s/nphist", qPrintable(input)) << input << false;
-        }
-    }
+    void modelOptAmax_data() { modelOptHistogram_data(); }
 
     // [entropy, percentile, mse] on the collected histogram: ModelOpt compute_amax('entropy') (stride 1,
     // start_bin 128), compute_amax('percentile', percentile=99.99), pytorch-quantization
@@ -788,14 +790,8 @@ private slots:
         QCOMPARE_BITS(modelOptPercentileAmax(h, 99.99), want[1]);
         const SearchResult mse = mseHistogramSearch(h, int8, Compatibility::ModelOpt, 128, 1);
         QCOMPARE_BITS(mse.range.max, want[2]);
-        // The MSE minimum is a near-tie (runner-up within 3e-5..4e-3, relative; the peer ran on CUDA): the
-        // manifest records the centre index the peer chose. Ours is the same centre, not merely the same
-        // value.
-        const QJsonObject diagnostic
-            = notes(in)[QStringLiteral("pytorch_quantization_%1_%2_mse_diagnostic").arg(path, in.name)]
-                  .toObject();
-        QCOMPARE(std::int64_t(128 + mse.curve.best),
-            std::int64_t(diagnostic[QStringLiteral("peer_center_index")].toInt()));
+        QVERIFY(chosePeerCentre(
+            in, QStringLiteral("pytorch_quantization_%1_%2_mse_diagnostic").arg(path, in.name), mse));
 
         if (!torchHist)
             return;
@@ -841,11 +837,8 @@ private slots:
         QCOMPARE_BITS(entropy.range.max, want[0]);
         const SearchResult mse = mseHistogramSearch(h, uint8, Compatibility::ModelOpt, 128, 1);
         QCOMPARE_BITS(mse.range.max, want[1]);
-        const QJsonObject diagnostic = notes(
-            in)[QStringLiteral("pytorch_quantization_%1_%2_mse_unsigned_diagnostic").arg(path, in.name)]
-                                           .toObject();
-        QCOMPARE(std::int64_t(128 + mse.curve.best),
-            std::int64_t(diagnostic[QStringLiteral("peer_center_index")].toInt()));
+        QVERIFY(chosePeerCentre(in,
+            QStringLiteral("pytorch_quantization_%1_%2_mse_unsigned_diagnostic").arg(path, in.name), mse));
         if (!torchHist)
             return;
         const CalibrationResult e
