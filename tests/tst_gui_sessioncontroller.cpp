@@ -188,7 +188,10 @@ private slots:
 
         const AnalysisPtr probs = analyse(controller, id, QStringLiteral("attn.probs"));
         QVERIFY(probs);
-        QVERIFY(!probs->heatMap);
+        // Rank 3: the heat map views it as [2, 60] (axis 0 by the trailing axes flattened).
+        QVERIFY(probs->heatMap);
+        QCOMPARE(probs->heatMap->sourceRows, std::int64_t(2));
+        QCOMPARE(probs->heatMap->sourceCols, std::int64_t(60));
         QCOMPARE(probs->rank(), std::size_t(3));
         QVERIFY(probs->stats == qs::computeSummaryStats(loadDirect(m_path, "attn.probs").data));
     }
