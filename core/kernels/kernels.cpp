@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "formats/number_format.h"
 #include "kernels/block_scales.h"
+#include "kernels/encoder_table.h"
 #include "kernels/kernel_backends.h"
 #include "quant/block_formats.h"
 
@@ -75,40 +76,14 @@ I product(const Shape& shape, std::size_t from, std::size_t to)
     return n;
 }
 
-/// The quantizer's table kernel, rebuilt here: the code regions of the format's monotone encoder over all
-/// finite floats, found by bisection on encodeValue (so thresholds, ties and -0 codes are the format's).
+/// The quantizer's table kernel (encoder_table.h).
 void buildTable(const NumberFormat& format, FakeQuantPlan& plan)
 {
-    const auto encode
-        = [&](I key) { return encodeValue(format, double(keyValue(static_cast<std::int32_t>(key)))); };
-    I low = orderedKey(-FLT_MAX);
-    const I high = orderedKey(FLT_MAX);
-    std::uint32_t code = encode(low);
-    std::vector<std::uint32_t> codes {code};
-    while (encode(high) != code) {
-        I a = low;
-        I b = high;
-        while (b - a > 1) {
-            const I middle = a + (b - a) / 2;
-            (encode(middle) == code ? a : b) = middle;
-        }
-        code = encode(b);
-        plan.thresholds.push_back(static_cast<std::int32_t>(b));
-        codes.push_back(code);
-        low = b;
-        if (codes.size() > 256)
-            throw Error("number format '" + format.name + "' has too many codes for the fused kernels");
-    }
-    double lowest = 0;
-    double highest = 0;
-    for (const std::uint32_t c : codes) {
-        const double value = decodeValue(format, c);
-        plan.values.push_back(static_cast<float>(value));
-        lowest = std::min(lowest, value);
-        highest = std::max(highest, value);
-    }
-    plan.lowestKey = orderedKey(static_cast<float>(lowest));
-    plan.highestKey = orderedKey(static_cast<float>(highest));
+    EncoderTable table = encoderTable(format, "the fused kernels");
+    plan.thresholds = std::move(table.thresholds);
+    plan.values = std::move(table.values);
+    plan.lowestKey = table.lowestKey;
+    plan.highestKey = table.highestKey;
 }
 
 /// Largest |decoded value| an element can take before the scale.

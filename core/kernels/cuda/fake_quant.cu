@@ -1,6 +1,7 @@
 #include "formats/number_format.h"
 #include "kernels/cuda/fake_quant.cuh"
 #include "kernels/cuda_kernels.h"
+#include "kernels/encoder_table.h"
 #include "quant/group_geometry.h"
 #include "quant/scale_rounding.h"
 
@@ -444,51 +445,15 @@ void nonFiniteUnits(const NumberFormat& format, ElementGrid& grid)
         grid.nonFiniteUnits[k] = static_cast<float>(decodeValue(format, encodeValue(format, inputs[k])));
 }
 
-float keyFloat(std::int32_t key)
-{
-    return std::bit_cast<float>(static_cast<std::uint32_t>(signedKey(static_cast<std::uint32_t>(key))));
-}
-
-std::int32_t floatKey(float value)
-{
-    return signedKey(std::bit_cast<std::uint32_t>(value));
-}
-
-/// The code regions of the format's monotone encoder over all finite floats, found by bisection on
-/// encodeValue as the quantizer's and the scalar backend's table kernels do.
+/// The format's encoder table (encoder_table.h, the same table the CPU kernels use).
 void buildTable(const NumberFormat& format, std::vector<std::int32_t>& thresholds, std::vector<float>& values,
     ElementGrid& grid)
 {
-    const auto encode
-        = [&](I key) { return encodeValue(format, double(keyFloat(static_cast<std::int32_t>(key)))); };
-    I low = floatKey(-FLT_MAX);
-    const I high = floatKey(FLT_MAX);
-    std::uint32_t code = encode(low);
-    std::vector<std::uint32_t> codes {code};
-    while (encode(high) != code) {
-        I a = low;
-        I b = high;
-        while (b - a > 1) {
-            const I middle = a + (b - a) / 2;
-            (encode(middle) == code ? a : b) = middle;
-        }
-        code = encode(b);
-        thresholds.push_back(static_cast<std::int32_t>(b));
-        codes.push_back(code);
-        low = b;
-        if (codes.size() > 256)
-            throw Error("number format '" + format.name + "' has too many codes for the CUDA table kernel");
-    }
-    double lowest = 0;
-    double highest = 0;
-    for (const std::uint32_t c : codes) {
-        const double value = decodeValue(format, c);
-        values.push_back(static_cast<float>(value));
-        lowest = std::min(lowest, value);
-        highest = std::max(highest, value);
-    }
-    grid.lowestKey = floatKey(static_cast<float>(lowest));
-    grid.highestKey = floatKey(static_cast<float>(highest));
+    kernel_detail::EncoderTable table = kernel_detail::encoderTable(format, "the CUDA table kernel");
+    thresholds = std::move(table.thresholds);
+    values = std::move(table.values);
+    grid.lowestKey = table.lowestKey;
+    grid.highestKey = table.highestKey;
 }
 
 /// The group pattern and lookup of a granularity's geometry over n elements.

@@ -1,0 +1,76 @@
+#pragma once
+
+#include "base/error.h"
+#include "formats/number_format.h"
+
+#include <algorithm>
+#include <bit>
+#include <cfloat>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qs::kernel_detail {
+
+/// A lookup-table view of a format's monotone element encoder, shared by the CPU and CUDA table kernels.
+/// Keys order like the floats (int32 of the bits with the low 31 bits flipped for negatives: -0 just below
+/// +0). Element x (already divided by its scale) gets values[k] for the k with thresholds[k-1] <= key(x) <
+/// thresholds[k]; the regions are found by bisection on encodeValue over all finite floats, so thresholds,
+/// ties and -0 codes are exactly the format's.
+struct EncoderTable {
+    std::vector<std::int32_t> thresholds; ///< first key of every region after the first
+    std::vector<float> values; ///< decodeValue of each region's code, one more than thresholds
+    std::int32_t lowestKey = 0; ///< key of min(0, smallest value)
+    std::int32_t highestKey = 0; ///< key of max(0, largest value)
+};
+
+inline std::int32_t encoderKey(float value)
+{
+    const auto bits = std::bit_cast<std::int32_t>(value);
+    return bits ^ ((bits >> 31) & 0x7FFFFFFF);
+}
+
+inline float encoderKeyValue(std::int32_t key)
+{
+    return std::bit_cast<float>(key ^ ((key >> 31) & 0x7FFFFFFF));
+}
+
+/// Throws qs::Error, naming `who`, for a format with more than 256 codes.
+inline EncoderTable encoderTable(const NumberFormat& format, const std::string& who)
+{
+    using I = std::int64_t;
+    const auto encode
+        = [&](I key) { return encodeValue(format, double(encoderKeyValue(static_cast<std::int32_t>(key)))); };
+    EncoderTable table;
+    I low = encoderKey(-FLT_MAX);
+    const I high = encoderKey(FLT_MAX);
+    std::uint32_t code = encode(low);
+    std::vector<std::uint32_t> codes {code};
+    while (encode(high) != code) {
+        I a = low;
+        I b = high;
+        while (b - a > 1) {
+            const I middle = a + (b - a) / 2;
+            (encode(middle) == code ? a : b) = middle;
+        }
+        code = encode(b);
+        table.thresholds.push_back(static_cast<std::int32_t>(b));
+        codes.push_back(code);
+        low = b;
+        if (codes.size() > 256)
+            throw Error("number format '" + format.name + "' has too many codes for " + who);
+    }
+    double lowest = 0;
+    double highest = 0;
+    for (const std::uint32_t c : codes) {
+        const double value = decodeValue(format, c);
+        table.values.push_back(static_cast<float>(value));
+        lowest = std::min(lowest, value);
+        highest = std::max(highest, value);
+    }
+    table.lowestKey = encoderKey(static_cast<float>(lowest));
+    table.highestKey = encoderKey(static_cast<float>(highest));
+    return table;
+}
+
+} // namespace qs::kernel_detail
