@@ -223,46 +223,97 @@ Case randomCase(const Scheme& scheme, Shape shape, unsigned seed, bool specials)
     return c;
 }
 
-/// ErrorSums of (x, x̂) accumulated exactly as kernels.h documents it, independently of the kernels.
+/// The sums of one chunk [begin, end) in kernels.h's order: float runs, or double when `inDouble`.
+struct ReferenceChunk {
+    double sums[6] = {};
+    double maxAbsError = 0;
+    std::int64_t count = 0;
+    std::int64_t nonFinite = 0;
+};
+
+ReferenceChunk referenceChunk(
+    std::span<const float> x, std::span<const float> xhat, std::int64_t begin, std::int64_t end, bool inDouble)
+{
+    ReferenceChunk chunk;
+    double lanes[6][kKernelLanes] = {};
+    float runs[6][kKernelLanes] = {};
+    float maxError = 0;
+    for (std::int64_t runBegin = begin; runBegin < end; runBegin += kKernelRun) {
+        for (std::int64_t i = runBegin; i < std::min(end, runBegin + kKernelRun); ++i) {
+            const float a = x[static_cast<std::size_t>(i)];
+            const float b = xhat[static_cast<std::size_t>(i)];
+            if (!std::isfinite(a)) {
+                ++chunk.nonFinite;
+                continue;
+            }
+            ++chunk.count;
+            const auto lane = static_cast<std::size_t>(i % kKernelLanes);
+            if (inDouble) {
+                double e = std::fabs(double(a) - double(b));
+                if (std::isnan(e))
+                    e = std::numeric_limits<double>::infinity();
+                const double terms[6] = {e * e, e, double(a) * a, std::fabs(double(a)),
+                    std::isfinite(b) ? double(a) * b : 0.0, std::isfinite(b) ? double(b) * b : 0.0};
+                for (int s = 0; s < 6; ++s)
+                    lanes[s][lane] += terms[s];
+                chunk.maxAbsError = std::max(chunk.maxAbsError, e);
+                continue;
+            }
+            // volatile keeps every product rounded to float before its add.
+            volatile float e = std::fabs(a - b);
+            if (std::isnan(e))
+                e = std::numeric_limits<float>::infinity();
+            volatile float terms[6] = {e * e, e, a * a, std::fabs(a), std::isfinite(b) ? a * b : 0.0f,
+                std::isfinite(b) ? b * b : 0.0f};
+            for (int s = 0; s < 6; ++s)
+                runs[s][lane] += terms[s];
+            maxError = std::max(maxError, float(e));
+        }
+        for (int s = 0; s < 6; ++s)
+            for (int lane = 0; lane < kKernelLanes; ++lane) {
+                lanes[s][lane] += double(runs[s][lane]);
+                runs[s][lane] = 0;
+            }
+    }
+    if (!inDouble)
+        chunk.maxAbsError = maxError;
+    for (int s = 0; s < 6; ++s)
+        for (int lane = 0; lane < kKernelLanes; ++lane)
+            chunk.sums[s] += lanes[s][static_cast<std::size_t>(lane)];
+    return chunk;
+}
+
+/// ErrorSums of (x, x̂) accumulated exactly as kernels.h documents it, independently of the kernels: float
+/// runs per chunk (double where the documented test says so), chunks added per span, spans in order.
 ErrorSums referenceSums(std::span<const float> x, std::span<const float> xhat, std::int64_t clipped)
 {
     ErrorSums total;
     total.clipped = clipped;
     const auto n = static_cast<std::int64_t>(x.size());
-    for (std::int64_t begin = 0; begin < n; begin += kKernelChunk) {
-        double lanes[6][kKernelLanes] = {};
-        for (std::int64_t i = begin; i < std::min(n, begin + kKernelChunk); ++i) {
-            if (!std::isfinite(x[static_cast<std::size_t>(i)])) {
-                ++total.nonFinite;
-                continue;
-            }
-            const double a = x[static_cast<std::size_t>(i)];
-            const double b = xhat[static_cast<std::size_t>(i)];
-            double e = std::fabs(a - b);
-            if (std::isnan(e))
-                e = std::numeric_limits<double>::infinity();
-            const auto lane = static_cast<std::size_t>(i % kKernelLanes);
-            lanes[0][lane] += e * e;
-            lanes[1][lane] += e;
-            lanes[2][lane] += a * a;
-            lanes[3][lane] += std::fabs(a);
-            if (std::isfinite(b)) {
-                lanes[4][lane] += a * b;
-                lanes[5][lane] += b * b;
-            }
-            total.maxAbsError = std::max(total.maxAbsError, e);
-            ++total.count;
-        }
-        double chunk[6] = {};
+    double* totals[6] = {&total.sumSquaredError, &total.sumAbsError, &total.sumSquaredSignal,
+        &total.sumAbsSignal, &total.sumProduct, &total.sumSquaredRecon};
+    double span[6] = {};
+    std::int64_t chunkIndex = 0;
+    for (std::int64_t begin = 0; begin < n; begin += kKernelChunk, ++chunkIndex) {
+        const std::int64_t end = std::min(n, begin + kKernelChunk);
+        ReferenceChunk chunk = referenceChunk(x, xhat, begin, end, false);
+        const double* sums = chunk.sums;
+        const bool inaccurate = !std::all_of(sums, sums + 6, [](double v) { return std::isfinite(v); })
+            || (sums[2] < 0x1p-100 && sums[3] > 0) || (sums[0] < 0x1p-100 && sums[1] > 0)
+            || (sums[5] < 0x1p-100 && sums[4] != 0);
+        if (inaccurate)
+            chunk = referenceChunk(x, xhat, begin, end, true);
         for (int s = 0; s < 6; ++s)
-            for (int lane = 0; lane < kKernelLanes; ++lane)
-                chunk[s] += lanes[s][static_cast<std::size_t>(lane)];
-        total.sumSquaredError += chunk[0];
-        total.sumAbsError += chunk[1];
-        total.sumSquaredSignal += chunk[2];
-        total.sumAbsSignal += chunk[3];
-        total.sumProduct += chunk[4];
-        total.sumSquaredRecon += chunk[5];
+            span[s] += chunk.sums[s];
+        total.maxAbsError = std::max(total.maxAbsError, chunk.maxAbsError);
+        total.count += chunk.count;
+        total.nonFinite += chunk.nonFinite;
+        if ((chunkIndex + 1) % kKernelSpan == 0 || end == n) {
+            for (int s = 0; s < 6; ++s) {
+                *totals[s] += span[s];
+                span[s] = 0;
+            }
+        }
     }
     return total;
 }
@@ -284,14 +335,14 @@ QByteArray describe(const ErrorSums& s)
         .toUtf8();
 }
 
-/// Equal up to the summation order: relative 1e-12, or `absolute` (SQNR near 0 dB is a difference of
-/// nearly equal logarithms).
+/// Equal up to the kernels' float runs (kernels.h: about 1e-7 relative): relative 1e-5, or `absolute`
+/// (SQNR near 0 dB is a difference of nearly equal logarithms).
 bool close(double a, double b, double absolute = 1e-15)
 {
     if (a == b)
         return true;
     const double difference = std::fabs(a - b);
-    return difference <= 1e-12 * std::max(std::fabs(a), std::fabs(b)) || difference <= absolute;
+    return difference <= 1e-5 * std::max(std::fabs(a), std::fabs(b)) || difference <= absolute;
 }
 
 /// The SIMD targets to try; Highway's own choice is restored when the test ends.
@@ -486,12 +537,12 @@ private slots:
                                       quantized.scales, quantized.zeroPoints),
                 4.0);
         QCOMPARE(fromSums.count, report.count);
-        QCOMPARE(fromSums.maxAbsError, report.maxAbsError);
+        QCOMPARE(float(fromSums.maxAbsError), float(report.maxAbsError)); // float e (kernels.h)
         QCOMPARE(fromSums.clippedShare, report.clippedShare);
         QCOMPARE(fromSums.bitsPerValue, report.bitsPerValue);
         for (const auto& [name, a, b, absolute] : {std::tuple {"mse", fromSums.mse, report.mse, 0.0},
                  std::tuple {"rmse", fromSums.rmse, report.rmse, 0.0},
-                 std::tuple {"sqnr", fromSums.sqnrDb, report.sqnrDb, 1e-9},
+                 std::tuple {"sqnr", fromSums.sqnrDb, report.sqnrDb, 1e-6},
                  std::tuple {"mean abs", fromSums.meanAbsError, report.meanAbsError, 0.0},
                  std::tuple {"relative rmse", fromSums.relativeRmse, report.relativeRmse, 0.0},
                  std::tuple {"cosine", fromSums.cosine, report.cosine, 1e-15}})
@@ -942,7 +993,7 @@ private slots:
                               q.zeroPoints, 1);
             QCOMPARE(a.report, errorReportFromSums(sums, bits));
             QCOMPARE(a.report.count, b.report.count);
-            QCOMPARE(a.report.maxAbsError, b.report.maxAbsError);
+            QCOMPARE(float(a.report.maxAbsError), float(b.report.maxAbsError));
             QCOMPARE(a.report.clippedShare, b.report.clippedShare);
             QCOMPARE(a.report.bitsPerValue, b.report.bitsPerValue);
             QCOMPARE(a.report.p99AbsError, 0.0);
@@ -966,7 +1017,7 @@ private slots:
         const ErrorReport tinyReference = computeErrorReport(tiny.data, dequantize(tinyQ).data,
             tinyQ.clippedCount, effectiveBitsPerValue(tinyCells[0].scheme, tiny.shape));
         QCOMPARE(tinyCells[0].report.count, tinyReference.count);
-        QCOMPARE(tinyCells[0].report.maxAbsError, tinyReference.maxAbsError);
+        QCOMPARE(float(tinyCells[0].report.maxAbsError), float(tinyReference.maxAbsError));
         QCOMPARE(tinyCells[0].report.clippedShare, tinyReference.clippedShare);
         QVERIFY(close(tinyCells[0].report.mse, tinyReference.mse));
 

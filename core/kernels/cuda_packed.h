@@ -7,11 +7,17 @@
 // group min/max (finite values, -0 < +0, by ordered integer keys) and the block absmax are reduced on the
 // device; the group parameters are derived from them on the host exactly as the CPU backends do
 // (qs::quantize of the (min, max) rows for element formats; NF4 absmax including ±Inf and ignoring NaN; the
-// MX shared exponent of kernels/mx_shared_exponent.h); then one kernel writes the packed bytes directly (one
-// thread per output byte: two codes for the nibble layouts, a block's E8M0 byte by its first thread) with
-// every float operation an explicit round-to-nearest intrinsic (no contraction), and the clipped and
-// non-finite counts reduced with integer atomics. Dequantize: one thread per element, (table[code] - zp) ·
-// scale with the reference's own decode table.
+// MX shared exponent of kernels/mx_shared_exponent.h); then one kernel writes the packed bytes directly,
+// every float operation an explicit round-to-nearest intrinsic (no contraction), FP8 E4M3 with ties to even
+// and saturation by the hardware conversion (sm_89 and later), and the clipped and non-finite counts reduced
+// with integer atomics. Dequantize: (table[code] - zp) · scale with the reference's own decode table.
+//
+// Work assignment: where the element count, the channel size, the line length and the group size are
+// multiples of 8 (and there are fewer than 2^35 elements), each thread takes 8 consecutive elements of one
+// group: two float4 loads, its group by two 32-bit multiply-shift divisions (no 64-bit division), its group
+// parameters loaded once, one 8- or 4-byte store of the codes (dequantize: one code load, two float4
+// stores). Other shapes take one thread per output byte (per element for dequantize). The group ranges
+// along the last axis are read as float4 by up to 32 lanes per group, several groups per warp.
 //
 // Supported: what packedQuantizeUnsupported accepts except 2-D blocks (per tensor, per channel along axis 0,
 // per group along the last axis; NF4 and MXFP4 at any block size).
@@ -41,5 +47,25 @@ std::vector<float> cudaPackedDequantize(const PackedTensor& packed, const Shape&
 /// times the dequantize kernel on the packed bytes.
 double cudaTimePackedMs(
     bool unpack, std::span<const float> values, const Shape& shape, const Scheme& scheme, int repeats);
+
+/// FP8 E4M3 codes of `values` times a caller-given `scale`, with no range pass: the counterpart of PyTorch's
+/// `(x * scale).to(torch.float8_e4m3fn)`. Per element v = x · scale in float32 (round to nearest even);
+/// a finite x gives the fp8_e4m3 code of v with its own rounding (ties to even) and saturation: a v whose
+/// rounded magnitude exceeds 448 (|v| > 464, ±Inf from an overflowing product included) gives ±448 and is
+/// counted in clippedCount, where torch gives NaN for |v| >= 480. A NaN or ±Inf x gives
+/// encodeValue(fp8_e4m3, x)'s code and is counted in nonFiniteCount. These are exactly the codes
+/// packedQuantize writes for fp8_e4m3 per tensor when its 1.0f / scale equals `scale`. One byte per element,
+/// in order. Throws qs::Error for a non-finite scale or a CUDA error.
+struct ScaledE4M3 {
+    std::vector<std::uint8_t> codes;
+    std::int64_t clippedCount = 0;
+    std::int64_t nonFiniteCount = 0;
+    bool operator==(const ScaledE4M3&) const = default;
+};
+ScaledE4M3 cudaScaledE4M3(std::span<const float> values, float scale);
+
+/// Median device time in milliseconds of cudaScaledE4M3's kernel (as cudaTimePackedMs: data copied to the
+/// device once, two untimed warm-ups, CUDA events around each of `repeats` >= 1 runs).
+double cudaTimeScaledE4M3Ms(std::span<const float> values, float scale, int repeats);
 
 } // namespace qs

@@ -209,6 +209,24 @@ inline void addLanes(const double (&lanes)[kSumCount][kKernelLanes], ChunkErrorS
     }
 }
 
+/// Whether a chunk summed with float runs (kernels.h) must be summed again in double: a sum is not finite,
+/// or a sum of squares fell below 2^-100 although its terms are not all zero (Σx² with Σ|x| > 0, Σe² with
+/// Σe > 0, Σx̂² with Σx·x̂ != 0), where float squares may have underflowed.
+inline bool needsDoubleSums(const ChunkErrorSums& chunk)
+{
+    constexpr double kTiny = 0x1p-100;
+    for (const double sum : chunk.sums)
+        if (!(sum - sum == 0))
+            return true;
+    return (chunk.sums[kSquaredSignal] < kTiny && chunk.sums[kAbsSignal] > 0)
+        || (chunk.sums[kSquaredError] < kTiny && chunk.sums[kAbsError] > 0)
+        || (chunk.sums[kSquaredRecon] < kTiny && chunk.sums[kProduct] != 0);
+}
+
+/// The chunk's sums in double, element by element (kernels.h, the order after needsDoubleSums), with the
+/// scalar reference's x̂: every backend's x̂ equals it bit for bit, so every backend falls back to this.
+ChunkErrorSums doubleSumsChunk(const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end);
+
 /// One CPU implementation (the scalar reference, or one Highway target). Each function works on one
 /// contiguous range on the calling thread; kernels.cpp splits the work and merges.
 struct CpuKernels {
@@ -218,7 +236,8 @@ struct CpuKernels {
     /// Adds the histogram slots (HistogramPlan) of x[0, n) to counts[0, bins + 3).
     void (*histogramRange)(const float* x, std::int64_t n, const HistogramPlan& plan, std::int64_t* counts)
         = nullptr;
-    /// Error sums of the elements [begin, end) of one chunk (begin a multiple of kKernelChunk).
+    /// Error sums of the elements [begin, end) of one chunk (begin a multiple of kKernelChunk) with float
+    /// runs (kernels.h); the caller sums the chunk again with doubleSumsChunk when needsDoubleSums says so.
     ChunkErrorSums (*fakeQuantChunk)(
         const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end)
         = nullptr;

@@ -250,7 +250,32 @@ std::vector<MinMaxResult> blockAbsmax(
     return blocks;
 }
 
-/// The chunk sums of a validated plan on a CPU backend, merged in chunk order.
+/// The chunk totals added in kernels.h's order: in chunk order within spans of kKernelSpan chunks, then the
+/// span totals in span order.
+ErrorSums mergeChunks(std::span<const ChunkErrorSums> chunks)
+{
+    ErrorSums sums;
+    double* totals[kSumCount] = {&sums.sumSquaredError, &sums.sumAbsError, &sums.sumSquaredSignal,
+        &sums.sumAbsSignal, &sums.sumProduct, &sums.sumSquaredRecon};
+    for (std::size_t first = 0; first < chunks.size(); first += kKernelSpan) {
+        const std::size_t last = std::min(chunks.size(), first + static_cast<std::size_t>(kKernelSpan));
+        double span[kSumCount] = {};
+        for (std::size_t c = first; c < last; ++c) {
+            for (int s = 0; s < kSumCount; ++s)
+                span[s] += chunks[c].sums[s];
+            sums.maxAbsError = std::max(sums.maxAbsError, chunks[c].maxAbsError);
+            sums.count += chunks[c].count;
+            sums.clipped += chunks[c].clipped;
+            sums.nonFinite += chunks[c].nonFinite;
+        }
+        for (int s = 0; s < kSumCount; ++s)
+            *totals[s] += span[s];
+    }
+    return sums;
+}
+
+/// The chunk sums of a validated plan on a CPU backend, each chunk summed again in double where its float runs
+/// may have lost accuracy (needsDoubleSums), merged in kernels.h's order.
 ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, int threads)
 {
     const I chunks = chunkCount(plan.elementCount);
@@ -259,23 +284,13 @@ ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, con
         for (I c = first; c < last; ++c) {
             const I begin = c * kKernelChunk;
             const I end = std::min(plan.elementCount, begin + kKernelChunk);
-            perChunk[static_cast<std::size_t>(c)] = kernels.fakeQuantChunk(plan, values, begin, end);
+            ChunkErrorSums chunk = kernels.fakeQuantChunk(plan, values, begin, end);
+            if (needsDoubleSums(chunk))
+                chunk = doubleSumsChunk(plan, values, begin, end);
+            perChunk[static_cast<std::size_t>(c)] = chunk;
         }
     });
-    ErrorSums sums;
-    for (const ChunkErrorSums& chunk : perChunk) {
-        sums.sumSquaredError += chunk.sums[kSquaredError];
-        sums.sumAbsError += chunk.sums[kAbsError];
-        sums.sumSquaredSignal += chunk.sums[kSquaredSignal];
-        sums.sumAbsSignal += chunk.sums[kAbsSignal];
-        sums.sumProduct += chunk.sums[kProduct];
-        sums.sumSquaredRecon += chunk.sums[kSquaredRecon];
-        sums.maxAbsError = std::max(sums.maxAbsError, chunk.maxAbsError);
-        sums.count += chunk.count;
-        sums.clipped += chunk.clipped;
-        sums.nonFinite += chunk.nonFinite;
-    }
-    return sums;
+    return mergeChunks(perChunk);
 }
 
 } // namespace

@@ -35,16 +35,27 @@ std::string backendTarget(Backend backend);
 ///   `threads` threads (<= 0: all hardware threads, never more than there are chunks) each take one
 ///   contiguous run of whole chunks: thread t of T gets chunks [t·C/T, (t+1)·C/T) of C.
 /// - Min/max and histogram counts are exact, so their merge order does not matter.
-/// - Error sums (ErrorSums): inside a chunk, element i (flat index) is added to lane i mod kKernelLanes of
-///   each double accumulator (every lane starting from +0), in index order; at the end of the chunk the
-///   kKernelLanes lanes are added in lane order 0, 1, …, 15 (from +0), and the chunk totals are added to
-///   the result in chunk order (from +0). Products of two float32 values are exact in double, so a fused
-///   multiply-add gives the same sum as multiply-then-add; (x - x̂)² is rounded to double before it is
-///   added (no contraction into an FMA). The sums therefore equal, bit for bit, on every backend, SIMD
-///   target and thread count; they differ from computeErrorReport's (sequential in chunks of 1024) only by
-///   rounding.
+/// - Error sums (ErrorSums), per chunk: element i (flat index) belongs to lane i mod kKernelLanes and to run
+///   (i - chunk start) / kKernelRun. Per run and lane, six float32 partials start at +0 and add, in index
+///   order, the float32 terms e², e, x², |x|, x·x̂ and x̂² with e = |x - x̂| (x - x̂ rounded to float; +Inf
+///   when it is NaN), every product rounded to float before its add (no FMA), x·x̂ and x̂² only where x̂ is
+///   finite. At the end of each run every partial is widened to double and added to its lane's double
+///   accumulator (from +0, in run order); at the end of the chunk the kKernelLanes lanes are added in lane
+///   order 0, 1, …, 15 (from +0). max e is the largest float e.
+/// - Float partials lose accuracy where squares overflow or fall below float's normal range, so a chunk is
+///   summed again in double (needsDoubleSums: a sum is not finite, or Σx² < 2^-100 with Σ|x| > 0, or
+///   Σe² < 2^-100 with Σe > 0, or Σx̂² < 2^-100 with Σx·x̂ != 0): element by element in index order, each
+///   term formed in double from the float x and x̂ (products of two floats are exact in double), lane
+///   i mod kKernelLanes, lanes then added in lane order; max e is then the exact double |x - x̂|.
+/// - The chunk totals are added in chunk order within each span of kKernelSpan chunks (from +0), and the
+///   span totals in span order (from +0).
+/// The sums therefore equal, bit for bit, on every backend, SIMD target and thread count. They differ from
+/// computeErrorReport's (double, sequential in chunks of 1024) by float rounding: a relative difference of
+/// about 1e-7, at most kKernelRun / kKernelLanes · 2^-24 per run.
 inline constexpr std::int64_t kKernelChunk = 4096;
 inline constexpr int kKernelLanes = 16;
+inline constexpr std::int64_t kKernelRun = 256; ///< 16 elements per lane
+inline constexpr std::int64_t kKernelSpan = 64; ///< chunks
 
 /// The thread count a CPU kernel uses for `requested` (<= 0: std::thread::hardware_concurrency()).
 int kernelThreads(int requested);

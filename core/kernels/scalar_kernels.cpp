@@ -105,7 +105,83 @@ float fakeQuantize(const FakeQuantPlan& plan, const GroupParams& p, float x, boo
     return 0;
 }
 
+/// The float-run sums of kernels.h, one element at a time.
 ChunkErrorSums fakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
+{
+    ChunkErrorSums chunk;
+    double lanes[kSumCount][kKernelLanes] = {};
+    float runs[kSumCount][kKernelLanes] = {};
+    const auto foldRuns = [&] {
+        for (int s = 0; s < kSumCount; ++s)
+            for (int lane = 0; lane < kKernelLanes; ++lane) {
+                lanes[s][lane] += static_cast<double>(runs[s][lane]);
+                runs[s][lane] = 0;
+            }
+    };
+    float maxError = 0;
+    GroupCursor cursor(plan, begin);
+    for (I i = begin; i < end; ++i) {
+        if (i > begin && (i - begin) % kKernelRun == 0)
+            foldRuns();
+        while (i >= cursor.end)
+            cursor.advance();
+        if (!isFiniteFloat(x[i])) {
+            ++chunk.nonFinite;
+            continue;
+        }
+        bool clipped = false;
+        const float y = fakeQuantize(plan, cursor.params(), x[i], clipped);
+        float error = std::fabs(x[i] - y);
+        if (std::isnan(error))
+            error = std::numeric_limits<float>::infinity();
+        const auto lane = static_cast<std::size_t>(i % kKernelLanes);
+        runs[kSquaredError][lane] += error * error;
+        runs[kAbsError][lane] += error;
+        runs[kSquaredSignal][lane] += x[i] * x[i];
+        runs[kAbsSignal][lane] += std::fabs(x[i]);
+        if (isFiniteFloat(y)) {
+            runs[kProduct][lane] += x[i] * y;
+            runs[kSquaredRecon][lane] += y * y;
+        }
+        maxError = std::max(maxError, error);
+        ++chunk.count;
+        chunk.clipped += clipped;
+    }
+    foldRuns();
+    addLanes(lanes, chunk);
+    chunk.maxAbsError = maxError;
+    return chunk;
+}
+
+void blockAbsmaxRange(const FakeQuantPlan& plan, const float* x, I first, I last, MinMaxResult* out)
+{
+    for (I g = first; g < last; ++g) {
+        const I row = g / plan.perRow;
+        const I start = (g - row * plan.perRow) * plan.groupSize;
+        const float* block = x + row * plan.rowLength + start;
+        const I n = std::min(plan.groupSize, plan.rowLength - start);
+        MinMaxResult r;
+        for (I i = 0; i < n; ++i) {
+            if (isFiniteFloat(block[i]))
+                r.absmax = std::max(r.absmax, std::fabs(block[i]));
+            else
+                ++r.nonFinite;
+        }
+        out[g - first] = r;
+    }
+}
+
+std::uint32_t streamRead(const float* x, I n)
+{
+    std::uint32_t sum = 0;
+    for (I i = 0; i < n; ++i)
+        sum += detail::floatBits(x[i]);
+    return sum;
+}
+
+} // namespace
+
+ChunkErrorSums doubleSumsChunk(const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end)
 {
     ChunkErrorSums chunk;
     double lanes[kSumCount][kKernelLanes] = {};
@@ -140,34 +216,6 @@ ChunkErrorSums fakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin
     addLanes(lanes, chunk);
     return chunk;
 }
-
-void blockAbsmaxRange(const FakeQuantPlan& plan, const float* x, I first, I last, MinMaxResult* out)
-{
-    for (I g = first; g < last; ++g) {
-        const I row = g / plan.perRow;
-        const I start = (g - row * plan.perRow) * plan.groupSize;
-        const float* block = x + row * plan.rowLength + start;
-        const I n = std::min(plan.groupSize, plan.rowLength - start);
-        MinMaxResult r;
-        for (I i = 0; i < n; ++i) {
-            if (isFiniteFloat(block[i]))
-                r.absmax = std::max(r.absmax, std::fabs(block[i]));
-            else
-                ++r.nonFinite;
-        }
-        out[g - first] = r;
-    }
-}
-
-std::uint32_t streamRead(const float* x, I n)
-{
-    std::uint32_t sum = 0;
-    for (I i = 0; i < n; ++i)
-        sum += detail::floatBits(x[i]);
-    return sum;
-}
-
-} // namespace
 
 const CpuKernels& scalarKernels()
 {

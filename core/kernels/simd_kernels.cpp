@@ -268,16 +268,22 @@ void HistogramRange(const float* HWY_RESTRICT x, I n, const HistogramPlan& plan,
 
 // ---- fused fake-quantize + error ----
 
-/// The double accumulators of one chunk: sums[s][j] holds block lanes [j·kD, (j+1)·kD) of sum s.
+/// The accumulators of one chunk (kernels.h): runs[s][k] holds the float partials of block lanes
+/// [k·kF, (k+1)·kF) of sum s in the current run; sums[s][j] the double lane accumulators of block lanes
+/// [j·kD, (j+1)·kD).
 struct ErrorAccumulator {
+    VF runs[kSumCount][kVectors];
     VD sums[kSumCount][2 * kVectors];
-    VD maxError;
+    VF maxError;
     I count = 0;
     I clipped = 0;
 
     ErrorAccumulator()
-        : maxError(hn::Zero(DD()))
+        : maxError(hn::Zero(DF()))
     {
+        for (auto& run : runs)
+            for (VF& lanes : run)
+                lanes = hn::Zero(DF());
         for (auto& sum : sums)
             for (VD& lanes : sum)
                 lanes = hn::Zero(DD());
@@ -286,37 +292,45 @@ struct ErrorAccumulator {
     /// Float vector k of a block: x and x̂ already zero where x is not finite.
     template<bool ReconstructionFinite> HWY_INLINE void add(std::size_t k, VF x, VF y)
     {
-        const DD dd;
-        const DH dh;
-        for (std::size_t h = 0; h < 2; ++h) {
-            const VD xd = hn::PromoteTo(dd, h == 0 ? hn::LowerHalf(dh, x) : hn::UpperHalf(dh, x));
-            VD yd = hn::PromoteTo(dd, h == 0 ? hn::LowerHalf(dh, y) : hn::UpperHalf(dh, y));
-            VD error = hn::Abs(hn::Sub(xd, yd));
-            if constexpr (!ReconstructionFinite) {
-                error = hn::IfThenElse(
-                    hn::IsNaN(error), hn::Set(dd, std::numeric_limits<double>::infinity()), error);
-                yd = hn::IfThenElseZero(hn::IsFinite(yd), yd);
-            }
-            const std::size_t j = 2 * k + h;
-            sums[kSquaredError][j] = hn::Add(sums[kSquaredError][j], hn::Mul(error, error));
-            sums[kAbsError][j] = hn::Add(sums[kAbsError][j], error);
-            sums[kSquaredSignal][j] = hn::MulAdd(xd, xd, sums[kSquaredSignal][j]);
-            sums[kAbsSignal][j] = hn::Add(sums[kAbsSignal][j], hn::Abs(xd));
-            sums[kProduct][j] = hn::MulAdd(xd, yd, sums[kProduct][j]);
-            sums[kSquaredRecon][j] = hn::MulAdd(yd, yd, sums[kSquaredRecon][j]);
-            maxError = hn::Max(maxError, error);
+        const DF df;
+        VF error = hn::Abs(hn::Sub(x, y));
+        if constexpr (!ReconstructionFinite) {
+            error = hn::IfThenElse(hn::IsNaN(error), hn::Set(df, std::numeric_limits<float>::infinity()), error);
+            y = hn::IfThenElseZero(hn::IsFinite(y), y);
         }
+        runs[kSquaredError][k] = hn::Add(runs[kSquaredError][k], hn::Mul(error, error));
+        runs[kAbsError][k] = hn::Add(runs[kAbsError][k], error);
+        runs[kSquaredSignal][k] = hn::Add(runs[kSquaredSignal][k], hn::Mul(x, x));
+        runs[kAbsSignal][k] = hn::Add(runs[kAbsSignal][k], hn::Abs(x));
+        runs[kProduct][k] = hn::Add(runs[kProduct][k], hn::Mul(x, y));
+        runs[kSquaredRecon][k] = hn::Add(runs[kSquaredRecon][k], hn::Mul(y, y));
+        maxError = hn::Max(maxError, error);
     }
 
-    void finish(ChunkErrorSums& chunk) const
+    /// Ends a run: the float partials widen into the double lanes and restart from +0.
+    HWY_INLINE void fold()
     {
         const DD dd;
+        const DH dh;
+        for (int s = 0; s < kSumCount; ++s)
+            for (std::size_t k = 0; k < kVectors; ++k) {
+                sums[s][2 * k] = hn::Add(sums[s][2 * k], hn::PromoteTo(dd, hn::LowerHalf(dh, runs[s][k])));
+                sums[s][2 * k + 1]
+                    = hn::Add(sums[s][2 * k + 1], hn::PromoteTo(dd, hn::UpperHalf(dh, runs[s][k])));
+                runs[s][k] = hn::Zero(DF());
+            }
+    }
+
+    void finish(ChunkErrorSums& chunk)
+    {
+        const DD dd;
+        fold();
         HWY_ALIGN double lanes[kSumCount][kKernelLanes];
         for (int s = 0; s < kSumCount; ++s)
             for (std::size_t j = 0; j < 2 * kVectors; ++j)
                 hn::Store(sums[s][j], dd, &lanes[s][j * kD]);
         addLanes(lanes, chunk);
-        chunk.maxAbsError = hn::GetLane(hn::MaxOfLanes(dd, maxError));
+        chunk.maxAbsError = hn::GetLane(hn::MaxOfLanes(DF(), maxError));
         chunk.count = count;
         chunk.clipped = clipped;
     }
@@ -613,7 +627,13 @@ ChunkErrorSums fakeQuantChunkWith(
     ParamVectors uniform = broadcast(cursor.params(), plan.divide);
     LaneParams lanes;
     HWY_ALIGN float padded[kKernelLanes];
+    I blocksInRun = 0;
     for (I b = begin; b < end; b += block) {
+        if (blocksInRun == kKernelRun / block) {
+            acc.fold();
+            blocksInRun = 0;
+        }
+        ++blocksInRun;
         if (b >= cursor.end) {
             while (b >= cursor.end)
                 cursor.advance();

@@ -45,6 +45,65 @@ struct Groups {
     }
 };
 
+/// The group of a vector of `width` consecutive elements that all lie in one group, by 32-bit fast division
+/// (no 64-bit division per element): vector v is elements [width·v, width·v + width). `offset` receives v's
+/// index among its group's vectors (Row pattern; 0 otherwise).
+struct VectorGroups {
+    Pattern pattern = Pattern::Single;
+    FastDivider channel; ///< inner / width vectors per channel
+    FastDivider line; ///< length / width vectors per line
+    FastDivider block; ///< size / width vectors per group
+    std::uint32_t lineVectors = 1;
+    std::uint32_t blockVectors = 1;
+    I perLine = 1;
+
+    /// Whether `groups` on n elements keep every vector of `width` inside one group (n, the channel size,
+    /// the line length and the group size multiples of width; fewer than 2^32 vectors); fills *out if so.
+    static bool make(const Groups& groups, I n, int width, VectorGroups* out)
+    {
+        if (n % width != 0 || n / width >= (I(1) << 32))
+            return false;
+        VectorGroups v;
+        v.pattern = groups.pattern;
+        if (groups.pattern == Pattern::Channel) {
+            if (groups.inner % width != 0 || groups.inner == 0)
+                return false;
+            v.channel = FastDivider::make(static_cast<std::uint32_t>(groups.inner / width));
+        } else if (groups.pattern == Pattern::Row) {
+            if (groups.length % width != 0 || groups.size % width != 0 || groups.length == 0)
+                return false;
+            v.lineVectors = static_cast<std::uint32_t>(groups.length / width);
+            v.blockVectors = static_cast<std::uint32_t>(groups.size / width);
+            v.line = FastDivider::make(v.lineVectors);
+            v.block = FastDivider::make(v.blockVectors);
+            v.perLine = groups.perLine;
+        }
+        *out = v;
+        return true;
+    }
+
+#if defined(__CUDACC__)
+    __device__ I of(std::uint32_t vector, std::uint32_t* offset) const
+    {
+        *offset = 0;
+        switch (pattern) {
+        case Pattern::Single:
+            return 0;
+        case Pattern::Channel:
+            return channel.divide(vector);
+        case Pattern::Row: {
+            const std::uint32_t l = line.divide(vector);
+            const std::uint32_t r = vector - l * lineVectors;
+            const std::uint32_t b = block.divide(r);
+            *offset = r - b * blockVectors;
+            return I(l) * perLine + b;
+        }
+        }
+        return 0;
+    }
+#endif
+};
+
 /// A grid of at most 32 blocks per multiprocessor covering `work` threads.
 inline unsigned gridFor(I work)
 {
@@ -52,8 +111,10 @@ inline unsigned gridFor(I work)
     return static_cast<unsigned>(std::clamp<I>(blocks, 1, I(32) * multiprocessorCount()));
 }
 
-/// Per group of the Row pattern (one warp each): the min/max keys of the finite values, the largest
-/// magnitude of the non-NaN values (±Inf included) in absBits, and the non-finite count.
+/// Per group of the Row pattern: the min/max keys of the finite values, the largest magnitude of the
+/// non-NaN values (±Inf included) in absBits, and the non-finite count. Lines and groups of a multiple of 4
+/// floats (16-byte aligned x) are read as float4, 4 elements per lane, with up to 32 lanes per group and
+/// several groups per warp; others one warp per group, one element per lane.
 void launchGroupKeys(const float* x, const Groups& groups, I groupCount, RowKeys* out);
 
 /// The groups' min/max on the device, downloaded: `ranges` over the finite values (absmax = max(|min|,

@@ -23,7 +23,8 @@ namespace qs::cuda {
 namespace {
 
 enum class Layout { Byte, Nibble, Nf4, Mxfp4 };
-enum class Kind { Integer, Minifloat, Nf4 };
+/// E4M3Hardware: FP8 E4M3 with ties to even and saturation, by the hardware conversion (cvt.rn.satfinite).
+enum class Kind { Integer, Minifloat, E4M3Hardware, Nf4 };
 
 /// bitsandbytes' dQuantizeNF4 literals (see kernels/packed_kernels.cpp), ascending.
 constexpr double kNf4Literals[15] = {-0.8480964004993439, -0.6106329262256622, -0.4599952697753906,
@@ -64,6 +65,21 @@ struct DecodeArgs {
     const float* zeroPoints = nullptr; ///< null: all 0
 };
 
+/// Elements per thread of the vector kernels: two float4 loads, 8 code bytes (4 for the nibble layouts).
+constexpr int kVector = 8;
+
+/// The parameters of one group, loaded once per vector.
+struct GroupParams {
+    float scale;
+    float inverse;
+    int zeroPoint;
+};
+
+__device__ GroupParams groupParams(const EncodeArgs& a, I g)
+{
+    return {__ldg(a.scales + g), __ldg(a.inverses + g), a.zeroPoints ? __ldg(a.zeroPoints + g) : 0};
+}
+
 /// MinifloatRounder::codeOf.
 __device__ std::uint32_t codeOf(std::uint32_t r, int mantissaBits, int bias)
 {
@@ -78,21 +94,48 @@ __device__ std::uint32_t codeOf(std::uint32_t r, int mantissaBits, int bias)
     return significand >> (23 - mantissaBits + (1 - bias - e));
 }
 
-/// The code of element x of group g (scalar_packed.cpp's encodeElement).
-__device__ std::uint32_t encode(const EncodeArgs& a, float x, I g, unsigned& clipped, unsigned& nonFinite)
+/// E4M3 codes of two floats, ties to even, saturated to ±448 (±Inf included): the hardware conversion on
+/// sm_89 and later (qs_cuda_bench --check compares it with the bit rounding for every float), the bit
+/// rounding elsewhere. Returns v0's code in the low byte.
+__device__ std::uint32_t e4m3PairCodes(float v0, float v1)
+{
+#if __CUDA_ARCH__ >= 890
+    unsigned short pair;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(v1), "f"(v0));
+    return pair;
+#else
+    const auto code = [](float v) {
+        const std::uint32_t bits = __float_as_uint(v);
+        const std::uint32_t rounded = min(roundMinifloatBits(bits & 0x7FFFFFFFu, 3, 7, false), 0x43E00000u);
+        return codeOf(rounded, 3, 7) | ((bits >> 31) << 7);
+    };
+    return code(v0) | (code(v1) << 8);
+#endif
+}
+
+/// The code of a non-finite x for the minifloat kinds, by the format's policies.
+__device__ std::uint32_t nonFiniteCode(const EncodeArgs& a, float x)
+{
+    if (isnan(x))
+        return (__float_as_uint(x) >> 31) ? a.negativeNanCode : a.nanCode;
+    return x > 0 ? a.positiveInfinityCode : a.negativeInfinityCode;
+}
+
+/// The code of element x of a group with parameters p (scalar_packed.cpp's encodeElement).
+__device__ std::uint32_t encode(
+    const EncodeArgs& a, float x, const GroupParams& p, unsigned& clipped, unsigned& nonFinite)
 {
     const std::uint32_t bits = __float_as_uint(x);
     const bool finite = finiteBits(bits);
     nonFinite += finite ? 0u : 1u;
-    const float scale = a.scales[g];
     switch (a.kind) {
     case Kind::Integer: {
-        const int zp = a.zeroPoints ? a.zeroPoints[g] : 0;
+        const int zp = p.zeroPoint;
         int code;
         if (!finite) {
             code = isnan(x) ? zp : (x > 0 ? a.qmax : a.qmin);
         } else {
-            float v = a.divide ? __fdiv_rn(x, scale) : __fmul_rn(x, a.inverses[g]);
+            float v = a.divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
             v = fminf(fmaxf(v, static_cast<float>(a.qmin - zp - 1)), static_cast<float>(a.qmax - zp + 1));
             const float even = __fsub_rn(__fadd_rn(v, 12582912.0f), 12582912.0f);
             int rounded = static_cast<int>(even);
@@ -106,22 +149,27 @@ __device__ std::uint32_t encode(const EncodeArgs& a, float x, I g, unsigned& cli
         }
         return static_cast<std::uint32_t>(code) & 0xFFu;
     }
+    case Kind::E4M3Hardware:
     case Kind::Minifloat: {
-        if (isnan(scale))
+        if (isnan(p.scale))
             return a.nanCode;
-        if (isnan(x))
-            return (bits >> 31) ? a.negativeNanCode : a.nanCode;
         if (!finite)
-            return x > 0 ? a.positiveInfinityCode : a.negativeInfinityCode;
-        const std::uint32_t v = __float_as_uint(a.divide ? __fdiv_rn(x, scale) : __fmul_rn(x, a.inverses[g]));
-        const std::uint32_t magnitude = v & 0x7FFFFFFFu;
+            return nonFiniteCode(a, x);
+        const float v = a.divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
+        if (a.kind == Kind::E4M3Hardware) {
+            // 464 is the tie between 448 and 480, which goes to the even 448.
+            clipped += fabsf(v) > 464.0f ? 1u : 0u;
+            return e4m3PairCodes(v, 0.0f) & 0xFFu;
+        }
+        const std::uint32_t vBits = __float_as_uint(v);
+        const std::uint32_t magnitude = vBits & 0x7FFFFFFFu;
         std::uint32_t rounded = roundMinifloatBits(magnitude, a.mantissaBits, a.bias, a.tiesAway);
         clipped += ((a.clipBeforeRounding ? magnitude : rounded) > a.maxBits) ? 1u : 0u;
         rounded = min(rounded, a.maxBits);
-        return codeOf(rounded, a.mantissaBits, a.bias) | ((v >> 31) ? a.signCode : 0u);
+        return codeOf(rounded, a.mantissaBits, a.bias) | ((vBits >> 31) ? a.signCode : 0u);
     }
     case Kind::Nf4: {
-        const float s = __fmul_rn(x, a.inverses[g]);
+        const float s = __fmul_rn(x, p.inverse);
         clipped += fabsf(s) > 1.0f ? 1u : 0u;
         std::uint32_t code = 0;
 #pragma unroll
@@ -131,6 +179,34 @@ __device__ std::uint32_t encode(const EncodeArgs& a, float x, I g, unsigned& cli
     }
     }
     return 0;
+}
+
+/// The codes of kVector elements of one group; E4M3Hardware converts them two by two.
+__device__ void encodeVector(const EncodeArgs& a, const float (&x)[kVector], const GroupParams& p,
+    std::uint32_t (&codes)[kVector], unsigned& clipped, unsigned& nonFinite)
+{
+    if (a.kind == Kind::E4M3Hardware && !isnan(p.scale)) {
+#pragma unroll
+        for (int k = 0; k < kVector; k += 2) {
+            const float v0 = a.divide ? __fdiv_rn(x[k], p.scale) : __fmul_rn(x[k], p.inverse);
+            const float v1 = a.divide ? __fdiv_rn(x[k + 1], p.scale) : __fmul_rn(x[k + 1], p.inverse);
+            const std::uint32_t pair = e4m3PairCodes(v0, v1);
+            codes[k] = pair & 0xFFu;
+            codes[k + 1] = pair >> 8;
+            const bool finite0 = finiteBits(__float_as_uint(x[k]));
+            const bool finite1 = finiteBits(__float_as_uint(x[k + 1]));
+            clipped += (finite0 && fabsf(v0) > 464.0f ? 1u : 0u) + (finite1 && fabsf(v1) > 464.0f ? 1u : 0u);
+            if (!(finite0 && finite1)) {
+                nonFinite += (finite0 ? 0u : 1u) + (finite1 ? 0u : 1u);
+                codes[k] = finite0 ? codes[k] : nonFiniteCode(a, x[k]);
+                codes[k + 1] = finite1 ? codes[k + 1] : nonFiniteCode(a, x[k + 1]);
+            }
+        }
+        return;
+    }
+#pragma unroll
+    for (int k = 0; k < kVector; ++k)
+        codes[k] = encode(a, x[k], p, clipped, nonFinite);
 }
 
 __device__ void addCounts(unsigned clipped, unsigned nonFinite, unsigned long long* counts)
@@ -145,7 +221,7 @@ __device__ void addCounts(unsigned clipped, unsigned nonFinite, unsigned long lo
     }
 }
 
-/// One thread per output byte (grid-stride; every thread of a warp reaches the count reduction).
+/// Any shape: one thread per output byte (grid-stride; every thread of a warp reaches the count reduction).
 __global__ void __launch_bounds__(kBlockThreads) encodeKernel(EncodeArgs a, const float* __restrict__ x,
     std::uint8_t* __restrict__ out, I outBytes, unsigned long long* counts)
 {
@@ -155,15 +231,18 @@ __global__ void __launch_bounds__(kBlockThreads) encodeKernel(EncodeArgs a, cons
     const I payload = (a.groups.size + 1) / 2; // Mxfp4: code bytes per block
     for (I j = I(blockIdx.x) * blockDim.x + threadIdx.x; j < outBytes; j += stride) {
         switch (a.layout) {
-        case Layout::Byte:
-            out[j] = static_cast<std::uint8_t>(encode(a, x[j], a.groups.of(j), clipped, nonFinite));
+        case Layout::Byte: {
+            const I g = a.groups.of(j);
+            out[j] = static_cast<std::uint8_t>(encode(a, x[j], groupParams(a, g), clipped, nonFinite));
             break;
+        }
         case Layout::Nibble:
         case Layout::Nf4: {
             const I i = 2 * j;
-            const std::uint32_t first = encode(a, x[i], a.groups.of(i), clipped, nonFinite) & 0xFu;
+            const std::uint32_t first
+                = encode(a, x[i], groupParams(a, a.groups.of(i)), clipped, nonFinite) & 0xFu;
             const std::uint32_t second = i + 1 < a.n
-                ? encode(a, x[i + 1], a.groups.of(i + 1), clipped, nonFinite) & 0xFu
+                ? encode(a, x[i + 1], groupParams(a, a.groups.of(i + 1)), clipped, nonFinite) & 0xFu
                 : (a.layout == Layout::Nf4 ? 7u : 0u);
             out[j] = static_cast<std::uint8_t>(
                 a.layout == Layout::Nf4 ? (first << 4) | second : first | (second << 4));
@@ -180,8 +259,9 @@ __global__ void __launch_bounds__(kBlockThreads) encodeKernel(EncodeArgs a, cons
             const I begin = a.groups.begin(g);
             const I end = a.groups.end(g);
             const I i = begin + 2 * (k - 1);
-            const std::uint32_t low = i < end ? encode(a, x[i], g, clipped, nonFinite) & 0xFu : 0u;
-            const std::uint32_t high = i + 1 < end ? encode(a, x[i + 1], g, clipped, nonFinite) & 0xFu : 0u;
+            const GroupParams p = groupParams(a, g);
+            const std::uint32_t low = i < end ? encode(a, x[i], p, clipped, nonFinite) & 0xFu : 0u;
+            const std::uint32_t high = i + 1 < end ? encode(a, x[i + 1], p, clipped, nonFinite) & 0xFu : 0u;
             out[j] = static_cast<std::uint8_t>(low | (high << 4));
             break;
         }
@@ -190,7 +270,59 @@ __global__ void __launch_bounds__(kBlockThreads) encodeKernel(EncodeArgs a, cons
     addCounts(clipped, nonFinite, counts);
 }
 
-/// One thread per element: x̂ = (table[code] - zp) · scale.
+/// Shapes whose vectors of kVector elements never straddle a group (VectorGroups): each thread reads two
+/// float4, finds the group with two 32-bit fast divisions, loads its parameters once and writes its 8 codes
+/// with one 8-byte store (Byte), one 4-byte store (Nibble, Nf4) or four byte stores (Mxfp4, whose blocks are
+/// not 4-byte aligned; the block's first vector also writes the E8M0 byte).
+template<Layout L>
+__global__ void __launch_bounds__(kBlockThreads) encodeVectorKernel(EncodeArgs a, VectorGroups map,
+    const float* __restrict__ x, std::uint8_t* __restrict__ out, I vectors, unsigned long long* counts)
+{
+    unsigned clipped = 0;
+    unsigned nonFinite = 0;
+    const I stride = I(gridDim.x) * blockDim.x;
+    const auto* x4 = reinterpret_cast<const float4*>(x);
+    for (I v = I(blockIdx.x) * blockDim.x + threadIdx.x; v < vectors; v += stride) {
+        std::uint32_t offset;
+        const I g = map.of(static_cast<std::uint32_t>(v), &offset);
+        const float4 lo = __ldcs(x4 + 2 * v);
+        const float4 hi = __ldcs(x4 + 2 * v + 1);
+        const float values[kVector] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+        std::uint32_t c[kVector];
+        encodeVector(a, values, groupParams(a, g), c, clipped, nonFinite);
+        if constexpr (L == Layout::Byte) {
+            const uint2 word {c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24),
+                c[4] | (c[5] << 8) | (c[6] << 16) | (c[7] << 24)};
+            __stcs(reinterpret_cast<uint2*>(out) + v, word);
+        } else if constexpr (L == Layout::Nibble) {
+            std::uint32_t word = 0;
+#pragma unroll
+            for (int k = 0; k < kVector; ++k)
+                word |= (c[k] & 0xFu) << (4 * k);
+            __stcs(reinterpret_cast<unsigned*>(out) + v, word);
+        } else if constexpr (L == Layout::Nf4) {
+            std::uint32_t word = 0;
+#pragma unroll
+            for (int k = 0; k < kVector; k += 2)
+                word |= (((c[k] & 0xFu) << 4) | (c[k + 1] & 0xFu)) << (4 * k);
+            __stcs(reinterpret_cast<unsigned*>(out) + v, word);
+        } else {
+            const I payload = (a.groups.size + 1) / 2;
+            std::uint8_t* block = out + g * (payload + 1);
+            if (offset == 0) {
+                const float scale = __ldg(a.scales + g);
+                block[0] = isnan(scale) ? 0xFF : static_cast<std::uint8_t>(ilogbf(scale) + 127);
+            }
+            std::uint8_t* bytes = block + 1 + I(offset) * (kVector / 2);
+#pragma unroll
+            for (int k = 0; k < kVector; k += 2)
+                bytes[k / 2] = static_cast<std::uint8_t>((c[k] & 0xFu) | ((c[k + 1] & 0xFu) << 4));
+        }
+    }
+    addCounts(clipped, nonFinite, counts);
+}
+
+/// Any shape: one thread per element, x̂ = (table[code] - zp) · scale.
 __global__ void __launch_bounds__(kBlockThreads)
     decodeKernel(DecodeArgs a, const std::uint8_t* __restrict__ bytes, float* __restrict__ out)
 {
@@ -217,6 +349,55 @@ __global__ void __launch_bounds__(kBlockThreads)
         }
         const float zp = a.zeroPoints ? a.zeroPoints[g] : 0.0f;
         out[i] = __fmul_rn(__fsub_rn(a.table[code], zp), a.scales[g]);
+    }
+}
+
+/// The vector shapes of encodeVectorKernel: 8 codes read at once, the decode table in shared memory (a
+/// kernel parameter indexed by a different code in every lane would serialise), two float4 stores.
+template<Layout L>
+__global__ void __launch_bounds__(kBlockThreads) decodeVectorKernel(DecodeArgs a, VectorGroups map,
+    const std::uint8_t* __restrict__ bytes, float* __restrict__ out, I vectors)
+{
+    __shared__ float table[256];
+    for (int k = static_cast<int>(threadIdx.x); k < 256; k += kBlockThreads)
+        table[k] = a.table[k];
+    __syncthreads();
+    const I stride = I(gridDim.x) * blockDim.x;
+    auto* out4 = reinterpret_cast<float4*>(out);
+    for (I v = I(blockIdx.x) * blockDim.x + threadIdx.x; v < vectors; v += stride) {
+        std::uint32_t offset;
+        const I g = map.of(static_cast<std::uint32_t>(v), &offset);
+        std::uint32_t c[kVector];
+        if constexpr (L == Layout::Byte) {
+            const uint2 word = __ldcs(reinterpret_cast<const uint2*>(bytes) + v);
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                c[k] = (word.x >> (8 * k)) & 0xFFu;
+                c[k + 4] = (word.y >> (8 * k)) & 0xFFu;
+            }
+        } else if constexpr (L == Layout::Nibble || L == Layout::Nf4) {
+            const std::uint32_t word = __ldcs(reinterpret_cast<const unsigned*>(bytes) + v);
+#pragma unroll
+            for (int k = 0; k < kVector; ++k)
+                c[k] = (word >> (4 * (L == Layout::Nf4 ? k ^ 1 : k))) & 0xFu;
+        } else {
+            const I payload = (a.groups.size + 1) / 2;
+            const std::uint8_t* p = bytes + g * (payload + 1) + 1 + I(offset) * (kVector / 2);
+#pragma unroll
+            for (int k = 0; k < kVector; k += 2) {
+                const std::uint32_t b = p[k / 2];
+                c[k] = b & 0xFu;
+                c[k + 1] = b >> 4;
+            }
+        }
+        const float zp = a.zeroPoints ? __ldg(a.zeroPoints + g) : 0.0f;
+        const float scale = __ldg(a.scales + g);
+        float y[kVector];
+#pragma unroll
+        for (int k = 0; k < kVector; ++k)
+            y[k] = __fmul_rn(__fsub_rn(table[c[k]], zp), scale);
+        __stcs(out4 + 2 * v, make_float4(y[0], y[1], y[2], y[3]));
+        __stcs(out4 + 2 * v + 1, make_float4(y[4], y[5], y[6], y[7]));
     }
 }
 
@@ -289,6 +470,33 @@ void checkSupported(const Scheme& scheme, const Shape& shape, const char* what)
         throw Error(std::string(what) + ": " + reason);
 }
 
+/// Whether the minifloat parameters are FP8 E4M3's with ties to even and saturation (clipped after
+/// rounding), which the hardware conversion computes.
+bool isHardwareE4M3(const EncodeArgs& a, const MinifloatSpec& spec)
+{
+    return spec.exponentBits == 4 && a.mantissaBits == 3 && a.bias == 7 && a.maxBits == 0x43E00000u
+        && !a.tiesAway && !a.clipBeforeRounding;
+}
+
+/// The element parameters of a minifloat format (its own rounding, saturation, NaN and ±Inf codes).
+void setMinifloat(const NumberFormat& format, EncodeArgs& a)
+{
+    const auto& spec = std::get<MinifloatSpec>(format.spec);
+    a.kind = Kind::Minifloat;
+    a.tiesAway = format.minifloat.rounding == Rounding::NearestAway;
+    const auto rounder = detail::MinifloatRounder::make(spec, a.tiesAway, formatMaxFinite(format));
+    a.mantissaBits = rounder.mantissaBits;
+    a.bias = rounder.bias;
+    a.maxBits = rounder.maxBits;
+    a.signCode = 1u << (spec.exponentBits + spec.mantissaBits);
+    a.nanCode = codeByte(format, std::numeric_limits<double>::quiet_NaN());
+    a.negativeNanCode = codeByte(format, -std::numeric_limits<double>::quiet_NaN());
+    a.positiveInfinityCode = codeByte(format, std::numeric_limits<double>::infinity());
+    a.negativeInfinityCode = codeByte(format, -std::numeric_limits<double>::infinity());
+    if (isHardwareE4M3(a, spec))
+        a.kind = Kind::E4M3Hardware;
+}
+
 EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, DeviceBuffer<RowKeys>& keys)
 {
     EncodePlan plan;
@@ -357,18 +565,7 @@ EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, 
                 = !integer->isSigned ? 0 : (scheme.rangeMode == RangeMode::SymmetricNarrow ? -top : -top - 1);
             a.tiesAway = scheme.elementRounding == Rounding::NearestAway;
         } else {
-            const auto& spec = std::get<MinifloatSpec>(format.spec);
-            a.kind = Kind::Minifloat;
-            a.tiesAway = format.minifloat.rounding == Rounding::NearestAway;
-            const auto rounder = detail::MinifloatRounder::make(spec, a.tiesAway, formatMaxFinite(format));
-            a.mantissaBits = rounder.mantissaBits;
-            a.bias = rounder.bias;
-            a.maxBits = rounder.maxBits;
-            a.signCode = 1u << (spec.exponentBits + spec.mantissaBits);
-            a.nanCode = codeByte(format, std::numeric_limits<double>::quiet_NaN());
-            a.negativeNanCode = codeByte(format, -std::numeric_limits<double>::quiet_NaN());
-            a.positiveInfinityCode = codeByte(format, std::numeric_limits<double>::infinity());
-            a.negativeInfinityCode = codeByte(format, -std::numeric_limits<double>::infinity());
+            setMinifloat(format, a);
         }
     }
     plan.scales = DeviceBuffer<float>::from(plan.hostScales);
@@ -390,13 +587,66 @@ I codeBytes(const EncodePlan& plan)
     return plan.layout == Layout::Nf4 ? all - 4 * plan.groupCount : all;
 }
 
-void launchEncode(const EncodePlan& plan, const float* x, std::uint8_t* out, unsigned long long* counts)
+/// Whether x, out and the shape allow the vector kernels (16-byte aligned x and out; see VectorGroups).
+bool vectorShape(const Groups& groups, I n, const void* x, const void* out, VectorGroups* map)
 {
-    const I bytes = codeBytes(plan);
+    return reinterpret_cast<std::uintptr_t>(x) % 16 == 0 && reinterpret_cast<std::uintptr_t>(out) % 16 == 0
+        && VectorGroups::make(groups, n, kVector, map);
+}
+
+void launchEncodeArgs(
+    const EncodeArgs& a, I bytes, const float* x, std::uint8_t* out, unsigned long long* counts)
+{
     if (bytes == 0)
         return;
-    encodeKernel<<<gridFor(bytes), kBlockThreads>>>(plan.args, x, out, bytes, counts);
+    VectorGroups map;
+    if (vectorShape(a.groups, a.n, x, out, &map)) {
+        const I vectors = a.n / kVector;
+        const unsigned grid = gridFor(vectors);
+        switch (a.layout) {
+        case Layout::Byte:
+            encodeVectorKernel<Layout::Byte><<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
+            break;
+        case Layout::Nibble:
+            encodeVectorKernel<Layout::Nibble><<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
+            break;
+        case Layout::Nf4:
+            encodeVectorKernel<Layout::Nf4><<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
+            break;
+        case Layout::Mxfp4:
+            encodeVectorKernel<Layout::Mxfp4><<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
+            break;
+        }
+    } else {
+        encodeKernel<<<gridFor(bytes), kBlockThreads>>>(a, x, out, bytes, counts);
+    }
     checkLaunch("packed quantize kernel");
+}
+
+void launchEncode(const EncodePlan& plan, const float* x, std::uint8_t* out, unsigned long long* counts)
+{
+    launchEncodeArgs(plan.args, codeBytes(plan), x, out, counts);
+}
+
+/// The scaled E4M3 cast as a per-tensor packed E4M3 quantization whose multiplier is the caller's scale.
+struct ScaledPlan {
+    EncodeArgs args;
+    DeviceBuffer<float> scale;
+};
+
+ScaledPlan scaledPlan(I n, float scale)
+{
+    if (!std::isfinite(scale))
+        throw Error("scaled E4M3 cast: the scale must be finite, got " + std::to_string(scale));
+    ScaledPlan plan;
+    EncodeArgs& a = plan.args;
+    setMinifloat(formatByName("fp8_e4m3"), a);
+    a.n = n;
+    plan.scale = DeviceBuffer<float>::from(std::span<const float>(&scale, 1));
+    // The encoder multiplies by `inverses`; `scales` is only tested for NaN.
+    a.scales = plan.scale.get();
+    a.inverses = plan.scale.get();
+    return plan;
 }
 
 /// A validated dequantization on the device.
@@ -477,7 +727,28 @@ void launchDecode(const DecodePlan& plan, const std::uint8_t* bytes, float* out)
 {
     if (plan.args.n == 0)
         return;
-    decodeKernel<<<gridFor(plan.args.n), kBlockThreads>>>(plan.args, bytes, out);
+    const DecodeArgs& a = plan.args;
+    VectorGroups map;
+    if (vectorShape(a.groups, a.n, bytes, out, &map)) {
+        const I vectors = a.n / kVector;
+        const unsigned grid = gridFor(vectors);
+        switch (a.layout) {
+        case Layout::Byte:
+            decodeVectorKernel<Layout::Byte><<<grid, kBlockThreads>>>(a, map, bytes, out, vectors);
+            break;
+        case Layout::Nibble:
+            decodeVectorKernel<Layout::Nibble><<<grid, kBlockThreads>>>(a, map, bytes, out, vectors);
+            break;
+        case Layout::Nf4:
+            decodeVectorKernel<Layout::Nf4><<<grid, kBlockThreads>>>(a, map, bytes, out, vectors);
+            break;
+        case Layout::Mxfp4:
+            decodeVectorKernel<Layout::Mxfp4><<<grid, kBlockThreads>>>(a, map, bytes, out, vectors);
+            break;
+        }
+    } else {
+        decodeKernel<<<gridFor(a.n), kBlockThreads>>>(a, bytes, out);
+    }
     checkLaunch("packed dequantize kernel");
 }
 
@@ -498,12 +769,121 @@ float timeOnce(const std::function<void()>& run)
     return ms;
 }
 
+/// Median of `repeats` CUDA-event timings of `run` after two untimed warm-ups.
+double medianMs(const std::function<void()>& run, int repeats)
+{
+    run();
+    run();
+    check(cudaDeviceSynchronize(), "warm-up");
+    std::vector<float> times;
+    for (int r = 0; r < repeats; ++r)
+        times.push_back(timeOnce(run));
+    std::sort(times.begin(), times.end());
+    const std::size_t middle = times.size() / 2;
+    return times.size() % 2 ? times[middle] : 0.5 * (double(times[middle - 1]) + double(times[middle]));
+}
+
 } // namespace
 
 namespace {
 
+/// Min/max keys of the finite values, the largest non-NaN magnitude (±Inf included) and the non-finite
+/// count of some elements.
+struct GroupKeys {
+    std::uint32_t minKey = 0xFFFFFFFFu;
+    std::uint32_t maxKey = 0;
+    std::uint32_t absBits = 0;
+    unsigned nonFinite = 0;
+
+    __device__ void add(float v)
+    {
+        const std::uint32_t bits = __float_as_uint(v);
+        const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
+        if (magnitude <= 0x7F800000u)
+            absBits = max(absBits, magnitude);
+        if (!finiteBits(bits)) {
+            ++nonFinite;
+            return;
+        }
+        const std::uint32_t key = orderedKey(bits);
+        minKey = min(minKey, key);
+        maxKey = max(maxKey, key);
+    }
+
+    __device__ void add(const float4& v)
+    {
+        add(v.x);
+        add(v.y);
+        add(v.z);
+        add(v.w);
+    }
+
+    /// Merges the `lanes` (a power of two) lanes of each aligned lane group; every lane of the warp calls it.
+    __device__ void reduce(int lanes)
+    {
+        for (int offset = lanes / 2; offset > 0; offset /= 2) {
+            minKey = min(minKey, __shfl_xor_sync(kFullMask, minKey, offset));
+            maxKey = max(maxKey, __shfl_xor_sync(kFullMask, maxKey, offset));
+            absBits = max(absBits, __shfl_xor_sync(kFullMask, absBits, offset));
+            nonFinite += __shfl_xor_sync(kFullMask, nonFinite, offset);
+        }
+    }
+};
+
+/// Groups reduced per lane slot before the shuffles: loads of several groups in flight per lane.
+constexpr int kGroupRounds = 4;
+
+/// The Row pattern with lines and groups of a multiple of 4 floats: `lanes` (a power of two <= 32) lanes
+/// per group read its float4s; a warp takes 32 / lanes groups side by side and kGroupRounds such rows of
+/// groups at once, issuing their first loads together.
+__global__ void __launch_bounds__(kBlockThreads)
+    groupKeysVectorKernel(const float4* __restrict__ x, I groupCount, FastDivider perLineDivider,
+        std::uint32_t perLine, I lineQuads, I sizeQuads, int lanes, RowKeys* __restrict__ out)
+{
+    const int lane = static_cast<int>(threadIdx.x) & 31;
+    const int sub = lane & (lanes - 1);
+    const int slots = 32 / lanes;
+    const I perWarp = I(kGroupRounds) * slots;
+    const I warps = (I(gridDim.x) * blockDim.x) >> 5;
+    for (I first = ((I(blockIdx.x) * blockDim.x + threadIdx.x) >> 5) * perWarp; first < groupCount;
+         first += warps * perWarp) {
+        GroupKeys keys[kGroupRounds];
+        I begin[kGroupRounds];
+        I count[kGroupRounds];
+        float4 v[kGroupRounds];
+#pragma unroll
+        for (int u = 0; u < kGroupRounds; ++u) {
+            const I g = first + u * slots + lane / lanes;
+            begin[u] = 0;
+            count[u] = 0;
+            if (g < groupCount) {
+                const std::uint32_t line = perLineDivider.divide(static_cast<std::uint32_t>(g));
+                const I b = g - I(line) * perLine;
+                begin[u] = I(line) * lineQuads + b * sizeQuads;
+                count[u] = min(sizeQuads, lineQuads - b * sizeQuads);
+            }
+            if (sub < count[u])
+                v[u] = __ldcs(x + begin[u] + sub);
+        }
+#pragma unroll
+        for (int u = 0; u < kGroupRounds; ++u) {
+            if (sub < count[u])
+                keys[u].add(v[u]);
+            for (I q = sub + lanes; q < count[u]; q += lanes)
+                keys[u].add(__ldcs(x + begin[u] + q));
+        }
+#pragma unroll
+        for (int u = 0; u < kGroupRounds; ++u) {
+            keys[u].reduce(lanes);
+            const I g = first + u * slots + lane / lanes;
+            if (sub == 0 && g < groupCount)
+                out[g] = {keys[u].minKey, keys[u].maxKey, keys[u].absBits, 0, keys[u].nonFinite};
+        }
+    }
+}
+
 /// Group min/max keys (finite values), the absmax of the non-NaN values (±Inf included) and the non-finite
-/// count of each contiguous group of the Row pattern: one warp per group.
+/// count of each contiguous group of the Row pattern, any shape: one warp per group.
 __global__ void __launch_bounds__(kBlockThreads)
     groupKeysKernel(const float* __restrict__ x, Groups groups, I groupCount, RowKeys* __restrict__ out)
 {
@@ -543,7 +923,19 @@ void launchGroupKeys(const float* x, const Groups& groups, I groupCount, RowKeys
 {
     if (groupCount == 0)
         return;
-    groupKeysKernel<<<gridFor(groupCount * 32), kBlockThreads>>>(x, groups, groupCount, out);
+    if (reinterpret_cast<std::uintptr_t>(x) % 16 == 0 && groups.length % 4 == 0 && groups.size % 4 == 0
+        && groupCount < (I(1) << 32)) {
+        const I sizeQuads = groups.size / 4;
+        const int lanes
+            = static_cast<int>(std::min<I>(32, std::bit_ceil(static_cast<std::uint64_t>(sizeQuads))));
+        const I perWarp = I(kGroupRounds) * (32 / lanes);
+        groupKeysVectorKernel<<<gridFor((groupCount + perWarp - 1) / perWarp * 32), kBlockThreads>>>(
+            reinterpret_cast<const float4*>(x), groupCount,
+            FastDivider::make(static_cast<std::uint32_t>(groups.perLine)),
+            static_cast<std::uint32_t>(groups.perLine), groups.length / 4, sizeQuads, lanes, out);
+    } else {
+        groupKeysKernel<<<gridFor(groupCount * 32), kBlockThreads>>>(x, groups, groupCount, out);
+    }
     checkLaunch("group min/max kernel");
 }
 
@@ -671,15 +1063,39 @@ double cudaTimePackedMs(
             cuda::launchEncode(plan, x.get(), bytes.get(), counts.get());
         };
     }
-    run();
-    run();
-    cuda::check(cudaDeviceSynchronize(), "warm-up");
-    std::vector<float> times;
-    for (int r = 0; r < repeats; ++r)
-        times.push_back(cuda::timeOnce(run));
-    std::sort(times.begin(), times.end());
-    const std::size_t middle = times.size() / 2;
-    return times.size() % 2 ? times[middle] : 0.5 * (double(times[middle - 1]) + double(times[middle]));
+    return cuda::medianMs(run, repeats);
+}
+
+ScaledE4M3 cudaScaledE4M3(std::span<const float> values, float scale)
+{
+    const auto n = static_cast<cuda::I>(values.size());
+    const cuda::ScaledPlan plan = cuda::scaledPlan(n, scale);
+    const auto x = cuda::DeviceBuffer<float>::from(values);
+    cuda::DeviceBuffer<std::uint8_t> out(values.size());
+    cuda::DeviceBuffer<unsigned long long> counts(2);
+    cuda::check(cudaMemset(counts.get(), 0, 2 * sizeof(unsigned long long)), "cudaMemset");
+    cuda::launchEncodeArgs(plan.args, n, x.get(), out.get(), counts.get());
+    ScaledE4M3 result;
+    result.codes.resize(values.size());
+    cuda::download(result.codes.data(), out.get(), result.codes.size());
+    unsigned long long hostCounts[2] = {0, 0};
+    cuda::download(hostCounts, counts.get(), 2);
+    result.clippedCount = static_cast<std::int64_t>(hostCounts[0]);
+    result.nonFiniteCount = static_cast<std::int64_t>(hostCounts[1]);
+    return result;
+}
+
+double cudaTimeScaledE4M3Ms(std::span<const float> values, float scale, int repeats)
+{
+    if (repeats < 1)
+        throw Error("kernel timing needs at least one repeat, not " + std::to_string(repeats));
+    const auto n = static_cast<cuda::I>(values.size());
+    const cuda::ScaledPlan plan = cuda::scaledPlan(n, scale);
+    const auto x = cuda::DeviceBuffer<float>::from(values);
+    cuda::DeviceBuffer<std::uint8_t> out(values.size());
+    cuda::DeviceBuffer<unsigned long long> counts(2);
+    return cuda::medianMs(
+        [&] { cuda::launchEncodeArgs(plan.args, n, x.get(), out.get(), counts.get()); }, repeats);
 }
 
 } // namespace qs
