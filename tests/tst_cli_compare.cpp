@@ -129,11 +129,13 @@ private slots:
                 QVERIFY2(b.value(QLatin1String(key)).toDouble() > 0, key);
             }
             QCOMPARE(a.value(QStringLiteral("count")).toInt(), b.value(QStringLiteral("count")).toInt());
-            QCOMPARE(a.value(QStringLiteral("max_abs_error")).toDouble(),
-                b.value(QStringLiteral("max_abs_error")).toDouble());
+            // The fused kernels form e in float (kernels.h): the largest e is the reference's rounded to
+            // float.
+            QCOMPARE(float(a.value(QStringLiteral("max_abs_error")).toDouble()),
+                float(b.value(QStringLiteral("max_abs_error")).toDouble()));
             const double sqnrA = a.value(QStringLiteral("sqnr_db")).toDouble();
             const double sqnrB = b.value(QStringLiteral("sqnr_db")).toDouble();
-            QVERIFY2(std::fabs(sqnrA - sqnrB) <= 1e-9 * std::fabs(sqnrB), format);
+            QVERIFY2(std::fabs(sqnrA - sqnrB) <= 1e-5, format);
         }
         const Result csv = run({QStringLiteral("compare"), sample("tiny_llm.safetensors"),
             QStringLiteral("--tensor"), QStringLiteral("model.layers.0.mlp.down_proj.weight"),

@@ -236,8 +236,9 @@ void TestCalibrationView::curveMarksItsMinimumAndDragEvaluates()
         = qs::computeErrorReport(tensor->values(), qs::dequantize(q).values(), q.clippedCount);
     QCOMPARE(report.count, reference.count);
     QCOMPARE(report.clippedShare, reference.clippedShare);
-    QCOMPARE(report.maxAbsError, reference.maxAbsError);
-    QVERIFY(std::abs(report.mse - reference.mse) <= 1e-12 * reference.mse);
+    // The fused kernels sum float runs (kernels.h): equal up to float rounding.
+    QCOMPARE(float(report.maxAbsError), float(reference.maxAbsError));
+    QVERIFY(std::abs(report.mse - reference.mse) <= 1e-5 * reference.mse);
 }
 
 void TestCalibrationView::useThisEmitsTheSelectedRow()

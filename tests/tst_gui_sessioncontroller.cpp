@@ -706,13 +706,13 @@ private slots:
         const qs::ErrorReport& exact = reference.report;
         QCOMPARE(fast.count, exact.count);
         QCOMPARE(fast.clippedShare, exact.clippedShare);
-        QCOMPARE(fast.maxAbsError, exact.maxAbsError);
-        // Sums in another order: equal up to rounding.
-        QVERIFY(std::fabs(fast.mse - exact.mse) <= 1e-12 * exact.mse);
-        QVERIFY(std::fabs(fast.sqnrDb - exact.sqnrDb) <= 1e-9);
-        QVERIFY(std::fabs(fast.meanAbsError - exact.meanAbsError) <= 1e-12 * exact.meanAbsError);
-        QVERIFY(std::fabs(fast.cosine - exact.cosine) <= 1e-12);
-        QVERIFY(std::fabs(fast.relativeRmse - exact.relativeRmse) <= 1e-12 * exact.relativeRmse);
+        // The fused kernels form e in float and sum float runs (kernels.h): equal up to float rounding.
+        QCOMPARE(float(fast.maxAbsError), float(exact.maxAbsError));
+        QVERIFY(std::fabs(fast.mse - exact.mse) <= 1e-5 * exact.mse);
+        QVERIFY(std::fabs(fast.sqnrDb - exact.sqnrDb) <= 1e-5);
+        QVERIFY(std::fabs(fast.meanAbsError - exact.meanAbsError) <= 1e-5 * exact.meanAbsError);
+        QVERIFY(std::fabs(fast.cosine - exact.cosine) <= 1e-6);
+        QVERIFY(std::fabs(fast.relativeRmse - exact.relativeRmse) <= 1e-5 * exact.relativeRmse);
         QCOMPARE(fast.bitsPerValue, qs::effectiveBitsPerValue(s.scheme, tensor.shape));
         QCOMPARE(fast.p50AbsError, 0.0);
         QCOMPARE(fast.p99AbsError, 0.0);
@@ -740,8 +740,8 @@ private slots:
         QVERIFY(!q.errorPercentilesKnown);
         QVERIFY(!q.calibration);
         QCOMPARE(q.report.count, exact.count);
-        QCOMPARE(q.report.maxAbsError, exact.maxAbsError);
-        QVERIFY(std::fabs(q.report.sqnrDb - exact.sqnrDb) <= 1e-9);
+        QCOMPARE(float(q.report.maxAbsError), float(exact.maxAbsError));
+        QVERIFY(std::fabs(q.report.sqnrDb - exact.sqnrDb) <= 1e-5);
         QCOMPARE(q.errorHistogram.total(), exact.count);
     }
 
@@ -766,8 +766,9 @@ private slots:
             }
             QCOMPARE(errors.size(), std::size_t(550000));
             const double m = q.errorHistogram.hi;
-            // The whole tensor's largest error (in double), or the sample's own in float when above it.
-            QVERIFY(m >= q.report.maxAbsError && m <= q.report.maxAbsError * (1 + 1e-6));
+            // The whole tensor's largest error (the fused kernels' float e), or the sample's own when above
+            // it.
+            QVERIFY(std::fabs(m - q.report.maxAbsError) <= q.report.maxAbsError * 1e-6);
             QVERIFY(q.errorHistogram == qs::computeHistogram(errors, kErrorHistogramBins, -m, m));
         }
     }

@@ -11,6 +11,7 @@
 #endif
 
 #include "base/error.h"
+#include "benchmarks/cuda/cuda_reference.h"
 #include "calib/histogram.h"
 #include "cli_process.h"
 #include "formats/number_format.h"
@@ -223,99 +224,11 @@ Case randomCase(const Scheme& scheme, Shape shape, unsigned seed, bool specials)
     return c;
 }
 
-/// The sums of one chunk [begin, end) in kernels.h's order: float runs, or double when `inDouble`.
-struct ReferenceChunk {
-    double sums[6] = {};
-    double maxAbsError = 0;
-    std::int64_t count = 0;
-    std::int64_t nonFinite = 0;
-};
-
-ReferenceChunk referenceChunk(
-    std::span<const float> x, std::span<const float> xhat, std::int64_t begin, std::int64_t end, bool inDouble)
-{
-    ReferenceChunk chunk;
-    double lanes[6][kKernelLanes] = {};
-    float runs[6][kKernelLanes] = {};
-    float maxError = 0;
-    for (std::int64_t runBegin = begin; runBegin < end; runBegin += kKernelRun) {
-        for (std::int64_t i = runBegin; i < std::min(end, runBegin + kKernelRun); ++i) {
-            const float a = x[static_cast<std::size_t>(i)];
-            const float b = xhat[static_cast<std::size_t>(i)];
-            if (!std::isfinite(a)) {
-                ++chunk.nonFinite;
-                continue;
-            }
-            ++chunk.count;
-            const auto lane = static_cast<std::size_t>(i % kKernelLanes);
-            if (inDouble) {
-                double e = std::fabs(double(a) - double(b));
-                if (std::isnan(e))
-                    e = std::numeric_limits<double>::infinity();
-                const double terms[6] = {e * e, e, double(a) * a, std::fabs(double(a)),
-                    std::isfinite(b) ? double(a) * b : 0.0, std::isfinite(b) ? double(b) * b : 0.0};
-                for (int s = 0; s < 6; ++s)
-                    lanes[s][lane] += terms[s];
-                chunk.maxAbsError = std::max(chunk.maxAbsError, e);
-                continue;
-            }
-            // volatile keeps every product rounded to float before its add.
-            volatile float e = std::fabs(a - b);
-            if (std::isnan(e))
-                e = std::numeric_limits<float>::infinity();
-            volatile float terms[6] = {e * e, e, a * a, std::fabs(a), std::isfinite(b) ? a * b : 0.0f,
-                std::isfinite(b) ? b * b : 0.0f};
-            for (int s = 0; s < 6; ++s)
-                runs[s][lane] += terms[s];
-            maxError = std::max(maxError, float(e));
-        }
-        for (int s = 0; s < 6; ++s)
-            for (int lane = 0; lane < kKernelLanes; ++lane) {
-                lanes[s][lane] += double(runs[s][lane]);
-                runs[s][lane] = 0;
-            }
-    }
-    if (!inDouble)
-        chunk.maxAbsError = maxError;
-    for (int s = 0; s < 6; ++s)
-        for (int lane = 0; lane < kKernelLanes; ++lane)
-            chunk.sums[s] += lanes[s][static_cast<std::size_t>(lane)];
-    return chunk;
-}
-
-/// ErrorSums of (x, x̂) accumulated exactly as kernels.h documents it, independently of the kernels: float
-/// runs per chunk (double where the documented test says so), chunks added per span, spans in order.
+/// ErrorSums of (x, x̂) accumulated exactly as kernels.h documents it, independently of the kernels (the
+/// emulation the CUDA checks use as well).
 ErrorSums referenceSums(std::span<const float> x, std::span<const float> xhat, std::int64_t clipped)
 {
-    ErrorSums total;
-    total.clipped = clipped;
-    const auto n = static_cast<std::int64_t>(x.size());
-    double* totals[6] = {&total.sumSquaredError, &total.sumAbsError, &total.sumSquaredSignal,
-        &total.sumAbsSignal, &total.sumProduct, &total.sumSquaredRecon};
-    double span[6] = {};
-    std::int64_t chunkIndex = 0;
-    for (std::int64_t begin = 0; begin < n; begin += kKernelChunk, ++chunkIndex) {
-        const std::int64_t end = std::min(n, begin + kKernelChunk);
-        ReferenceChunk chunk = referenceChunk(x, xhat, begin, end, false);
-        const double* sums = chunk.sums;
-        const bool inaccurate = !std::all_of(sums, sums + 6, [](double v) { return std::isfinite(v); })
-            || (sums[2] < 0x1p-100 && sums[3] > 0) || (sums[0] < 0x1p-100 && sums[1] > 0)
-            || (sums[5] < 0x1p-100 && sums[4] != 0);
-        if (inaccurate)
-            chunk = referenceChunk(x, xhat, begin, end, true);
-        for (int s = 0; s < 6; ++s)
-            span[s] += chunk.sums[s];
-        total.maxAbsError = std::max(total.maxAbsError, chunk.maxAbsError);
-        total.count += chunk.count;
-        total.nonFinite += chunk.nonFinite;
-        if ((chunkIndex + 1) % kKernelSpan == 0 || end == n) {
-            for (int s = 0; s < 6; ++s) {
-                *totals[s] += span[s];
-                span[s] = 0;
-            }
-        }
-    }
-    return total;
+    return cudaref::errorSums(x, xhat, clipped);
 }
 
 QByteArray describe(const ErrorSums& s)
@@ -763,6 +676,13 @@ private slots:
         for (const BlockFormat f : formats)
             for (int v = 0; v < 6; ++v)
                 QTest::addRow("%s / %d", blockFormatName(f).c_str(), v) << static_cast<int>(f) << v;
+        // ggml and bitsandbytes: x̂ from the quantizer's per-block code, the sums from the kernels.
+        const BlockFormat reconstructed[]
+            = {BlockFormat::GgmlQ8_0, BlockFormat::GgmlQ4_0, BlockFormat::GgmlQ4_1, BlockFormat::GgmlQ5_0,
+                BlockFormat::GgmlQ5_1, BlockFormat::GgmlMXFP4, BlockFormat::BnbNF4, BlockFormat::BnbFP4};
+        for (const BlockFormat f : reconstructed)
+            for (const int v : {0, 1, 5})
+                QTest::addRow("%s / %d", blockFormatName(f).c_str(), v) << static_cast<int>(f) << v;
     }
 
     /// blockFakeQuantError against the sums of (x, dequantize(quantize(x))) accumulated here, on random data
@@ -794,6 +714,17 @@ private slots:
             break;
         default:
             break;
+        }
+        const bool ggml = blockFormatName(scheme.blockFormat).rfind("q", 0) == 0
+            || scheme.blockFormat == BlockFormat::GgmlMXFP4;
+        const bool bnb
+            = scheme.blockFormat == BlockFormat::BnbNF4 || scheme.blockFormat == BlockFormat::BnbFP4;
+        if (ggml)
+            shape = {37, 320}; // ggml rows are whole blocks of 32
+        if (bnb && variant == 1) {
+            scheme.blockSize = 128;
+            scheme.doubleQuantization = true;
+            shape = {3, 2, 4103};
         }
         const std::int64_t n = shapeElementCount(shape);
         std::vector<float> values = randomNormal(static_cast<std::size_t>(n), 40 + variant);
@@ -925,8 +856,10 @@ private slots:
         Scheme scheme;
         QCOMPARE(blockFakeQuantErrorUnsupported(scheme), std::string("the scheme has no block format"));
         scheme.blockFormat = BlockFormat::GgmlQ4_0;
-        QVERIFY(!blockFakeQuantErrorUnsupported(scheme).empty());
-        QVERIFY_THROWS_EXCEPTION(Error, blockFakeQuantError(Backend::Simd, values, {64}, scheme));
+        QVERIFY(blockFakeQuantErrorUnsupported(scheme).empty());
+        QVERIFY_THROWS_EXCEPTION(Error, blockFakeQuantError(Backend::Simd, values, {2, 30}, scheme));
+        QVERIFY_THROWS_EXCEPTION(Error, blockFakeQuantError(Backend::Simd, values, {2, 33}, scheme));
+        QVERIFY_THROWS_EXCEPTION(Error, blockFakeQuantError(Backend::Cuda, values, {64}, scheme));
         scheme.blockFormat = BlockFormat::MXFP4;
         QVERIFY(blockFakeQuantErrorUnsupported(scheme).empty());
         QVERIFY_THROWS_EXCEPTION(Error, blockFakeQuantError(Backend::Simd, values, {2, 30}, scheme));

@@ -57,59 +57,77 @@ inline float powerOfTwo(int e)
     return e >= -126 ? detail::bitsFloat(static_cast<std::uint32_t>(e + 127) << 23) : std::ldexp(1.0f, e);
 }
 
-/// The scales of `blocks` (one MinMaxResult per block, minMaxGroups' reduction) for a fused block format
-/// (kernels.h, blockFakeQuantError):
+/// The scale of one block of a fused block format (kernels.h, blockFakeQuantError) from its absmax and
+/// non-finite count (minMaxGroups' reduction):
 ///   MX: e = mxSharedExponent(absmax), scale 2^e, inverse 2^-e (MXINT8: scale 2^(e-6));
 ///   NVFP4: global = (1 / tensor absmax) · 2688 (1 when the tensor absmax is 0), s8 = E4M3 RNE saturating of
 ///     global · (absmax · float(1/6)), inverse = 1 / (s8 · (1 / global)) (0 when that product is 0),
 ///     scale = s8 / float(1 / (1 / double(global))).
+/// Made once per tensor (NVFP4 needs the tensor absmax over the finite values), then used for any block.
+class BlockScaler {
+public:
+    BlockScaler(const Scheme& scheme, float tensorAbsmax)
+        : m_nvfp4(scheme.blockFormat == BlockFormat::NVFP4)
+        , m_mxint8(scheme.blockFormat == BlockFormat::MXINT8)
+        , m_e8m0(scheme.e8m0Rounding)
+    {
+        if (m_nvfp4) {
+            m_global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
+            m_globalInverse = 1.0f / m_global;
+            m_decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(m_global)));
+            const NumberFormat e4m3 = fp8E4M3Format();
+            m_rounder = detail::MinifloatRounder::make(
+                std::get<MinifloatSpec>(e4m3.spec), false, formatMaxFinite(e4m3));
+        } else if (!m_mxint8) {
+            // MXINT8: elements q / 64 with |q| <= 127: largest 127/64 (emax 0), 6 mantissa bits.
+            const NumberFormat element = formatByName(blockElementFormat(scheme.blockFormat));
+            m_elementMax = formatMaxFinite(element);
+            m_mantissaBits = std::get<MinifloatSpec>(element.spec).mantissaBits;
+        }
+    }
+
+    BlockScale operator()(const MinMaxResult& block) const
+    {
+        constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+        if (block.nonFinite > 0)
+            return {kNaN, 0};
+        if (m_nvfp4) {
+            const float sf = m_global * (block.absmax * static_cast<float>(1.0 / 6.0));
+            const float s8
+                = detail::bitsFloat(std::min(m_rounder.roundBits(detail::floatBits(sf)), m_rounder.maxBits));
+            const float encode = s8 * m_globalInverse;
+            return {s8 / m_decodeGlobal, encode == 0.0f ? 0.0f : 1.0f / encode};
+        }
+        int exponent = 0;
+        if (!mxSharedExponent(block.absmax, m_e8m0, m_elementMax, m_mantissaBits, exponent))
+            return {kNaN, 0};
+        if (m_mxint8)
+            return {powerOfTwo(exponent - 6), 0};
+        return {powerOfTwo(exponent), powerOfTwo(-exponent)};
+    }
+
+private:
+    bool m_nvfp4;
+    bool m_mxint8;
+    E8M0Rounding m_e8m0;
+    double m_elementMax = 127.0 / 64.0;
+    int m_mantissaBits = 6;
+    float m_global = 1;
+    float m_globalInverse = 1;
+    float m_decodeGlobal = 1;
+    detail::MinifloatRounder m_rounder;
+};
+
+/// BlockScaler's scale of every block, the tensor absmax being the largest block absmax.
 inline std::vector<BlockScale> blockScales(const Scheme& scheme, const std::vector<MinMaxResult>& blocks)
 {
-    constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+    float tensorAbsmax = 0;
+    for (const MinMaxResult& b : blocks)
+        tensorAbsmax = std::max(tensorAbsmax, b.absmax);
+    const BlockScaler scaler(scheme, tensorAbsmax);
     std::vector<BlockScale> scales(blocks.size());
-    if (scheme.blockFormat == BlockFormat::NVFP4) {
-        float tensorAbsmax = 0;
-        for (const MinMaxResult& b : blocks)
-            tensorAbsmax = std::max(tensorAbsmax, b.absmax);
-        const float global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
-        const float globalInverse = 1.0f / global;
-        const auto decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(global)));
-        const auto sixth = static_cast<float>(1.0 / 6.0);
-        const NumberFormat e4m3 = fp8E4M3Format();
-        const detail::MinifloatRounder rounder = detail::MinifloatRounder::make(
-            std::get<MinifloatSpec>(e4m3.spec), false, formatMaxFinite(e4m3));
-        for (std::size_t g = 0; g < blocks.size(); ++g) {
-            if (blocks[g].nonFinite > 0) {
-                scales[g] = {kNaN, 0};
-                continue;
-            }
-            const float sf = global * (blocks[g].absmax * sixth);
-            const float s8
-                = detail::bitsFloat(std::min(rounder.roundBits(detail::floatBits(sf)), rounder.maxBits));
-            const float encode = s8 * globalInverse;
-            scales[g] = {s8 / decodeGlobal, encode == 0.0f ? 0.0f : 1.0f / encode};
-        }
-        return scales;
-    }
-    const bool mxint8 = scheme.blockFormat == BlockFormat::MXINT8;
-    // MXINT8: elements q / 64 with |q| <= 127: largest 127/64 (emax 0), 6 mantissa bits.
-    double elementMax = 127.0 / 64.0;
-    int mantissaBits = 6;
-    if (!mxint8) {
-        const NumberFormat element = formatByName(blockElementFormat(scheme.blockFormat));
-        elementMax = formatMaxFinite(element);
-        mantissaBits = std::get<MinifloatSpec>(element.spec).mantissaBits;
-    }
-    for (std::size_t g = 0; g < blocks.size(); ++g) {
-        int exponent = 0;
-        if (blocks[g].nonFinite > 0
-            || !mxSharedExponent(blocks[g].absmax, scheme.e8m0Rounding, elementMax, mantissaBits, exponent))
-            scales[g] = {kNaN, 0};
-        else if (mxint8)
-            scales[g] = {powerOfTwo(exponent - 6), 0};
-        else
-            scales[g] = {powerOfTwo(exponent), powerOfTwo(-exponent)};
-    }
+    for (std::size_t g = 0; g < blocks.size(); ++g)
+        scales[g] = scaler(blocks[g]);
     return scales;
 }
 

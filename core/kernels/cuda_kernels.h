@@ -22,18 +22,17 @@
 //     12288 bins go straight to int64 global atomics.
 //
 //   cudaFakeQuantError: the element semantics of qs::fakeQuantize (quant/quantizer.h) for the given scales
-//     (and affine zero points) as qs::quantize returns them, then over the finite x, in double, with
-//     e = |double(x) - double(x̂)| (+Inf when x̂ is not finite): Σe², Σe, Σx², Σ|x|, Σx·x̂ and Σx̂² (the
-//     last two over finite x̂), max e, and the counts. Accumulation order: kernels.h's, exactly: chunks of
-//     kKernelChunk (4096) elements; in a chunk, element i goes to lane i mod kKernelLanes (16), each lane
-//     adding its elements in index order from +0 (on the device: 16 threads, half a warp, per chunk); the
-//     16 lane sums are added in lane order 0..15; the chunk sums are added in chunk order from +0. Every
-//     float and double operation is an explicit round-to-nearest intrinsic, so nvcc contracts nothing into
-//     an FMA. The last step is a chain of n / 4096 dependent double adds per sum: one extra block of the
-//     chunk kernel runs it (one thread per sum, fed through shared memory by the block's other warps)
-//     while the other blocks still produce chunks, waiting on a per-chunk ready flag written after a fence.
-//     That chain, about 13 ns per chunk on an H100, not memory, bounds the kernel on large tensors: 1 GiB
-//     takes 0.85 ms against 0.60 ms for the chunk pass alone ("fakequant_counts" below).
+//     (and affine zero points) as qs::quantize returns them, then over the finite x the sums Σe², Σe, Σx²,
+//     Σ|x|, Σx·x̂ and Σx̂² (the last two over finite x̂), max e, and the counts, in kernels.h's order
+//     exactly: chunks of kKernelChunk (4096) elements, 16 threads (half a warp) per chunk, thread l taking
+//     the elements i ≡ l (mod 16) in index order as float partials per run of 16, widened into its double
+//     sum at the end of each run; the 16 lane sums added in lane order; a chunk whose float sums fail
+//     floatRunsInaccurate (kernels/float_run_accuracy.h) added again in double by the same threads (both
+//     halves of the warp join the shuffles, one adds); the chunk totals added in chunk order within spans
+//     of kKernelSpan (64) chunks by one thread per span, the span totals in span order by one thread per
+//     sum. Every float and double operation is an explicit round-to-nearest intrinsic, so nvcc contracts
+//     nothing into an FMA. The total runs in one extra block of the chunk kernel while the other blocks
+//     still produce chunks, waiting on a per-chunk ready flag written after a fence.
 //
 // Supported schemes (cudaSupportsScheme): blockFormat None; integer formats of 2-16 bits in every RangeMode,
 // both element roundings and both ScaleArithmetic; minifloats that qs::quantize rounds on the float bits

@@ -3,6 +3,7 @@
 // Internal to the kernels module: what kernels.cpp (validation, threading, merging) hands to a CPU backend
 // (scalar_kernels.cpp, simd_kernels.cpp), and the per-range entry points every CPU backend implements.
 
+#include "kernels/float_run_accuracy.h"
 #include "kernels/kernels.h"
 #include "kernels/mx_shared_exponent.h"
 #include "quant/scale_rounding.h"
@@ -105,7 +106,8 @@ struct FakeQuantPlan {
     std::int32_t lowestKey = 0;
     std::int32_t highestKey = 0;
 
-    std::vector<GroupParams> groups;
+    std::vector<GroupParams> groups; ///< groups[g - groupBase] holds group g
+    std::int64_t groupBase = 0; ///< block formats: the first group of the chunk whose parameters are held
     bool reconstructionFinite = true; ///< no group can produce a non-finite x̂ from a finite x
 
     GroupPattern pattern = GroupPattern::Single;
@@ -157,7 +159,10 @@ public:
         settle();
     }
 
-    const GroupParams& params() const { return m_plan.groups[static_cast<std::size_t>(group)]; }
+    const GroupParams& params() const
+    {
+        return m_plan.groups[static_cast<std::size_t>(group - m_plan.groupBase)];
+    }
 
     std::int64_t group = 0;
     std::int64_t end = 0;
@@ -209,23 +214,20 @@ inline void addLanes(const double (&lanes)[kSumCount][kKernelLanes], ChunkErrorS
     }
 }
 
-/// Whether a chunk summed with float runs (kernels.h) must be summed again in double: a sum is not finite,
-/// or a sum of squares fell below 2^-100 although its terms are not all zero (Σx² with Σ|x| > 0, Σe² with
-/// Σe > 0, Σx̂² with Σx·x̂ != 0), where float squares may have underflowed.
+/// Whether a chunk summed with float runs must be summed again in double (float_run_accuracy.h).
 inline bool needsDoubleSums(const ChunkErrorSums& chunk)
 {
-    constexpr double kTiny = 0x1p-100;
-    for (const double sum : chunk.sums)
-        if (!(sum - sum == 0))
-            return true;
-    return (chunk.sums[kSquaredSignal] < kTiny && chunk.sums[kAbsSignal] > 0)
-        || (chunk.sums[kSquaredError] < kTiny && chunk.sums[kAbsError] > 0)
-        || (chunk.sums[kSquaredRecon] < kTiny && chunk.sums[kProduct] != 0);
+    return floatRunsInaccurate(chunk.sums);
 }
+
+/// The double sums of kernels.h (after needsDoubleSums) of x[begin, end) against the given x̂ y[0, end -
+/// begin) of one chunk; clipped left 0.
+ChunkErrorSums doubleErrorChunk(const float* x, const float* y, std::int64_t begin, std::int64_t end);
 
 /// The chunk's sums in double, element by element (kernels.h, the order after needsDoubleSums), with the
 /// scalar reference's x̂: every backend's x̂ equals it bit for bit, so every backend falls back to this.
-ChunkErrorSums doubleSumsChunk(const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end);
+ChunkErrorSums doubleSumsChunk(
+    const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end);
 
 /// One CPU implementation (the scalar reference, or one Highway target). Each function works on one
 /// contiguous range on the calling thread; kernels.cpp splits the work and merges.
@@ -240,6 +242,10 @@ struct CpuKernels {
     /// runs (kernels.h); the caller sums the chunk again with doubleSumsChunk when needsDoubleSums says so.
     ChunkErrorSums (*fakeQuantChunk)(
         const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end)
+        = nullptr;
+    /// Error sums (float runs, kernels.h) of x[begin, end) of one chunk against the given x̂ y[0, end -
+    /// begin); clipped left 0. The caller sums again with doubleErrorChunk when needsDoubleSums says so.
+    ChunkErrorSums (*errorChunk)(const float* x, const float* y, std::int64_t begin, std::int64_t end)
         = nullptr;
     /// Reads x[0, n) once as fast as the target can (the bandwidth baseline); returns a checksum so the
     /// reads cannot be optimised away.

@@ -6,6 +6,7 @@
 #include "kernels/encoder_table.h"
 #include "kernels/kernel_backends.h"
 #include "quant/block_formats.h"
+#include "quant/block_reconstruction.h"
 
 #if defined(QS_HAVE_CUDA)
 #include "kernels/cuda_kernels.h"
@@ -237,19 +238,6 @@ std::vector<MinMaxResult> groupMinMax(const CpuKernels& kernels, const FakeQuant
     return results;
 }
 
-/// The absmax and non-finite count of every block of a block format's plan (CpuKernels::blockAbsmaxRange),
-/// the blocks split evenly over the threads: each block is reduced whole by one thread, so nothing merges.
-std::vector<MinMaxResult> blockAbsmax(
-    const CpuKernels& kernels, const FakeQuantPlan& plan, I blockCount, const float* values, int threads)
-{
-    std::vector<MinMaxResult> blocks(static_cast<std::size_t>(blockCount));
-    forEachThreadRange(blockCount, kernelThreads(threads), [&](int, I first, I last) {
-        if (first < last)
-            kernels.blockAbsmaxRange(plan, values, first, last, blocks.data() + first);
-    });
-    return blocks;
-}
-
 /// The chunk totals added in kernels.h's order: in chunk order within spans of kKernelSpan chunks, then the
 /// span totals in span order.
 ErrorSums mergeChunks(std::span<const ChunkErrorSums> chunks)
@@ -274,19 +262,58 @@ ErrorSums mergeChunks(std::span<const ChunkErrorSums> chunks)
     return sums;
 }
 
-/// The chunk sums of a validated plan on a CPU backend, each chunk summed again in double where its float runs
-/// may have lost accuracy (needsDoubleSums), merged in kernels.h's order.
-ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, int threads)
+/// The block parameters of a block format's plan, derived chunk by chunk (blockFakeQuantError).
+struct ChunkBlockScales {
+    const BlockScaler& scaler;
+    float largest; ///< the largest element value: x̂ of a block is finite when largest · scale is
+};
+
+/// Gives `local` (a copy of a block format's plan) the parameters of the blocks that hold the elements
+/// [begin, end): each block's absmax over the whole block, its scale, reconstructionFinite for those blocks.
+void prepareChunkBlocks(const CpuKernels& kernels, const ChunkBlockScales& blocks, const float* values,
+    I begin, I end, std::vector<MinMaxResult>& absmax, FakeQuantPlan& local)
+{
+    const I first = GroupCursor(local, begin).group;
+    const I last = GroupCursor(local, end - 1).group + 1;
+    absmax.resize(static_cast<std::size_t>(last - first));
+    kernels.blockAbsmaxRange(local, values, first, last, absmax.data());
+    local.groups.resize(absmax.size());
+    local.groupBase = first;
+    local.reconstructionFinite = true;
+    for (std::size_t k = 0; k < absmax.size(); ++k) {
+        const BlockScale scale = blocks.scaler(absmax[k]);
+        GroupParams& p = local.groups[k];
+        p.scale = scale.scale;
+        p.inverse = scale.inverse;
+        p.low = static_cast<float>(local.qmin);
+        p.high = static_cast<float>(local.qmax);
+        local.reconstructionFinite
+            = local.reconstructionFinite && isFiniteFloat(blocks.largest * scale.scale);
+    }
+}
+
+/// The chunk sums of a validated plan on a CPU backend, each chunk summed again in double where its float
+/// runs may have lost accuracy (needsDoubleSums), merged in kernels.h's order. With `blocks`, the plan's
+/// groups are derived per chunk (prepareChunkBlocks) instead of given.
+ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, int threads,
+    const ChunkBlockScales* blocks = nullptr)
 {
     const I chunks = chunkCount(plan.elementCount);
     std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunks));
     forEachThreadRange(chunks, kernelThreads(threads), [&](int, I first, I last) {
+        FakeQuantPlan local;
+        std::vector<MinMaxResult> absmax;
+        if (blocks && first < last)
+            local = plan;
         for (I c = first; c < last; ++c) {
             const I begin = c * kKernelChunk;
             const I end = std::min(plan.elementCount, begin + kKernelChunk);
-            ChunkErrorSums chunk = kernels.fakeQuantChunk(plan, values, begin, end);
+            if (blocks)
+                prepareChunkBlocks(kernels, *blocks, values, begin, end, absmax, local);
+            const FakeQuantPlan& chunkPlan = blocks ? local : plan;
+            ChunkErrorSums chunk = kernels.fakeQuantChunk(chunkPlan, values, begin, end);
             if (needsDoubleSums(chunk))
-                chunk = doubleSumsChunk(plan, values, begin, end);
+                chunk = doubleSumsChunk(chunkPlan, values, begin, end);
             perChunk[static_cast<std::size_t>(c)] = chunk;
         }
     });
@@ -627,16 +654,50 @@ std::string blockFakeQuantErrorUnsupported(const Scheme& scheme)
 {
     if (scheme.blockFormat == BlockFormat::None)
         return "the scheme has no block format";
-    if (!blockElementFormat(scheme.blockFormat))
+    if (!blockElementFormat(scheme.blockFormat) && !BlockReconstruction::supports(scheme))
         return "block format " + blockFormatName(scheme.blockFormat) + " has no fused kernel yet";
     return {};
 }
+
+namespace {
+
+/// ggml and bitsandbytes blocks: x̂ of each chunk from the quantizer's own per-block code
+/// (BlockReconstruction) into a chunk buffer, then the backend's error accumulation over (x, x̂).
+ErrorSums reconstructedBlockError(const CpuKernels& kernels, std::span<const float> values,
+    const Shape& shape, const Scheme& scheme, int threads)
+{
+    const BlockReconstruction reconstruction = BlockReconstruction::prepare(values, shape, scheme);
+    const auto n = static_cast<I>(values.size());
+    std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunkCount(n)));
+    forEachThreadRange(chunkCount(n), kernelThreads(threads), [&](int, I first, I last) {
+        std::vector<float> xhat(static_cast<std::size_t>(kKernelChunk));
+        for (I c = first; c < last; ++c) {
+            const I begin = c * kKernelChunk;
+            const I end = std::min(n, begin + kKernelChunk);
+            const I clipped = reconstruction.reconstruct(begin, end, xhat.data());
+            ChunkErrorSums chunk = kernels.errorChunk(values.data(), xhat.data(), begin, end);
+            if (needsDoubleSums(chunk))
+                chunk = doubleErrorChunk(values.data(), xhat.data(), begin, end);
+            chunk.clipped = clipped;
+            perChunk[static_cast<std::size_t>(c)] = chunk;
+        }
+    });
+    return mergeChunks(perChunk);
+}
+
+} // namespace
 
 ErrorSums blockFakeQuantError(
     Backend backend, std::span<const float> values, const Shape& shape, const Scheme& scheme, int threads)
 {
     if (const std::string reason = blockFakeQuantErrorUnsupported(scheme); !reason.empty())
         throw Error("blockFakeQuantError: " + reason);
+    const bool reconstructed = BlockReconstruction::supports(scheme);
+    if (backend == Backend::Cuda && reconstructed)
+        throw Error("blockFakeQuantError: " + blockFormatName(scheme.blockFormat)
+            + " runs on the scalar and simd backends only");
+    if (reconstructed)
+        return reconstructedBlockError(cpuKernels(backend), values, shape, scheme, threads);
     const I blockSize = blockFormatBlockSize(scheme);
     if (backend == Backend::Cuda) {
 #if defined(QS_HAVE_CUDA)
@@ -656,10 +717,7 @@ ErrorSums blockFakeQuantError(
     plan.rowLength = shape.empty() ? 1 : shape.back();
     plan.groupSize = blockSize;
     plan.perRow = (plan.rowLength + blockSize - 1) / blockSize;
-    const I rows = plan.rowLength == 0 ? 0 : plan.elementCount / plan.rowLength;
-    const I groupCount = rows * plan.perRow;
     const CpuKernels& kernels = cpuKernels(backend);
-    const std::vector<MinMaxResult> blocks = blockAbsmax(kernels, plan, groupCount, values.data(), threads);
 
     const bool nvfp4 = scheme.blockFormat == BlockFormat::NVFP4;
     const bool mxint8 = scheme.blockFormat == BlockFormat::MXINT8;
@@ -680,16 +738,11 @@ ErrorSums blockFakeQuantError(
         plan.rounder = detail::MinifloatRounder::make(spec, plan.tiesAway, formatMaxFinite(element));
         largest = detail::bitsFloat(plan.rounder.maxBits);
     }
-    plan.groups.resize(static_cast<std::size_t>(groupCount));
-    const std::vector<BlockScale> scales = blockScales(scheme, blocks);
-    for (std::size_t g = 0; g < scales.size(); ++g) {
-        plan.groups[g].inverse = scales[g].inverse;
-        plan.groups[g].scale = scales[g].scale;
-        plan.groups[g].low = static_cast<float>(plan.qmin);
-        plan.groups[g].high = static_cast<float>(plan.qmax);
-        plan.reconstructionFinite = plan.reconstructionFinite && isFiniteFloat(largest * scales[g].scale);
-    }
-    return runFakeQuant(kernels, plan, values.data(), threads);
+    // NVFP4's global scale needs the tensor absmax first; MX blocks need nothing beyond their own elements.
+    const float tensorAbsmax = nvfp4 ? minMax(backend, values, threads).absmax : 0.0f;
+    const BlockScaler scaler(scheme, tensorAbsmax);
+    const ChunkBlockScales blocks {scaler, largest};
+    return runFakeQuant(kernels, plan, values.data(), threads, &blocks);
 }
 
 std::string ternaryFakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape)

@@ -139,7 +139,8 @@ ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const S
 
 /// Empty when blockFakeQuantError runs `scheme`'s block format, otherwise why not. Supported: MXFP8 (E4M3,
 /// E5M2), MXFP6 (E3M2, E2M3), MXFP4, MXINT8 and NVFP4, at any block size the reference accepts, with every
-/// E8M0 rounding and element rounding of the scheme. Not yet: bitsandbytes, ggml.
+/// E8M0 rounding and element rounding of the scheme; the ggml (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4) and
+/// bitsandbytes (NF4, FP4, with or without double quantization) blocks on the scalar and simd backends.
 std::string blockFakeQuantErrorUnsupported(const Scheme& scheme);
 
 /// Fused fake-quantize + error of a block format: the sums of ErrorSums over
@@ -153,7 +154,9 @@ std::string blockFakeQuantErrorUnsupported(const Scheme& scheme);
 /// clamped to ±127 with the scheme's element rounding, x̂ = q · 2^(e-6), v · 64 computed as x / 2^(e-6)),
 /// NVFP4 v = x · (1 / (s8 · (1 / global))) in float32, rounded as the element format (MX:
 /// Scheme::elementRounding; NVFP4: to nearest even) and saturated; x̂ = decode · 2^e or decode · (s8 / float(1
-/// / (1 / double(global)))). Blocks run along the last axis, ragged at the end of each row (the scales:
+/// / (1 / double(global)))). ggml and bitsandbytes blocks: x̂ chunk by chunk from the quantizer's own
+/// per-block code (quant/block_reconstruction.h), the same x̂ on every backend. Blocks run along the last
+/// axis, ragged at the end of each row (the scales:
 /// kernels/block_scales.h). Backend::Cuda runs cudaBlockFakeQuantError (kernels/cuda_kernels.h). Throws
 /// qs::Error when the block format is not supported, the block size is invalid, the sizes do not match the
 /// shape, or the backend cannot run here.

@@ -105,8 +105,24 @@ float fakeQuantize(const FakeQuantPlan& plan, const GroupParams& p, float x, boo
     return 0;
 }
 
-/// The float-run sums of kernels.h, one element at a time.
-ChunkErrorSums fakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
+/// x̂ of the elements [begin, end) of one chunk into y[0, end - begin) (anything where x is not finite) and
+/// how many clipped.
+I reconstructChunk(const FakeQuantPlan& plan, const float* x, I begin, I end, float* y)
+{
+    I clipped = 0;
+    GroupCursor cursor(plan, begin);
+    for (I i = begin; i < end; ++i) {
+        while (i >= cursor.end)
+            cursor.advance();
+        bool clip = false;
+        y[i - begin] = isFiniteFloat(x[i]) ? fakeQuantize(plan, cursor.params(), x[i], clip) : 0.0f;
+        clipped += clip;
+    }
+    return clipped;
+}
+
+/// The float-run sums of kernels.h of x[begin, end) against y[0, end - begin), one element at a time.
+ChunkErrorSums floatRunSums(const float* x, const float* y, I begin, I end)
 {
     ChunkErrorSums chunk;
     double lanes[kSumCount][kKernelLanes] = {};
@@ -119,19 +135,15 @@ ChunkErrorSums fakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin
             }
     };
     float maxError = 0;
-    GroupCursor cursor(plan, begin);
     for (I i = begin; i < end; ++i) {
         if (i > begin && (i - begin) % kKernelRun == 0)
             foldRuns();
-        while (i >= cursor.end)
-            cursor.advance();
         if (!isFiniteFloat(x[i])) {
             ++chunk.nonFinite;
             continue;
         }
-        bool clipped = false;
-        const float y = fakeQuantize(plan, cursor.params(), x[i], clipped);
-        float error = std::fabs(x[i] - y);
+        const float xhat = y[i - begin];
+        float error = std::fabs(x[i] - xhat);
         if (std::isnan(error))
             error = std::numeric_limits<float>::infinity();
         const auto lane = static_cast<std::size_t>(i % kKernelLanes);
@@ -139,17 +151,25 @@ ChunkErrorSums fakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin
         runs[kAbsError][lane] += error;
         runs[kSquaredSignal][lane] += x[i] * x[i];
         runs[kAbsSignal][lane] += std::fabs(x[i]);
-        if (isFiniteFloat(y)) {
-            runs[kProduct][lane] += x[i] * y;
-            runs[kSquaredRecon][lane] += y * y;
+        if (isFiniteFloat(xhat)) {
+            runs[kProduct][lane] += x[i] * xhat;
+            runs[kSquaredRecon][lane] += xhat * xhat;
         }
         maxError = std::max(maxError, error);
         ++chunk.count;
-        chunk.clipped += clipped;
     }
     foldRuns();
     addLanes(lanes, chunk);
     chunk.maxAbsError = maxError;
+    return chunk;
+}
+
+ChunkErrorSums fakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
+{
+    float y[kKernelChunk];
+    const I clipped = reconstructChunk(plan, x, begin, end, y);
+    ChunkErrorSums chunk = floatRunSums(x, y, begin, end);
+    chunk.clipped = clipped;
     return chunk;
 }
 
@@ -181,22 +201,17 @@ std::uint32_t streamRead(const float* x, I n)
 
 } // namespace
 
-ChunkErrorSums doubleSumsChunk(const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end)
+ChunkErrorSums doubleErrorChunk(const float* x, const float* y, std::int64_t begin, std::int64_t end)
 {
     ChunkErrorSums chunk;
     double lanes[kSumCount][kKernelLanes] = {};
-    GroupCursor cursor(plan, begin);
     for (I i = begin; i < end; ++i) {
-        while (i >= cursor.end)
-            cursor.advance();
         if (!isFiniteFloat(x[i])) {
             ++chunk.nonFinite;
             continue;
         }
-        bool clipped = false;
-        const float y = fakeQuantize(plan, cursor.params(), x[i], clipped);
         const double xd = x[i];
-        const double yd = y;
+        const double yd = y[i - begin];
         double error = std::fabs(xd - yd);
         if (std::isnan(error))
             error = std::numeric_limits<double>::infinity();
@@ -205,22 +220,31 @@ ChunkErrorSums doubleSumsChunk(const FakeQuantPlan& plan, const float* x, std::i
         lanes[kAbsError][lane] += error;
         lanes[kSquaredSignal][lane] += xd * xd;
         lanes[kAbsSignal][lane] += std::fabs(xd);
-        if (isFiniteFloat(y)) {
+        if (std::isfinite(yd)) {
             lanes[kProduct][lane] += xd * yd;
             lanes[kSquaredRecon][lane] += yd * yd;
         }
         chunk.maxAbsError = std::max(chunk.maxAbsError, error);
         ++chunk.count;
-        chunk.clipped += clipped;
     }
     addLanes(lanes, chunk);
     return chunk;
 }
 
+ChunkErrorSums doubleSumsChunk(
+    const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end)
+{
+    float y[kKernelChunk];
+    const I clipped = reconstructChunk(plan, x, begin, end, y);
+    ChunkErrorSums chunk = doubleErrorChunk(x, y, begin, end);
+    chunk.clipped = clipped;
+    return chunk;
+}
+
 const CpuKernels& scalarKernels()
 {
-    static const CpuKernels kernels {
-        "scalar C++", &minMaxRange, &histogramRange, &fakeQuantChunk, &streamRead, &blockAbsmaxRange};
+    static const CpuKernels kernels {"scalar C++", &minMaxRange, &histogramRange, &fakeQuantChunk,
+        &floatRunSums, &streamRead, &blockAbsmaxRange};
     return kernels;
 }
 

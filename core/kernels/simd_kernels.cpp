@@ -295,7 +295,8 @@ struct ErrorAccumulator {
         const DF df;
         VF error = hn::Abs(hn::Sub(x, y));
         if constexpr (!ReconstructionFinite) {
-            error = hn::IfThenElse(hn::IsNaN(error), hn::Set(df, std::numeric_limits<float>::infinity()), error);
+            error = hn::IfThenElse(
+                hn::IsNaN(error), hn::Set(df, std::numeric_limits<float>::infinity()), error);
             y = hn::IfThenElseZero(hn::IsFinite(y), y);
         }
         runs[kSquaredError][k] = hn::Add(runs[kSquaredError][k], hn::Mul(error, error));
@@ -714,6 +715,45 @@ ChunkErrorSums FakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin
                        : fakeQuantChunkScaled<false>(plan, x, begin, end);
 }
 
+/// The float-run sums of x[begin, end) against a given x̂ y[0, end - begin): the accumulation of
+/// fakeQuantChunkWith without an element function (x̂ may be anything where x is not finite).
+ChunkErrorSums ErrorChunk(const float* HWY_RESTRICT x, const float* HWY_RESTRICT y, I begin, I end)
+{
+    const DF df;
+    const I block = kKernelLanes;
+    ErrorAccumulator acc;
+    HWY_ALIGN float paddedX[kKernelLanes];
+    HWY_ALIGN float paddedY[kKernelLanes];
+    const auto add = [&](std::size_t k, VF xRaw, VF yRaw) {
+        const MF finite = finiteMask(xRaw);
+        acc.count += static_cast<I>(hn::CountTrue(df, finite));
+        acc.add<false>(k, hn::IfThenElseZero(finite, xRaw), hn::IfThenElseZero(finite, yRaw));
+    };
+    I blocksInRun = 0;
+    for (I b = begin; b < end; b += block) {
+        if (blocksInRun == kKernelRun / block) {
+            acc.fold();
+            blocksInRun = 0;
+        }
+        ++blocksInRun;
+        if (b + block <= end) {
+            for (std::size_t k = 0; k < kVectors; ++k)
+                add(k, hn::LoadU(df, x + b + k * kF), hn::LoadU(df, y + (b - begin) + k * kF));
+            continue;
+        }
+        for (I j = 0; j < block; ++j) {
+            paddedX[j] = b + j < end ? x[b + j] : std::numeric_limits<float>::quiet_NaN();
+            paddedY[j] = b + j < end ? y[b - begin + j] : 0.0f;
+        }
+        for (std::size_t k = 0; k < kVectors; ++k)
+            add(k, hn::Load(df, paddedX + k * kF), hn::Load(df, paddedY + k * kF));
+    }
+    ChunkErrorSums chunk;
+    acc.finish(chunk);
+    chunk.nonFinite = (end - begin) - chunk.count;
+    return chunk;
+}
+
 // ---- bandwidth baseline ----
 
 std::uint32_t StreamRead(const float* HWY_RESTRICT x, I n)
@@ -745,7 +785,7 @@ std::uint32_t StreamRead(const float* HWY_RESTRICT x, I n)
 const CpuKernels* TargetKernels()
 {
     static const CpuKernels kernels {hwy::TargetName(HWY_TARGET), &MinMaxRange, &HistogramRange,
-        &FakeQuantChunk, &StreamRead, &BlockAbsmaxRange};
+        &FakeQuantChunk, &ErrorChunk, &StreamRead, &BlockAbsmaxRange};
     return &kernels;
 }
 

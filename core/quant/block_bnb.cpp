@@ -41,50 +41,59 @@ float fp4Value(std::uint32_t code)
     return (code & 8) ? -magnitude : magnitude;
 }
 
-// dQuantizeNF4 of csrc/kernels.cu, literally.
+// dQuantizeNF4 and dQuantizeFP4 of csrc/kernels.cu are binary decision trees over sorted float32 thresholds
+// with strict '>' (each node is one threshold): the leaf they reach is the number of thresholds below x. The
+// functions below count them instead of branching (NaN is below none: code 0 as in the tree), which gives the
+// same code for every float (checked against the literal trees on all 2^32 inputs) and lets the compiler
+// vectorise the block loop.
+
+/// The thresholds of dQuantizeNF4, ascending: code = #{k : x > kNf4Thresholds[k]}.
+constexpr std::array<float, 15> kNf4Thresholds = {-0.8480964004993439f, -0.6106329262256622f,
+    -0.4599952697753906f, -0.33967943489551544f, -0.23460740596055984f, -0.13791173323988914f,
+    -0.045525018125772476f, 0.03979014977812767f, 0.1202552504837513f, 0.2035212516784668f,
+    0.2920137718319893f, 0.3893125355243683f, 0.5016634166240692f, 0.6427869200706482f, 0.8614784181118011f};
+
+/// The magnitude thresholds of dQuantizeFP4, ascending, and the 3-bit code of each leaf (by how many of them
+/// |x| exceeds).
+constexpr std::array<float, 7> kFp4Thresholds
+    = {0.00260417f, 0.0859375f, 0.20833333f, 0.29166667f, 0.4166667f, 0.583333f, 0.8333333f};
+constexpr std::array<std::uint32_t, 8> kFp4LeafCodes
+    = {0b000, 0b001, 0b110, 0b111, 0b100, 0b101, 0b010, 0b011};
+
 std::uint32_t quantizeNf4(float x)
 {
-    if (x > 0.03979014977812767f) {
-        if (x > 0.3893125355243683f) {
-            if (x > 0.6427869200706482f)
-                return x > 0.8614784181118011f ? 0b1111 : 0b1110;
-            return x > 0.5016634166240692f ? 0b1101 : 0b1100;
-        }
-        if (x > 0.2035212516784668f)
-            return x > 0.2920137718319893f ? 0b1011 : 0b1010;
-        return x > 0.1202552504837513f ? 0b1001 : 0b1000;
-    }
-    if (x > -0.33967943489551544f) {
-        if (x > -0.13791173323988914f)
-            return x > -0.045525018125772476f ? 0b0111 : 0b0110;
-        return x > -0.23460740596055984f ? 0b0101 : 0b0100;
-    }
-    if (x > -0.6106329262256622f)
-        return x > -0.4599952697753906f ? 0b0011 : 0b0010;
-    return x > -0.8480964004993439f ? 0b0001 : 0b0000;
+    std::uint32_t code = 0;
+    for (const float t : kNf4Thresholds)
+        code += static_cast<std::uint32_t>(x > t);
+    return code;
 }
 
-// dQuantizeFP4 of csrc/kernels.cu, literally.
 std::uint32_t quantizeFp4(float x)
 {
-    const std::uint32_t sign = x < 0 ? 0b1000 : 0b0000;
-    x = std::fabs(x);
-    if (x > 0.29166667f) {
-        if (x > 0.583333f)
-            return (x > 0.8333333f ? 0b0011 : 0b0010) + sign;
-        return (x > 0.4166667f ? 0b0101 : 0b0100) + sign;
-    }
-    if (x > 0.0859375f)
-        return (x > 0.20833333f ? 0b0111 : 0b0110) + sign;
-    return (x > 0.00260417f ? 0b0001 : 0b0000) + sign;
+    const std::uint32_t sign = static_cast<std::uint32_t>(x < 0) << 3;
+    const float magnitude = std::fabs(x);
+    std::uint32_t leaf = 0;
+    for (const float t : kFp4Thresholds)
+        leaf += static_cast<std::uint32_t>(magnitude > t);
+    return kFp4LeafCodes[leaf] + sign;
 }
 
-float decode4bit(BlockFormat format, std::int32_t code)
+/// fp4Value of every code, so that dequantization is one lookup.
+const std::array<float, 16>& fp4Table()
+{
+    static const std::array<float, 16> table = [] {
+        std::array<float, 16> values {};
+        for (std::uint32_t code = 0; code < 16; ++code)
+            values[code] = fp4Value(code);
+        return values;
+    }();
+    return table;
+}
+
+void checkCode(std::int32_t code)
 {
     if (code < 0 || code > 15)
         throw Error("bitsandbytes 4-bit code " + std::to_string(code) + " is outside [0, 15]");
-    return format == BlockFormat::BnbNF4 ? kNf4[static_cast<std::size_t>(code)]
-                                         : fp4Value(static_cast<std::uint32_t>(code));
 }
 
 // dQuantize<0> of csrc/kernels.cu: binary search over the 256 sorted map values, then the nearer neighbour.
@@ -144,6 +153,17 @@ DoubleQuant doubleQuantize(const std::vector<float>& absmax)
             dq.codes[i] = chunkMax == 0.0f ? 0 : quantizeDynamic(map, (absmax[i] - dq.offset) * inverse);
     }
     return dq;
+}
+
+/// The absmax values dequantization uses: float32(map[q_g] * absmax2) + offset.
+std::vector<float> decodeDoubleQuant(const DoubleQuant& dq)
+{
+    const std::vector<float>& map = bnbDynamicMap();
+    std::vector<float> scales(dq.codes.size());
+    for (std::size_t i = 0; i < scales.size(); ++i)
+        scales[i]
+            = map[static_cast<std::size_t>(dq.codes[i])] * dq.chunkAbsmax[i / kDoubleQuantBlock] + dq.offset;
+    return scales;
 }
 
 std::int64_t chunkCount(std::int64_t groups)
@@ -277,32 +297,67 @@ float torchCpuMean(const std::vector<float>& values)
     return sum / static_cast<float>(n);
 }
 
+float bnbBlockAbsmax(const float* x, std::int64_t length)
+{
+    float blockMax = 0.0f;
+    for (std::int64_t i = 0; i < length; ++i)
+        blockMax = std::fmax(blockMax, std::fabs(x[i]));
+    return blockMax;
+}
+
+BnbBlock quantizeBnbBlock(BlockFormat format, const float* x, std::int64_t length, std::int32_t* codes,
+    std::int64_t countFrom, std::int64_t countTo)
+{
+    BnbBlock block;
+    const float blockMax = bnbBlockAbsmax(x, length);
+    block.absmax = blockMax;
+    const float inverse = 1.0f / std::max(blockMax, 1e-38f);
+    for (std::int64_t i = countFrom; i < countTo; ++i) {
+        if (!std::isfinite(x[i]))
+            ++block.nonFinite;
+        if (std::fabs(x[i] * inverse) > 1.0f)
+            ++block.clipped;
+    }
+    // The kernel clamps x * inverse to [-1, 1] before its tree; every threshold lies inside (-1, 1), so the
+    // clamp cannot change the code and is left out (one loop per table so that each vectorises).
+    if (format == BlockFormat::BnbNF4) {
+        for (std::int64_t i = 0; i < length; ++i)
+            codes[i] = static_cast<std::int32_t>(quantizeNf4(x[i] * inverse));
+    } else {
+        for (std::int64_t i = 0; i < length; ++i)
+            codes[i] = static_cast<std::int32_t>(quantizeFp4(x[i] * inverse));
+    }
+    return block;
+}
+
+std::vector<float> bnbDecodeAbsmax(const std::vector<float>& absmax, bool doubleQuantization)
+{
+    if (!doubleQuantization)
+        return absmax;
+    return decodeDoubleQuant(doubleQuantize(absmax));
+}
+
+void dequantizeBnbCodes(
+    BlockFormat format, const std::int32_t* codes, std::int64_t count, float absmax, float* out)
+{
+    const std::array<float, 16>& table = format == BlockFormat::BnbNF4 ? kNf4 : fp4Table();
+    for (std::int64_t i = 0; i < count; ++i)
+        out[i] = table[static_cast<std::size_t>(codes[i] & 15)] * absmax;
+}
+
 QuantizedTensor quantizeBnb(const Tensor& tensor, const Scheme& scheme, const Geometry& g)
 {
-    const bool nf4 = scheme.blockFormat == BlockFormat::BnbNF4;
     QuantizedTensor q = emptyQuantized(tensor, scheme, g);
     std::vector<float> absmax(static_cast<std::size_t>(g.groupCount()));
     for (std::int64_t r = 0; r < g.rows; ++r) {
         for (std::int64_t b = 0; b < g.blocksPerRow; ++b) {
             const std::int64_t start = g.blockStart(r, b);
-            const std::int64_t end = start + g.blockLength(b);
-            float blockMax = 0.0f;
-            for (std::int64_t i = start; i < end; ++i) {
-                const float x = tensor.data[static_cast<std::size_t>(i)];
-                if (!std::isfinite(x))
-                    ++q.nonFiniteCount;
-                blockMax = std::fmax(blockMax, std::fabs(x));
-            }
-            absmax[static_cast<std::size_t>(r * g.blocksPerRow + b)] = blockMax;
-            const float inverse = 1.0f / std::max(blockMax, 1e-38f);
-            for (std::int64_t i = start; i < end; ++i) {
-                const float scaled = tensor.data[static_cast<std::size_t>(i)] * inverse;
-                if (std::fabs(scaled) > 1.0f)
-                    ++q.clippedCount;
-                const float clamped = std::isnan(scaled) ? scaled : std::clamp(scaled, -1.0f, 1.0f);
-                q.codes[static_cast<std::size_t>(i)]
-                    = static_cast<std::int32_t>(nf4 ? quantizeNf4(clamped) : quantizeFp4(clamped));
-            }
+            const std::int64_t length = g.blockLength(b);
+            const BnbBlock block = quantizeBnbBlock(
+                scheme.blockFormat, tensor.data.data() + start, length, q.codes.data() + start, 0, length);
+            absmax[static_cast<std::size_t>(r * g.blocksPerRow + b)] = block.absmax;
+            q.clippedCount += block.clipped;
+            q.nonFiniteCount += block.nonFinite;
         }
     }
     if (!scheme.doubleQuantization) {
@@ -310,10 +365,7 @@ QuantizedTensor quantizeBnb(const Tensor& tensor, const Scheme& scheme, const Ge
         return q;
     }
     const DoubleQuant dq = doubleQuantize(absmax);
-    const std::vector<float>& map = bnbDynamicMap();
-    for (std::size_t i = 0; i < absmax.size(); ++i)
-        q.scales[i]
-            = map[static_cast<std::size_t>(dq.codes[i])] * dq.chunkAbsmax[i / kDoubleQuantBlock] + dq.offset;
+    q.scales = decodeDoubleQuant(dq);
     q.zeroPoints = dq.codes;
     q.groupOffsets = dq.chunkAbsmax;
     q.groupOffsets.push_back(dq.offset);
@@ -325,12 +377,11 @@ Tensor dequantizeBnb(const QuantizedTensor& quantized, const Geometry& g)
     Tensor out = emptyDequantized(quantized);
     for (std::int64_t r = 0; r < g.rows; ++r) {
         for (std::int64_t b = 0; b < g.blocksPerRow; ++b) {
-            const float absmax = quantized.scales[static_cast<std::size_t>(r * g.blocksPerRow + b)];
             const std::int64_t start = g.blockStart(r, b);
             for (std::int64_t i = start; i < start + g.blockLength(b); ++i)
-                out.data[static_cast<std::size_t>(i)]
-                    = decode4bit(quantized.scheme.blockFormat, quantized.codes[static_cast<std::size_t>(i)])
-                    * absmax;
+                checkCode(quantized.codes[static_cast<std::size_t>(i)]);
+            dequantizeBnbCodes(quantized.scheme.blockFormat, quantized.codes.data() + start, g.blockLength(b),
+                quantized.scales[static_cast<std::size_t>(r * g.blocksPerRow + b)], out.data.data() + start);
         }
     }
     return out;

@@ -334,6 +334,56 @@ QuantizedTensor quantizeGgmlMxfp4(const Tensor& tensor, const Scheme& scheme, co
 Tensor dequantizeGgmlMxfp4(const QuantizedTensor& quantized, const Geometry& geometry);
 std::vector<std::uint8_t> packGgmlMxfp4(const QuantizedTensor& quantized, const Geometry& geometry);
 
+/// One 32-value ggml block (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) as quantize_row_*_ref computes it: `codes` gets the
+/// 32 stored codes, d and m are fp16-rounded (m is 0 for Q8_0, Q4_0, Q5_0); `clipped` counts the clipped
+/// elements j of the block with countFrom <= j < countTo.
+struct GgmlBlock {
+    float d = 0;
+    float m = 0;
+    std::int64_t clipped = 0;
+};
+GgmlBlock quantizeGgmlBlock(
+    BlockFormat format, const float* x, std::int32_t* codes, std::int64_t countFrom, std::int64_t countTo);
+
+/// dequantize_row_* of `count` stored codes of one block with its d and m: (code - bias) * d [+ m].
+void dequantizeGgmlCodes(
+    BlockFormat format, const std::int32_t* codes, std::int64_t count, float d, float m, float* out);
+
+/// One 32-value ggml MXFP4 block as quantize_row_mxfp4_ref computes it: `codes` gets the 32 codes, `d` is
+/// the decode scale 2^(e-128); clipped and nonFinite count elements j with countFrom <= j < countTo.
+struct GgmlMxfp4Block {
+    float d = 0;
+    std::int64_t clipped = 0;
+    std::int64_t nonFinite = 0;
+};
+GgmlMxfp4Block quantizeGgmlMxfp4Block(
+    const float* x, std::int32_t* codes, std::int64_t countFrom, std::int64_t countTo);
+
+/// dequantize_row_mxfp4 of `count` codes (0..15) of one block: float(kvalues_mxfp4[code]) * d.
+void dequantizeGgmlMxfp4Codes(const std::int32_t* codes, std::int64_t count, float d, float* out);
+
+/// One bitsandbytes block of `length` values (the ragged tail block included): `codes` gets the 4-bit
+/// codes, `absmax` the block's true absmax; clipped and nonFinite count elements j with
+/// countFrom <= j < countTo.
+struct BnbBlock {
+    float absmax = 0;
+    std::int64_t clipped = 0;
+    std::int64_t nonFinite = 0;
+};
+BnbBlock quantizeBnbBlock(BlockFormat format, const float* x, std::int64_t length, std::int32_t* codes,
+    std::int64_t countFrom, std::int64_t countTo);
+
+/// The absmax of one bitsandbytes block: max |x| with NaN ignored (CUDA fmaxf), 0 for a block of zeros.
+float bnbBlockAbsmax(const float* x, std::int64_t length);
+
+/// The absmax bitsandbytes stores per block (in group order), decoded as dequantization uses it: `absmax`
+/// itself, or with double quantization float32(map[q_g] * absmax2) + offset.
+std::vector<float> bnbDecodeAbsmax(const std::vector<float>& absmax, bool doubleQuantization);
+
+/// bitsandbytes dequantization of `count` 4-bit codes (0..15) of one block: table[code] * absmax.
+void dequantizeBnbCodes(
+    BlockFormat format, const std::int32_t* codes, std::int64_t count, float absmax, float* out);
+
 /// bitsandbytes' signed 8-bit dynamic map (create_dynamic_map(True, 7, 8)), 256 ascending float32 values.
 const std::vector<float>& bnbDynamicMap();
 

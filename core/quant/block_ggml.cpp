@@ -38,16 +38,12 @@ bool hasMin(BlockFormat format)
     return format == BlockFormat::GgmlQ4_1 || format == BlockFormat::GgmlQ5_1;
 }
 
-/// One block of the ggml _ref quantizers (ggml-quants.c), codes as stored.
-struct BlockResult {
-    float d = 0; ///< fp16-rounded
-    float m = 0; ///< fp16-rounded min (Q4_1, Q5_1)
-    std::int64_t clipped = 0;
-};
+} // namespace
 
-BlockResult quantizeBlock(BlockFormat format, const float* x, std::int32_t* codes)
+GgmlBlock quantizeGgmlBlock(
+    BlockFormat format, const float* x, std::int32_t* codes, std::int64_t countFrom, std::int64_t countTo)
 {
-    BlockResult result;
+    GgmlBlock result;
     switch (format) {
     case BlockFormat::GgmlQ8_0: {
         float amax = 0.0f;
@@ -79,7 +75,7 @@ BlockResult quantizeBlock(BlockFormat format, const float* x, std::int32_t* code
         const std::int32_t top = five ? 31 : 15;
         for (std::int64_t j = 0; j < kBlock; ++j) {
             const std::int32_t q = cFloatToInt8(x[j] * id + (five ? 16.5f : 8.5f));
-            if (q > top)
+            if (q > top && j >= countFrom && j < countTo)
                 ++result.clipped;
             codes[j] = static_cast<std::uint8_t>(top < q ? top : q);
         }
@@ -102,15 +98,16 @@ BlockResult quantizeBlock(BlockFormat format, const float* x, std::int32_t* code
         result.m = fp16Round(min);
         for (std::int64_t j = 0; j < kBlock; ++j) {
             const float level = (x[j] - min) * id + 0.5f;
+            const bool counted = j >= countFrom && j < countTo;
             if (five) {
                 // (uint8_t) without a clamp; only 5 bits are stored.
                 const std::int32_t q = cFloatToInt8Bits(level);
-                if (q > 31)
+                if (q > 31 && counted)
                     ++result.clipped;
                 codes[j] = q & 0x1F;
             } else {
                 const std::int32_t q = cFloatToInt8(level);
-                if (q > 15)
+                if (q > 15 && counted)
                     ++result.clipped;
                 codes[j] = static_cast<std::uint8_t>(15 < q ? 15 : q);
             }
@@ -122,6 +119,21 @@ BlockResult quantizeBlock(BlockFormat format, const float* x, std::int32_t* code
     }
     return result;
 }
+
+void dequantizeGgmlCodes(
+    BlockFormat format, const std::int32_t* codes, std::int64_t count, float d, float m, float* out)
+{
+    const std::int32_t bias = format == BlockFormat::GgmlQ4_0 ? 8 : format == BlockFormat::GgmlQ5_0 ? 16 : 0;
+    if (hasMin(format)) {
+        for (std::int64_t j = 0; j < count; ++j)
+            out[j] = static_cast<float>(codes[j] - bias) * d + m;
+    } else {
+        for (std::int64_t j = 0; j < count; ++j)
+            out[j] = static_cast<float>(codes[j] - bias) * d;
+    }
+}
+
+namespace {
 
 void checkCode(BlockFormat format, std::int32_t code)
 {
@@ -153,8 +165,8 @@ QuantizedTensor quantizeGgml(const Tensor& tensor, const Scheme& scheme, const G
             ++q.nonFiniteCount;
     for (std::int64_t group = 0; group < g.groupCount(); ++group) {
         const std::size_t start = static_cast<std::size_t>(group * kBlock);
-        const BlockResult block
-            = quantizeBlock(scheme.blockFormat, tensor.data.data() + start, q.codes.data() + start);
+        const GgmlBlock block = quantizeGgmlBlock(
+            scheme.blockFormat, tensor.data.data() + start, q.codes.data() + start, 0, kBlock);
         q.scales[static_cast<std::size_t>(group)] = block.d;
         if (hasMin(scheme.blockFormat))
             q.groupOffsets[static_cast<std::size_t>(group)] = block.m;
@@ -172,18 +184,14 @@ Tensor dequantizeGgml(const QuantizedTensor& quantized, const Geometry& g)
         throw Error("quantized " + blockFormatName(format) + " tensor has "
             + std::to_string(quantized.groupOffsets.size()) + " block minima; expected "
             + std::to_string(g.groupCount()));
-    const std::int32_t bias = format == BlockFormat::GgmlQ4_0 ? 8 : format == BlockFormat::GgmlQ5_0 ? 16 : 0;
     Tensor out = emptyDequantized(quantized);
     for (std::int64_t group = 0; group < g.groupCount(); ++group) {
-        const float d = quantized.scales[static_cast<std::size_t>(group)];
-        for (std::int64_t j = 0; j < kBlock; ++j) {
-            const std::size_t i = static_cast<std::size_t>(group * kBlock + j);
-            const std::int32_t code = quantized.codes[i];
-            checkCode(format, code);
-            const float scaled = static_cast<float>(code - bias) * d;
-            out.data[i]
-                = hasMin(format) ? scaled + quantized.groupOffsets[static_cast<std::size_t>(group)] : scaled;
-        }
+        const std::int32_t* codes = quantized.codes.data() + group * kBlock;
+        for (std::int64_t j = 0; j < kBlock; ++j)
+            checkCode(format, codes[j]);
+        const auto gi = static_cast<std::size_t>(group);
+        dequantizeGgmlCodes(format, codes, kBlock, quantized.scales[gi],
+            hasMin(format) ? quantized.groupOffsets[gi] : 0.0f, out.data.data() + group * kBlock);
     }
     return out;
 }

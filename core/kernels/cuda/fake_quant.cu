@@ -2,6 +2,7 @@
 #include "kernels/cuda/fake_quant.cuh"
 #include "kernels/cuda_kernels.h"
 #include "kernels/encoder_table.h"
+#include "kernels/float_run_accuracy.h"
 #include "quant/group_geometry.h"
 #include "quant/scale_rounding.h"
 
@@ -26,21 +27,22 @@ constexpr int kChunksPerBlock = kBlockThreads / kLanes;
 static_assert(kSteps * kLanes == kChunk && kSteps % kBatch == 0 && 32 % kLanes == 0,
     "a chunk is whole batches of one load per lane, and a warp holds whole chunks");
 constexpr int kSumCount = 6;
-constexpr int kChainTile = 256; ///< chunk sums staged in shared memory per step of the chain
+constexpr int kRunSteps = static_cast<int>(kKernelRun / kKernelLanes); ///< elements per lane and run
+static_assert(kRunSteps % kBatch == 0 && kSteps % kRunSteps == 0, "runs are whole batches");
 constexpr int kWarps = kBlockThreads / 32;
 constexpr unsigned kMaxGrid = 1u << 20;
 constexpr int kChunkBlocksPerSm = 3; ///< at most 80 registers per thread: 24 warps per SM
 
-/// One lane of a chunk: its six sums (kernels.h order: Σe², Σe, Σx², Σ|x|, Σx·x̂, Σx̂²) and the
-/// order-independent rest.
-struct LaneSums {
+/// One lane of a chunk in the double order (kernels.h: the chunks needsDoubleSums sends back): its six sums
+/// (Σe², Σe, Σx², Σ|x|, Σx·x̂, Σx̂²) and the order-independent rest.
+struct DoubleLaneSums {
     double sums[kSumCount] = {0, 0, 0, 0, 0, 0};
     double maxAbsError = 0;
     unsigned count = 0;
     unsigned clipped = 0;
     unsigned nonFinite = 0;
 
-    /// The terms of x and its x̂, exactly as the scalar backend's fakeQuantChunk.
+    /// The terms of x and its x̂, exactly as the scalar backend's doubleSumsChunk.
     __device__ void add(float x, float y, bool wasClipped)
     {
         if (!finiteBits(__float_as_uint(x))) {
@@ -67,17 +69,71 @@ struct LaneSums {
     /// add() for a finite x and a finite x̂; the caller counts the elements.
     __device__ void addFinite(float x, float y, bool wasClipped)
     {
-        const double xd = x;
-        const double yd = y;
-        const double e = fabs(__dsub_rn(xd, yd));
-        sums[0] = __dadd_rn(sums[0], __dmul_rn(e, e));
-        sums[1] = __dadd_rn(sums[1], e);
-        sums[2] = __dadd_rn(sums[2], __dmul_rn(xd, xd));
-        sums[3] = __dadd_rn(sums[3], fabs(xd));
-        sums[4] = __dadd_rn(sums[4], __dmul_rn(xd, yd));
-        sums[5] = __dadd_rn(sums[5], __dmul_rn(yd, yd));
-        maxAbsError = fmax(maxAbsError, e);
+        ++count;
+        add(x, y, wasClipped);
+        --count;
+    }
+
+    __device__ void endRun() { }
+    __device__ double maxError() const { return maxAbsError; }
+};
+
+/// One lane of a chunk in the float-run order (kernels.h): float partials per run of kRunSteps elements of
+/// the lane, widened into double lane sums at the end of each run.
+struct RunLaneSums {
+    float runs[kSumCount] = {0, 0, 0, 0, 0, 0};
+    double sums[kSumCount] = {0, 0, 0, 0, 0, 0};
+    float maxAbsError = 0;
+    unsigned count = 0;
+    unsigned clipped = 0;
+    unsigned nonFinite = 0;
+
+    /// The terms of x and its x̂, exactly as the scalar backend's fakeQuantChunk.
+    __device__ void add(float x, float y, bool wasClipped)
+    {
+        if (!finiteBits(__float_as_uint(x))) {
+            ++nonFinite;
+            return;
+        }
+        ++count;
+        if (finiteBits(__float_as_uint(y))) {
+            addFinite(x, y, wasClipped);
+            return;
+        }
+        const float e = __uint_as_float(0x7F800000u);
+        runs[0] = __fadd_rn(runs[0], e);
+        runs[1] = __fadd_rn(runs[1], e);
+        runs[2] = __fadd_rn(runs[2], __fmul_rn(x, x));
+        runs[3] = __fadd_rn(runs[3], fabsf(x));
+        maxAbsError = e;
         clipped += wasClipped;
+    }
+
+    /// add() for a finite x and a finite x̂; the caller counts the elements.
+    __device__ void addFinite(float x, float y, bool wasClipped)
+    {
+        const float e = fabsf(__fsub_rn(x, y));
+        runs[0] = __fadd_rn(runs[0], __fmul_rn(e, e));
+        runs[1] = __fadd_rn(runs[1], e);
+        runs[2] = __fadd_rn(runs[2], __fmul_rn(x, x));
+        runs[3] = __fadd_rn(runs[3], fabsf(x));
+        runs[4] = __fadd_rn(runs[4], __fmul_rn(x, y));
+        runs[5] = __fadd_rn(runs[5], __fmul_rn(y, y));
+        maxAbsError = fmaxf(maxAbsError, e);
+        clipped += wasClipped;
+    }
+
+    __device__ void endRun()
+    {
+#pragma unroll
+        for (int s = 0; s < kSumCount; ++s) {
+            sums[s] = __dadd_rn(sums[s], static_cast<double>(runs[s]));
+            runs[s] = 0;
+        }
+    }
+    __device__ double maxError() const
+    {
+        return maxAbsError;
     }
 };
 
@@ -149,9 +205,9 @@ struct Counts {
     }
 };
 
-/// Shared memory of reduceChunks: two tiles of chunk sums, by sum, and the per-warp counts.
+/// Shared memory of reduceChunks: one tile of span totals, by sum, and the per-warp counts.
 struct ChainShared {
-    double tile[2][kSumCount][kChainTile];
+    double tile[kSumCount][kBlockThreads];
     Counts warpCounts[kWarps];
     double finals[kSumCount];
 };
@@ -169,9 +225,10 @@ __device__ ChunkSums loadChunk(const ChunkSums* chunk)
     return s;
 }
 
-/// The total of the chunk sums (one block): each of the six sums in chunk order from 0 (kernels.h), one lane
-/// of warp 0 per sum, fed through shared memory by the other warps; max and counts in any order. Without
-/// `sums` only the max and counts. With `wait`, each chunk is read once its `ready` flag is set.
+/// The total of the chunk sums (one block), kernels.h's order: thread t adds the chunks of span t (of each
+/// tile of kBlockThreads spans) in chunk order from 0, then one lane of warp 0 per sum adds the tile's span
+/// totals in span order; max and counts in any order. Without `sums` only the max and counts. With `wait`,
+/// each chunk is read once its `ready` flag is set.
 __device__ void reduceChunks(
     const ChunkSums* chunks, I count, bool sums, bool wait, ChunkSums* total, ChainShared& shared)
 {
@@ -179,16 +236,13 @@ __device__ void reduceChunks(
     const int lane = static_cast<int>(threadIdx.x) % 32;
     Counts counts {0, 0, 0, 0};
     double running = 0;
-    if (!sums) {
-        for (I c = threadIdx.x; c < count; c += kBlockThreads)
-            counts.add(loadChunk(chunks + c));
-    } else {
-        const I tiles = (count + kChainTile - 1) / kChainTile;
-        const auto fetch = [&](I t, int buffer) {
-            for (int k = static_cast<int>(threadIdx.x) - 32; k < kChainTile; k += kBlockThreads - 32) {
-                const I c = t * kChainTile + k;
-                if (c >= count)
-                    break;
+    const I spans = (count + kKernelSpan - 1) / kKernelSpan;
+    for (I tile = 0; tile * kBlockThreads < spans; ++tile) {
+        const I span = tile * kBlockThreads + threadIdx.x;
+        double spanSums[kSumCount] = {0, 0, 0, 0, 0, 0};
+        if (span < spans) {
+            const I last = min(count, (span + 1) * kKernelSpan);
+            for (I c = span * kKernelSpan; c < last; ++c) {
                 if (wait) {
                     const volatile unsigned* ready = &chunks[c].ready;
                     while (*ready == 0)
@@ -196,28 +250,24 @@ __device__ void reduceChunks(
                     __threadfence();
                 }
                 const ChunkSums s = loadChunk(chunks + c);
+#pragma unroll
                 for (int f = 0; f < kSumCount; ++f)
-                    shared.tile[buffer][f][k] = s.sums[f];
+                    spanSums[f] = __dadd_rn(spanSums[f], s.sums[f]);
                 counts.add(s);
             }
-        };
-        if (warp != 0)
-            fetch(0, 0);
-        __syncthreads();
-        for (I t = 0; t < tiles; ++t) {
-            const int buffer = static_cast<int>(t & 1);
-            if (warp != 0) {
-                if (t + 1 < tiles)
-                    fetch(t + 1, buffer ^ 1);
-            } else if (lane < kSumCount) {
-                const int length = static_cast<int>(min(I(kChainTile), count - t * kChainTile));
-                const double* column = shared.tile[buffer][lane];
-#pragma unroll 8
-                for (int k = 0; k < length; ++k)
-                    running = __dadd_rn(running, column[k]);
-            }
-            __syncthreads();
         }
+        if (!sums)
+            continue;
+#pragma unroll
+        for (int f = 0; f < kSumCount; ++f)
+            shared.tile[f][threadIdx.x] = spanSums[f];
+        __syncthreads();
+        if (warp == 0 && lane < kSumCount) {
+            const int length = static_cast<int>(min(I(kBlockThreads), spans - tile * kBlockThreads));
+            for (int k = 0; k < length; ++k)
+                running = __dadd_rn(running, shared.tile[lane][k]);
+        }
+        __syncthreads();
     }
     if (warp == 0 && lane < kSumCount)
         shared.finals[lane] = running;
@@ -246,14 +296,19 @@ __global__ void __launch_bounds__(kBlockThreads)
 /// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
 /// batches of kBatch loads. A batch of finite x inside one group (the usual case) takes the fast path
 /// without per-element checks; other batches and the last, partial chunk go element by element.
-template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway>
+template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
 __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
     LaneSums& acc, float* __restrict__ out)
 {
     GroupCursor<Pattern> cursor(args);
     const I base = c * kChunk + lane;
     if ((c + 1) * kChunk > n) {
+        int steps = 0;
         for (I i = base; i < n; i += kLanes) {
+            if (steps++ == kRunSteps) {
+                acc.endRun();
+                steps = 1;
+            }
             const float xi = x[i];
             const GroupValues p = cursor.at(args, i);
             float y[2];
@@ -263,6 +318,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 out[i] = y[0];
             acc.add(xi, y[0], clipped[0]);
         }
+        acc.endRun();
         return;
     }
     for (int step = 0; step < kSteps; step += kBatch) {
@@ -315,7 +371,38 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             for (int j = 0; j < kBatch; ++j)
                 __stcs(out + first + j * kLanes, y[j]);
         }
+        if ((step + kBatch) % kRunSteps == 0)
+            acc.endRun();
     }
+}
+
+/// The totals of a chunk from its 16 lanes (kernels.h: the lane sums in lane order 0..15), in every lane.
+template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc)
+{
+    ChunkSums result;
+    for (int s = 0; s < kSumCount; ++s) {
+        double sum = 0;
+        for (int l = 0; l < kLanes; ++l)
+            sum = __dadd_rn(sum, __shfl_sync(kFullMask, acc.sums[s], l, kLanes));
+        result.sums[s] = sum;
+    }
+    double maxAbsError = acc.maxError();
+    unsigned long long count = acc.count;
+    unsigned long long clipped = acc.clipped;
+    unsigned long long nonFinite = acc.nonFinite;
+    for (int offset = kLanes / 2; offset > 0; offset /= 2) {
+        maxAbsError = fmax(maxAbsError, __shfl_xor_sync(kFullMask, maxAbsError, offset, kLanes));
+        count += __shfl_xor_sync(kFullMask, count, offset, kLanes);
+        clipped += __shfl_xor_sync(kFullMask, clipped, offset, kLanes);
+        nonFinite += __shfl_xor_sync(kFullMask, nonFinite, offset, kLanes);
+    }
+    result.maxAbsError = maxAbsError;
+    result.count = count;
+    result.clipped = clipped;
+    result.nonFinite = nonFinite;
+    result.ready = 0;
+    result.padding = 0;
+    return result;
 }
 
 /// Per chunk (16 threads, half a warp), the scalar backend's order: lane l adds the elements
@@ -338,34 +425,32 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     const int lane = static_cast<int>(threadIdx.x) % kLanes;
     for (I pair = producer * kWarps + threadIdx.x / 32; 2 * pair < chunkTotal; pair += producers * kWarps) {
         const I c = 2 * pair + (threadIdx.x / kLanes) % 2;
-        LaneSums acc;
-        if (c < chunkTotal) {
-            constexpr bool roundsTies = Kind == ElementKind::Integer || Kind == ElementKind::Minifloat;
-            if (roundsTies && args.grid.tiesAway)
-                processChunk<Kind, Pattern, Divide, Write, roundsTies>(x, n, c, lane, args, acc, out);
+        constexpr bool roundsTies = Kind == ElementKind::Integer || Kind == ElementKind::Minifloat;
+        const bool tiesAway = roundsTies && args.grid.tiesAway;
+        const auto process = [&](auto& acc, float* target) {
+            if (c >= chunkTotal)
+                return;
+            if (tiesAway)
+                processChunk<Kind, Pattern, Divide, Write, roundsTies>(x, n, c, lane, args, acc, target);
             else
-                processChunk<Kind, Pattern, Divide, Write, false>(x, n, c, lane, args, acc, out);
+                processChunk<Kind, Pattern, Divide, Write, false>(x, n, c, lane, args, acc, target);
+        };
+        RunLaneSums acc;
+        process(acc, out);
+        ChunkSums result = chunkTotals(acc);
+        if constexpr (!Write) {
+            // Rare (kernels.h): both chunks of the warp take part in the shuffles, only the one that needs it
+            // adds its elements again.
+            const bool again = c < chunkTotal && floatRunsInaccurate(result.sums);
+            if (__any_sync(kFullMask, again)) {
+                DoubleLaneSums exact;
+                if (again)
+                    process(exact, nullptr);
+                const ChunkSums exactResult = chunkTotals(exact);
+                if (again)
+                    result = exactResult;
+            }
         }
-        ChunkSums result;
-        for (int s = 0; s < kSumCount; ++s) {
-            double sum = 0;
-            for (int l = 0; l < kLanes; ++l)
-                sum = __dadd_rn(sum, __shfl_sync(kFullMask, acc.sums[s], l, kLanes));
-            result.sums[s] = sum;
-        }
-        for (int offset = kLanes / 2; offset > 0; offset /= 2) {
-            acc.maxAbsError
-                = fmax(acc.maxAbsError, __shfl_xor_sync(kFullMask, acc.maxAbsError, offset, kLanes));
-            acc.count += __shfl_xor_sync(kFullMask, acc.count, offset, kLanes);
-            acc.clipped += __shfl_xor_sync(kFullMask, acc.clipped, offset, kLanes);
-            acc.nonFinite += __shfl_xor_sync(kFullMask, acc.nonFinite, offset, kLanes);
-        }
-        result.maxAbsError = acc.maxAbsError;
-        result.count = acc.count;
-        result.clipped = acc.clipped;
-        result.nonFinite = acc.nonFinite;
-        result.ready = 0;
-        result.padding = 0;
         if (lane == 0 && c < chunkTotal) {
             chunks[c] = result;
             if (total) {
