@@ -69,7 +69,6 @@ struct DoubleLaneSums {
     /// add() for a finite x and a finite x̂; the caller counts the elements.
     __device__ void addFinite(float x, float y, bool wasClipped)
     {
-        ++count;
         add(x, y, wasClipped);
         --count;
     }
