@@ -48,6 +48,10 @@ private slots:
     {
         QS_CUDA_CHECK(qs::cudacheck::checkHistogram());
     }
+    void scaledE4M3()
+    {
+        QS_CUDA_CHECK(qs::cudacheck::checkScaledE4M3());
+    }
 
     void fakeQuant_data()
     {

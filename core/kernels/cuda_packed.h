@@ -13,11 +13,14 @@
 // with integer atomics. Dequantize: (table[code] - zp) · scale with the reference's own decode table.
 //
 // Work assignment: where the element count, the channel size, the line length and the group size are
-// multiples of 8 (and there are fewer than 2^35 elements), each thread takes 8 consecutive elements of one
-// group: two float4 loads, its group by two 32-bit multiply-shift divisions (no 64-bit division), its group
-// parameters loaded once, one 8- or 4-byte store of the codes (dequantize: one code load, two float4
-// stores). Other shapes take one thread per output byte (per element for dequantize). The group ranges
-// along the last axis are read as float4 by up to 32 lanes per group, several groups per warp.
+// multiples of 4 (and there are fewer than 2^34 elements), each thread takes vectors of 4 consecutive
+// elements of one group, two a grid apart per step: one float4 load each, the group by 32-bit
+// multiply-shift divisions (no 64-bit division), its parameters loaded once, integers rounded in float
+// with no conversion, one 4- or 2-byte store of the codes (dequantize: one code load, one float4 store).
+// Other shapes take one thread per output byte (per element for dequantize). The group ranges along the
+// last axis are read as float4 by up to 32 lanes per group, several groups per warp; for the schemes of
+// cudaPackedSinglePass they are reduced inside the packing kernel (x read once) and the group parameters
+// derived there too.
 //
 // Supported: what packedQuantizeUnsupported accepts except 2-D blocks (per tensor, per channel along axis 0,
 // per group along the last axis; NF4 and MXFP4 at any block size).
@@ -41,10 +44,22 @@ PackedTensor cudaPackedQuantize(std::span<const float> values, const Shape& shap
 /// packedDequantize on device 0 (same checks of the byte, scale and zero-point counts).
 std::vector<float> cudaPackedDequantize(const PackedTensor& packed, const Shape& shape, const Scheme& scheme);
 
+/// Whether cudaPackedQuantize runs `scheme` on `shape` in a single pass over x: element formats (int8,
+/// uint8, int4, uint4, fp8_e4m3) with ScaleFormat::F32 per group along the last axis, BlockFormat::BnbNF4
+/// and BlockFormat::MXFP4, the group (block) size dividing the line and equal to 4 · 2^k (k <= 7: 4 to
+/// 512). Then one kernel reduces each group's range in registers, derives its parameters exactly as the
+/// two-pass path does (element formats: quant/quantizer.cpp's groupParams, i.e. span by RangeMode,
+/// span / elemMax, PyTorch's eps floor, the F32 scale clamped to [FLT_MIN, FLT_MAX], 1.0f / scale, the affine
+/// zero point; NF4: absmax of the non-NaN values and 1 / max(absmax, 1e-38); MXFP4: the shared exponent of
+/// kernels/mx_shared_exponent.h, a NaN scale for a block holding NaN or ±Inf) and writes the codes, the
+/// scales and the zero points (the NF4 absmax tail is appended on the host). Other schemes take two passes
+/// (group ranges, then codes).
+bool cudaPackedSinglePass(const Scheme& scheme, const Shape& shape);
+
 /// Median device time in milliseconds of `repeats` (>= 1) runs, CUDA events around each run after two
-/// untimed warm-ups, on data copied to the device once: `unpack` false times the group reduction and the
-/// packing kernel (the host derivation of the group parameters between them is done once, untimed); true
-/// times the dequantize kernel on the packed bytes.
+/// untimed warm-ups, on data copied to the device once: `unpack` false times the packing (the single-pass
+/// kernel, or the group reduction and the packing kernel, the host derivation of the group parameters
+/// between them done once, untimed); true times the dequantize kernel on the packed bytes.
 double cudaTimePackedMs(
     bool unpack, std::span<const float> values, const Shape& shape, const Scheme& scheme, int repeats);
 

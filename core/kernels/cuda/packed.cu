@@ -12,10 +12,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <variant>
 
 namespace qs::cuda {
@@ -40,6 +42,8 @@ struct EncodeArgs {
     bool clipBeforeRounding = false;
     int qmin = 0;
     int qmax = 0;
+    float qminFloat = 0;
+    float qmaxFloat = 0;
     int mantissaBits = 3;
     int bias = 7;
     std::uint32_t maxBits = 0;
@@ -65,19 +69,20 @@ struct DecodeArgs {
     const float* zeroPoints = nullptr; ///< null: all 0
 };
 
-/// Elements per thread of the vector kernels: two float4 loads, 8 code bytes (4 for the nibble layouts).
-constexpr int kVector = 8;
+/// Elements of one vector of the vector kernels: one float4, 4 code bytes (2 for the nibble layouts).
+constexpr int kVector = 4;
 
-/// The parameters of one group, loaded once per vector.
+/// The parameters of one group, loaded once per vector; the zero point as a float (exact: |zp| < 2^16).
 struct GroupParams {
     float scale;
     float inverse;
-    int zeroPoint;
+    float zeroPoint;
 };
 
 __device__ GroupParams groupParams(const EncodeArgs& a, I g)
 {
-    return {__ldg(a.scales + g), __ldg(a.inverses + g), a.zeroPoints ? __ldg(a.zeroPoints + g) : 0};
+    return {__ldg(a.scales + g), __ldg(a.inverses + g),
+        a.zeroPoints ? static_cast<float>(__ldg(a.zeroPoints + g)) : 0.0f};
 }
 
 /// MinifloatRounder::codeOf.
@@ -121,54 +126,64 @@ __device__ std::uint32_t nonFiniteCode(const EncodeArgs& a, float x)
     return x > 0 ? a.positiveInfinityCode : a.negativeInfinityCode;
 }
 
-/// The code of element x of a group with parameters p (scalar_packed.cpp's encodeElement).
-__device__ std::uint32_t encode(
+/// 1.5 · 2^23: for |v| < 2^22, (v + kMagic) - kMagic is v rounded to an integer (ties to even), and the
+/// bits of c + kMagic for an integer-valued c hold c + 2^22 in the mantissa, so their low byte is c & 0xFF.
+constexpr float kMagic = 12582912.0f;
+
+/// The low byte of the two's complement of the integer-valued float c (|c| < 2^22), without a conversion.
+__device__ std::uint32_t integerByte(float c)
+{
+    return __float_as_uint(__fadd_rn(c, kMagic)) & 0xFFu;
+}
+
+/// The code of element x of a group with parameters p (scalar_packed.cpp's encodeElement). Integers are
+/// computed in float (every value involved is an integer below 2^17, exact), with no int conversion.
+/// `Plain`: the scheme multiplies by the inverse and rounds ties to even, known at compile time (the other
+/// branches are not compiled in).
+template<Kind K, bool Plain = false>
+__device__ std::uint32_t encodeAs(
     const EncodeArgs& a, float x, const GroupParams& p, unsigned& clipped, unsigned& nonFinite)
 {
+    const bool divide = !Plain && a.divide;
+    const bool tiesAway = !Plain && a.tiesAway;
     const std::uint32_t bits = __float_as_uint(x);
     const bool finite = finiteBits(bits);
     nonFinite += finite ? 0u : 1u;
-    switch (a.kind) {
-    case Kind::Integer: {
-        const int zp = p.zeroPoint;
-        int code;
-        if (!finite) {
-            code = isnan(x) ? zp : (x > 0 ? a.qmax : a.qmin);
-        } else {
-            float v = a.divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
-            v = fminf(fmaxf(v, static_cast<float>(a.qmin - zp - 1)), static_cast<float>(a.qmax - zp + 1));
-            const float even = __fsub_rn(__fadd_rn(v, 12582912.0f), 12582912.0f);
-            int rounded = static_cast<int>(even);
-            if (a.tiesAway) {
-                const float below = __fsub_rn(v, even);
-                rounded += (v > 0 && below == 0.5f) - (v < 0 && below == -0.5f);
-            }
-            code = rounded + zp;
-            clipped += (code < a.qmin || code > a.qmax) ? 1u : 0u;
-            code = min(max(code, a.qmin), a.qmax);
+    if constexpr (K == Kind::Integer) {
+        if (!finite)
+            return integerByte(isnan(x) ? p.zeroPoint : (x > 0 ? a.qmaxFloat : a.qminFloat));
+        float v = divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
+        const float low = __fsub_rn(__fsub_rn(a.qminFloat, p.zeroPoint), 1.0f);
+        const float high = __fadd_rn(__fsub_rn(a.qmaxFloat, p.zeroPoint), 1.0f);
+        v = fminf(fmaxf(v, low), high);
+        float rounded = __fsub_rn(__fadd_rn(v, kMagic), kMagic);
+        if (tiesAway) {
+            const float below = __fsub_rn(v, rounded);
+            rounded = __fadd_rn(
+                rounded, (v > 0 && below == 0.5f) ? 1.0f : ((v < 0 && below == -0.5f) ? -1.0f : 0.0f));
         }
-        return static_cast<std::uint32_t>(code) & 0xFFu;
-    }
-    case Kind::E4M3Hardware:
-    case Kind::Minifloat: {
+        const float code = __fadd_rn(rounded, p.zeroPoint);
+        clipped += (code < a.qminFloat || code > a.qmaxFloat) ? 1u : 0u;
+        return integerByte(fminf(fmaxf(code, a.qminFloat), a.qmaxFloat));
+    } else if constexpr (K == Kind::Minifloat || K == Kind::E4M3Hardware) {
         if (isnan(p.scale))
             return a.nanCode;
         if (!finite)
             return nonFiniteCode(a, x);
-        const float v = a.divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
-        if (a.kind == Kind::E4M3Hardware) {
+        const float v = divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
+        if constexpr (K == Kind::E4M3Hardware) {
             // 464 is the tie between 448 and 480, which goes to the even 448.
             clipped += fabsf(v) > 464.0f ? 1u : 0u;
             return e4m3PairCodes(v, 0.0f) & 0xFFu;
+        } else {
+            const std::uint32_t vBits = __float_as_uint(v);
+            const std::uint32_t magnitude = vBits & 0x7FFFFFFFu;
+            std::uint32_t rounded = roundMinifloatBits(magnitude, a.mantissaBits, a.bias, tiesAway);
+            clipped += ((a.clipBeforeRounding ? magnitude : rounded) > a.maxBits) ? 1u : 0u;
+            rounded = min(rounded, a.maxBits);
+            return codeOf(rounded, a.mantissaBits, a.bias) | ((vBits >> 31) ? a.signCode : 0u);
         }
-        const std::uint32_t vBits = __float_as_uint(v);
-        const std::uint32_t magnitude = vBits & 0x7FFFFFFFu;
-        std::uint32_t rounded = roundMinifloatBits(magnitude, a.mantissaBits, a.bias, a.tiesAway);
-        clipped += ((a.clipBeforeRounding ? magnitude : rounded) > a.maxBits) ? 1u : 0u;
-        rounded = min(rounded, a.maxBits);
-        return codeOf(rounded, a.mantissaBits, a.bias) | ((vBits >> 31) ? a.signCode : 0u);
-    }
-    case Kind::Nf4: {
+    } else {
         const float s = __fmul_rn(x, p.inverse);
         clipped += fabsf(s) > 1.0f ? 1u : 0u;
         std::uint32_t code = 0;
@@ -177,19 +192,35 @@ __device__ std::uint32_t encode(
             code += s > a.nf4[k] ? 1u : 0u;
         return code;
     }
+}
+
+__device__ std::uint32_t encode(
+    const EncodeArgs& a, float x, const GroupParams& p, unsigned& clipped, unsigned& nonFinite)
+{
+    switch (a.kind) {
+    case Kind::Integer:
+        return encodeAs<Kind::Integer>(a, x, p, clipped, nonFinite);
+    case Kind::Minifloat:
+        return encodeAs<Kind::Minifloat>(a, x, p, clipped, nonFinite);
+    case Kind::E4M3Hardware:
+        return encodeAs<Kind::E4M3Hardware>(a, x, p, clipped, nonFinite);
+    case Kind::Nf4:
+        return encodeAs<Kind::Nf4>(a, x, p, clipped, nonFinite);
     }
     return 0;
 }
 
-/// The codes of kVector elements of one group; E4M3Hardware converts them two by two.
-__device__ void encodeVector(const EncodeArgs& a, const float (&x)[kVector], const GroupParams& p,
-    std::uint32_t (&codes)[kVector], unsigned& clipped, unsigned& nonFinite)
+/// The codes of N (even) elements of one group; E4M3Hardware converts them two by two.
+template<Kind K, bool Plain, int N>
+__device__ void encodeVectorAs(const EncodeArgs& a, const float (&x)[N], const GroupParams& p,
+    std::uint32_t (&codes)[N], unsigned& clipped, unsigned& nonFinite)
 {
-    if (a.kind == Kind::E4M3Hardware && !isnan(p.scale)) {
+    const bool divide = !Plain && a.divide;
+    if (K == Kind::E4M3Hardware && !isnan(p.scale)) {
 #pragma unroll
-        for (int k = 0; k < kVector; k += 2) {
-            const float v0 = a.divide ? __fdiv_rn(x[k], p.scale) : __fmul_rn(x[k], p.inverse);
-            const float v1 = a.divide ? __fdiv_rn(x[k + 1], p.scale) : __fmul_rn(x[k + 1], p.inverse);
+        for (int k = 0; k < N; k += 2) {
+            const float v0 = divide ? __fdiv_rn(x[k], p.scale) : __fmul_rn(x[k], p.inverse);
+            const float v1 = divide ? __fdiv_rn(x[k + 1], p.scale) : __fmul_rn(x[k + 1], p.inverse);
             const std::uint32_t pair = e4m3PairCodes(v0, v1);
             codes[k] = pair & 0xFFu;
             codes[k + 1] = pair >> 8;
@@ -205,9 +236,75 @@ __device__ void encodeVector(const EncodeArgs& a, const float (&x)[kVector], con
         return;
     }
 #pragma unroll
-    for (int k = 0; k < kVector; ++k)
-        codes[k] = encode(a, x[k], p, clipped, nonFinite);
+    for (int k = 0; k < N; ++k)
+        codes[k] = encodeAs<K, Plain>(a, x[k], p, clipped, nonFinite);
 }
+
+/// The element kind and the Plain flag of encodeAs as compile-time constants (the kernels' template
+/// arguments, chosen once per launch by withElement).
+template<Kind K, bool P> struct Element {
+    static constexpr Kind kind = K;
+    static constexpr bool plain = P;
+};
+
+/// Calls f(Element<kind, plain>{}) for the element kind and arithmetic of `a`.
+template<class F> void withElement(const EncodeArgs& a, F&& f)
+{
+    const bool plain = !a.divide && !a.tiesAway;
+    switch (a.kind) {
+    case Kind::Integer:
+        return plain ? f(Element<Kind::Integer, true> {}) : f(Element<Kind::Integer, false> {});
+    case Kind::Minifloat:
+        return plain ? f(Element<Kind::Minifloat, true> {}) : f(Element<Kind::Minifloat, false> {});
+    case Kind::E4M3Hardware:
+        return plain ? f(Element<Kind::E4M3Hardware, true> {}) : f(Element<Kind::E4M3Hardware, false> {});
+    case Kind::Nf4:
+        return f(Element<Kind::Nf4, false> {});
+    }
+}
+
+/// Min/max keys of the finite values, the largest non-NaN magnitude (±Inf included) and the non-finite
+/// count of some elements.
+struct GroupKeys {
+    std::uint32_t minKey = 0xFFFFFFFFu;
+    std::uint32_t maxKey = 0;
+    std::uint32_t absBits = 0;
+    unsigned nonFinite = 0;
+
+    __device__ void add(float v)
+    {
+        const std::uint32_t bits = __float_as_uint(v);
+        const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
+        if (magnitude <= 0x7F800000u)
+            absBits = max(absBits, magnitude);
+        if (!finiteBits(bits)) {
+            ++nonFinite;
+            return;
+        }
+        const std::uint32_t key = orderedKey(bits);
+        minKey = min(minKey, key);
+        maxKey = max(maxKey, key);
+    }
+
+    __device__ void add(const float4& v)
+    {
+        add(v.x);
+        add(v.y);
+        add(v.z);
+        add(v.w);
+    }
+
+    /// Merges the `lanes` (a power of two) lanes of each aligned lane group; every lane of the warp calls it.
+    __device__ void reduce(int lanes)
+    {
+        for (int offset = lanes / 2; offset > 0; offset /= 2) {
+            minKey = min(minKey, __shfl_xor_sync(kFullMask, minKey, offset));
+            maxKey = max(maxKey, __shfl_xor_sync(kFullMask, maxKey, offset));
+            absBits = max(absBits, __shfl_xor_sync(kFullMask, absBits, offset));
+            nonFinite += __shfl_xor_sync(kFullMask, nonFinite, offset);
+        }
+    }
+};
 
 __device__ void addCounts(unsigned clipped, unsigned nonFinite, unsigned long long* counts)
 {
@@ -270,11 +367,12 @@ __global__ void __launch_bounds__(kBlockThreads) encodeKernel(EncodeArgs a, cons
     addCounts(clipped, nonFinite, counts);
 }
 
-/// Shapes whose vectors of kVector elements never straddle a group (VectorGroups): each thread reads two
-/// float4, finds the group with two 32-bit fast divisions, loads its parameters once and writes its 8 codes
-/// with one 8-byte store (Byte), one 4-byte store (Nibble, Nf4) or four byte stores (Mxfp4, whose blocks are
-/// not 4-byte aligned; the block's first vector also writes the E8M0 byte).
-template<Layout L>
+/// Shapes whose vectors of kVector elements never straddle a group (VectorGroups): each thread takes two
+/// vectors a grid apart per step (both float4 loads issued first; a warp's loads are 512 contiguous bytes),
+/// finds each one's group with 32-bit fast divisions, loads its parameters once and writes its 4 codes
+/// with one 4-byte store (Byte), one 2-byte store (Nibble, Nf4) or two byte stores (Mxfp4, whose blocks are
+/// not aligned; the block's first vector also writes the E8M0 byte).
+template<Layout L, class E>
 __global__ void __launch_bounds__(kBlockThreads) encodeVectorKernel(EncodeArgs a, VectorGroups map,
     const float* __restrict__ x, std::uint8_t* __restrict__ out, I vectors, unsigned long long* counts)
 {
@@ -282,41 +380,209 @@ __global__ void __launch_bounds__(kBlockThreads) encodeVectorKernel(EncodeArgs a
     unsigned nonFinite = 0;
     const I stride = I(gridDim.x) * blockDim.x;
     const auto* x4 = reinterpret_cast<const float4*>(x);
-    for (I v = I(blockIdx.x) * blockDim.x + threadIdx.x; v < vectors; v += stride) {
-        std::uint32_t offset;
-        const I g = map.of(static_cast<std::uint32_t>(v), &offset);
-        const float4 lo = __ldcs(x4 + 2 * v);
-        const float4 hi = __ldcs(x4 + 2 * v + 1);
-        const float values[kVector] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-        std::uint32_t c[kVector];
-        encodeVector(a, values, groupParams(a, g), c, clipped, nonFinite);
-        if constexpr (L == Layout::Byte) {
-            const uint2 word {c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24),
-                c[4] | (c[5] << 8) | (c[6] << 16) | (c[7] << 24)};
-            __stcs(reinterpret_cast<uint2*>(out) + v, word);
-        } else if constexpr (L == Layout::Nibble) {
-            std::uint32_t word = 0;
+    for (I first = I(blockIdx.x) * blockDim.x + threadIdx.x; first < vectors; first += 2 * stride) {
+        float4 loaded[2];
 #pragma unroll
-            for (int k = 0; k < kVector; ++k)
-                word |= (c[k] & 0xFu) << (4 * k);
-            __stcs(reinterpret_cast<unsigned*>(out) + v, word);
-        } else if constexpr (L == Layout::Nf4) {
-            std::uint32_t word = 0;
+        for (int u = 0; u < 2; ++u)
+            if (first + u * stride < vectors)
+                loaded[u] = __ldcs(x4 + first + u * stride);
 #pragma unroll
-            for (int k = 0; k < kVector; k += 2)
-                word |= (((c[k] & 0xFu) << 4) | (c[k + 1] & 0xFu)) << (4 * k);
-            __stcs(reinterpret_cast<unsigned*>(out) + v, word);
-        } else {
-            const I payload = (a.groups.size + 1) / 2;
-            std::uint8_t* block = out + g * (payload + 1);
-            if (offset == 0) {
-                const float scale = __ldg(a.scales + g);
-                block[0] = isnan(scale) ? 0xFF : static_cast<std::uint8_t>(ilogbf(scale) + 127);
+        for (int u = 0; u < 2; ++u) {
+            const I v = first + u * stride;
+            if (v >= vectors)
+                break;
+            std::uint32_t offset;
+            const I g = map.of(static_cast<std::uint32_t>(v), &offset);
+            const float values[kVector] = {loaded[u].x, loaded[u].y, loaded[u].z, loaded[u].w};
+            std::uint32_t c[kVector];
+            encodeVectorAs<E::kind, E::plain>(a, values, groupParams(a, g), c, clipped, nonFinite);
+            if constexpr (L == Layout::Byte) {
+                __stcs(
+                    reinterpret_cast<unsigned*>(out) + v, c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24));
+            } else if constexpr (L == Layout::Nibble) {
+                reinterpret_cast<unsigned short*>(out)[v] = static_cast<unsigned short>(
+                    (c[0] & 0xFu) | ((c[1] & 0xFu) << 4) | ((c[2] & 0xFu) << 8) | ((c[3] & 0xFu) << 12));
+            } else if constexpr (L == Layout::Nf4) {
+                reinterpret_cast<unsigned short*>(out)[v] = static_cast<unsigned short>(
+                    ((c[0] & 0xFu) << 4) | (c[1] & 0xFu) | ((c[2] & 0xFu) << 12) | ((c[3] & 0xFu) << 8));
+            } else {
+                const I payload = (a.groups.size + 1) / 2;
+                std::uint8_t* block = out + g * (payload + 1);
+                if (offset == 0) {
+                    const float scale = __ldg(a.scales + g);
+                    block[0] = isnan(scale) ? 0xFF : static_cast<std::uint8_t>(ilogbf(scale) + 127);
+                }
+                std::uint8_t* bytes = block + 1 + I(offset) * (kVector / 2);
+                bytes[0] = static_cast<std::uint8_t>((c[0] & 0xFu) | ((c[1] & 0xFu) << 4));
+                bytes[1] = static_cast<std::uint8_t>((c[2] & 0xFu) | ((c[3] & 0xFu) << 4));
             }
-            std::uint8_t* bytes = block + 1 + I(offset) * (kVector / 2);
+        }
+    }
+    addCounts(clipped, nonFinite, counts);
+}
+
+/// What the single-pass kernel needs to derive a group's scale and zero point from its finite min/max as
+/// quant/quantizer.cpp's groupParams does for ScaleFormat::F32 (the ElementGrid fields of the same names).
+struct DeriveArgs {
+    bool absmaxScale = false; ///< NF4: the scale is the largest non-NaN magnitude (±Inf included)
+    bool mxScale = false; ///< MXFP4: the scale is 2^e, e the shared exponent of kernels/mx_shared_exponent.h
+    E8M0Rounding e8m0 = E8M0Rounding::Floor;
+    int emax = 0; ///< floor(log2 elementMax)
+    int elementMantissaBits = 1;
+    float inverseElementMax = 1; ///< float(1 / elementMax)
+    bool affine = false;
+    bool oneSided = false;
+    bool pytorchEps = false;
+    float elemMax = 1;
+};
+
+/// groupParams: std::min / std::max are spelled out (fminf/fmaxf may pick either zero of ±0), every float
+/// operation rounds to nearest as on the host.
+__device__ GroupParams deriveParams(const EncodeArgs& a, const DeriveArgs& d, const GroupKeys& keys)
+{
+    constexpr float kPyTorchEps = 1.1920928955078125e-07f;
+    const auto least = [](float x, float y) { return y < x ? y : x; };
+    const auto greatest = [](float x, float y) { return x < y ? y : x; };
+    if (d.mxScale) {
+        // encodePlan's MXFP4 parameters: a NaN scale for a block holding a non-finite value or whose even
+        // rounding overflows, else 2^e with e = mxSharedExponent(absmax of the finite values).
+        const float low = __uint_as_float(keyBits(keys.minKey));
+        const float high = __uint_as_float(keyBits(keys.maxKey));
+        const float absmax = keys.minKey == 0xFFFFFFFFu ? 0.0f : greatest(fabsf(low), fabsf(high));
+        const std::uint32_t bits = __float_as_uint(absmax);
+        const int field = static_cast<int>((bits >> 23) & 0xFF);
+        int exponent = 0;
+        bool valid = keys.nonFinite == 0;
+        switch (d.e8m0) {
+        case E8M0Rounding::Floor:
+            exponent = field - 127 - d.emax;
+            break;
+        case E8M0Rounding::Ceil:
+            exponent = field - 127 + ((bits & 0x7FFFFFu) != 0 ? 1 : 0) - d.emax;
+            break;
+        case E8M0Rounding::Even: {
+            const std::uint32_t rounded = (bits + (1u << (22 - d.elementMantissaBits))) & 0xFF800000u;
+            valid = valid && (rounded >> 23) != 0xFF;
+            exponent = static_cast<int>(rounded >> 23) - 127 - d.emax;
+            break;
+        }
+        case E8M0Rounding::RCeil: {
+            const std::uint32_t descale = __float_as_uint(__fmul_rn(absmax, d.inverseElementMax));
+            const std::uint32_t mantissa = descale & 0x7FFFFFu;
+            const bool roundUp = ((descale >> 23) & 0xFF) == 0 ? mantissa > 0x400000u : mantissa != 0;
+            exponent = static_cast<int>((descale >> 23) & 0xFF) + (roundUp ? 1 : 0) - 127;
+            break;
+        }
+        }
+        exponent = min(max(exponent, -127), 127);
+        if (!valid)
+            return {__uint_as_float(0x7FC00000u), 0.0f, 0.0f};
+        // 2^exponent and 2^-exponent for exponent in [-127, 127] (2^-127 is subnormal): exact by scalbn.
+        return {scalbnf(1.0f, exponent), scalbnf(1.0f, -exponent), 0.0f};
+    }
+    if (d.absmaxScale) {
+        // encodePlan's NF4 parameters: absmax, and 1 / max(absmax, 1e-38) as the multiplier.
+        const float absmax = __uint_as_float(keys.absBits);
+        return {absmax, __fdiv_rn(1.0f, greatest(absmax, 1e-38f)), 0.0f};
+    }
+    const bool any = keys.minKey != 0xFFFFFFFFu;
+    const float low = any ? __uint_as_float(keyBits(keys.minKey)) : 0.0f;
+    const float high = any ? __uint_as_float(keyBits(keys.maxKey)) : 0.0f;
+    float span;
+    if (d.affine)
+        span = __fsub_rn(greatest(high, 0.0f), least(low, 0.0f));
+    else if (d.oneSided)
+        span = greatest(high, 0.0f);
+    else
+        span = greatest(fabsf(low), fabsf(high));
+    float scale = span > 0 ? __fdiv_rn(span, d.elemMax) : (d.pytorchEps ? kPyTorchEps : 1.0f);
+    if (d.pytorchEps)
+        scale = greatest(scale, kPyTorchEps);
+    // scale_rounding.cpp's roundScale for ScaleFormat::F32: kept within [FLT_MIN, FLT_MAX].
+    scale = !(scale >= FLT_MIN) ? FLT_MIN : least(scale, FLT_MAX);
+    GroupParams p {scale, __fdiv_rn(1.0f, scale), 0.0f};
+    if (d.affine) {
+        float shifted = __fdiv_rn(least(low, 0.0f), scale);
+        shifted = shifted < -65536.0f ? -65536.0f : (65536.0f < shifted ? 65536.0f : shifted);
+        const float rounded = __fsub_rn(__fadd_rn(shifted, kMagic), kMagic);
+        p.zeroPoint = fminf(fmaxf(__fsub_rn(a.qminFloat, rounded), a.qminFloat), a.qmaxFloat);
+    }
+    return p;
+}
+
+/// Groups of `lanes` · Q float4 (lines a multiple of the group size): the group's range, scale and zero
+/// point and its codes in one pass over x. `lanes` (a power of two <= 32) lanes hold a group's Q float4
+/// each in registers (Q = 4, or 1 and 2 for groups of 4 and 8 elements); a warp takes 32 / lanes groups side
+/// by side and 4 / Q such rows of groups at once (four loads in flight per lane), reduces each group by
+/// shuffles, derives its parameters (one derivation per warp serves 32 / lanes groups: few lanes per group
+/// keep that and the shuffles cheap), and writes 4 codes per float4 (one 4-byte store, or 2 bytes for the
+/// nibble layout), the scale and the zero point of each group by its first lane.
+template<Layout L, int Q, class E>
+__global__ void __launch_bounds__(kBlockThreads) singlePassKernel(EncodeArgs a, DeriveArgs d,
+    const float4* __restrict__ x, std::uint8_t* __restrict__ out, float* __restrict__ scales,
+    int* __restrict__ zeroPoints, I groupCount, int lanes, unsigned long long* counts)
+{
+    constexpr int kRows = 4 / Q;
+    const int lane = static_cast<int>(threadIdx.x) & 31;
+    const int sub = lane & (lanes - 1);
+    const int slots = 32 / lanes;
+    const I sizeQuads = I(lanes) * Q;
+    const I perWarp = I(kRows) * slots;
+    const I warps = (I(gridDim.x) * blockDim.x) >> 5;
+    unsigned clipped = 0;
+    unsigned nonFinite = 0;
+    for (I first = ((I(blockIdx.x) * blockDim.x + threadIdx.x) >> 5) * perWarp; first < groupCount;
+         first += warps * perWarp) {
+        float4 v[kRows][Q];
 #pragma unroll
-            for (int k = 0; k < kVector; k += 2)
-                bytes[k / 2] = static_cast<std::uint8_t>((c[k] & 0xFu) | ((c[k + 1] & 0xFu) << 4));
+        for (int r = 0; r < kRows; ++r) {
+            const I g = first + r * slots + lane / lanes;
+#pragma unroll
+            for (int j = 0; j < Q; ++j)
+                v[r][j]
+                    = g < groupCount ? __ldcs(x + g * sizeQuads + sub + j * lanes) : make_float4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+            GroupKeys keys;
+#pragma unroll
+            for (int j = 0; j < Q; ++j)
+                keys.add(v[r][j]);
+            keys.reduce(lanes);
+            const I g = first + r * slots + lane / lanes;
+            if (g >= groupCount)
+                continue;
+            const GroupParams p = deriveParams(a, d, keys);
+            if (sub == 0) {
+                scales[g] = p.scale;
+                if (zeroPoints)
+                    zeroPoints[g] = static_cast<int>(p.zeroPoint);
+            }
+#pragma unroll
+            for (int j = 0; j < Q; ++j) {
+                const float values[4] = {v[r][j].x, v[r][j].y, v[r][j].z, v[r][j].w};
+                std::uint32_t c[4];
+                encodeVectorAs<E::kind, E::plain>(a, values, p, c, clipped, nonFinite);
+                const I quad = g * sizeQuads + sub + j * lanes;
+                if constexpr (L == Layout::Byte)
+                    __stcs(reinterpret_cast<unsigned*>(out) + quad,
+                        c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24));
+                else if constexpr (L == Layout::Nibble)
+                    reinterpret_cast<unsigned short*>(out)[quad] = static_cast<unsigned short>(
+                        (c[0] & 0xFu) | ((c[1] & 0xFu) << 4) | ((c[2] & 0xFu) << 8) | ((c[3] & 0xFu) << 12));
+                else if constexpr (L == Layout::Nf4)
+                    reinterpret_cast<unsigned short*>(out)[quad] = static_cast<unsigned short>(
+                        ((c[0] & 0xFu) << 4) | (c[1] & 0xFu) | ((c[2] & 0xFu) << 12) | ((c[3] & 0xFu) << 8));
+                else {
+                    // MXFP4: per block its E8M0 byte, then size / 2 code bytes (not aligned).
+                    std::uint8_t* block = out + g * (2 * sizeQuads + 1);
+                    if (sub == 0 && j == 0)
+                        block[0] = isnan(p.scale) ? 0xFF : static_cast<std::uint8_t>(ilogbf(p.scale) + 127);
+                    std::uint8_t* bytes = block + 1 + 2 * (sub + j * lanes);
+                    bytes[0] = static_cast<std::uint8_t>((c[0] & 0xFu) | ((c[1] & 0xFu) << 4));
+                    bytes[1] = static_cast<std::uint8_t>((c[2] & 0xFu) | ((c[3] & 0xFu) << 4));
+                }
+            }
         }
     }
     addCounts(clipped, nonFinite, counts);
@@ -352,8 +618,9 @@ __global__ void __launch_bounds__(kBlockThreads)
     }
 }
 
-/// The vector shapes of encodeVectorKernel: 8 codes read at once, the decode table in shared memory (a
-/// kernel parameter indexed by a different code in every lane would serialise), two float4 stores.
+/// The vector shapes of encodeVectorKernel: 4 codes read at once, the decode table in shared memory (a
+/// kernel parameter indexed by a different code in every lane would serialise), one float4 store; two
+/// vectors a grid apart per step.
 template<Layout L>
 __global__ void __launch_bounds__(kBlockThreads) decodeVectorKernel(DecodeArgs a, VectorGroups map,
     const std::uint8_t* __restrict__ bytes, float* __restrict__ out, I vectors)
@@ -364,40 +631,52 @@ __global__ void __launch_bounds__(kBlockThreads) decodeVectorKernel(DecodeArgs a
     __syncthreads();
     const I stride = I(gridDim.x) * blockDim.x;
     auto* out4 = reinterpret_cast<float4*>(out);
-    for (I v = I(blockIdx.x) * blockDim.x + threadIdx.x; v < vectors; v += stride) {
-        std::uint32_t offset;
-        const I g = map.of(static_cast<std::uint32_t>(v), &offset);
-        std::uint32_t c[kVector];
-        if constexpr (L == Layout::Byte) {
-            const uint2 word = __ldcs(reinterpret_cast<const uint2*>(bytes) + v);
+    const I payload = (a.groups.size + 1) / 2;
+    for (I first = I(blockIdx.x) * blockDim.x + threadIdx.x; first < vectors; first += 2 * stride) {
+        std::uint32_t words[2] = {0, 0};
 #pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                c[k] = (word.x >> (8 * k)) & 0xFFu;
-                c[k + 4] = (word.y >> (8 * k)) & 0xFFu;
+        for (int u = 0; u < 2; ++u) {
+            const I v = first + u * stride;
+            if (v >= vectors)
+                break;
+            if constexpr (L == Layout::Byte)
+                words[u] = __ldcs(reinterpret_cast<const unsigned*>(bytes) + v);
+            else if constexpr (L == Layout::Nibble || L == Layout::Nf4)
+                words[u] = __ldcs(reinterpret_cast<const unsigned short*>(bytes) + v);
+        }
+#pragma unroll
+        for (int u = 0; u < 2; ++u) {
+            const I v = first + u * stride;
+            if (v >= vectors)
+                break;
+            std::uint32_t offset;
+            const I g = map.of(static_cast<std::uint32_t>(v), &offset);
+            std::uint32_t c[kVector];
+            if constexpr (L == Layout::Byte) {
+#pragma unroll
+                for (int k = 0; k < kVector; ++k)
+                    c[k] = (words[u] >> (8 * k)) & 0xFFu;
+            } else if constexpr (L == Layout::Nibble || L == Layout::Nf4) {
+#pragma unroll
+                for (int k = 0; k < kVector; ++k)
+                    c[k] = (words[u] >> (4 * (L == Layout::Nf4 ? k ^ 1 : k))) & 0xFu;
+            } else {
+                const std::uint8_t* p = bytes + g * (payload + 1) + 1 + I(offset) * (kVector / 2);
+                const std::uint32_t low = p[0];
+                const std::uint32_t high = p[1];
+                c[0] = low & 0xFu;
+                c[1] = low >> 4;
+                c[2] = high & 0xFu;
+                c[3] = high >> 4;
             }
-        } else if constexpr (L == Layout::Nibble || L == Layout::Nf4) {
-            const std::uint32_t word = __ldcs(reinterpret_cast<const unsigned*>(bytes) + v);
+            const float zp = a.zeroPoints ? __ldg(a.zeroPoints + g) : 0.0f;
+            const float scale = __ldg(a.scales + g);
+            float y[kVector];
 #pragma unroll
             for (int k = 0; k < kVector; ++k)
-                c[k] = (word >> (4 * (L == Layout::Nf4 ? k ^ 1 : k))) & 0xFu;
-        } else {
-            const I payload = (a.groups.size + 1) / 2;
-            const std::uint8_t* p = bytes + g * (payload + 1) + 1 + I(offset) * (kVector / 2);
-#pragma unroll
-            for (int k = 0; k < kVector; k += 2) {
-                const std::uint32_t b = p[k / 2];
-                c[k] = b & 0xFu;
-                c[k + 1] = b >> 4;
-            }
+                y[k] = __fmul_rn(__fsub_rn(table[c[k]], zp), scale);
+            __stcs(out4 + v, make_float4(y[0], y[1], y[2], y[3]));
         }
-        const float zp = a.zeroPoints ? __ldg(a.zeroPoints + g) : 0.0f;
-        const float scale = __ldg(a.scales + g);
-        float y[kVector];
-#pragma unroll
-        for (int k = 0; k < kVector; ++k)
-            y[k] = __fmul_rn(__fsub_rn(table[c[k]], zp), scale);
-        __stcs(out4 + 2 * v, make_float4(y[0], y[1], y[2], y[3]));
-        __stcs(out4 + 2 * v + 1, make_float4(y[4], y[5], y[6], y[7]));
     }
 }
 
@@ -497,6 +776,174 @@ void setMinifloat(const NumberFormat& format, EncodeArgs& a)
         a.kind = Kind::E4M3Hardware;
 }
 
+/// The NF4 decision thresholds: bitsandbytes' double literals as the largest float not above each.
+void setNf4(EncodeArgs& a)
+{
+    a.kind = Kind::Nf4;
+    for (int k = 0; k < 15; ++k) {
+        float t = static_cast<float>(kNf4Literals[k]);
+        if (static_cast<double>(t) > kNf4Literals[k])
+            t = std::nextafter(t, -1.0f);
+        a.nf4[k] = t;
+    }
+}
+
+/// The MXFP4 element parameters (E2M1, clipped before rounding, the scheme's element rounding); returns the
+/// element format's largest value.
+double setMxfp4(const Scheme& scheme, EncodeArgs& a)
+{
+    const NumberFormat element = formatByName("fp4_e2m1");
+    const auto& spec = std::get<MinifloatSpec>(element.spec);
+    const double elementMax = formatMaxFinite(element);
+    a.kind = Kind::Minifloat;
+    a.clipBeforeRounding = true;
+    a.tiesAway = scheme.elementRounding == Rounding::NearestAway;
+    const auto rounder = detail::MinifloatRounder::make(spec, a.tiesAway, elementMax);
+    a.mantissaBits = rounder.mantissaBits;
+    a.bias = rounder.bias;
+    a.maxBits = rounder.maxBits;
+    a.signCode = 1u << (spec.exponentBits + spec.mantissaBits);
+    a.nanCode = codeByte(element, std::numeric_limits<double>::quiet_NaN());
+    return elementMax;
+}
+
+/// The element parameters of an element format (integers, minifloats).
+void setElement(const Scheme& scheme, EncodeArgs& a)
+{
+    a.divide = scheme.arithmetic == ScaleArithmetic::Divide;
+    const NumberFormat& format = scheme.format;
+    if (const auto* integer = std::get_if<IntegerSpec>(&format.spec)) {
+        const int top = integer->isSigned ? (1 << (integer->bits - 1)) - 1 : (1 << integer->bits) - 1;
+        a.kind = Kind::Integer;
+        a.qmax = top;
+        a.qmin = !integer->isSigned ? 0 : (scheme.rangeMode == RangeMode::SymmetricNarrow ? -top : -top - 1);
+        a.qminFloat = static_cast<float>(a.qmin);
+        a.qmaxFloat = static_cast<float>(a.qmax);
+        a.tiesAway = scheme.elementRounding == Rounding::NearestAway;
+    } else {
+        setMinifloat(format, a);
+    }
+}
+
+/// A packed quantization done by singlePassKernel, with the device buffers it writes the group parameters to.
+struct SinglePassPlan {
+    EncodeArgs args;
+    DeriveArgs derive;
+    int lanes = 32;
+    int quadsPerLane = 1;
+    I groupCount = 0;
+    DeviceBuffer<float> scales;
+    DeviceBuffer<int> zeroPoints;
+};
+
+/// Whether `scheme` on `shape` runs in one pass (cudaPackedSinglePass): an element format with
+/// ScaleFormat::F32 per group along the last axis, NF4 or MXFP4, groups that divide the line, of 4 · 2^k
+/// elements (k <= 7).
+bool singlePassApplies(const Scheme& scheme, const Shape& shape, int* lanes, int* quadsPerLane)
+{
+    const bool blocks = scheme.blockFormat == BlockFormat::BnbNF4 || scheme.blockFormat == BlockFormat::MXFP4;
+    if (!blocks
+        && (scheme.blockFormat != BlockFormat::None || scheme.scaleFormat != ScaleFormat::F32
+            || scheme.granularity.kind != Granularity::Kind::PerGroup))
+        return false;
+    Groups groups;
+    const I groupCount = planGroups(scheme, shape, groups);
+    if (groupCount == 0 || groups.size % 4 != 0 || groups.length % groups.size != 0)
+        return false;
+    // Four float4 per lane (one for groups of 4, two for 8), the group's lanes a power of two <= 32.
+    const I quads = groups.size / 4;
+    const I perLane = std::min<I>(quads, 4);
+    const I width = quads / perLane;
+    if (perLane == 3 || quads % perLane != 0 || width > 32
+        || !std::has_single_bit(static_cast<std::uint64_t>(width)))
+        return false;
+    *lanes = static_cast<int>(width);
+    *quadsPerLane = static_cast<int>(perLane);
+    return true;
+}
+
+std::optional<SinglePassPlan> singlePassPlan(const Shape& shape, const Scheme& scheme)
+{
+    SinglePassPlan plan;
+    if (!singlePassApplies(scheme, shape, &plan.lanes, &plan.quadsPerLane))
+        return std::nullopt;
+    EncodeArgs& a = plan.args;
+    a.n = shapeElementCount(shape);
+    a.layout = layoutOf(scheme);
+    plan.groupCount = planGroups(scheme, shape, a.groups);
+    DeriveArgs& d = plan.derive;
+    if (a.layout == Layout::Nf4) {
+        setNf4(a);
+        d.absmaxScale = true;
+    } else if (a.layout == Layout::Mxfp4) {
+        const double elementMax = setMxfp4(scheme, a);
+        d.mxScale = true;
+        d.e8m0 = scheme.e8m0Rounding;
+        d.emax = std::ilogb(elementMax);
+        d.elementMantissaBits = a.mantissaBits;
+        d.inverseElementMax = static_cast<float>(1.0 / elementMax);
+    } else if (const auto* integer = std::get_if<IntegerSpec>(&scheme.format.spec)) {
+        setElement(scheme, a);
+        // quantizer.cpp's elementGrid: the full code range for affine and one-sided (unsigned symmetric).
+        const int top = a.qmax;
+        const int fullMin = integer->isSigned ? -top - 1 : 0;
+        d.affine = scheme.rangeMode == RangeMode::Affine;
+        d.oneSided = !integer->isSigned && !d.affine;
+        d.pytorchEps = scheme.rangeMode != RangeMode::SymmetricNarrow;
+        d.elemMax = d.affine || d.oneSided
+            ? static_cast<float>(top - fullMin)
+            : static_cast<float>(scheme.rangeMode == RangeMode::SymmetricFull ? top + 0.5 : top);
+    } else {
+        setElement(scheme, a);
+        d.elemMax = static_cast<float>(formatMaxFinite(scheme.format));
+    }
+    plan.scales = DeviceBuffer<float>(static_cast<std::size_t>(plan.groupCount));
+    if (d.affine)
+        plan.zeroPoints = DeviceBuffer<int>(static_cast<std::size_t>(plan.groupCount));
+    return plan;
+}
+
+template<int Q>
+void launchSinglePassQ(
+    const SinglePassPlan& plan, const float* x, std::uint8_t* out, unsigned long long* counts)
+{
+    const I perWarp = I(4 / Q) * (32 / plan.lanes);
+    const unsigned grid = gridFor((plan.groupCount + perWarp - 1) / perWarp * 32);
+    const auto* x4 = reinterpret_cast<const float4*>(x);
+    withElement(plan.args, [&](auto element) {
+        using E = decltype(element);
+        if constexpr (E::kind == Kind::Nf4) {
+            singlePassKernel<Layout::Nf4, Q, E><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4, out,
+                plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
+        } else if (plan.args.layout == Layout::Mxfp4) {
+            if constexpr (E::kind == Kind::Minifloat)
+                singlePassKernel<Layout::Mxfp4, Q, E><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4,
+                    out, plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
+        } else {
+            if (plan.args.layout == Layout::Byte)
+                singlePassKernel<Layout::Byte, Q, E><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4, out,
+                    plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
+            else
+                singlePassKernel<Layout::Nibble, Q, E><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4,
+                    out, plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
+        }
+    });
+}
+
+void launchSinglePass(
+    const SinglePassPlan& plan, const float* x, std::uint8_t* out, unsigned long long* counts)
+{
+    if (reinterpret_cast<std::uintptr_t>(x) % 16 != 0)
+        throw Error("packed quantize: the device copy of x is not 16-byte aligned");
+    if (plan.quadsPerLane == 1)
+        launchSinglePassQ<1>(plan, x, out, counts);
+    else if (plan.quadsPerLane == 2)
+        launchSinglePassQ<2>(plan, x, out, counts);
+    else
+        launchSinglePassQ<4>(plan, x, out, counts);
+    checkLaunch("packed single-pass quantize kernel");
+}
+
 EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, DeviceBuffer<RowKeys>& keys)
 {
     EncodePlan plan;
@@ -507,35 +954,18 @@ EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, 
     const GroupRanges ranges = deviceRanges(x, a.n, a.groups, plan.groupCount, keys);
     std::vector<float> inverses(static_cast<std::size_t>(plan.groupCount));
     if (plan.layout == Layout::Nf4) {
-        a.kind = Kind::Nf4;
-        for (int k = 0; k < 15; ++k) {
-            float t = static_cast<float>(kNf4Literals[k]);
-            if (static_cast<double>(t) > kNf4Literals[k])
-                t = std::nextafter(t, -1.0f);
-            a.nf4[k] = t;
-        }
+        setNf4(a);
         plan.hostScales = ranges.absmaxWithInfinity;
         for (std::size_t g = 0; g < inverses.size(); ++g)
             inverses[g] = 1.0f / std::max(plan.hostScales[g], 1e-38f);
     } else if (plan.layout == Layout::Mxfp4) {
-        const NumberFormat element = formatByName("fp4_e2m1");
-        const auto& spec = std::get<MinifloatSpec>(element.spec);
-        const double elementMax = formatMaxFinite(element);
-        a.kind = Kind::Minifloat;
-        a.clipBeforeRounding = true;
-        a.tiesAway = scheme.elementRounding == Rounding::NearestAway;
-        const auto rounder = detail::MinifloatRounder::make(spec, a.tiesAway, elementMax);
-        a.mantissaBits = rounder.mantissaBits;
-        a.bias = rounder.bias;
-        a.maxBits = rounder.maxBits;
-        a.signCode = 1u << (spec.exponentBits + spec.mantissaBits);
-        a.nanCode = codeByte(element, std::numeric_limits<double>::quiet_NaN());
+        const double elementMax = setMxfp4(scheme, a);
         for (std::size_t g = 0; g < inverses.size(); ++g) {
             int exponent = 0;
             const MinMaxResult& r = ranges.ranges[g];
             if (r.nonFinite > 0
                 || !kernel_detail::mxSharedExponent(
-                    r.absmax, scheme.e8m0Rounding, elementMax, spec.mantissaBits, exponent)) {
+                    r.absmax, scheme.e8m0Rounding, elementMax, a.mantissaBits, exponent)) {
                 plan.hostScales.push_back(std::numeric_limits<float>::quiet_NaN());
                 inverses[g] = 0;
             } else {
@@ -555,18 +985,7 @@ EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, 
         plan.hostZeroPoints = params.zeroPoints;
         for (std::size_t g = 0; g < inverses.size(); ++g)
             inverses[g] = 1.0f / plan.hostScales[g];
-        a.divide = scheme.arithmetic == ScaleArithmetic::Divide;
-        const NumberFormat& format = scheme.format;
-        if (const auto* integer = std::get_if<IntegerSpec>(&format.spec)) {
-            const int top = integer->isSigned ? (1 << (integer->bits - 1)) - 1 : (1 << integer->bits) - 1;
-            a.kind = Kind::Integer;
-            a.qmax = top;
-            a.qmin
-                = !integer->isSigned ? 0 : (scheme.rangeMode == RangeMode::SymmetricNarrow ? -top : -top - 1);
-            a.tiesAway = scheme.elementRounding == Rounding::NearestAway;
-        } else {
-            setMinifloat(format, a);
-        }
+        setElement(scheme, a);
     }
     plan.scales = DeviceBuffer<float>::from(plan.hostScales);
     plan.inverses = DeviceBuffer<float>::from(inverses);
@@ -602,21 +1021,41 @@ void launchEncodeArgs(
     VectorGroups map;
     if (vectorShape(a.groups, a.n, x, out, &map)) {
         const I vectors = a.n / kVector;
-        const unsigned grid = gridFor(vectors);
-        switch (a.layout) {
-        case Layout::Byte:
-            encodeVectorKernel<Layout::Byte><<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
-            break;
-        case Layout::Nibble:
-            encodeVectorKernel<Layout::Nibble><<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
-            break;
-        case Layout::Nf4:
-            encodeVectorKernel<Layout::Nf4><<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
-            break;
-        case Layout::Mxfp4:
-            encodeVectorKernel<Layout::Mxfp4><<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
-            break;
-        }
+        const unsigned grid = gridFor((vectors + 1) / 2);
+        // Each layout with the element kinds it takes: bytes (integers, FP8), nibbles (4-bit integers),
+        // NF4, MXFP4 (E2M1 minifloats).
+        bool launched = false;
+        withElement(a, [&](auto element) {
+            using E = decltype(element);
+            if constexpr (E::kind == Kind::Integer || E::kind == Kind::Minifloat
+                || E::kind == Kind::E4M3Hardware) {
+                if (a.layout == Layout::Byte) {
+                    encodeVectorKernel<Layout::Byte, E>
+                        <<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
+                    launched = true;
+                }
+            }
+            if constexpr (E::kind == Kind::Integer) {
+                if (a.layout == Layout::Nibble) {
+                    encodeVectorKernel<Layout::Nibble, E>
+                        <<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
+                    launched = true;
+                }
+            }
+            if constexpr (E::kind == Kind::Nf4) {
+                encodeVectorKernel<Layout::Nf4, E><<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
+                launched = true;
+            }
+            if constexpr (E::kind == Kind::Minifloat) {
+                if (a.layout == Layout::Mxfp4) {
+                    encodeVectorKernel<Layout::Mxfp4, E>
+                        <<<grid, kBlockThreads>>>(a, map, x, out, vectors, counts);
+                    launched = true;
+                }
+            }
+        });
+        if (!launched)
+            throw Error("packed quantize: no vector kernel for this layout and element kind");
     } else {
         encodeKernel<<<gridFor(bytes), kBlockThreads>>>(a, x, out, bytes, counts);
     }
@@ -731,7 +1170,7 @@ void launchDecode(const DecodePlan& plan, const std::uint8_t* bytes, float* out)
     VectorGroups map;
     if (vectorShape(a.groups, a.n, bytes, out, &map)) {
         const I vectors = a.n / kVector;
-        const unsigned grid = gridFor(vectors);
+        const unsigned grid = gridFor((vectors + 1) / 2);
         switch (a.layout) {
         case Layout::Byte:
             decodeVectorKernel<Layout::Byte><<<grid, kBlockThreads>>>(a, map, bytes, out, vectors);
@@ -786,49 +1225,6 @@ double medianMs(const std::function<void()>& run, int repeats)
 } // namespace
 
 namespace {
-
-/// Min/max keys of the finite values, the largest non-NaN magnitude (±Inf included) and the non-finite
-/// count of some elements.
-struct GroupKeys {
-    std::uint32_t minKey = 0xFFFFFFFFu;
-    std::uint32_t maxKey = 0;
-    std::uint32_t absBits = 0;
-    unsigned nonFinite = 0;
-
-    __device__ void add(float v)
-    {
-        const std::uint32_t bits = __float_as_uint(v);
-        const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
-        if (magnitude <= 0x7F800000u)
-            absBits = max(absBits, magnitude);
-        if (!finiteBits(bits)) {
-            ++nonFinite;
-            return;
-        }
-        const std::uint32_t key = orderedKey(bits);
-        minKey = min(minKey, key);
-        maxKey = max(maxKey, key);
-    }
-
-    __device__ void add(const float4& v)
-    {
-        add(v.x);
-        add(v.y);
-        add(v.z);
-        add(v.w);
-    }
-
-    /// Merges the `lanes` (a power of two) lanes of each aligned lane group; every lane of the warp calls it.
-    __device__ void reduce(int lanes)
-    {
-        for (int offset = lanes / 2; offset > 0; offset /= 2) {
-            minKey = min(minKey, __shfl_xor_sync(kFullMask, minKey, offset));
-            maxKey = max(maxKey, __shfl_xor_sync(kFullMask, maxKey, offset));
-            absBits = max(absBits, __shfl_xor_sync(kFullMask, absBits, offset));
-            nonFinite += __shfl_xor_sync(kFullMask, nonFinite, offset);
-        }
-    }
-};
 
 /// Groups reduced per lane slot before the shuffles: loads of several groups in flight per lane.
 constexpr int kGroupRounds = 4;
@@ -979,6 +1375,20 @@ std::string cudaPackedUnsupported(const Scheme& scheme, const Shape& shape)
     return {};
 }
 
+namespace {
+
+/// The NF4 layout's tail: one little-endian fp32 absmax per block after the codes.
+void appendNf4Absmax(PackedTensor& packed)
+{
+    for (const float absmax : packed.scales) {
+        std::uint8_t le[4];
+        std::memcpy(le, &absmax, 4);
+        packed.bytes.insert(packed.bytes.end(), le, le + 4);
+    }
+}
+
+} // namespace
+
 PackedTensor cudaPackedQuantize(std::span<const float> values, const Shape& shape, const Scheme& scheme)
 {
     cuda::checkSupported(scheme, shape, "packedQuantize");
@@ -987,6 +1397,32 @@ PackedTensor cudaPackedQuantize(std::span<const float> values, const Shape& shap
         throw Error("packedQuantize: shape " + shapeToString(shape) + " needs " + std::to_string(n)
             + " values, got " + std::to_string(values.size()));
     const auto x = cuda::DeviceBuffer<float>::from(values);
+    if (const auto single = cuda::singlePassPlan(shape, scheme)) {
+        const bool nf4 = single->args.layout == cuda::Layout::Nf4;
+        const cuda::I bytes
+            = cuda::packedBytes(single->args.layout, n, single->args.groups, single->groupCount)
+            - (nf4 ? 4 * single->groupCount : 0);
+        cuda::DeviceBuffer<std::uint8_t> out(static_cast<std::size_t>(bytes));
+        cuda::DeviceBuffer<unsigned long long> counts(2);
+        cuda::check(cudaMemset(counts.get(), 0, 2 * sizeof(unsigned long long)), "cudaMemset");
+        cuda::launchSinglePass(*single, x.get(), out.get(), counts.get());
+        PackedTensor packed;
+        packed.bytes.resize(static_cast<std::size_t>(bytes));
+        cuda::download(packed.bytes.data(), out.get(), packed.bytes.size());
+        unsigned long long hostCounts[2] = {0, 0};
+        cuda::download(hostCounts, counts.get(), 2);
+        packed.clippedCount = static_cast<std::int64_t>(hostCounts[0]);
+        packed.nonFiniteCount = static_cast<std::int64_t>(hostCounts[1]);
+        packed.scales.resize(static_cast<std::size_t>(single->groupCount));
+        cuda::download(packed.scales.data(), single->scales.get(), packed.scales.size());
+        if (single->derive.affine) {
+            packed.zeroPoints.resize(static_cast<std::size_t>(single->groupCount));
+            cuda::download(packed.zeroPoints.data(), single->zeroPoints.get(), packed.zeroPoints.size());
+        }
+        if (nf4)
+            appendNf4Absmax(packed);
+        return packed;
+    }
     cuda::DeviceBuffer<cuda::RowKeys> keys;
     const cuda::EncodePlan plan = cuda::encodePlan(x.get(), shape, scheme, keys);
     const cuda::I bytes = cuda::codeBytes(plan);
@@ -1003,13 +1439,8 @@ PackedTensor cudaPackedQuantize(std::span<const float> values, const Shape& shap
     packed.nonFiniteCount = static_cast<std::int64_t>(hostCounts[1]);
     packed.scales = plan.hostScales;
     packed.zeroPoints = plan.hostZeroPoints;
-    if (plan.layout == cuda::Layout::Nf4) {
-        for (const float absmax : packed.scales) {
-            std::uint8_t le[4];
-            std::memcpy(le, &absmax, 4);
-            packed.bytes.insert(packed.bytes.end(), le, le + 4);
-        }
-    }
+    if (plan.layout == cuda::Layout::Nf4)
+        appendNf4Absmax(packed);
     return packed;
 }
 
@@ -1038,6 +1469,7 @@ double cudaTimePackedMs(
         cuda::packedBytes(plan.layout, plan.args.n, plan.args.groups, plan.groupCount)));
     cuda::DeviceBuffer<unsigned long long> counts(2);
     cuda::launchEncode(plan, x.get(), bytes.get(), counts.get());
+    const auto single = cuda::singlePassPlan(shape, scheme);
     std::function<void()> run;
     cuda::DecodePlan decode;
     cuda::DeviceBuffer<float> out;
@@ -1052,6 +1484,8 @@ double cudaTimePackedMs(
         decode = cuda::decodePlan(packed, shape, scheme);
         out = cuda::DeviceBuffer<float>(values.size());
         run = [&] { cuda::launchDecode(decode, bytes.get(), out.get()); };
+    } else if (single) {
+        run = [&] { cuda::launchSinglePass(*single, x.get(), bytes.get(), counts.get()); };
     } else {
         run = [&] {
             const cuda::I groups = plan.groupCount;
@@ -1064,6 +1498,14 @@ double cudaTimePackedMs(
         };
     }
     return cuda::medianMs(run, repeats);
+}
+
+bool cudaPackedSinglePass(const Scheme& scheme, const Shape& shape)
+{
+    int lanes = 0;
+    int quadsPerLane = 0;
+    return cudaPackedUnsupported(scheme, shape).empty()
+        && cuda::singlePassApplies(scheme, shape, &lanes, &quadsPerLane);
 }
 
 ScaledE4M3 cudaScaledE4M3(std::span<const float> values, float scale)

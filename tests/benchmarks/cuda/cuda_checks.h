@@ -401,7 +401,9 @@ inline std::vector<PackedCase> packedCases()
 {
     std::vector<PackedCase> cases;
     const auto add = [&](const std::string& name, Scheme scheme) {
-        for (const Shape& shape : {Shape {37, 300}, Shape {3, 5, 4103}}) {
+        // [24, 512] takes the vector kernels (8 elements of one group per thread); the others the general
+        // ones.
+        for (const Shape& shape : {Shape {37, 300}, Shape {3, 5, 4103}, Shape {24, 512}}) {
             const auto n = static_cast<std::size_t>(shapeElementCount(shape));
             std::vector<float> values = testValues(n, unsigned(cases.size()) + 3, std::size_t(shape.back()));
             for (std::size_t i = 0; i < std::min<std::size_t>(n, 300); ++i)
@@ -420,7 +422,10 @@ inline std::vector<PackedCase> packedCases()
     add("int8 affine channel", makeScheme("int8", Granularity::perChannel(0), RangeMode::Affine));
     add("int8 affine group128", makeScheme("int8", Granularity::perGroup(128), RangeMode::Affine));
     add("uint8 affine tensor", makeScheme("uint8", Granularity::perTensor(), RangeMode::Affine));
+    add("int8 affine group256", makeScheme("int8", Granularity::perGroup(256), RangeMode::Affine));
+    add("int8 sym group12", makeScheme("int8", Granularity::perGroup(12)));
     add("int4 sym group128", makeScheme("int4", Granularity::perGroup(128)));
+    add("uint4 affine channel", makeScheme("uint4", Granularity::perChannel(0), RangeMode::Affine));
     Scheme away = makeScheme("int4", Granularity::perGroup(32), RangeMode::Affine);
     away.elementRounding = Rounding::NearestAway;
     away.arithmetic = ScaleArithmetic::Divide;
@@ -428,6 +433,10 @@ inline std::vector<PackedCase> packedCases()
     add("uint4 affine group7", makeScheme("uint4", Granularity::perGroup(7), RangeMode::Affine));
     add("fp8_e4m3 tensor", makeScheme("fp8_e4m3", Granularity::perTensor()));
     add("fp8_e4m3 channel", makeScheme("fp8_e4m3", Granularity::perChannel(0)));
+    add("fp8_e4m3 group128", makeScheme("fp8_e4m3", Granularity::perGroup(128)));
+    add("uint8 symfull group64", makeScheme("uint8", Granularity::perGroup(64), RangeMode::SymmetricFull));
+    add("int8 sym group512", makeScheme("int8", Granularity::perGroup(512)));
+    add("uint4 sym group4", makeScheme("uint4", Granularity::perGroup(4)));
     Scheme bf16Scales = makeScheme("fp8_e4m3", Granularity::perGroup(32));
     bf16Scales.scaleFormat = ScaleFormat::BF16;
     add("fp8_e4m3 group32 bf16 scales", bf16Scales);
@@ -507,6 +516,51 @@ inline std::string checkPacked(const PackedCase& c)
             && !(std::isnan(values[i]) && std::isnan(expected[i])))
             return c.name + ": dequantized element " + std::to_string(i) + " cuda "
                 + std::to_string(values[i]) + ", reference " + std::to_string(expected[i]);
+    return {};
+}
+
+/// cudaScaledE4M3 against cudaref::scaledE4M3 (codes and counts) on testValues with grid ties, subnormal
+/// products, overflowing products and every special, at sizes for the vector and the general kernel, with
+/// several scales (negative, overflowing); a non-finite scale must be refused with a message naming it.
+inline std::string checkScaledE4M3()
+{
+    for (const std::size_t n : {std::size_t(8192), std::size_t(4103), std::size_t(7)}) {
+        std::vector<float> values = testValues(n, unsigned(n), 512);
+        for (std::size_t i = 100; i < std::min<std::size_t>(n, 612); ++i) // ties and near-ties of the grid
+            values[i] = std::ldexp(static_cast<float>(2 * (i % 64) + 17), -4 - int(i % 11))
+                * ((i & 1) ? -1.0f : 1.0f);
+        for (std::size_t i = 700; i < std::min<std::size_t>(n, 760); ++i)
+            values[i] = std::ldexp(static_cast<float>(i % 7 + 1), -12 - int(i % 6));
+        for (const float scale : {448.0f / 12.0f, 1.0f, -0.375f, 3e37f, 0.0f}) {
+            const cudaref::ScaledCodes expected = cudaref::scaledE4M3(values, scale);
+            const ScaledE4M3 got = cudaScaledE4M3(values, scale);
+            const std::string where = "n " + std::to_string(n) + " scale " + std::to_string(scale);
+            if (got.codes.size() != expected.codes.size())
+                return where + ": " + std::to_string(got.codes.size()) + " codes";
+            for (std::size_t i = 0; i < n; ++i)
+                if (got.codes[i] != expected.codes[i])
+                    return where + ": code " + std::to_string(i) + " cuda " + std::to_string(got.codes[i])
+                        + ", reference " + std::to_string(expected.codes[i])
+                        + " (x = " + std::to_string(values[i]) + ")";
+            if (got.clippedCount != expected.clipped || got.nonFiniteCount != expected.nonFinite)
+                return where + ": counts cuda " + std::to_string(got.clippedCount) + "/"
+                    + std::to_string(got.nonFiniteCount) + ", reference " + std::to_string(expected.clipped)
+                    + "/" + std::to_string(expected.nonFinite);
+        }
+    }
+    // packedQuantize of fp8_e4m3 per tensor multiplies by 1.0f / scale: the cast with that scale is the same.
+    const std::vector<float> values = testValues(4096, 77, 512);
+    const PackedTensor packed
+        = cudaPackedQuantize(values, {4096}, makeScheme("fp8_e4m3", Granularity::perTensor()));
+    if (cudaScaledE4M3(values, 1.0f / packed.scales[0]).codes != packed.bytes)
+        return "the scaled cast differs from packedQuantize per tensor";
+    try {
+        cudaScaledE4M3(values, NAN);
+        return "a NaN scale is not refused";
+    } catch (const Error& error) {
+        if (std::string(error.what()).find("scale must be finite") == std::string::npos)
+            return std::string("a NaN scale is refused with: ") + error.what();
+    }
     return {};
 }
 

@@ -8,7 +8,8 @@
 //   qs_cuda_bench --bench [--gib G] [--repeats R] [--json FILE]
 //                                      median device time of every kernel on a G GiB float32 tensor (default
 //                                      1) as GB/s and as a share of the device-to-device copy, the packed
-//                                      quantize ("pack …") and dequantize ("unpack …") kernels included
+//                                      quantize ("pack …") and dequantize ("unpack …") kernels and the
+//                                      scaled E4M3 cast ("cast fp8_e4m3 scaled") included
 
 #include "benchmarks/cuda/cuda_checks.h"
 #include "kernels/cuda/fake_quant.cuh"
@@ -302,6 +303,7 @@ int runChecks()
         ok &= report("block fakequant " + c.name, checkBlockFakeQuant(c));
     for (const PackedCase& c : packedCases())
         ok &= report("packed " + c.name, checkPacked(c));
+    ok &= report("scaled E4M3 cast", checkScaledE4M3());
     ok &= report("refusals", checkRefusals());
     ok &= report("overlapped and two-pass totals on 2^26 values", checkTotalModes());
     ok &= report("timing entry point", checkTiming());
@@ -368,8 +370,9 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
         json += std::string(&k == kernels ? "" : ", ") + "\"" + k.name + "\": {\"ms\": " + std::to_string(ms)
             + ", \"gbps\": " + std::to_string(rate) + "}";
     }
-    // Packed quantize (group reduction + packing kernel: x read twice, codes written) and dequantize (codes
-    // read, float32 written), on [n / 4096, 4096]; "of copy" compares the bytes moved with the copy's.
+    // Packed quantize (single pass: x read once; otherwise group reduction + packing kernel: x read twice;
+    // codes written) and dequantize (codes read, float32 written), on [n / 4096, 4096]; "of copy" compares
+    // the bytes moved with the copy's.
     struct Packed {
         const char* name;
         const char* format; ///< element format or block format
@@ -397,7 +400,9 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
             scheme.granularity = p.granularity;
             scheme.rangeMode = p.range;
             const double ms = qs::cudaTimePackedMs(unpack, values, shape, scheme, repeats);
-            const double traffic = unpack ? 1 + p.codeBytes / 4 : 2 + p.codeBytes / 4;
+            // Two-pass packing reads x twice (group ranges, then codes); single-pass packing once.
+            const double reads = unpack || qs::cudaPackedSinglePass(scheme, shape) ? 1 : 2;
+            const double traffic = reads + p.codeBytes / 4;
             const double rate = traffic * bytes / (ms * 1e-3) / 1e9;
             const std::string name = std::string(unpack ? "unpack " : "pack ") + p.name;
             std::printf("%-38s %10.4f %10.1f %7.1f%%   (input %.1f GB/s)\n", name.c_str(), ms, rate,
@@ -406,6 +411,20 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
             json += ", \"" + name + "\": {\"ms\": " + std::to_string(ms)
                 + ", \"gbps\": " + std::to_string(rate) + "}";
         }
+    }
+    // The scaled E4M3 cast (x read, one code byte written; the scale given, 448 / absmax as torch's row).
+    {
+        float absmax = 0;
+        for (const float v : values)
+            absmax = std::max(absmax, std::fabs(v));
+        const double ms = qs::cudaTimeScaledE4M3Ms(values, 448.0f / absmax, repeats);
+        const double rate = 1.25 * bytes / (ms * 1e-3) / 1e9;
+        const std::string name = "cast fp8_e4m3 scaled";
+        std::printf("%-38s %10.4f %10.1f %7.1f%%   (input %.1f GB/s)\n", name.c_str(), ms, rate,
+            100.0 * rate / copyRate, bytes / (ms * 1e-3) / 1e9);
+        std::fflush(stdout);
+        json += ", \"" + name + "\": {\"ms\": " + std::to_string(ms) + ", \"gbps\": " + std::to_string(rate)
+            + "}";
     }
     // Block-format fake-quant error (block reduction + fused pass, x read twice).
     for (const char* format : {"mxfp8_e4m3", "mxfp6_e2m3", "mxfp4", "mxint8", "nvfp4"}) {
