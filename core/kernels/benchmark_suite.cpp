@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "kernels/packed_kernels.h"
 #include "quant/block_formats.h"
+#include "quant/block_reconstruction.h"
 #include "quant/quantizer.h"
 
 #if defined(QS_HAVE_CUDA)
@@ -59,6 +60,8 @@ const std::vector<FusedKernel>& fusedKernels()
         {"fq_mxfp4", "mxfp4", Granularity::perGroup(32), RangeMode::SymmetricNarrow},
         {"fq_nvfp4", "nvfp4", Granularity::perGroup(16), RangeMode::SymmetricNarrow},
         {"fq_ternary_channel", "ternary", Granularity::perChannel(0), RangeMode::SymmetricNarrow},
+        {"fq_q4_0", "q4_0", Granularity::perGroup(32), RangeMode::SymmetricNarrow},
+        {"fq_bnb_nf4", "bnb_nf4", Granularity::perGroup(64), RangeMode::SymmetricNarrow},
     };
     return kernels;
 }
@@ -186,7 +189,7 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
     const Scheme scheme = fusedScheme(*fused);
     if (ownScales(*fused)) {
         const bool block = scheme.blockFormat != BlockFormat::None;
-        prepared.cpuOnly = !block;
+        prepared.cpuOnly = !block || BlockReconstruction::supports(scheme);
         prepared.skipReason = block ? blockFakeQuantErrorUnsupported(scheme)
                                     : ternaryFakeQuantErrorUnsupported(scheme, tensor.shape);
         prepared.run = [values, shape = tensor.shape, scheme, block](Backend backend, int threads) {
