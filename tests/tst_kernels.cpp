@@ -345,7 +345,7 @@ private slots:
         QTest::addColumn<int>("dataset");
         const std::vector<NamedScheme> list = schemes();
         for (int s = 0; s < static_cast<int>(list.size()); ++s)
-            for (int d = 0; d < 7; ++d)
+            for (int d = 0; d < 8; ++d)
                 QTest::addRow("%s / %d", list[static_cast<std::size_t>(s)].name, d) << s << d;
     }
 
@@ -388,6 +388,9 @@ private slots:
             c.ranges = std::vector<GroupRange> {{-2.7, base.rangeMode == RangeMode::Affine ? 1.9 : 2.7}};
             break;
         }
+        case 7:
+            c = randomCase(base, {5, 4096}, 13, true); // groups that tile their rows (the SIMD fast path)
+            break;
         }
         if (!fakeQuantErrorUnsupported(c.scheme, c.tensor.shape).empty())
             QSKIP("granularity does not apply to this shape");
@@ -674,7 +677,7 @@ private slots:
             = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
                 BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
         for (const BlockFormat f : formats)
-            for (int v = 0; v < 6; ++v)
+            for (int v = 0; v < 7; ++v)
                 QTest::addRow("%s / %d", blockFormatName(f).c_str(), v) << static_cast<int>(f) << v;
         // ggml and bitsandbytes: x̂ from the quantizer's per-block code, the sums from the kernels.
         const BlockFormat reconstructed[]
@@ -711,6 +714,10 @@ private slots:
         case 4:
             scheme.blockSize = 1;
             shape = {5000};
+            break;
+        case 6:
+            scheme.e8m0Rounding = E8M0Rounding::RCeil;
+            shape = {5, 4096}; // blocks that tile their rows (the SIMD fast path)
             break;
         default:
             break;

@@ -69,7 +69,7 @@ public:
     BlockScaler(const Scheme& scheme, float tensorAbsmax)
         : m_nvfp4(scheme.blockFormat == BlockFormat::NVFP4)
         , m_mxint8(scheme.blockFormat == BlockFormat::MXINT8)
-        , m_e8m0(scheme.e8m0Rounding)
+        , m_mx(mxExponentRule(scheme))
     {
         if (m_nvfp4) {
             m_global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
@@ -78,11 +78,18 @@ public:
             const NumberFormat e4m3 = fp8E4M3Format();
             m_rounder = detail::MinifloatRounder::make(
                 std::get<MinifloatSpec>(e4m3.spec), false, formatMaxFinite(e4m3));
-        } else if (!m_mxint8) {
-            // MXINT8: elements q / 64 with |q| <= 127: largest 127/64 (emax 0), 6 mantissa bits.
-            const NumberFormat element = formatByName(blockElementFormat(scheme.blockFormat));
-            m_elementMax = formatMaxFinite(element);
-            m_mantissaBits = std::get<MinifloatSpec>(element.spec).mantissaBits;
+            m_smallestNormalBinade = static_cast<std::uint32_t>(128 - m_rounder.bias) << 23;
+            m_capBinade = ((m_rounder.maxBits >> 23) + 1) << 23;
+            m_magicBase = (static_cast<std::uint32_t>(23 - m_rounder.mantissaBits) << 23) | 0x400000u;
+            m_gridShift = 23 - m_rounder.mantissaBits;
+            m_firstGridPoint = static_cast<std::uint32_t>(128 - m_rounder.bias - m_rounder.mantissaBits)
+                << m_rounder.mantissaBits;
+            m_nvfp4Scales.resize(nvfp4Slot(m_rounder.maxBits) + 1);
+            for (std::size_t slot = 0; slot < m_nvfp4Scales.size(); ++slot) {
+                const std::uint32_t s8Bits
+                    = slot == 0 ? 0u : static_cast<std::uint32_t>(slot - 1 + m_firstGridPoint) << m_gridShift;
+                m_nvfp4Scales[slot] = nvfp4Scale(detail::bitsFloat(s8Bits));
+            }
         }
     }
 
@@ -93,13 +100,20 @@ public:
             return {kNaN, 0};
         if (m_nvfp4) {
             const float sf = m_global * (block.absmax * static_cast<float>(1.0 / 6.0));
-            const float s8
-                = detail::bitsFloat(std::min(m_rounder.roundBits(detail::floatBits(sf)), m_rounder.maxBits));
-            const float encode = s8 * m_globalInverse;
-            return {s8 / m_decodeGlobal, encode == 0.0f ? 0.0f : 1.0f / encode};
+            // m_rounder.roundBits (RNE) by float addition, as the SIMD minifloat elements round: with C =
+            // 1.5·2^(q + 23), q the quantum exponent of sf's binade (at least the smallest normal's, at most
+            // just above the largest value), (sf + C) - C is sf rounded to a multiple of 2^q, ties to even.
+            // NaN and huge sf saturate to the largest value, as roundBits's result does once capped.
+            const std::uint32_t binade = std::min(
+                std::max(detail::floatBits(sf) & 0x7F800000u, m_smallestNormalBinade), m_capBinade);
+            const float c = detail::bitsFloat(binade + m_magicBase);
+            const std::uint32_t s8Bits = std::min(detail::floatBits((sf + c) - c), m_rounder.maxBits);
+            // s8 is one of the E4M3 grid's magnitudes, whose scales were made once by the same formulas.
+            const std::size_t slot = nvfp4Slot(s8Bits);
+            return slot < m_nvfp4Scales.size() ? m_nvfp4Scales[slot] : nvfp4Scale(detail::bitsFloat(s8Bits));
         }
         int exponent = 0;
-        if (!mxSharedExponent(block.absmax, m_e8m0, m_elementMax, m_mantissaBits, exponent))
+        if (!m_mx(block.absmax, exponent))
             return {kNaN, 0};
         if (m_mxint8)
             return {powerOfTwo(exponent - 6), 0};
@@ -107,15 +121,45 @@ public:
     }
 
 private:
+    /// MX: the element format's emax and mantissa bits (MXINT8: elements q / 64 with |q| <= 127, largest
+    /// 127/64 (emax 0), 6 mantissa bits); unused for NVFP4.
+    static MxExponentRule mxExponentRule(const Scheme& scheme)
+    {
+        const char* element = blockElementFormat(scheme.blockFormat);
+        if (scheme.blockFormat == BlockFormat::MXINT8 || scheme.blockFormat == BlockFormat::NVFP4 || !element)
+            return MxExponentRule(scheme.e8m0Rounding, 127.0 / 64.0, 6);
+        const NumberFormat format = formatByName(element);
+        return MxExponentRule(
+            scheme.e8m0Rounding, formatMaxFinite(format), std::get<MinifloatSpec>(format.spec).mantissaBits);
+    }
+
+    /// The NVFP4 scale and encode factor of an E4M3 block scale s8.
+    BlockScale nvfp4Scale(float s8) const
+    {
+        const float encode = s8 * m_globalInverse;
+        return {s8 / m_decodeGlobal, encode == 0.0f ? 0.0f : 1.0f / encode};
+    }
+
+    /// Index of E4M3 grid magnitude bits in m_nvfp4Scales: 0 for +0, then the float bits' exponent field and
+    /// top mantissa bits counted from the smallest subnormal.
+    std::size_t nvfp4Slot(std::uint32_t s8Bits) const
+    {
+        return s8Bits == 0 ? 0 : static_cast<std::size_t>((s8Bits >> m_gridShift) - m_firstGridPoint) + 1;
+    }
+
     bool m_nvfp4;
     bool m_mxint8;
-    E8M0Rounding m_e8m0;
-    double m_elementMax = 127.0 / 64.0;
-    int m_mantissaBits = 6;
+    MxExponentRule m_mx;
     float m_global = 1;
     float m_globalInverse = 1;
     float m_decodeGlobal = 1;
     detail::MinifloatRounder m_rounder;
+    std::uint32_t m_smallestNormalBinade = 0; ///< float exponent bits of E4M3's smallest normal 2^-6
+    std::uint32_t m_capBinade = 0; ///< the binade just above E4M3's largest value
+    std::uint32_t m_magicBase = 0; ///< (23 - M) << 23 | 0x400000: C from the exponent bits of 2^q
+    int m_gridShift = 20;
+    std::uint32_t m_firstGridPoint = 0;
+    std::vector<BlockScale> m_nvfp4Scales;
 };
 
 /// BlockScaler's scale of every block, the tensor absmax being the largest block absmax.

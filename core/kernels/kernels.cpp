@@ -13,9 +13,11 @@
 #endif
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <cfloat>
 #include <cmath>
+#include <hwy/cache_control.h>
 #include <limits>
 #include <thread>
 #include <variant>
@@ -180,6 +182,9 @@ FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const 
             + ", got " + std::to_string(zeroPoints.size()));
 
     plan.groups.resize(scales.size());
+    // Minifloats and tables have one largest element for every group; integers depend on the zero point.
+    const float sharedLargest
+        = plan.kind == ElementKind::Integer ? 0.0f : largestElement(plan, GroupParams {});
     for (std::size_t g = 0; g < scales.size(); ++g) {
         GroupParams& p = plan.groups[g];
         p.scale = scales[g];
@@ -196,8 +201,8 @@ FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const 
         }
         p.low = static_cast<float>(plan.qmin - p.zeroPoint);
         p.high = static_cast<float>(plan.qmax - p.zeroPoint);
-        plan.reconstructionFinite
-            = plan.reconstructionFinite && isFiniteFloat(largestElement(plan, p) * p.scale);
+        const float largest = plan.kind == ElementKind::Integer ? largestElement(plan, p) : sharedLargest;
+        plan.reconstructionFinite = plan.reconstructionFinite && isFiniteFloat(largest * p.scale);
     }
     return plan;
 }
@@ -279,17 +284,28 @@ void prepareChunkBlocks(const CpuKernels& kernels, const ChunkBlockScales& block
     kernels.blockAbsmaxRange(local, values, first, last, absmax.data());
     local.groups.resize(absmax.size());
     local.groupBase = first;
-    local.reconstructionFinite = true;
+    GroupParams* groups = local.groups.data();
+    const auto low = static_cast<float>(local.qmin);
+    const auto high = static_cast<float>(local.qmax);
+    bool finite = true;
     for (std::size_t k = 0; k < absmax.size(); ++k) {
         const BlockScale scale = blocks.scaler(absmax[k]);
-        GroupParams& p = local.groups[k];
-        p.scale = scale.scale;
-        p.inverse = scale.inverse;
-        p.low = static_cast<float>(local.qmin);
-        p.high = static_cast<float>(local.qmax);
-        local.reconstructionFinite
-            = local.reconstructionFinite && isFiniteFloat(blocks.largest * scale.scale);
+        groups[k] = {scale.scale, scale.inverse, 0, low, high};
+        finite &= isFiniteFloat(blocks.largest * scale.scale);
     }
+    local.reconstructionFinite = finite;
+}
+
+/// The sums of chunk `c` of a validated plan on a CPU backend, summed again in double where its float runs
+/// may have lost accuracy (needsDoubleSums).
+ChunkErrorSums chunkSums(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, I c)
+{
+    const I begin = c * kKernelChunk;
+    const I end = std::min(plan.elementCount, begin + kKernelChunk);
+    ChunkErrorSums chunk = kernels.fakeQuantChunk(plan, values, begin, end);
+    if (needsDoubleSums(chunk))
+        chunk = doubleSumsChunk(plan, values, begin, end);
+    return chunk;
 }
 
 /// The chunk sums of a validated plan on a CPU backend, each chunk summed again in double where its float
@@ -310,11 +326,7 @@ ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, con
             const I end = std::min(plan.elementCount, begin + kKernelChunk);
             if (blocks)
                 prepareChunkBlocks(kernels, *blocks, values, begin, end, absmax, local);
-            const FakeQuantPlan& chunkPlan = blocks ? local : plan;
-            ChunkErrorSums chunk = kernels.fakeQuantChunk(chunkPlan, values, begin, end);
-            if (needsDoubleSums(chunk))
-                chunk = doubleSumsChunk(chunkPlan, values, begin, end);
-            perChunk[static_cast<std::size_t>(c)] = chunk;
+            perChunk[static_cast<std::size_t>(c)] = chunkSums(kernels, blocks ? local : plan, values, c);
         }
     });
     return mergeChunks(perChunk);
@@ -745,6 +757,42 @@ ErrorSums blockFakeQuantError(
     return runFakeQuant(kernels, plan, values.data(), threads, &blocks);
 }
 
+namespace {
+
+/// Writes |x| of the finite values of x[0, n) to `out` from index `used` on, in memory order, and advances
+/// `used` past them (`out` grows as needed and is never shrunk here, so a band reused group after group is
+/// not filled again). One pass on the float bits that vectorises, and a second, compacting pass only for a
+/// range that holds NaN/±Inf. The pass prefetches 8 KiB ahead (never past `last`, the tensor's last value),
+/// as the SIMD kernels do: the hardware prefetchers alone leave it well short of the streaming-read
+/// bandwidth.
+void appendFiniteMagnitudes(
+    const float* x, I n, const float* last, std::vector<float>& out, std::size_t& used)
+{
+    constexpr I kAhead = 2048;
+    constexpr I kLine = 16;
+    if (out.size() < used + static_cast<std::size_t>(n))
+        out.resize(used + static_cast<std::size_t>(n));
+    float* magnitudes = out.data() + used;
+    std::uint32_t nonFinite = 0;
+    for (I line = 0; line < n; line += kLine) {
+        hwy::Prefetch(std::min(x + line + kAhead, last));
+        for (I k = line; k < std::min(n, line + kLine); ++k) {
+            const std::uint32_t magnitude = std::bit_cast<std::uint32_t>(x[k]) & 0x7FFFFFFFu;
+            nonFinite |= magnitude >= 0x7F800000u ? 1u : 0u;
+            magnitudes[k] = std::bit_cast<float>(magnitude);
+        }
+    }
+    if (nonFinite == 0) {
+        used += static_cast<std::size_t>(n);
+        return;
+    }
+    for (I k = 0; k < n; ++k)
+        if (isFiniteFloat(x[k]))
+            out[used++] = std::fabs(x[k]);
+}
+
+} // namespace
+
 std::string ternaryFakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape)
 {
     const auto* sign = std::get_if<SignSpec>(&scheme.format.spec);
@@ -777,9 +825,13 @@ ErrorSums ternaryFakeQuantError(
     // order. Groups are visited in bands that no later element returns to (one group, a channel, the groups
     // of one row, or the blocks of one block row), so only one band's values are held at a time.
     std::vector<std::vector<float>> band;
+    std::vector<std::size_t> used; ///< how many values of each band vector belong to its group
     I bandBase = 0;
+    bool finiteScales = true;
     const auto flush = [&] {
         for (std::size_t j = 0; j < band.size(); ++j) {
+            band[j].resize(used[j]);
+            used[j] = 0;
             const float meanAbs = band[j].empty() ? 0.0f : blockformat::torchCpuMean(band[j]);
             const float s = 1.0f / std::max(meanAbs, 1e-5f);
             float stored = 1.0f / s;
@@ -792,12 +844,27 @@ ErrorSums ternaryFakeQuantError(
             p.scale = stored;
             p.low = -1;
             p.high = 1;
-            band[j].clear();
+            finiteScales = finiteScales && isFiniteFloat(p.scale);
         }
+    };
+    // On one thread, each chunk whose groups all have their scales runs at once, while its values are still
+    // in cache; the chunk sums do not depend on when a chunk runs.
+    const CpuKernels& kernels = cpuKernels(backend);
+    const I chunks = chunkCount(plan.elementCount);
+    const bool interleaved = std::min<I>(kernelThreads(threads), chunks) <= 1;
+    std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(interleaved ? chunks : 0));
+    I nextChunk = 0;
+    const auto runReadyChunks = [&](I ready) {
+        plan.reconstructionFinite = finiteScales;
+        for (; nextChunk < chunks && std::min(plan.elementCount, (nextChunk + 1) * kKernelChunk) <= ready;
+             ++nextChunk)
+            perChunk[static_cast<std::size_t>(nextChunk)]
+                = chunkSums(kernels, plan, values.data(), nextChunk);
     };
     if (plan.elementCount > 0) {
         GroupCursor cursor(plan, 0);
         band.resize(plan.pattern == GroupPattern::Row ? static_cast<std::size_t>(plan.perRow) : 1);
+        used.assign(band.size(), 0);
         for (I i = 0; i < plan.elementCount;) {
             while (i >= cursor.end)
                 cursor.advance();
@@ -806,17 +873,22 @@ ErrorSums ternaryFakeQuantError(
             if (base != bandBase) {
                 flush();
                 bandBase = base;
+                if (interleaved)
+                    runReadyChunks(i);
             }
-            std::vector<float>& mine = band[static_cast<std::size_t>(cursor.group - base)];
-            for (; i < cursor.end; ++i)
-                if (isFiniteFloat(values[static_cast<std::size_t>(i)]))
-                    mine.push_back(std::fabs(values[static_cast<std::size_t>(i)]));
+            const auto slot = static_cast<std::size_t>(cursor.group - base);
+            appendFiniteMagnitudes(values.data() + i, cursor.end - i, values.data() + plan.elementCount - 1,
+                band[slot], used[slot]);
+            i = cursor.end;
         }
         flush();
     }
-    for (const GroupParams& p : plan.groups)
-        plan.reconstructionFinite = plan.reconstructionFinite && isFiniteFloat(p.scale);
-    return runFakeQuant(cpuKernels(backend), plan, values.data(), threads);
+    if (!interleaved) {
+        plan.reconstructionFinite = finiteScales;
+        return runFakeQuant(kernels, plan, values.data(), threads);
+    }
+    runReadyChunks(plan.elementCount);
+    return mergeChunks(perChunk);
 }
 
 ErrorReport errorReportFromSums(const ErrorSums& sums, double bitsPerValue)

@@ -19,38 +19,56 @@ namespace qs::kernel_detail {
 ///          - emax; false (a NaN scale, as torchao) when that rounds up to 2^128;
 ///   RCeil  e = the exponent of absmax · float(1 / elementMax) rounded up to a power of two.
 /// The block scale is 2^e; an all-zero block (absmax 0) gets the exponent of a float32 zero field (-127 -
-/// emax, clamped).
+/// emax, clamped). MxExponentRule holds what depends on the element format only, for one call per block.
+struct MxExponentRule {
+    MxExponentRule(E8M0Rounding rounding, double elementMax, int mantissaBits)
+        : rounding(rounding)
+        , emax(static_cast<int>(std::ilogb(elementMax)))
+        , mantissaBits(mantissaBits)
+        , descale(static_cast<float>(1.0 / elementMax))
+    {
+    }
+
+    bool operator()(float absmax, int& exponent) const
+    {
+        const std::uint32_t bits = detail::floatBits(absmax);
+        const int field = static_cast<int>((bits >> 23) & 0xFF);
+        switch (rounding) {
+        case E8M0Rounding::Floor:
+            exponent = field - 127 - emax;
+            break;
+        case E8M0Rounding::Ceil:
+            exponent = field - 127 + ((bits & 0x7FFFFFu) != 0 ? 1 : 0) - emax;
+            break;
+        case E8M0Rounding::Even: {
+            const std::uint32_t rounded = (bits + (1u << (22 - mantissaBits))) & 0xFF800000u;
+            if ((rounded >> 23) == 0xFF)
+                return false;
+            exponent = static_cast<int>(rounded >> 23) - 127 - emax;
+            break;
+        }
+        case E8M0Rounding::RCeil: {
+            const std::uint32_t d = detail::floatBits(absmax * descale);
+            const std::uint32_t mantissa = d & 0x7FFFFFu;
+            const bool roundUp = ((d >> 23) & 0xFF) == 0 ? mantissa > 0x400000u : mantissa != 0;
+            exponent = static_cast<int>((d >> 23) & 0xFF) + (roundUp ? 1 : 0) - 127;
+            break;
+        }
+        }
+        exponent = exponent < -127 ? -127 : (exponent > 127 ? 127 : exponent);
+        return true;
+    }
+
+    E8M0Rounding rounding;
+    int emax;
+    int mantissaBits;
+    float descale; ///< float(1 / elementMax)
+};
+
 inline bool mxSharedExponent(
     float absmax, E8M0Rounding rounding, double elementMax, int mantissaBits, int& exponent)
 {
-    const int emax = static_cast<int>(std::ilogb(elementMax));
-    const std::uint32_t bits = detail::floatBits(absmax);
-    const int field = static_cast<int>((bits >> 23) & 0xFF);
-    switch (rounding) {
-    case E8M0Rounding::Floor:
-        exponent = field - 127 - emax;
-        break;
-    case E8M0Rounding::Ceil:
-        exponent = field - 127 + ((bits & 0x7FFFFFu) != 0 ? 1 : 0) - emax;
-        break;
-    case E8M0Rounding::Even: {
-        const std::uint32_t rounded = (bits + (1u << (22 - mantissaBits))) & 0xFF800000u;
-        if ((rounded >> 23) == 0xFF)
-            return false;
-        exponent = static_cast<int>(rounded >> 23) - 127 - emax;
-        break;
-    }
-    case E8M0Rounding::RCeil: {
-        const float descale = absmax * static_cast<float>(1.0 / elementMax);
-        const std::uint32_t d = detail::floatBits(descale);
-        const std::uint32_t mantissa = d & 0x7FFFFFu;
-        const bool roundUp = ((d >> 23) & 0xFF) == 0 ? mantissa > 0x400000u : mantissa != 0;
-        exponent = static_cast<int>((d >> 23) & 0xFF) + (roundUp ? 1 : 0) - 127;
-        break;
-    }
-    }
-    exponent = exponent < -127 ? -127 : (exponent > 127 ? 127 : exponent);
-    return true;
+    return MxExponentRule(rounding, elementMax, mantissaBits)(absmax, exponent);
 }
 
 } // namespace qs::kernel_detail

@@ -57,6 +57,7 @@ using I = std::int64_t;
 // accumulator lane, whatever the target's width.
 using DF = hn::CappedTag<float, kKernelLanes>;
 using DI = hn::RebindToSigned<DF>;
+using DU = hn::RebindToUnsigned<DF>;
 using DH = hn::Half<DF>;
 using DD = hn::Rebind<double, DH>;
 using DIH = hn::Rebind<std::int32_t, DD>;
@@ -156,32 +157,34 @@ MinMaxPartial MinMaxRange(const float* HWY_RESTRICT x, I n)
 
 // ---- block absmax ----
 
+/// Lane k of the result: the largest lane of v[k], for v[0, lanes) (overwritten): each step pairs the vectors
+/// and halves their partials (even lanes against odd lanes), lanes - 1 Max in all instead of a reduction
+/// across lanes per vector.
+template<class D> HWY_INLINE hn::Vec<D> transposedMax(D d, hn::Vec<D>* v)
+{
+    for (std::size_t width = hn::MaxLanes(d); width > 1; width /= 2)
+        for (std::size_t j = 0; j < width / 2; ++j)
+            v[j] = hn::Max(
+                hn::ConcatEven(d, v[2 * j + 1], v[2 * j]), hn::ConcatOdd(d, v[2 * j + 1], v[2 * j]));
+    return v[0];
+}
+
 /// The largest magnitude bits of a block of at most a few vectors: the non-negative float bits order like
 /// the magnitudes. NaN/±Inf (bits >= 0x7F800000) would win; a block holding one is reduced again without
-/// them, which is rare enough to do one element at a time.
+/// them, which is rare enough to do one element at a time. Blocks of whole vectors that tile their rows are
+/// reduced a vector's lane count at a time (transposedMax).
 void BlockAbsmaxRange(
     const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I first, I last, MinMaxResult* out)
 {
     const hn::ScalableTag<float> df;
     const hn::RebindToSigned<decltype(df)> di;
+    using V = hn::Vec<decltype(di)>;
+    constexpr std::size_t kBlocksAtOnce = hn::MaxLanes(di);
     const auto lanes = static_cast<I>(hn::Lanes(df));
     const auto magnitudeMask = hn::Set(di, 0x7FFFFFFF);
     const auto magnitude
         = [](float v) { return static_cast<std::int32_t>(detail::floatBits(v) & 0x7FFFFFFFu); };
-    I row = first / plan.perRow;
-    I start = (first - row * plan.perRow) * plan.groupSize;
-    for (I g = first; g < last; ++g) {
-        const I offset = row * plan.rowLength + start;
-        const I n = std::min(plan.groupSize, plan.rowLength - start);
-        const float* block = x + offset;
-        prefetchAhead(x, offset, plan.elementCount, n);
-        auto largest = hn::Zero(di);
-        I i = 0;
-        for (; i + lanes <= n; i += lanes)
-            largest = hn::Max(largest, hn::And(hn::BitCast(di, hn::LoadU(df, block + i)), magnitudeMask));
-        std::int32_t best = hn::GetLane(hn::MaxOfLanes(di, largest));
-        for (; i < n; ++i)
-            best = std::max(best, magnitude(block[i]));
+    const auto result = [&](const float* block, I n, std::int32_t best) {
         MinMaxResult r;
         if (best >= 0x7F800000) {
             best = 0;
@@ -193,7 +196,47 @@ void BlockAbsmaxRange(
             }
         }
         r.absmax = detail::bitsFloat(static_cast<std::uint32_t>(best));
-        out[g - first] = r;
+        return r;
+    };
+    I g = first;
+    if (static_cast<I>(hn::Lanes(di)) == static_cast<I>(kBlocksAtOnce) && plan.groupSize % lanes == 0
+        && plan.rowLength % plan.groupSize == 0) {
+        // Block g then starts at g·groupSize.
+        const I vectors = plan.groupSize / lanes;
+        HWY_ALIGN std::int32_t best[kBlocksAtOnce];
+        for (; g + static_cast<I>(kBlocksAtOnce) <= last; g += static_cast<I>(kBlocksAtOnce)) {
+            const float* blocks = x + g * plan.groupSize;
+            prefetchAhead(
+                x, g * plan.groupSize, plan.elementCount, static_cast<I>(kBlocksAtOnce) * plan.groupSize);
+            V largest[kBlocksAtOnce];
+            for (std::size_t k = 0; k < kBlocksAtOnce; ++k) {
+                const float* block = blocks + static_cast<I>(k) * plan.groupSize;
+                largest[k] = hn::And(hn::BitCast(di, hn::LoadU(df, block)), magnitudeMask);
+                for (I v = 1; v < vectors; ++v)
+                    largest[k] = hn::Max(largest[k],
+                        hn::And(hn::BitCast(di, hn::LoadU(df, block + v * lanes)), magnitudeMask));
+            }
+            hn::Store(transposedMax(di, largest), di, best);
+            for (std::size_t k = 0; k < kBlocksAtOnce; ++k)
+                out[g - first + static_cast<I>(k)]
+                    = result(blocks + static_cast<I>(k) * plan.groupSize, plan.groupSize, best[k]);
+        }
+    }
+    I row = g / plan.perRow;
+    I start = (g - row * plan.perRow) * plan.groupSize;
+    for (; g < last; ++g) {
+        const I offset = row * plan.rowLength + start;
+        const I n = std::min(plan.groupSize, plan.rowLength - start);
+        const float* block = x + offset;
+        prefetchAhead(x, offset, plan.elementCount, n);
+        auto largest = hn::Zero(di);
+        I i = 0;
+        for (; i + lanes <= n; i += lanes)
+            largest = hn::Max(largest, hn::And(hn::BitCast(di, hn::LoadU(df, block + i)), magnitudeMask));
+        std::int32_t best = hn::GetLane(hn::MaxOfLanes(di, largest));
+        for (; i < n; ++i)
+            best = std::max(best, magnitude(block[i]));
+        out[g - first] = result(block, n, best);
         start += plan.groupSize;
         if (start >= plan.rowLength) {
             start = 0;
@@ -453,6 +496,9 @@ MinifloatMethod minifloatMethod(const FakeQuantPlan& plan)
 template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatElement {
     explicit MinifloatElement(const FakeQuantPlan& plan)
         : normalField(hn::Set(DI(), 128 - plan.rounder.bias))
+        , normalFieldBits(hn::Set(DI(), (128 - plan.rounder.bias) << 23))
+        , capFieldBits(hn::Set(DI(), (static_cast<std::int32_t>(plan.rounder.maxBits >> 23) + 1) << 23))
+        , magicBase(hn::Set(DI(), ((23 - plan.rounder.mantissaBits) << 23) | 0x400000))
         , shiftBase(hn::Set(DI(), 23 - plan.rounder.mantissaBits))
         , capField(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits >> 23) + 1))
         , maxBits(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits)))
@@ -464,17 +510,17 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
     HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
     {
         const DI di;
-        const VI absMask = hn::Set(di, 0x7FFFFFFF);
-        const VI bits = hn::BitCast(di, scaled<Divide>(x, p));
-        const VI sign = hn::AndNot(absMask, bits);
-        const VI u = hn::And(bits, absMask);
+        const VF v = scaled<Divide>(x, p);
+        const VI bits = hn::BitCast(di, v);
+        const VI u = hn::And(bits, hn::Set(di, 0x7FFFFFFF));
         VI rounded;
         if constexpr (Method == MinifloatMethod::Magic) {
             // C's exponent field: the lane's binade (at least the smallest normal, at most just above the
-            // largest finite value, beyond which everything clips anyway) plus 23 - M.
-            const VI field = hn::Min(hn::Max(hn::ShiftRight<23>(u), normalField), capField);
-            const VF c = hn::BitCast(
-                DF(), hn::Or(hn::ShiftLeft<23>(hn::Add(field, shiftBase)), hn::Set(di, 0x400000)));
+            // largest finite value, beyond which everything clips anyway) plus 23 - M, formed in place (the
+            // fields shifted by 23) so that C is one add away.
+            const VI field
+                = hn::Min(hn::Max(hn::And(bits, hn::Set(di, 0x7F800000)), normalFieldBits), capFieldBits);
+            const VF c = hn::BitCast(DF(), hn::Add(field, magicBase));
             rounded = hn::BitCast(di, hn::Sub(hn::Add(hn::BitCast(DF(), u), c), c));
         } else if constexpr (Method == MinifloatMethod::FixedShift) {
             const VI one = hn::Set(di, 1);
@@ -512,10 +558,13 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
         }
         clip = hn::RebindMask(DF(), hn::Gt(clipBeforeRounding ? u : rounded, maxBits));
         const VI saturated = hn::Min(rounded, maxBits);
-        return hn::Mul(hn::BitCast(DF(), hn::Or(saturated, sign)), p.scale);
+        return hn::Mul(hn::CopySignToAbs(hn::BitCast(DF(), saturated), v), p.scale);
     }
 
     VI normalField; ///< 128 - bias: float exponent field of the smallest normal (2^(1 - bias))
+    VI normalFieldBits; ///< normalField << 23
+    VI capFieldBits; ///< capField << 23
+    VI magicBase; ///< (23 - M) << 23 | 0x400000: C = 1.5·2^(q + 23) from the field bits of 2^q
     VI shiftBase; ///< 23 - M
     VI capField;
     VI maxBits;
@@ -554,23 +603,32 @@ template<bool Divide> struct TableElement {
     VI highestKey;
 };
 
-/// Lookup tables of at most 16 regions on 16-lane targets: a branch-free binary search for the region
-/// (thresholds padded with INT32_MAX, looked up across lanes), then the value looked up the same way.
+/// Lookup tables of at most 16 regions on 16-lane targets: a branch-free binary search for the region, then
+/// the value looked up across lanes. Thresholds are padded with INT32_MAX; the step of width w (8, 4, 2, 1)
+/// compares the key with threshold region + w - 1, held at lane `region` of that step's own copy of the
+/// thresholds (shifted by w - 1), so the first step is one compare and each later one lookup and compare.
 template<bool Divide> struct TableSearchElement {
     static bool applies(const FakeQuantPlan& plan) { return kF == 16 && plan.thresholds.size() <= 15; }
 
     explicit TableSearchElement(const FakeQuantPlan& plan)
         : lowestKey(hn::Set(DI(), plan.lowestKey))
-        , highestKey(hn::Set(DI(), plan.highestKey))
+        , keySpan(hn::Set(
+              DU(), static_cast<std::uint32_t>(plan.highestKey) - static_cast<std::uint32_t>(plan.lowestKey)))
     {
-        HWY_ALIGN std::int32_t thresholdLanes[kF];
+        const auto threshold = [&](std::size_t j) {
+            return j < plan.thresholds.size() ? plan.thresholds[j] : std::numeric_limits<std::int32_t>::max();
+        };
+        HWY_ALIGN std::int32_t shifted[3][kF];
         HWY_ALIGN float valueLanes[kF];
         for (std::size_t j = 0; j < kF; ++j) {
-            thresholdLanes[j]
-                = j < plan.thresholds.size() ? plan.thresholds[j] : std::numeric_limits<std::int32_t>::max();
+            shifted[0][j] = threshold(j + 3);
+            shifted[1][j] = threshold(j + 1);
+            shifted[2][j] = threshold(j);
             valueLanes[j] = plan.values[std::min(j, plan.values.size() - 1)];
         }
-        thresholds = hn::Load(DI(), thresholdLanes);
+        middle = hn::Set(DI(), threshold(7));
+        for (std::size_t step = 0; step < 3; ++step)
+            probes[step] = hn::Load(DI(), shifted[step]);
         values = hn::Load(DF(), valueLanes);
     }
 
@@ -579,19 +637,21 @@ template<bool Divide> struct TableSearchElement {
         const DF df;
         const DI di;
         const VI key = orderedKeys(scaled<Divide>(x, p));
-        VI region = hn::Zero(di);
-        for (std::int32_t step = static_cast<std::int32_t>(kF / 2); step > 0; step /= 2) {
-            const VI probe = hn::TableLookupLanes(
-                thresholds, hn::IndicesFromVec(di, hn::Add(region, hn::Set(di, step - 1))));
-            region = hn::Add(region, hn::IfThenZeroElse(hn::Lt(key, probe), hn::Set(di, step)));
+        VI region = hn::IfThenZeroElse(hn::Lt(key, middle), hn::Set(di, 8));
+        for (std::int32_t step = 0; step < 3; ++step) {
+            const VI probe = hn::TableLookupLanes(probes[step], hn::IndicesFromVec(di, region));
+            // A select of the sum rather than a sum with a selected step: one masked add on AVX-512.
+            region = hn::IfThenElse(hn::Lt(key, probe), region, hn::Add(region, hn::Set(di, 4 >> step)));
         }
-        clip = hn::RebindMask(df, hn::Or(hn::Gt(key, highestKey), hn::Lt(key, lowestKey)));
+        // Outside [lowestKey, highestKey] exactly when key - lowestKey, as unsigned, exceeds the span.
+        clip = hn::RebindMask(df, hn::Gt(hn::BitCast(DU(), hn::Sub(key, lowestKey)), keySpan));
         return hn::Mul(hn::TableLookupLanes(values, hn::IndicesFromVec(df, region)), p.scale);
     }
 
     VI lowestKey;
-    VI highestKey;
-    VI thresholds;
+    hn::Vec<DU> keySpan;
+    VI middle;
+    VI probes[3];
     VF values;
 };
 
@@ -624,43 +684,65 @@ ChunkErrorSums fakeQuantChunkWith(
     const DF df;
     const I block = kKernelLanes;
     ErrorAccumulator acc;
-    GroupCursor cursor(plan, begin);
-    ParamVectors uniform = broadcast(cursor.params(), plan.divide);
-    LaneParams lanes;
-    HWY_ALIGN float padded[kKernelLanes];
     I blocksInRun = 0;
-    for (I b = begin; b < end; b += block) {
+    const auto startBlock = [&](I b) {
         if (blocksInRun == kKernelRun / block) {
             acc.fold();
             blocksInRun = 0;
         }
         ++blocksInRun;
-        if (b >= cursor.end) {
-            while (b >= cursor.end)
-                cursor.advance();
-            uniform = broadcast(cursor.params(), plan.divide);
-        }
         prefetchAhead(x, b, plan.elementCount, block);
-        if (b + block <= end && b + block <= cursor.end) {
-            for (std::size_t k = 0; k < kVectors; ++k)
-                addBlockVector<ReconstructionFinite>(acc, element, k, hn::LoadU(df, x + b + k * kF), uniform);
-            continue;
-        }
-        // The block straddles a group boundary or the end of the chunk: gather per lane, NaN past the end.
-        for (I j = 0; j < block; ++j) {
-            if (b + j < end) {
-                while (b + j >= cursor.end)
-                    cursor.advance();
-                padded[j] = x[b + j];
-            } else {
-                padded[j] = std::numeric_limits<float>::quiet_NaN();
+    };
+    if (plan.pattern == GroupPattern::Row && plan.blockHeight == 1 && plan.groupSize % block == 0
+        && plan.rowLength % plan.groupSize == 0) {
+        // Groups of whole blocks that tile their rows (per group along the last axis, the block formats):
+        // group g holds [g·groupSize, (g+1)·groupSize), and its parameters follow those of group g - 1.
+        I g = begin / plan.groupSize;
+        const GroupParams* params = plan.groups.data() + (g - plan.groupBase);
+        for (I b = begin; b < end; ++g, ++params) {
+            const ParamVectors uniform = broadcast(*params, plan.divide);
+            for (const I groupEnd = std::min(end, (g + 1) * plan.groupSize); b < groupEnd; b += block) {
+                startBlock(b);
+                for (std::size_t k = 0; k < kVectors; ++k)
+                    addBlockVector<ReconstructionFinite>(
+                        acc, element, k, hn::LoadU(df, x + b + k * kF), uniform);
             }
-            lanes.set(static_cast<std::size_t>(j), cursor.params(), plan.divide);
         }
-        uniform = broadcast(cursor.params(), plan.divide);
-        for (std::size_t k = 0; k < kVectors; ++k)
-            addBlockVector<ReconstructionFinite>(
-                acc, element, k, hn::Load(df, padded + k * kF), loadLanes(lanes, k));
+    } else {
+        GroupCursor cursor(plan, begin);
+        ParamVectors uniform = broadcast(cursor.params(), plan.divide);
+        LaneParams lanes;
+        HWY_ALIGN float padded[kKernelLanes];
+        for (I b = begin; b < end; b += block) {
+            startBlock(b);
+            if (b >= cursor.end) {
+                while (b >= cursor.end)
+                    cursor.advance();
+                uniform = broadcast(cursor.params(), plan.divide);
+            }
+            if (b + block <= end && b + block <= cursor.end) {
+                for (std::size_t k = 0; k < kVectors; ++k)
+                    addBlockVector<ReconstructionFinite>(
+                        acc, element, k, hn::LoadU(df, x + b + k * kF), uniform);
+                continue;
+            }
+            // The block straddles a group boundary or the end of the chunk: gather per lane, NaN past the
+            // end.
+            for (I j = 0; j < block; ++j) {
+                if (b + j < end) {
+                    while (b + j >= cursor.end)
+                        cursor.advance();
+                    padded[j] = x[b + j];
+                } else {
+                    padded[j] = std::numeric_limits<float>::quiet_NaN();
+                }
+                lanes.set(static_cast<std::size_t>(j), cursor.params(), plan.divide);
+            }
+            uniform = broadcast(cursor.params(), plan.divide);
+            for (std::size_t k = 0; k < kVectors; ++k)
+                addBlockVector<ReconstructionFinite>(
+                    acc, element, k, hn::Load(df, padded + k * kF), loadLanes(lanes, k));
+        }
     }
     ChunkErrorSums chunk;
     acc.finish(chunk);
