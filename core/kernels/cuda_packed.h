@@ -17,13 +17,14 @@
 // elements of one group, two a grid apart per step: one float4 load each, the group by 32-bit
 // multiply-shift divisions (no 64-bit division), its parameters loaded once, integers rounded in float
 // with no conversion, one 4- or 2-byte store of the codes (dequantize: one code load, one float4 store).
-// Other shapes take one thread per output byte (per element for dequantize). The group ranges along the
-// last axis are read as float4 by up to 32 lanes per group, several groups per warp; for the schemes of
-// cudaPackedSinglePass they are reduced inside the packing kernel (x read once) and the group parameters
-// derived there too.
+// Other shapes, and 2-D blocks, take one thread per output byte (per element for dequantize). The group
+// ranges along the last axis are read as float4 by up to 32 lanes per group, several groups per warp; for
+// the schemes of cudaPackedSinglePass they are reduced inside the packing kernel (x read once) and the group
+// parameters derived there too. A 2-D block's range is reduced by one warp, row by row.
 //
-// Supported: what packedQuantizeUnsupported accepts except 2-D blocks (per tensor, per channel along axis 0,
-// per group along the last axis; NF4 and MXFP4 at any block size).
+// Supported: everything packedQuantizeUnsupported accepts (per tensor, per channel along axis 0, per group
+// along the last axis, 2-D blocks over the last two axes in qs::groupLayout's order; NF4 and MXFP4 at any
+// block size).
 
 #include "kernels/packed_kernels.h"
 

@@ -50,7 +50,7 @@ std::string packedQuantizeUnsupported(const Scheme& scheme, const Shape& shape);
 /// v = x · (1.0f / scale) or x / scale in float32 and the quantizer's rounding; NF4 s = x · (1.0f /
 /// max(absmax, 1e-38f)) bucketed by the bitsandbytes decision tree (absmax = max |x| ignoring NaN);
 /// MXFP4 v = x · 2^-e with e the shared exponent of the scheme's E8M0Rounding (as blockFakeQuantError).
-/// Backend::Cuda runs kernels/cuda_packed.h (not 2-D blocks). Throws qs::Error when the scheme is not
+/// Backend::Cuda runs kernels/cuda_packed.h. Throws qs::Error when the scheme is not
 /// supported, the value count does not match the shape, or the backend cannot run here.
 PackedTensor packedQuantize(Backend backend, std::span<const float> values, const Shape& shape,
     const Scheme& scheme, int threads = 0);

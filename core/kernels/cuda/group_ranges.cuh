@@ -1,8 +1,9 @@
 #pragma once
 
-// Internal to the CUDA backend: contiguous groups (per tensor, per channel along axis 0, groups or blocks
-// along the last axis) and their min/max reduction on the device, shared by the packed kernels and the
-// block-format fake-quant error (packed.cu, block_fake_quant.cu).
+// Internal to the CUDA backend: the groups of the packed kernels (per tensor, per channel along axis 0,
+// groups or blocks along the last axis, 2-D blocks over the last two axes) and their min/max reduction on
+// the device, shared by the packed kernels and the block-format fake-quant error (packed.cu,
+// block_fake_quant.cu).
 
 #include "kernels/cuda/cuda_common.cuh"
 
@@ -11,15 +12,21 @@
 
 namespace qs::cuda {
 
-enum class Pattern { Single, Channel, Row };
+enum class Pattern { Single, Channel, Row, Block };
 
-/// Element index -> group: Single 0; Channel i / inner; Row (i / length) · perLine + (i mod length) / size.
+/// Element index -> group: Single 0; Channel i / inner; Row (i / length) · perLine + (i mod length) / size;
+/// Block (2-D blocks of size × cols over matrices of rows × inner, the last two axes, ragged at the edges;
+/// qs::groupLayout's order: row-major over (matrix, block row, block column)): with m = i / (rows · inner),
+/// r = (i mod rows · inner) / inner and c = i mod inner, (m · blockRows + r / size) · perLine + c / cols.
 struct Groups {
     Pattern pattern = Pattern::Single;
-    I inner = 1;
-    I length = 1;
-    I size = 1;
-    I perLine = 1;
+    I inner = 1; ///< Channel: elements per channel; Block: matrix columns (the last axis)
+    I length = 1; ///< Row: line length
+    I size = 1; ///< Row: group size; Block: block height in rows
+    I perLine = 1; ///< Row: groups per line; Block: blocks per block row
+    I rows = 1; ///< Block: matrix rows (the second-to-last axis)
+    I cols = 1; ///< Block: block width in columns
+    I blockRows = 1; ///< Block: block rows per matrix
 
     __host__ __device__ I of(I i) const
     {
@@ -31,6 +38,13 @@ struct Groups {
         case Pattern::Row: {
             const I line = i / length;
             return line * perLine + (i - line * length) / size;
+        }
+        case Pattern::Block: {
+            const I matrix = rows * inner;
+            const I m = i / matrix;
+            const I rest = i - m * matrix;
+            const I r = rest / inner;
+            return (m * blockRows + r / size) * perLine + (rest - r * inner) / cols;
         }
         }
         return 0;
@@ -58,10 +72,11 @@ struct VectorGroups {
     I perLine = 1;
 
     /// Whether `groups` on n elements keep every vector of `width` inside one group (n, the channel size,
-    /// the line length and the group size multiples of width; fewer than 2^32 vectors); fills *out if so.
+    /// the line length and the group size multiples of width; fewer than 2^32 vectors; not 2-D blocks);
+    /// fills *out if so.
     static bool make(const Groups& groups, I n, int width, VectorGroups* out)
     {
-        if (n % width != 0 || n / width >= (I(1) << 32))
+        if (groups.pattern == Pattern::Block || n % width != 0 || n / width >= (I(1) << 32))
             return false;
         VectorGroups v;
         v.pattern = groups.pattern;
@@ -88,6 +103,7 @@ struct VectorGroups {
         *offset = 0;
         switch (pattern) {
         case Pattern::Single:
+        case Pattern::Block: // make() refuses 2-D blocks
             return 0;
         case Pattern::Channel:
             return channel.divide(vector);
@@ -117,9 +133,14 @@ inline unsigned gridFor(I work)
 /// several groups per warp; others one warp per group, one element per lane.
 void launchGroupKeys(const float* x, const Groups& groups, I groupCount, RowKeys* out);
 
+/// The keys of every group of n elements, any pattern: launchGroupKeys for Row; for Block one warp per
+/// block, each row of the block read by consecutive lanes, the same keys as launchGroupKeys (absBits
+/// includes ±Inf); launchMinMaxRows for Single and Channel (absBits over the finite values).
+void launchRangeKeys(const float* x, I n, const Groups& groups, I groupCount, RowKeys* out);
+
 /// The groups' min/max on the device, downloaded: `ranges` over the finite values (absmax = max(|min|,
-/// |max|), as minMaxGroups), and per group the largest non-NaN magnitude with ±Inf (Row pattern; the finite
-/// absmax otherwise). `keys` is resized.
+/// |max|), as minMaxGroups), and per group the largest non-NaN magnitude with ±Inf (Row and Block patterns;
+/// the finite absmax otherwise). `keys` is resized.
 struct GroupRanges {
     std::vector<MinMaxResult> ranges;
     std::vector<float> absmaxWithInfinity;

@@ -7,6 +7,7 @@
 #include "kernels/cuda_packed.h"
 #include "kernels/mx_shared_exponent.h"
 #include "quant/block_formats.h"
+#include "quant/group_geometry.h"
 #include "quant/quantizer.h"
 #include "quant/scale_rounding.h"
 
@@ -703,6 +704,17 @@ I planGroups(const Scheme& scheme, const Shape& shape, Groups& groups)
         groups.perLine = (last + groups.size - 1) / groups.size;
         return last == 0 ? 0 : n / last * groups.perLine;
     }
+    if (scheme.granularity.kind == Granularity::Kind::Block2D) {
+        const detail::GroupGeometry g = detail::groupGeometry(scheme.granularity, shape);
+        groups.pattern = Pattern::Block;
+        groups.rows = g.length;
+        groups.inner = g.inner;
+        groups.size = g.size;
+        groups.cols = g.cols;
+        groups.perLine = g.perLine;
+        groups.blockRows = g.lineBlocks;
+        return g.groupCount;
+    }
     if (scheme.granularity.kind == Granularity::Kind::PerChannel) {
         groups.pattern = Pattern::Channel;
         groups.inner = shape[0] == 0 ? 1 : n / shape[0];
@@ -1313,6 +1325,34 @@ __global__ void __launch_bounds__(kBlockThreads)
     }
 }
 
+/// The keys of groupKeysKernel for each 2-D block of the Block pattern: one warp per block, its rows in
+/// turn, each row's elements by consecutive lanes.
+__global__ void __launch_bounds__(kBlockThreads)
+    blockKeysKernel(const float* __restrict__ x, Groups groups, I groupCount, RowKeys* __restrict__ out)
+{
+    const int lane = static_cast<int>(threadIdx.x) & 31;
+    const I warps = (I(gridDim.x) * blockDim.x) >> 5;
+    const I perMatrix = groups.blockRows * groups.perLine;
+    for (I g = (I(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; g < groupCount; g += warps) {
+        const I m = g / perMatrix;
+        const I blockRow = (g - m * perMatrix) / groups.perLine;
+        const I blockCol = g - m * perMatrix - blockRow * groups.perLine;
+        const I rowBegin = blockRow * groups.size;
+        const I rowEnd = min(rowBegin + groups.size, groups.rows);
+        const I colBegin = blockCol * groups.cols;
+        const I colEnd = min(colBegin + groups.cols, groups.inner);
+        GroupKeys keys;
+        for (I r = rowBegin; r < rowEnd; ++r) {
+            const float* row = x + (m * groups.rows + r) * groups.inner;
+            for (I c = colBegin + lane; c < colEnd; c += 32)
+                keys.add(__ldcs(row + c));
+        }
+        keys.reduce(32);
+        if (lane == 0)
+            out[g] = {keys.minKey, keys.maxKey, keys.absBits, 0, keys.nonFinite};
+    }
+}
+
 } // namespace
 
 void launchGroupKeys(const float* x, const Groups& groups, I groupCount, RowKeys* out)
@@ -1335,19 +1375,30 @@ void launchGroupKeys(const float* x, const Groups& groups, I groupCount, RowKeys
     checkLaunch("group min/max kernel");
 }
 
+void launchRangeKeys(const float* x, I n, const Groups& groups, I groupCount, RowKeys* out)
+{
+    if (groups.pattern == Pattern::Row) {
+        launchGroupKeys(x, groups, groupCount, out);
+    } else if (groups.pattern == Pattern::Block) {
+        if (groupCount == 0)
+            return;
+        blockKeysKernel<<<gridFor(groupCount * 32), kBlockThreads>>>(x, groups, groupCount, out);
+        checkLaunch("2-D block min/max kernel");
+    } else {
+        launchMinMaxRows(x, groupCount, groupCount == 0 ? 0 : n / groupCount, out, nullptr);
+    }
+}
+
 GroupRanges deviceRanges(const float* x, I n, const Groups& groups, I groupCount, DeviceBuffer<RowKeys>& keys)
 {
     if (keys.size() != static_cast<std::size_t>(groupCount))
         keys = DeviceBuffer<RowKeys>(static_cast<std::size_t>(groupCount));
-    if (groups.pattern == Pattern::Row)
-        launchGroupKeys(x, groups, groupCount, keys.get());
-    else
-        launchMinMaxRows(x, groupCount, groupCount == 0 ? 0 : n / groupCount, keys.get(), nullptr);
+    launchRangeKeys(x, n, groups, groupCount, keys.get());
     std::vector<RowKeys> host(static_cast<std::size_t>(groupCount));
     download(host.data(), keys.get(), host.size());
     GroupRanges out;
     for (const RowKeys& k : host) {
-        // launchGroupKeys' absBits counts ±Inf; the range's absmax, as minMaxGroups', is over finite values.
+        // launchRangeKeys' absBits counts ±Inf; the range's absmax, as minMaxGroups', is over finite values.
         MinMaxResult r = minMaxResult(k);
         r.absmax = std::max(std::fabs(r.min), std::fabs(r.max));
         out.ranges.push_back(r);
@@ -1366,8 +1417,6 @@ std::string cudaPackedUnsupported(const Scheme& scheme, const Shape& shape)
         return {};
     const Granularity& g = scheme.granularity;
     const auto rank = static_cast<int>(shape.size());
-    if (g.kind == Granularity::Kind::Block2D)
-        return "2-D blocks have no CUDA packed kernel";
     if (g.kind == Granularity::Kind::PerChannel && g.axis != 0 && g.axis != -rank)
         return "per-channel along axis " + std::to_string(g.axis) + " has no CUDA packed kernel";
     if (g.kind == Granularity::Kind::PerGroup && g.axis != -1 && g.axis != rank - 1)
@@ -1488,12 +1537,7 @@ double cudaTimePackedMs(
         run = [&] { cuda::launchSinglePass(*single, x.get(), bytes.get(), counts.get()); };
     } else {
         run = [&] {
-            const cuda::I groups = plan.groupCount;
-            if (plan.args.groups.pattern == cuda::Pattern::Row)
-                cuda::launchGroupKeys(x.get(), plan.args.groups, groups, keys.get());
-            else
-                cuda::launchMinMaxRows(
-                    x.get(), groups, groups == 0 ? 0 : plan.args.n / groups, keys.get(), nullptr);
+            cuda::launchRangeKeys(x.get(), plan.args.n, plan.args.groups, plan.groupCount, keys.get());
             cuda::launchEncode(plan, x.get(), bytes.get(), counts.get());
         };
     }

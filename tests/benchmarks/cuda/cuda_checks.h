@@ -459,6 +459,39 @@ inline std::vector<PackedCase> packedCases()
     mx7.blockFormat = BlockFormat::MXFP4;
     mx7.blockSize = 7;
     add("mxfp4 block 7", mx7);
+    // 2-D blocks: ragged at the bottom and the right edge (70 = 4·16 + 6 rows, 300 = 9·32 + 12 columns;
+    // 128×128 blocks taller than the matrix, the last one narrower), several matrices, an odd element
+    // count, an aligned shape that would take the vector kernels for groups, and an all-zero first block.
+    const auto addBlocks = [&](const std::string& name, Scheme scheme) {
+        for (const Shape& shape : {Shape {3, 70, 300}, Shape {5, 33, 7}, Shape {2, 256, 512}}) {
+            const auto n = static_cast<std::size_t>(shapeElementCount(shape));
+            std::vector<float> values = testValues(n, unsigned(cases.size()) + 3, std::size_t(shape.back()));
+            const auto columns = static_cast<std::size_t>(shape.back());
+            for (std::size_t i = 0; i < 16 * columns; ++i)
+                if (i % columns < 32)
+                    values[i] = 0;
+            values[n / 2] = INFINITY;
+            values[n / 2 + 1] = -INFINITY;
+            values[n / 3] = NAN;
+            values[n - 1] = 1e30f;
+            cases.push_back({name + " " + shapeToString(shape), scheme, shape, std::move(values)});
+        }
+    };
+    for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t> {16, 32}, {128, 128}}) {
+        const std::string block = " block" + std::to_string(rows) + "x" + std::to_string(cols);
+        const Granularity g = Granularity::block2D(rows, cols);
+        addBlocks("int8 sym" + block, makeScheme("int8", g));
+        addBlocks("int8 symfull" + block, makeScheme("int8", g, RangeMode::SymmetricFull));
+        addBlocks("int8 affine" + block, makeScheme("int8", g, RangeMode::Affine));
+        addBlocks("uint8 affine" + block, makeScheme("uint8", g, RangeMode::Affine));
+        addBlocks("int4 sym" + block, makeScheme("int4", g));
+        addBlocks("uint4 affine" + block, makeScheme("uint4", g, RangeMode::Affine));
+        addBlocks("fp8_e4m3" + block, makeScheme("fp8_e4m3", g));
+    }
+    Scheme awayBlocks = makeScheme("int4", Granularity::block2D(16, 32), RangeMode::Affine);
+    awayBlocks.elementRounding = Rounding::NearestAway;
+    awayBlocks.arithmetic = ScaleArithmetic::Divide;
+    addBlocks("int4 affine block16x32 ties-away divide", awayBlocks);
     return cases;
 }
 
