@@ -1298,28 +1298,14 @@ __global__ void __launch_bounds__(kBlockThreads)
     const int lane = static_cast<int>(threadIdx.x) & 31;
     const I warps = (I(gridDim.x) * blockDim.x) >> 5;
     for (I g = (I(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; g < groupCount; g += warps) {
-        std::uint32_t minKey = 0xFFFFFFFFu;
-        std::uint32_t maxKey = 0;
-        std::uint32_t absBits = 0;
-        unsigned nonFinite = 0;
+        GroupKeys keys;
         const I end = groups.end(g);
-        for (I i = groups.begin(g) + lane; i < end; i += 32) {
-            const std::uint32_t bits = __float_as_uint(x[i]);
-            const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
-            if (magnitude <= 0x7F800000u)
-                absBits = max(absBits, magnitude);
-            if (!finiteBits(bits)) {
-                ++nonFinite;
-                continue;
-            }
-            const std::uint32_t key = orderedKey(bits);
-            minKey = min(minKey, key);
-            maxKey = max(maxKey, key);
-        }
-        minKey = __reduce_min_sync(kFullMask, minKey);
-        maxKey = __reduce_max_sync(kFullMask, maxKey);
-        absBits = __reduce_max_sync(kFullMask, absBits);
-        nonFinite = __reduce_add_sync(kFullMask, nonFinite);
+        for (I i = groups.begin(g) + lane; i < end; i += 32)
+            keys.add(x[i]);
+        const std::uint32_t minKey = __reduce_min_sync(kFullMask, keys.minKey);
+        const std::uint32_t maxKey = __reduce_max_sync(kFullMask, keys.maxKey);
+        const std::uint32_t absBits = __reduce_max_sync(kFullMask, keys.absBits);
+        const unsigned nonFinite = __reduce_add_sync(kFullMask, keys.nonFinite);
         if (lane == 0)
             out[g] = {minKey, maxKey, absBits, 0, nonFinite};
     }
