@@ -231,6 +231,43 @@ ErrorSums referenceSums(std::span<const float> x, std::span<const float> xhat, s
     return cudaref::errorSums(x, xhat, clipped);
 }
 
+/// The CUDA checks' MX/NVFP4 block cases, the same formats on rows their blocks tile (the SIMD fast path),
+/// and the ggml and bitsandbytes blocks (ggml rows are whole blocks of 32; bitsandbytes also with blocks of
+/// 128 and double quantization).
+std::vector<cudaref::BlockCase> fusedBlockCases()
+{
+    std::vector<cudaref::BlockCase> cases = cudaref::blockCases();
+    for (const BlockFormat format : {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4,
+             BlockFormat::MXINT8, BlockFormat::NVFP4}) {
+        Scheme scheme;
+        scheme.blockFormat = format;
+        scheme.e8m0Rounding = E8M0Rounding::RCeil;
+        const Shape shape {5, 4096};
+        cases.push_back(
+            {blockFormatName(format) + " tiled rows", scheme, shape, cudaref::blockCaseValues(shape, 6)});
+    }
+    for (const BlockFormat format :
+        {BlockFormat::GgmlQ8_0, BlockFormat::GgmlQ4_0, BlockFormat::GgmlQ4_1, BlockFormat::GgmlQ5_0,
+            BlockFormat::GgmlQ5_1, BlockFormat::GgmlMXFP4, BlockFormat::BnbNF4, BlockFormat::BnbFP4}) {
+        const bool bnb = format == BlockFormat::BnbNF4 || format == BlockFormat::BnbFP4;
+        for (const int variant : {0, 1, 5}) {
+            Scheme scheme;
+            scheme.blockFormat = format;
+            Shape shape = bnb ? Shape {37, 300} : Shape {37, 320};
+            if (variant == 1 && bnb) {
+                scheme.blockSize = 128;
+                scheme.doubleQuantization = true;
+                shape = {3, 2, 4103};
+            } else if (variant == 1) {
+                shape = {3, 4096};
+            }
+            cases.push_back({blockFormatName(format) + " variant " + std::to_string(variant), scheme, shape,
+                cudaref::blockCaseValues(shape, variant)});
+        }
+    }
+    return cases;
+}
+
 QByteArray describe(const ErrorSums& s)
 {
     return QStringLiteral(
@@ -671,84 +708,24 @@ private slots:
 
     void blockFakeQuantMatchesReference_data()
     {
-        QTest::addColumn<int>("format");
-        QTest::addColumn<int>("variant");
-        const BlockFormat formats[]
-            = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
-                BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
-        for (const BlockFormat f : formats)
-            for (int v = 0; v < 7; ++v)
-                QTest::addRow("%s / %d", blockFormatName(f).c_str(), v) << static_cast<int>(f) << v;
-        // ggml and bitsandbytes: x̂ from the quantizer's per-block code, the sums from the kernels.
-        const BlockFormat reconstructed[]
-            = {BlockFormat::GgmlQ8_0, BlockFormat::GgmlQ4_0, BlockFormat::GgmlQ4_1, BlockFormat::GgmlQ5_0,
-                BlockFormat::GgmlQ5_1, BlockFormat::GgmlMXFP4, BlockFormat::BnbNF4, BlockFormat::BnbFP4};
-        for (const BlockFormat f : reconstructed)
-            for (const int v : {0, 1, 5})
-                QTest::addRow("%s / %d", blockFormatName(f).c_str(), v) << static_cast<int>(f) << v;
+        QTest::addColumn<int>("index");
+        const std::vector<cudaref::BlockCase> cases = fusedBlockCases();
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            QTest::newRow(cases[i].name.c_str()) << static_cast<int>(i);
     }
 
-    /// blockFakeQuantError against the sums of (x, dequantize(quantize(x))) accumulated here, on random data
-    /// with ragged last blocks, all-zero blocks, NaN/±Inf blocks, subnormals and ties, for every E8M0 and
-    /// element rounding, block size, SIMD target and thread count.
+    /// blockFakeQuantError against the sums of (x, dequantize(quantize(x))) accumulated here, on the CUDA
+    /// checks' block cases (every E8M0 and element rounding, odd block sizes, ragged last blocks, all-zero
+    /// and NaN/±Inf blocks, subnormals, ties), blocks that tile their rows, and the ggml and bitsandbytes
+    /// blocks, for every SIMD target and thread count.
     void blockFakeQuantMatchesReference()
     {
-        QFETCH(int, format);
-        QFETCH(int, variant);
-        Scheme scheme;
-        scheme.blockFormat = static_cast<BlockFormat>(format);
-        Shape shape {37, 300}; // 300 = 9 blocks of 32 + 12, 18 of 16 + 12
-        switch (variant) {
-        case 1:
-            scheme.e8m0Rounding = E8M0Rounding::Ceil;
-            scheme.elementRounding = Rounding::NearestAway;
-            break;
-        case 2:
-            scheme.e8m0Rounding = E8M0Rounding::Even;
-            shape = {3, 2, 4103};
-            break;
-        case 3:
-            scheme.e8m0Rounding = E8M0Rounding::RCeil;
-            scheme.blockSize = 7;
-            break;
-        case 4:
-            scheme.blockSize = 1;
-            shape = {5000};
-            break;
-        case 6:
-            scheme.e8m0Rounding = E8M0Rounding::RCeil;
-            shape = {5, 4096}; // blocks that tile their rows (the SIMD fast path)
-            break;
-        default:
-            break;
-        }
-        const bool ggml = blockFormatName(scheme.blockFormat).rfind("q", 0) == 0
-            || scheme.blockFormat == BlockFormat::GgmlMXFP4;
-        const bool bnb
-            = scheme.blockFormat == BlockFormat::BnbNF4 || scheme.blockFormat == BlockFormat::BnbFP4;
-        if (ggml)
-            shape = {37, 320}; // ggml rows are whole blocks of 32
-        if (bnb && variant == 1) {
-            scheme.blockSize = 128;
-            scheme.doubleQuantization = true;
-            shape = {3, 2, 4103};
-        }
-        const std::int64_t n = shapeElementCount(shape);
-        std::vector<float> values = randomNormal(static_cast<std::size_t>(n), 40 + variant);
-        for (std::size_t i = 0; i < 300; ++i)
-            values[i] = 0; // all-zero blocks
-        if (variant == 5) {
-            // Ties of every element grid: multiples of small powers of two, scaled by the block's amax.
-            for (std::size_t i = 0; i < values.size(); ++i)
-                values[i] = std::ldexp(static_cast<float>(static_cast<int>(i % 97) - 48), -3 - int(i % 5));
-        }
-        values[400] = kNaN;
-        values[777] = kInf;
-        values[1500] = -kInf;
-        values[2001] = 1e-42f;
-        values[2002] = -3e-39f;
-        values[static_cast<std::size_t>(n - 1)] = 1e30f; // a huge value: others in its block underflow
-        const Tensor tensor {"t", shape, values};
+        QFETCH(int, index);
+        static const std::vector<cudaref::BlockCase> cases = fusedBlockCases();
+        const cudaref::BlockCase& c = cases[static_cast<std::size_t>(index)];
+        const Scheme& scheme = c.scheme;
+        const Shape& shape = c.shape;
+        const Tensor tensor {"t", shape, c.values};
         const QuantizedTensor q = quantize(tensor, scheme);
         const Tensor reconstructed = dequantize(q);
         const ErrorSums expected = referenceSums(tensor.data, reconstructed.data, q.clippedCount);

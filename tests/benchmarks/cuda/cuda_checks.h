@@ -29,23 +29,7 @@
 
 namespace qs::cudacheck {
 
-/// Normal values of per-row varying magnitude with outliers, zeros of both signs, NaN and ±Inf sprinkled in.
-inline std::vector<float> testValues(std::size_t n, unsigned seed, std::size_t rowLength = 1000)
-{
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> v(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const float magnitude = std::ldexp(1.0f, static_cast<int>((i / rowLength) % 9) - 4);
-        v[i] = normal(rng) * magnitude;
-    }
-    const float specials[] = {NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e30f, -1e30f, FLT_MIN, -FLT_MAX};
-    for (std::size_t i = 0; i < n; i += 997)
-        v[i] = specials[(i / 997) % std::size(specials)];
-    for (std::size_t i = 13; i < n; i += 1499)
-        v[i] *= 40.0f;
-    return v;
-}
+using cudaref::testValues;
 
 inline std::string describe(const MinMaxResult& r)
 {
@@ -597,66 +581,8 @@ inline std::string checkScaledE4M3()
     return {};
 }
 
-/// One blockFakeQuantError case.
-struct BlockCase {
-    std::string name;
-    Scheme scheme;
-    Shape shape;
-    std::vector<float> values;
-};
-
-/// Every fused block format with every E8M0 and element rounding, odd block sizes, ragged last blocks,
-/// all-zero blocks, NaN/±Inf blocks, subnormals, grid ties and a huge value that underflows its block.
-inline std::vector<BlockCase> blockCases()
-{
-    std::vector<BlockCase> cases;
-    const BlockFormat formats[] = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
-        BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
-    for (const BlockFormat format : formats) {
-        for (int variant = 0; variant < 6; ++variant) {
-            Scheme scheme;
-            scheme.blockFormat = format;
-            Shape shape {37, 300};
-            switch (variant) {
-            case 1:
-                scheme.e8m0Rounding = E8M0Rounding::Ceil;
-                scheme.elementRounding = Rounding::NearestAway;
-                break;
-            case 2:
-                scheme.e8m0Rounding = E8M0Rounding::Even;
-                shape = {3, 2, 4103};
-                break;
-            case 3:
-                scheme.e8m0Rounding = E8M0Rounding::RCeil;
-                scheme.blockSize = 7;
-                break;
-            case 4:
-                scheme.blockSize = 1;
-                shape = {5000};
-                break;
-            default:
-                break;
-            }
-            const auto n = static_cast<std::size_t>(shapeElementCount(shape));
-            std::vector<float> values = testValues(n, 40 + unsigned(variant), std::size_t(shape.back()));
-            for (std::size_t i = 0; i < 300; ++i)
-                values[i] = 0;
-            if (variant == 5)
-                for (std::size_t i = 0; i < n; ++i)
-                    values[i]
-                        = std::ldexp(static_cast<float>(static_cast<int>(i % 97) - 48), -3 - int(i % 5));
-            values[400] = NAN;
-            values[777] = INFINITY;
-            values[1500] = -INFINITY;
-            values[2001] = 1e-42f;
-            values[2002] = -3e-39f;
-            values[n - 1] = 1e30f;
-            cases.push_back({blockFormatName(format) + " variant " + std::to_string(variant), scheme, shape,
-                std::move(values)});
-        }
-    }
-    return cases;
-}
+using cudaref::BlockCase;
+using cudaref::blockCases;
 
 /// cudaBlockFakeQuantError against the sums of (x, dequantize(quantize(x))) in kernels.h's order with the
 /// reference's clipped count.
