@@ -396,10 +396,8 @@ QString CalibrationView::exportCsv(const QString& path) const
 
 void CalibrationView::exportCsvInteractively()
 {
-    const QString path = askCsvPath(this, QStringLiteral("calibration"));
-    if (path.isEmpty())
-        return;
-    const QString error = exportCsv(path);
+    const QString error
+        = qs::gui::exportCsvInteractively(this, QStringLiteral("calibration"), [this] { return csvText(); });
     if (!error.isEmpty())
         emit errorOccurred(error);
 }

@@ -384,10 +384,8 @@ QString CompareView::exportCsv(const QString& path) const
 
 void CompareView::exportCsvInteractively()
 {
-    const QString path = askCsvPath(this, QStringLiteral("compare"));
-    if (path.isEmpty())
-        return;
-    const QString error = exportCsv(path);
+    const QString error
+        = qs::gui::exportCsvInteractively(this, QStringLiteral("compare"), [this] { return csvText(); });
     if (!error.isEmpty())
         emit errorOccurred(error);
 }

@@ -65,4 +65,11 @@ QString askCsvPath(QWidget* parent, const QString& suggestedName)
     return path;
 }
 
+QString exportCsvInteractively(
+    QWidget* parent, const QString& suggestedName, const std::function<QString()>& text)
+{
+    const QString path = askCsvPath(parent, suggestedName);
+    return path.isEmpty() ? QString() : writeTextFileAtomically(path, text());
+}
+
 } // namespace qs::gui

@@ -2,6 +2,7 @@
 
 #include <QString>
 #include <QStringList>
+#include <functional>
 
 class QWidget;
 
@@ -23,5 +24,10 @@ QString writeTextFileAtomically(const QString& path, const QString& text);
 /// Asks for a .csv file name (the folder remembered in QSettings) starting from `suggestedName`; empty
 /// when the user cancels.
 QString askCsvPath(QWidget* parent, const QString& suggestedName);
+
+/// The views' "Export CSV…": asks for a path (askCsvPath), then writes `text()` there atomically. Returns an
+/// empty string on success or cancel, otherwise the reason naming the file.
+QString exportCsvInteractively(
+    QWidget* parent, const QString& suggestedName, const std::function<QString()>& text);
 
 } // namespace qs::gui

@@ -420,10 +420,8 @@ QString KernelsView::exportCsv(const QString& path) const
 
 void KernelsView::exportCsvInteractively()
 {
-    const QString path = askCsvPath(this, QStringLiteral("kernels"));
-    if (path.isEmpty())
-        return;
-    const QString error = exportCsv(path);
+    const QString error
+        = qs::gui::exportCsvInteractively(this, QStringLiteral("kernels"), [this] { return csvText(); });
     if (!error.isEmpty())
         emit errorOccurred(error);
 }
