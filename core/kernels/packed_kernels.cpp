@@ -23,8 +23,7 @@ namespace {
 using I = std::int64_t;
 using namespace kernel_detail;
 
-/// The storage layout of a supported scheme.
-enum class Layout { Byte, Nibble, Nf4, Mxfp4 };
+using Layout = PackedLayout;
 
 /// bitsandbytes' dQuantizeNF4 decision-tree literals (doubles; x is a float promoted to double), ascending.
 constexpr double kNf4Literals[15] = {-0.8480964004993439, -0.6106329262256622, -0.4599952697753906,
@@ -35,16 +34,6 @@ constexpr double kNf4Literals[15] = {-0.8480964004993439, -0.6106329262256622, -
 I chunkCount(I elements)
 {
     return (elements + kKernelChunk - 1) / kKernelChunk;
-}
-
-Layout layoutOf(const Scheme& scheme)
-{
-    if (scheme.blockFormat == BlockFormat::BnbNF4)
-        return Layout::Nf4;
-    if (scheme.blockFormat == BlockFormat::MXFP4)
-        return Layout::Mxfp4;
-    const auto* integer = std::get_if<IntegerSpec>(&scheme.format.spec);
-    return integer && integer->bits == 4 ? Layout::Nibble : Layout::Byte;
 }
 
 const CpuKernels& cpuKernels(Backend backend)
@@ -203,22 +192,6 @@ PackPlan mxfp4Plan(const CpuKernels& kernels, std::span<const float> values, con
     return plan;
 }
 
-/// Byte count of `layout` for n elements in `groupCount` groups of a block plan.
-I packedByteCount(Layout layout, I n, const FakeQuantPlan& groups, I groupCount)
-{
-    switch (layout) {
-    case Layout::Byte:
-        return n;
-    case Layout::Nibble:
-        return (n + 1) / 2;
-    case Layout::Nf4:
-        return (n + 1) / 2 + 4 * groupCount;
-    case Layout::Mxfp4:
-        return groupCount * (1 + (groups.groupSize + 1) / 2);
-    }
-    return 0;
-}
-
 std::uint8_t e8m0Byte(float scale)
 {
     return std::isnan(scale) ? std::uint8_t {0xFF} : static_cast<std::uint8_t>(std::ilogb(scale) + 127);
@@ -322,7 +295,7 @@ PackedTensor packedQuantize(
     if (backend == Backend::Cuda)
         return cudaPackedQuantize(values, shape, scheme);
 #endif
-    const Layout layout = layoutOf(scheme);
+    const Layout layout = packedLayout(scheme);
     const CpuKernels& kernels = cpuKernels(backend);
     const int count = kernelThreads(threads);
     PackedTensor packed;
@@ -351,7 +324,7 @@ PackedTensor packedQuantize(
         return packed;
     }
     packed.bytes.resize(static_cast<std::size_t>(
-        packedByteCount(layout, n, plan.groups, static_cast<I>(plan.groups.groups.size()))));
+        packedByteCount(layout, n, static_cast<I>(plan.groups.groups.size()), plan.groups.groupSize)));
     packCodes(layout, codes, plan.groups, packed.scales, count, packed.bytes);
     return packed;
 }
@@ -366,14 +339,14 @@ std::vector<float> packedDequantize(
     if (backend == Backend::Cuda)
         return cudaPackedDequantize(packed, shape, scheme);
 #endif
-    const Layout layout = layoutOf(scheme);
+    const Layout layout = packedLayout(scheme);
     const I n = shapeElementCount(shape);
     UnpackPlan plan;
     FakeQuantPlan& groups = plan.groups;
     const bool blocks = layout == Layout::Nf4 || layout == Layout::Mxfp4;
     const I groupCount = blocks ? planBlocks(shape, blockFormatBlockSize(scheme), groups)
                                 : planGroupPattern(shape, scheme.granularity, groups);
-    const I expected = packedByteCount(layout, n, groups, groupCount);
+    const I expected = packedByteCount(layout, n, groupCount, groups.groupSize);
     if (static_cast<I>(packed.bytes.size()) != expected)
         throw Error("packedDequantize: " + schemeName(scheme) + " on " + shapeToString(shape) + " takes "
             + std::to_string(expected) + " bytes, got " + std::to_string(packed.bytes.size()));

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace qs {
@@ -36,6 +37,38 @@ struct PackedTensor {
     std::int64_t nonFiniteCount = 0; ///< as QuantizedTensor::nonFiniteCount
     bool operator==(const PackedTensor&) const = default;
 };
+
+/// The storage layout of PackedTensor::bytes for a supported scheme (above): one byte per element (int8,
+/// uint8, fp8_e4m3), two codes per byte (int4, uint4), bitsandbytes NF4, MXFP4.
+enum class PackedLayout { Byte, Nibble, Nf4, Mxfp4 };
+
+inline PackedLayout packedLayout(const Scheme& scheme)
+{
+    if (scheme.blockFormat == BlockFormat::BnbNF4)
+        return PackedLayout::Nf4;
+    if (scheme.blockFormat == BlockFormat::MXFP4)
+        return PackedLayout::Mxfp4;
+    const auto* integer = std::get_if<IntegerSpec>(&scheme.format.spec);
+    return integer && integer->bits == 4 ? PackedLayout::Nibble : PackedLayout::Byte;
+}
+
+/// Size of PackedTensor::bytes in `layout` for n elements in `groupCount` groups (blocks of at most
+/// `blockSize` elements for MXFP4).
+inline std::int64_t packedByteCount(
+    PackedLayout layout, std::int64_t n, std::int64_t groupCount, std::int64_t blockSize)
+{
+    switch (layout) {
+    case PackedLayout::Byte:
+        return n;
+    case PackedLayout::Nibble:
+        return (n + 1) / 2;
+    case PackedLayout::Nf4:
+        return (n + 1) / 2 + 4 * groupCount;
+    case PackedLayout::Mxfp4:
+        return groupCount * (1 + (blockSize + 1) / 2);
+    }
+    return 0;
+}
 
 /// Empty when packedQuantize runs `scheme` on `shape`, otherwise why not. Supported: integer formats of 8
 /// or 4 bits (signed or unsigned, every RangeMode, ScaleFormat, ScaleArithmetic and element rounding) and

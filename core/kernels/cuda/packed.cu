@@ -25,7 +25,7 @@ namespace qs::cuda {
 
 namespace {
 
-enum class Layout { Byte, Nibble, Nf4, Mxfp4 };
+using Layout = PackedLayout;
 /// E4M3Hardware: FP8 E4M3 with ties to even and saturation, by the hardware conversion (cvt.rn.satfinite).
 enum class Kind { Integer, Minifloat, E4M3Hardware, Nf4 };
 
@@ -681,16 +681,6 @@ __global__ void __launch_bounds__(kBlockThreads) decodeVectorKernel(DecodeArgs a
     }
 }
 
-Layout layoutOf(const Scheme& scheme)
-{
-    if (scheme.blockFormat == BlockFormat::BnbNF4)
-        return Layout::Nf4;
-    if (scheme.blockFormat == BlockFormat::MXFP4)
-        return Layout::Mxfp4;
-    const auto* integer = std::get_if<IntegerSpec>(&scheme.format.spec);
-    return integer && integer->bits == 4 ? Layout::Nibble : Layout::Byte;
-}
-
 /// The groups of a supported scheme on `shape`; returns the group count.
 I planGroups(const Scheme& scheme, const Shape& shape, Groups& groups)
 {
@@ -721,21 +711,6 @@ I planGroups(const Scheme& scheme, const Shape& shape, Groups& groups)
         return shape[0];
     }
     return 1;
-}
-
-I packedBytes(Layout layout, I n, const Groups& groups, I groupCount)
-{
-    switch (layout) {
-    case Layout::Byte:
-        return n;
-    case Layout::Nibble:
-        return (n + 1) / 2;
-    case Layout::Nf4:
-        return (n + 1) / 2 + 4 * groupCount;
-    case Layout::Mxfp4:
-        return groupCount * (1 + (groups.size + 1) / 2);
-    }
-    return 0;
 }
 
 /// Everything one packed quantization needs on the device.
@@ -881,7 +856,7 @@ std::optional<SinglePassPlan> singlePassPlan(const Shape& shape, const Scheme& s
         return std::nullopt;
     EncodeArgs& a = plan.args;
     a.n = shapeElementCount(shape);
-    a.layout = layoutOf(scheme);
+    a.layout = packedLayout(scheme);
     plan.groupCount = planGroups(scheme, shape, a.groups);
     DeriveArgs& d = plan.derive;
     if (a.layout == Layout::Nf4) {
@@ -961,7 +936,7 @@ EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, 
     EncodePlan plan;
     EncodeArgs& a = plan.args;
     a.n = shapeElementCount(shape);
-    plan.layout = a.layout = layoutOf(scheme);
+    plan.layout = a.layout = packedLayout(scheme);
     plan.groupCount = planGroups(scheme, shape, a.groups);
     const GroupRanges ranges = deviceRanges(x, a.n, a.groups, plan.groupCount, keys);
     std::vector<float> inverses(static_cast<std::size_t>(plan.groupCount));
@@ -1014,7 +989,7 @@ EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, 
 /// The code bytes (not the NF4 absmax tail) of a plan: the encode kernel's output size.
 I codeBytes(const EncodePlan& plan)
 {
-    const I all = packedBytes(plan.layout, plan.args.n, plan.args.groups, plan.groupCount);
+    const I all = packedByteCount(plan.layout, plan.args.n, plan.groupCount, plan.args.groups.size);
     return plan.layout == Layout::Nf4 ? all - 4 * plan.groupCount : all;
 }
 
@@ -1112,9 +1087,9 @@ DecodePlan decodePlan(const PackedTensor& packed, const Shape& shape, const Sche
     DecodePlan plan;
     DecodeArgs& a = plan.args;
     a.n = shapeElementCount(shape);
-    a.layout = layoutOf(scheme);
+    a.layout = packedLayout(scheme);
     const I groupCount = planGroups(scheme, shape, a.groups);
-    const I expected = packedBytes(a.layout, a.n, a.groups, groupCount);
+    const I expected = packedByteCount(a.layout, a.n, groupCount, a.groups.size);
     if (static_cast<I>(packed.bytes.size()) != expected)
         throw Error("packedDequantize: " + schemeName(scheme) + " on " + shapeToString(shape) + " takes "
             + std::to_string(expected) + " bytes, got " + std::to_string(packed.bytes.size()));
@@ -1435,7 +1410,7 @@ PackedTensor cudaPackedQuantize(std::span<const float> values, const Shape& shap
     if (const auto single = cuda::singlePassPlan(shape, scheme)) {
         const bool nf4 = single->args.layout == cuda::Layout::Nf4;
         const cuda::I bytes
-            = cuda::packedBytes(single->args.layout, n, single->args.groups, single->groupCount)
+            = packedByteCount(single->args.layout, n, single->groupCount, single->args.groups.size)
             - (nf4 ? 4 * single->groupCount : 0);
         cuda::DeviceBuffer<std::uint8_t> out(static_cast<std::size_t>(bytes));
         cuda::DeviceBuffer<unsigned long long> counts(2);
@@ -1501,7 +1476,7 @@ double cudaTimePackedMs(
     cuda::DeviceBuffer<cuda::RowKeys> keys;
     const cuda::EncodePlan plan = cuda::encodePlan(x.get(), shape, scheme, keys);
     cuda::DeviceBuffer<std::uint8_t> bytes(static_cast<std::size_t>(
-        cuda::packedBytes(plan.layout, plan.args.n, plan.args.groups, plan.groupCount)));
+        packedByteCount(plan.layout, plan.args.n, plan.groupCount, plan.args.groups.size)));
     cuda::DeviceBuffer<unsigned long long> counts(2);
     cuda::launchEncode(plan, x.get(), bytes.get(), counts.get());
     const auto single = cuda::singlePassPlan(shape, scheme);
