@@ -131,7 +131,7 @@ struct FakeQuantPlan {
 class GroupCursor {
 public:
     GroupCursor(const FakeQuantPlan& plan, std::int64_t index)
-        : m_plan(plan)
+        : m_plan(&plan)
     {
         switch (plan.pattern) {
         case GroupPattern::Single:
@@ -151,17 +151,17 @@ public:
     void advance()
     {
         ++group;
-        if (m_plan.pattern == GroupPattern::Row && ++m_slot == m_plan.perRow) {
+        if (m_plan->pattern == GroupPattern::Row && ++m_slot == m_plan->perRow) {
             m_slot = 0;
             ++m_row;
-            group = m_plan.rowBase(m_row);
+            group = m_plan->rowBase(m_row);
         }
         settle();
     }
 
     const GroupParams& params() const
     {
-        return m_plan.groups[static_cast<std::size_t>(group - m_plan.groupBase)];
+        return m_plan->groups[static_cast<std::size_t>(group - m_plan->groupBase)];
     }
 
     std::int64_t group = 0;
@@ -170,22 +170,22 @@ public:
 private:
     void settle()
     {
-        switch (m_plan.pattern) {
+        switch (m_plan->pattern) {
         case GroupPattern::Single:
-            end = m_plan.elementCount;
+            end = m_plan->elementCount;
             break;
         case GroupPattern::Channel:
-            end = (group + 1) * m_plan.inner;
+            end = (group + 1) * m_plan->inner;
             break;
         case GroupPattern::Row: {
-            const std::int64_t slotEnd = (m_slot + 1) * m_plan.groupSize;
-            end = m_row * m_plan.rowLength + (slotEnd < m_plan.rowLength ? slotEnd : m_plan.rowLength);
+            const std::int64_t slotEnd = (m_slot + 1) * m_plan->groupSize;
+            end = m_row * m_plan->rowLength + (slotEnd < m_plan->rowLength ? slotEnd : m_plan->rowLength);
             break;
         }
         }
     }
 
-    const FakeQuantPlan& m_plan;
+    const FakeQuantPlan* m_plan; // a pointer, so that a cursor can be saved and restored
     std::int64_t m_row = 0;
     std::int64_t m_slot = 0;
 };

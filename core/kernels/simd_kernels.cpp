@@ -351,6 +351,36 @@ struct ErrorAccumulator {
         maxError = hn::Max(maxError, error);
     }
 
+    /// The counters and the running maximum, as they stood at the start of a run.
+    struct Tallies {
+        VF maxError;
+        I count;
+        I clipped;
+    };
+
+    HWY_INLINE Tallies tallies() const { return {maxError, count, clipped}; }
+
+    /// Drops the current run: the tallies as they were at its start, the float partials back to +0.
+    HWY_INLINE void restartRun(const Tallies& start)
+    {
+        maxError = start.maxError;
+        count = start.count;
+        clipped = start.clipped;
+        for (auto& run : runs)
+            for (VF& lanes : run)
+                lanes = hn::Zero(DF());
+    }
+
+    /// Whether every partial of x² in the current run is finite: a NaN or ±Inf x leaves its lane NaN or +Inf.
+    HWY_INLINE bool runFinite() const
+    {
+        const DF df;
+        MF finite = hn::IsFinite(runs[kSquaredSignal][0]);
+        for (std::size_t k = 1; k < kVectors; ++k)
+            finite = hn::And(finite, hn::IsFinite(runs[kSquaredSignal][k]));
+        return hn::AllTrue(df, finite);
+    }
+
     /// Ends a run: the float partials widen into the double lanes and restart from +0.
     HWY_INLINE void fold()
     {
@@ -655,99 +685,162 @@ template<bool Divide> struct TableSearchElement {
     VF values;
 };
 
-template<bool ReconstructionFinite, class Element>
+/// Float vector k of a block. Unchecked assumes every x finite: a run where one is not shows a non-finite
+/// partial of x² and is done again Checked (fakeQuantChunkWalk). Checked lets lanes with a non-finite x take
+/// part as x = x̂ = 0, which adds nothing.
+template<bool Checked, bool ReconstructionFinite, class Element>
 HWY_INLINE void addBlockVector(
     ErrorAccumulator& acc, const Element& element, std::size_t k, VF xRaw, const ParamVectors& p)
 {
     const DF df;
-    const MF finite = finiteMask(xRaw);
     MF clip;
-    if (hn::AllTrue(df, finite)) {
+    if constexpr (!Checked) {
         const VF y = element(xRaw, p, clip);
         acc.clipped += static_cast<I>(hn::CountTrue(df, clip));
         acc.count += static_cast<I>(kF);
         acc.add<ReconstructionFinite>(k, xRaw, y);
-        return;
+    } else {
+        const MF finite = finiteMask(xRaw);
+        const VF x = hn::IfThenElseZero(finite, xRaw);
+        const VF y = hn::IfThenElseZero(finite, element(x, p, clip));
+        acc.clipped += static_cast<I>(hn::CountTrue(df, hn::And(clip, finite)));
+        acc.count += static_cast<I>(hn::CountTrue(df, finite));
+        acc.add<ReconstructionFinite>(k, x, y);
     }
-    // Lanes with a non-finite x take part as x = x̂ = 0, which adds nothing.
-    const VF x = hn::IfThenElseZero(finite, xRaw);
-    const VF y = hn::IfThenElseZero(finite, element(x, p, clip));
-    acc.clipped += static_cast<I>(hn::CountTrue(df, hn::And(clip, finite)));
-    acc.count += static_cast<I>(hn::CountTrue(df, finite));
-    acc.add<ReconstructionFinite>(k, x, y);
+}
+
+/// The whole blocks [b, e) of one group.
+template<bool Checked, bool ReconstructionFinite, class Element>
+HWY_INLINE void addUniformBlocks(ErrorAccumulator& acc, const Element& element, const float* HWY_RESTRICT x, I b,
+    I e, I n, const ParamVectors& p)
+{
+    const DF df;
+    for (; b < e; b += kKernelLanes) {
+        prefetchAhead(x, b, n, kKernelLanes);
+        for (std::size_t k = 0; k < kVectors; ++k)
+            addBlockVector<Checked, ReconstructionFinite>(acc, element, k, hn::LoadU(df, x + b + k * kF), p);
+    }
+}
+
+/// Groups of whole blocks that tile their rows (per group along the last axis, the block formats): group g
+/// holds [g·groupSize, (g+1)·groupSize), and its parameters follow those of group g - 1.
+class TiledGroupWalk {
+public:
+    static bool applies(const FakeQuantPlan& plan)
+    {
+        return plan.pattern == GroupPattern::Row && plan.blockHeight == 1 && plan.groupSize % kKernelLanes == 0
+            && plan.rowLength % plan.groupSize == 0;
+    }
+
+    TiledGroupWalk(const FakeQuantPlan& plan, I begin)
+        : m_plan(&plan)
+        , m_group(begin / plan.groupSize)
+    {
+    }
+
+    /// Adds the elements [b, e) of a run; b and e are block boundaries.
+    template<bool Checked, bool ReconstructionFinite, class Element>
+    HWY_INLINE void run(ErrorAccumulator& acc, const Element& element, const float* HWY_RESTRICT x, I b, I e)
+    {
+        while (b < e) {
+            const I groupEnd = (m_group + 1) * m_plan->groupSize;
+            const I segmentEnd = std::min(e, groupEnd);
+            const GroupParams& params = m_plan->groups[static_cast<std::size_t>(m_group - m_plan->groupBase)];
+            addUniformBlocks<Checked, ReconstructionFinite>(
+                acc, element, x, b, segmentEnd, m_plan->elementCount, broadcast(params, m_plan->divide));
+            b = segmentEnd;
+            if (b == groupEnd)
+                ++m_group;
+        }
+    }
+
+private:
+    const FakeQuantPlan* m_plan;
+    I m_group;
+};
+
+/// Any grouping, through GroupCursor: whole blocks of one group at a time, and per-lane parameters for a
+/// block that straddles a group boundary or the end of the chunk.
+class CursorWalk {
+public:
+    CursorWalk(const FakeQuantPlan& plan, I begin)
+        : m_plan(&plan)
+        , m_cursor(plan, begin)
+    {
+    }
+
+    /// Adds the elements [b, e) of a run; b is a block boundary, e one too or the end of the chunk.
+    template<bool Checked, bool ReconstructionFinite, class Element>
+    HWY_INLINE void run(ErrorAccumulator& acc, const Element& element, const float* HWY_RESTRICT x, I b, I e)
+    {
+        const DF df;
+        while (b < e) {
+            while (b >= m_cursor.end)
+                m_cursor.advance();
+            const I uniformEnd = b + (std::min(e, m_cursor.end) - b) / kKernelLanes * kKernelLanes;
+            if (uniformEnd > b) {
+                addUniformBlocks<Checked, ReconstructionFinite>(acc, element, x, b, uniformEnd,
+                    m_plan->elementCount, broadcast(m_cursor.params(), m_plan->divide));
+                b = uniformEnd;
+                continue;
+            }
+            HWY_ALIGN float padded[kKernelLanes];
+            LaneParams lanes;
+            for (I j = 0; j < kKernelLanes; ++j) {
+                if (b + j < e) {
+                    while (b + j >= m_cursor.end)
+                        m_cursor.advance();
+                    padded[j] = x[b + j];
+                } else {
+                    padded[j] = std::numeric_limits<float>::quiet_NaN();
+                }
+                lanes.set(static_cast<std::size_t>(j), m_cursor.params(), m_plan->divide);
+            }
+            // Checked whatever the run: the lanes past the end are NaN.
+            for (std::size_t k = 0; k < kVectors; ++k)
+                addBlockVector<true, ReconstructionFinite>(
+                    acc, element, k, hn::Load(df, padded + k * kF), loadLanes(lanes, k));
+            b += kKernelLanes;
+        }
+    }
+
+private:
+    const FakeQuantPlan* m_plan;
+    GroupCursor m_cursor;
+};
+
+/// Run by run: each first Unchecked, and again Checked when it met a non-finite x.
+template<bool ReconstructionFinite, class Walk, class Element>
+ChunkErrorSums fakeQuantChunkWalk(
+    const FakeQuantPlan& plan, const Element& element, const float* HWY_RESTRICT x, I begin, I end)
+{
+    ErrorAccumulator acc;
+    Walk walk(plan, begin);
+    for (I r = begin; r < end; r += kKernelRun) {
+        const I runEnd = std::min(end, r + kKernelRun);
+        const Walk runStart = walk;
+        const ErrorAccumulator::Tallies tallies = acc.tallies();
+        walk.template run<false, ReconstructionFinite>(acc, element, x, r, runEnd);
+        if (!acc.runFinite()) {
+            walk = runStart;
+            acc.restartRun(tallies);
+            walk.template run<true, ReconstructionFinite>(acc, element, x, r, runEnd);
+        }
+        acc.fold();
+    }
+    ChunkErrorSums chunk;
+    acc.finish(chunk);
+    chunk.nonFinite = (end - begin) - chunk.count;
+    return chunk;
 }
 
 template<bool ReconstructionFinite, class Element>
 ChunkErrorSums fakeQuantChunkWith(
     const FakeQuantPlan& plan, const Element& element, const float* HWY_RESTRICT x, I begin, I end)
 {
-    const DF df;
-    const I block = kKernelLanes;
-    ErrorAccumulator acc;
-    I blocksInRun = 0;
-    const auto startBlock = [&](I b) {
-        if (blocksInRun == kKernelRun / block) {
-            acc.fold();
-            blocksInRun = 0;
-        }
-        ++blocksInRun;
-        prefetchAhead(x, b, plan.elementCount, block);
-    };
-    if (plan.pattern == GroupPattern::Row && plan.blockHeight == 1 && plan.groupSize % block == 0
-        && plan.rowLength % plan.groupSize == 0) {
-        // Groups of whole blocks that tile their rows (per group along the last axis, the block formats):
-        // group g holds [g·groupSize, (g+1)·groupSize), and its parameters follow those of group g - 1.
-        I g = begin / plan.groupSize;
-        const GroupParams* params = plan.groups.data() + (g - plan.groupBase);
-        for (I b = begin; b < end; ++g, ++params) {
-            const ParamVectors uniform = broadcast(*params, plan.divide);
-            for (const I groupEnd = std::min(end, (g + 1) * plan.groupSize); b < groupEnd; b += block) {
-                startBlock(b);
-                for (std::size_t k = 0; k < kVectors; ++k)
-                    addBlockVector<ReconstructionFinite>(
-                        acc, element, k, hn::LoadU(df, x + b + k * kF), uniform);
-            }
-        }
-    } else {
-        GroupCursor cursor(plan, begin);
-        ParamVectors uniform = broadcast(cursor.params(), plan.divide);
-        LaneParams lanes;
-        HWY_ALIGN float padded[kKernelLanes];
-        for (I b = begin; b < end; b += block) {
-            startBlock(b);
-            if (b >= cursor.end) {
-                while (b >= cursor.end)
-                    cursor.advance();
-                uniform = broadcast(cursor.params(), plan.divide);
-            }
-            if (b + block <= end && b + block <= cursor.end) {
-                for (std::size_t k = 0; k < kVectors; ++k)
-                    addBlockVector<ReconstructionFinite>(
-                        acc, element, k, hn::LoadU(df, x + b + k * kF), uniform);
-                continue;
-            }
-            // The block straddles a group boundary or the end of the chunk: gather per lane, NaN past the
-            // end.
-            for (I j = 0; j < block; ++j) {
-                if (b + j < end) {
-                    while (b + j >= cursor.end)
-                        cursor.advance();
-                    padded[j] = x[b + j];
-                } else {
-                    padded[j] = std::numeric_limits<float>::quiet_NaN();
-                }
-                lanes.set(static_cast<std::size_t>(j), cursor.params(), plan.divide);
-            }
-            uniform = broadcast(cursor.params(), plan.divide);
-            for (std::size_t k = 0; k < kVectors; ++k)
-                addBlockVector<ReconstructionFinite>(
-                    acc, element, k, hn::Load(df, padded + k * kF), loadLanes(lanes, k));
-        }
-    }
-    ChunkErrorSums chunk;
-    acc.finish(chunk);
-    chunk.nonFinite = (end - begin) - chunk.count;
-    return chunk;
+    return TiledGroupWalk::applies(plan)
+        ? fakeQuantChunkWalk<ReconstructionFinite, TiledGroupWalk>(plan, element, x, begin, end)
+        : fakeQuantChunkWalk<ReconstructionFinite, CursorWalk>(plan, element, x, begin, end);
 }
 
 template<class Element>
