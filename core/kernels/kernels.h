@@ -36,12 +36,13 @@ std::string backendTarget(Backend backend);
 ///   contiguous run of whole chunks: thread t of T gets chunks [t·C/T, (t+1)·C/T) of C.
 /// - Min/max and histogram counts are exact, so their merge order does not matter.
 /// - Error sums (ErrorSums), per chunk: element i (flat index) belongs to lane i mod kKernelLanes and to run
-///   (i - chunk start) / kKernelRun. Per run and lane, six float32 partials start at +0 and add, in index
-///   order, the float32 terms e², e, x², |x|, x·x̂ and x̂² with e = |x - x̂| (x - x̂ rounded to float; +Inf
-///   when it is NaN), every product rounded to float before its add (no FMA), x·x̂ and x̂² only where x̂ is
-///   finite. At the end of each run every partial is widened to double and added to its lane's double
-///   accumulator (from +0, in run order); at the end of the chunk the kKernelLanes lanes are added in lane
-///   order 0, 1, …, 15 (from +0). max e is the largest float e.
+///   (i - chunk start) / kKernelRun. Per run and lane, six float32 partials start at +0 and take, in index
+///   order, the terms e², e, x², |x|, x·x̂ and x̂² with e = |x - x̂| (x - x̂ rounded to float; +Inf when it is
+///   NaN): the sums p + e and p + |x| rounded to float, the products by a fused multiply-add, p = fma(a, b,
+///   p) rounded once (std::fma; hardware FMA on the SIMD targets that have it, __fmaf_rn in CUDA), x·x̂ and x̂²
+///   only where x̂ is finite. At the end of each run every partial is widened to double and added to its
+///   lane's double accumulator (from +0, in run order); at the end of the chunk the kKernelLanes lanes are
+///   added in lane order 0, 1, …, 15 (from +0). max e is the largest float e.
 /// - Float partials lose accuracy where squares overflow or fall below float's normal range, so a chunk is
 ///   summed again in double (needsDoubleSums: a sum is not finite, or Σx² < 2^-100 with Σ|x| > 0, or
 ///   Σe² < 2^-100 with Σe > 0, or Σx̂² < 2^-100 with Σx·x̂ != 0): element by element in index order, each

@@ -147,13 +147,13 @@ ChunkErrorSums floatRunSums(const float* x, const float* y, I begin, I end)
         if (std::isnan(error))
             error = std::numeric_limits<float>::infinity();
         const auto lane = static_cast<std::size_t>(i % kKernelLanes);
-        runs[kSquaredError][lane] += error * error;
+        runs[kSquaredError][lane] = std::fma(error, error, runs[kSquaredError][lane]);
         runs[kAbsError][lane] += error;
-        runs[kSquaredSignal][lane] += x[i] * x[i];
+        runs[kSquaredSignal][lane] = std::fma(x[i], x[i], runs[kSquaredSignal][lane]);
         runs[kAbsSignal][lane] += std::fabs(x[i]);
         if (isFiniteFloat(xhat)) {
-            runs[kProduct][lane] += x[i] * xhat;
-            runs[kSquaredRecon][lane] += xhat * xhat;
+            runs[kProduct][lane] = std::fma(x[i], xhat, runs[kProduct][lane]);
+            runs[kSquaredRecon][lane] = std::fma(xhat, xhat, runs[kSquaredRecon][lane]);
         }
         maxError = std::max(maxError, error);
         ++chunk.count;

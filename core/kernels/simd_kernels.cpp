@@ -2,8 +2,9 @@
 // (HWY_DYNAMIC_DISPATCH). Every function reproduces the scalar reference (scalar_kernels.cpp) bit for bit:
 // the same float32 operations per element, and the error sums in the lane order of kernels.h.
 
-// x + a·b must round a·b before the add, as the scalar reference does (kernels.h, accumulation order);
-// without this GCC fuses Highway's Mul + Add into an FMA on targets that have one.
+// Every float operation rounds as the scalar reference's does: the error sums take their products by an
+// explicit fused multiply-add (kernels.h, accumulation order), and nothing else may be contracted into one,
+// which GCC would otherwise do with Highway's Mul + Add on targets that have FMA.
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #elif defined(__GNUC__)
@@ -27,6 +28,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -311,6 +313,26 @@ void HistogramRange(const float* HWY_RESTRICT x, I n, const HistogramPlan& plan,
 
 // ---- fused fake-quantize + error ----
 
+/// a·b + c rounded once, as std::fma: the target's FMA instruction, or lane by lane where it has none
+/// (Highway's MulAdd there rounds twice).
+HWY_INLINE VF fusedMulAdd(VF a, VF b, VF c)
+{
+#if HWY_NATIVE_FMA
+    return hn::MulAdd(a, b, c);
+#else
+    const DF df;
+    HWY_ALIGN float la[kF];
+    HWY_ALIGN float lb[kF];
+    HWY_ALIGN float lc[kF];
+    hn::Store(a, df, la);
+    hn::Store(b, df, lb);
+    hn::Store(c, df, lc);
+    for (std::size_t j = 0; j < kF; ++j)
+        lc[j] = std::fma(la[j], lb[j], lc[j]);
+    return hn::Load(df, lc);
+#endif
+}
+
 /// The accumulators of one chunk (kernels.h): runs[s][k] holds the float partials of block lanes
 /// [k·kF, (k+1)·kF) of sum s in the current run; sums[s][j] the double lane accumulators of block lanes
 /// [j·kD, (j+1)·kD).
@@ -342,12 +364,12 @@ struct ErrorAccumulator {
                 hn::IsNaN(error), hn::Set(df, std::numeric_limits<float>::infinity()), error);
             y = hn::IfThenElseZero(hn::IsFinite(y), y);
         }
-        runs[kSquaredError][k] = hn::Add(runs[kSquaredError][k], hn::Mul(error, error));
+        runs[kSquaredError][k] = fusedMulAdd(error, error, runs[kSquaredError][k]);
         runs[kAbsError][k] = hn::Add(runs[kAbsError][k], error);
-        runs[kSquaredSignal][k] = hn::Add(runs[kSquaredSignal][k], hn::Mul(x, x));
+        runs[kSquaredSignal][k] = fusedMulAdd(x, x, runs[kSquaredSignal][k]);
         runs[kAbsSignal][k] = hn::Add(runs[kAbsSignal][k], hn::Abs(x));
-        runs[kProduct][k] = hn::Add(runs[kProduct][k], hn::Mul(x, y));
-        runs[kSquaredRecon][k] = hn::Add(runs[kSquaredRecon][k], hn::Mul(y, y));
+        runs[kProduct][k] = fusedMulAdd(x, y, runs[kProduct][k]);
+        runs[kSquaredRecon][k] = fusedMulAdd(y, y, runs[kSquaredRecon][k]);
         maxError = hn::Max(maxError, error);
     }
 
@@ -711,8 +733,8 @@ HWY_INLINE void addBlockVector(
 
 /// The whole blocks [b, e) of one group.
 template<bool Checked, bool ReconstructionFinite, class Element>
-HWY_INLINE void addUniformBlocks(ErrorAccumulator& acc, const Element& element, const float* HWY_RESTRICT x, I b,
-    I e, I n, const ParamVectors& p)
+HWY_INLINE void addUniformBlocks(ErrorAccumulator& acc, const Element& element, const float* HWY_RESTRICT x,
+    I b, I e, I n, const ParamVectors& p)
 {
     const DF df;
     for (; b < e; b += kKernelLanes) {
@@ -728,8 +750,8 @@ class TiledGroupWalk {
 public:
     static bool applies(const FakeQuantPlan& plan)
     {
-        return plan.pattern == GroupPattern::Row && plan.blockHeight == 1 && plan.groupSize % kKernelLanes == 0
-            && plan.rowLength % plan.groupSize == 0;
+        return plan.pattern == GroupPattern::Row && plan.blockHeight == 1
+            && plan.groupSize % kKernelLanes == 0 && plan.rowLength % plan.groupSize == 0;
     }
 
     TiledGroupWalk(const FakeQuantPlan& plan, I begin)

@@ -102,7 +102,7 @@ struct RunLaneSums {
         const float e = __uint_as_float(0x7F800000u);
         runs[0] = __fadd_rn(runs[0], e);
         runs[1] = __fadd_rn(runs[1], e);
-        runs[2] = __fadd_rn(runs[2], __fmul_rn(x, x));
+        runs[2] = __fmaf_rn(x, x, runs[2]);
         runs[3] = __fadd_rn(runs[3], fabsf(x));
         maxAbsError = e;
         clipped += wasClipped;
@@ -112,12 +112,12 @@ struct RunLaneSums {
     __device__ void addFinite(float x, float y, bool wasClipped)
     {
         const float e = fabsf(__fsub_rn(x, y));
-        runs[0] = __fadd_rn(runs[0], __fmul_rn(e, e));
+        runs[0] = __fmaf_rn(e, e, runs[0]);
         runs[1] = __fadd_rn(runs[1], e);
-        runs[2] = __fadd_rn(runs[2], __fmul_rn(x, x));
+        runs[2] = __fmaf_rn(x, x, runs[2]);
         runs[3] = __fadd_rn(runs[3], fabsf(x));
-        runs[4] = __fadd_rn(runs[4], __fmul_rn(x, y));
-        runs[5] = __fadd_rn(runs[5], __fmul_rn(y, y));
+        runs[4] = __fmaf_rn(x, y, runs[4]);
+        runs[5] = __fmaf_rn(y, y, runs[5]);
         maxAbsError = fmaxf(maxAbsError, e);
         clipped += wasClipped;
     }

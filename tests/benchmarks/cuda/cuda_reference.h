@@ -70,15 +70,19 @@ inline ChunkSums chunkSums(
                 chunk.maxAbsError = std::max(chunk.maxAbsError, e);
                 continue;
             }
-            // volatile keeps every product rounded to float before its add.
-            volatile float e = std::fabs(a - b);
+            // The products enter by std::fma (one rounding), the other terms by a float add.
+            float e = std::fabs(a - b);
             if (std::isnan(e))
                 e = INFINITY;
-            volatile float terms[6] = {e * e, e, a * a, std::fabs(a), std::isfinite(b) ? a * b : 0.0f,
-                std::isfinite(b) ? b * b : 0.0f};
-            for (int s = 0; s < 6; ++s)
-                runs[s][lane] += terms[s];
-            maxError = std::max(maxError, float(e));
+            runs[0][lane] = std::fma(e, e, runs[0][lane]);
+            runs[1][lane] += e;
+            runs[2][lane] = std::fma(a, a, runs[2][lane]);
+            runs[3][lane] += std::fabs(a);
+            if (std::isfinite(b)) {
+                runs[4][lane] = std::fma(a, b, runs[4][lane]);
+                runs[5][lane] = std::fma(b, b, runs[5][lane]);
+            }
+            maxError = std::max(maxError, e);
         }
         for (int s = 0; s < 6; ++s)
             for (int lane = 0; lane < kLanes; ++lane) {
