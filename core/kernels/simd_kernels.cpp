@@ -764,6 +764,20 @@ public:
     template<bool Checked, bool ReconstructionFinite, class Element>
     HWY_INLINE void run(ErrorAccumulator& acc, const Element& element, const float* HWY_RESTRICT x, I b, I e)
     {
+        // Groups that divide a run start and end with it (chunks and runs start on group boundaries):
+        // whole groups with their block loop unrolled.
+        switch (kKernelRun % m_plan->groupSize == 0 ? m_plan->groupSize / kKernelLanes : 0) {
+        case 1:
+            return wholeGroups<1, Checked, ReconstructionFinite>(acc, element, x, b, e);
+        case 2:
+            return wholeGroups<2, Checked, ReconstructionFinite>(acc, element, x, b, e);
+        case 4:
+            return wholeGroups<4, Checked, ReconstructionFinite>(acc, element, x, b, e);
+        case 8:
+            return wholeGroups<8, Checked, ReconstructionFinite>(acc, element, x, b, e);
+        default:
+            break;
+        }
         while (b < e) {
             const I groupEnd = (m_group + 1) * m_plan->groupSize;
             const I segmentEnd = std::min(e, groupEnd);
@@ -777,6 +791,26 @@ public:
     }
 
 private:
+    template<int BlocksPerGroup, bool Checked, bool ReconstructionFinite, class Element>
+    HWY_INLINE void wholeGroups(
+        ErrorAccumulator& acc, const Element& element, const float* HWY_RESTRICT x, I b, const I e)
+    {
+        const DF df;
+        const I n = m_plan->elementCount;
+        const bool divide = m_plan->divide;
+        const GroupParams* params = m_plan->groups.data() + (m_group - m_plan->groupBase);
+        for (; b < e; b += BlocksPerGroup * kKernelLanes, ++params, ++m_group) {
+            const ParamVectors p = broadcast(*params, divide);
+            for (int j = 0; j < BlocksPerGroup; ++j) {
+                const I at = b + j * kKernelLanes;
+                prefetchAhead(x, at, n, kKernelLanes);
+                for (std::size_t k = 0; k < kVectors; ++k)
+                    addBlockVector<Checked, ReconstructionFinite>(
+                        acc, element, k, hn::LoadU(df, x + at + k * kF), p);
+            }
+        }
+    }
+
     const FakeQuantPlan* m_plan;
     I m_group;
 };
