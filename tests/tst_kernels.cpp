@@ -154,8 +154,9 @@ std::vector<float> randomNormal(std::size_t n, unsigned seed)
     return values;
 }
 
-/// The format's grid, the midpoints between neighbours (ties), the floats just beside them, and the values
-/// that need care: ±0, subnormal floats, values beyond the grid, NaN, ±Inf, ±FLT_MAX.
+/// The format's grid, the midpoints between neighbours (ties), the floats just beside them, the tie beyond
+/// the largest value, and the values that need care: ±0, subnormal floats, values beyond the grid, NaN, ±Inf,
+/// ±FLT_MAX.
 std::vector<float> edgeValues(const NumberFormat& format)
 {
     std::vector<double> grid = formatValues(format);
@@ -168,6 +169,11 @@ std::vector<float> edgeValues(const NumberFormat& format)
             values.insert(
                 values.end(), {middle, std::nextafter(middle, -kInf), std::nextafter(middle, kInf)});
         }
+    }
+    // The tie between the largest value and the next step beyond it, where clipping starts.
+    if (grid.size() >= 2) {
+        const auto tie = static_cast<float>(grid.back() + (grid.back() - grid[grid.size() - 2]) / 2);
+        values.insert(values.end(), {tie, std::nextafter(tie, -kInf), std::nextafter(tie, kInf), -tie});
     }
     const auto top = static_cast<float>(formatMaxFinite(format));
     for (const float v :
