@@ -105,7 +105,7 @@ ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& sh
     if (values.empty())
         return {};
     const auto n = static_cast<cuda::I>(values.size());
-    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::chunkCount(n)));
+    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::workspaceEntries(n)));
     cuda::DeviceBuffer<cuda::ChunkSums> total(1);
     cuda::launchFakeQuant(
         x.get(), n, block.plan, chunks.get(), total.get(), nullptr, cuda::TotalMode::Overlapped, nullptr);
@@ -123,7 +123,7 @@ double cudaTimeBlockFakeQuantMs(
     cuda::DeviceBuffer<cuda::RowKeys> keys;
     const cuda::BlockPlan block = cuda::blockPlan(x.get(), values, shape, scheme, keys);
     const auto n = static_cast<cuda::I>(values.size());
-    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::chunkCount(n)));
+    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::workspaceEntries(n)));
     cuda::DeviceBuffer<cuda::ChunkSums> total(1);
     const auto run = [&] {
         cuda::launchGroupKeys(x.get(), block.groups, block.groupCount, keys.get());

@@ -234,7 +234,7 @@ double cudaTimeKernelMs(const std::string& kernel, std::span<const float> values
         plan = cuda::makeFakeQuantPlan(values, {n / cols, cols}, scheme, scales, {});
         if (bitRounding && plan.kind == cuda::ElementKind::E4M3Hardware)
             plan.kind = cuda::ElementKind::Minifloat;
-        chunks = cuda::DeviceBuffer<cuda::ChunkSums>(static_cast<std::size_t>(cuda::chunkCount(n)));
+        chunks = cuda::DeviceBuffer<cuda::ChunkSums>(static_cast<std::size_t>(cuda::workspaceEntries(n)));
         total = cuda::DeviceBuffer<cuda::ChunkSums>(1);
         if (name == "fakequant_values")
             target = cuda::DeviceBuffer<float>(values.size());

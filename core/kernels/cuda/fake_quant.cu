@@ -226,10 +226,9 @@ __device__ ChunkSums loadChunk(const ChunkSums* chunk)
 
 /// The total of the chunk sums (one block), kernels.h's order: thread t adds the chunks of span t (of each
 /// tile of kBlockThreads spans) in chunk order from 0, then one lane of warp 0 per sum adds the tile's span
-/// totals in span order; max and counts in any order. Without `sums` only the max and counts. With `wait`,
-/// each chunk is read once its `ready` flag is set.
+/// totals in span order; max and counts in any order. Without `sums` only the max and counts.
 __device__ void reduceChunks(
-    const ChunkSums* chunks, I count, bool sums, bool wait, ChunkSums* total, ChainShared& shared)
+    const ChunkSums* chunks, I count, bool sums, ChunkSums* total, ChainShared& shared)
 {
     const int warp = static_cast<int>(threadIdx.x) / 32;
     const int lane = static_cast<int>(threadIdx.x) % 32;
@@ -242,12 +241,6 @@ __device__ void reduceChunks(
         if (span < spans) {
             const I last = min(count, (span + 1) * kKernelSpan);
             for (I c = span * kKernelSpan; c < last; ++c) {
-                if (wait) {
-                    const volatile unsigned* ready = &chunks[c].ready;
-                    while (*ready == 0)
-                        __nanosleep(100);
-                    __threadfence();
-                }
                 const ChunkSums s = loadChunk(chunks + c);
 #pragma unroll
                 for (int f = 0; f < kSumCount; ++f)
@@ -289,7 +282,88 @@ __global__ void __launch_bounds__(kBlockThreads)
     totalKernel(const ChunkSums* __restrict__ chunks, I count, bool sums, ChunkSums* __restrict__ total)
 {
     __shared__ ChainShared shared;
-    reduceChunks(chunks, count, sums, false, total, shared);
+    reduceChunks(chunks, count, sums, total, shared);
+}
+
+/// `start` plus `count` (<= 64) consecutive ChunkSums records, the sums added in index order (kernels.h:
+/// chunk totals within a span from +0, span totals from +0), by a whole warp: lanes load records `lane` and
+/// 32 + lane at once, then the sums pass through the lanes in order; max and counts in any order. Every lane
+/// returns the result. The records were written by other blocks: read from L2 after a fence.
+__device__ ChunkSums sumRecordsInOrder(const ChunkSums* records, int count, const ChunkSums& start)
+{
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    __threadfence();
+    const ChunkSums zero {{0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
+    const ChunkSums a = lane < count ? loadChunk(records + lane) : zero;
+    const ChunkSums b = 32 + lane < count ? loadChunk(records + 32 + lane) : zero;
+    ChunkSums result = zero;
+#pragma unroll
+    for (int f = 0; f < kSumCount; ++f) {
+        double sum = start.sums[f];
+        for (int k = 0; k < count; ++k)
+            sum = __dadd_rn(sum, __shfl_sync(kFullMask, k < 32 ? a.sums[f] : b.sums[f], k % 32));
+        result.sums[f] = sum;
+    }
+    Counts counts {fmax(a.maxAbsError, b.maxAbsError), a.count + b.count, a.clipped + b.clipped,
+        a.nonFinite + b.nonFinite};
+    for (int offset = 16; offset > 0; offset /= 2) {
+        counts.maxAbsError = fmax(counts.maxAbsError, __shfl_xor_sync(kFullMask, counts.maxAbsError, offset));
+        counts.count += __shfl_xor_sync(kFullMask, counts.count, offset);
+        counts.clipped += __shfl_xor_sync(kFullMask, counts.clipped, offset);
+        counts.nonFinite += __shfl_xor_sync(kFullMask, counts.nonFinite, offset);
+    }
+    result.maxAbsError = fmax(start.maxAbsError, counts.maxAbsError);
+    result.count = start.count + counts.count;
+    result.clipped = start.clipped + counts.clipped;
+    result.nonFinite = start.nonFinite + counts.nonFinite;
+    return result;
+}
+
+/// TotalMode::Overlapped, after a warp wrote its chunks c0 and c0 + 1 (when below chunkTotal): each chunk is
+/// counted into its span (the span record's `ready` counts its chunks); the warp that completes a span adds
+/// the span's chunk totals in chunk order into the span record and counts the span into total->ready; the
+/// warp that completes the last span adds the span totals in span order into *total. So the total is ready
+/// when the last chunk is, without a block that waits for the others.
+__device__ void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, ChunkSums* total)
+{
+    ChunkSums* spans = chunks + chunkTotal;
+    const I spanCount = (chunkTotal + kKernelSpan - 1) / kKernelSpan;
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    const I c = c0 + lane / kLanes;
+    long long completed = -1;
+    if (lane % kLanes == 0 && c < chunkTotal) {
+        __threadfence();
+        const I span = c / kKernelSpan;
+        const auto expected = static_cast<unsigned>(min(I(kKernelSpan), chunkTotal - span * kKernelSpan));
+        if (atomicAdd(&spans[span].ready, 1u) == expected - 1)
+            completed = span;
+    }
+    for (int half = 0; half < 2; ++half) {
+        const long long span = __shfl_sync(kFullMask, completed, half * kLanes);
+        if (span < 0)
+            continue;
+        const I first = span * kKernelSpan;
+        const ChunkSums zero {{0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
+        ChunkSums spanTotal = sumRecordsInOrder(
+            chunks + first, static_cast<int>(min(I(kKernelSpan), chunkTotal - first)), zero);
+        bool last = false;
+        if (lane == 0) {
+            spanTotal.ready = 0;
+            spanTotal.padding = 0;
+            spans[span] = spanTotal;
+            __threadfence();
+            last = atomicAdd(&total->ready, 1u) == static_cast<unsigned>(spanCount - 1);
+        }
+        if (!__shfl_sync(kFullMask, last, 0))
+            continue;
+        ChunkSums result = zero;
+        for (I base = 0; base < spanCount; base += 64)
+            result = sumRecordsInOrder(spans + base, static_cast<int>(min(I(64), spanCount - base)), result);
+        if (lane == 0) {
+            result.ready = 1;
+            *total = result;
+        }
+    }
 }
 
 /// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
@@ -406,21 +480,16 @@ template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc)
 
 /// Per chunk (16 threads, half a warp), the scalar backend's order: lane l adds the elements
 /// base + l + 16·k in index order; then the 16 lane sums are added in lane order 0..15. A warp takes two
-/// consecutive chunks per iteration, so that its halves stay converged for the shuffles. With `total`,
-/// block 0 is the overlapped consumer (TotalMode::Overlapped) and the other blocks produce the chunks.
+/// consecutive chunks per iteration, so that its halves stay converged for the shuffles. With `total`
+/// (TotalMode::Overlapped), the warps that complete a span or the whole also add them (completeSpans).
 template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write>
 __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     chunkKernel(const float* __restrict__ x, I n, FakeQuantArgs args, ChunkSums* __restrict__ chunks,
         float* __restrict__ out, ChunkSums* __restrict__ total)
 {
-    __shared__ ChainShared shared;
     const I chunkTotal = (n + kChunk - 1) / kChunk;
-    if (total && blockIdx.x == 0) {
-        reduceChunks(chunks, chunkTotal, true, true, total, shared);
-        return;
-    }
-    const I producer = blockIdx.x - (total ? 1 : 0);
-    const I producers = gridDim.x - (total ? 1 : 0);
+    const I producer = blockIdx.x;
+    const I producers = gridDim.x;
     const int lane = static_cast<int>(threadIdx.x) % kLanes;
     for (I pair = producer * kWarps + threadIdx.x / 32; 2 * pair < chunkTotal; pair += producers * kWarps) {
         const I c = 2 * pair + (threadIdx.x / kLanes) % 2;
@@ -450,13 +519,10 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
                     result = exactResult;
             }
         }
-        if (lane == 0 && c < chunkTotal) {
+        if (lane == 0 && c < chunkTotal)
             chunks[c] = result;
-            if (total) {
-                __threadfence();
-                atomicExch(&chunks[c].ready, 1u);
-            }
-        }
+        if (total)
+            completeSpans(chunks, chunkTotal, 2 * pair, total);
     }
 }
 
@@ -711,6 +777,11 @@ I chunkCount(I n)
     return (n + kChunk - 1) / kChunk;
 }
 
+I workspaceEntries(I n)
+{
+    return chunkCount(n) + (chunkCount(n) + kKernelSpan - 1) / kKernelSpan;
+}
+
 void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* chunks, ChunkSums* total,
     float* out, TotalMode mode, cudaStream_t stream)
 {
@@ -720,11 +791,16 @@ void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* 
         return;
     }
     const bool overlapped = mode == TotalMode::Overlapped;
-    if (overlapped)
-        check(cudaMemsetAsync(chunks, 0, std::size_t(count) * sizeof(ChunkSums), stream), "cudaMemsetAsync");
-    const I producers = std::min<I>((count + kChunksPerBlock - 1) / kChunksPerBlock, kMaxGrid);
+    if (overlapped) {
+        // The span records and the total start with zero counters (their `ready` fields).
+        const I spans = (count + kKernelSpan - 1) / kKernelSpan;
+        check(cudaMemsetAsync(chunks + count, 0, std::size_t(spans) * sizeof(ChunkSums), stream),
+            "cudaMemsetAsync");
+        check(cudaMemsetAsync(total, 0, sizeof(ChunkSums), stream), "cudaMemsetAsync");
+    }
     static_assert(kChunksPerBlock == 2 * kWarps, "a warp takes two chunks per iteration");
-    const auto grid = static_cast<unsigned>(producers + (overlapped ? 1 : 0));
+    const auto grid
+        = static_cast<unsigned>(std::min<I>((count + kChunksPerBlock - 1) / kChunksPerBlock, kMaxGrid));
     const ChunkTargets to {chunks, out, overlapped ? total : nullptr};
     switch (plan.kind) {
     case ElementKind::Integer:
@@ -781,7 +857,7 @@ ErrorSums cudaFakeQuantError(std::span<const float> values, const Shape& shape, 
         return {};
     const auto n = static_cast<cuda::I>(values.size());
     const auto x = cuda::DeviceBuffer<float>::from(values);
-    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::chunkCount(n)));
+    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::workspaceEntries(n)));
     cuda::DeviceBuffer<cuda::ChunkSums> total(1);
     cuda::launchFakeQuant(
         x.get(), n, plan, chunks.get(), total.get(), nullptr, cuda::TotalMode::Overlapped, nullptr);
@@ -800,7 +876,7 @@ CudaFakeQuantized cudaFakeQuantize(std::span<const float> values, const Shape& s
     const auto n = static_cast<cuda::I>(values.size());
     const auto x = cuda::DeviceBuffer<float>::from(values);
     cuda::DeviceBuffer<float> out(values.size());
-    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::chunkCount(n)));
+    cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::workspaceEntries(n)));
     cuda::DeviceBuffer<cuda::ChunkSums> total(1);
     cuda::launchFakeQuant(
         x.get(), n, plan, chunks.get(), total.get(), out.get(), cuda::TotalMode::Counts, nullptr);

@@ -353,22 +353,26 @@ struct ChunkSums {
     unsigned long long count;
     unsigned long long clipped;
     unsigned long long nonFinite;
-    unsigned ready; ///< TotalMode::Overlapped: set to 1 (after a fence) once the fields above are written
+    unsigned ready; ///< TotalMode::Overlapped: span records and the total count their completed parts here
     unsigned padding;
 };
 
-/// Chunks of kKernelChunk elements for n elements (ChunkSums entries of the workspace).
+/// Chunks of kKernelChunk elements for n elements.
 I chunkCount(I n);
+
+/// ChunkSums entries of the workspace launchFakeQuant takes for n elements: one per chunk, then one per span
+/// of kKernelSpan chunks.
+I workspaceEntries(I n);
 
 /// How the chunk sums become the total.
 enum class TotalMode {
     Counts, ///< max e and the counts only (cudaFakeQuantize)
     AfterChunks, ///< the six sums in chunk order, in a second kernel
-    Overlapped, ///< the same order, by one extra block of the chunk kernel that adds the chunk sums while the
-                ///< other blocks still produce them (it waits for each chunk's `ready` flag)
+    Overlapped, ///< the same order, in the chunk kernel: the warp that completes a span of chunks adds them,
+                ///< and the warp that completes the last span adds the span totals
 };
 
-/// The fused pass over the n values at `x`: per-chunk sums into `chunks` (chunkCount(n) entries), the total
+/// The fused pass over the n values at `x`: per-chunk sums into `chunks` (workspaceEntries(n)), the total
 /// into *total as `mode` says, and x̂ into `out` unless it is null.
 void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* chunks, ChunkSums* total,
     float* out, TotalMode mode, cudaStream_t stream);

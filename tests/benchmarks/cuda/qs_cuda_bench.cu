@@ -127,7 +127,7 @@ std::string checkTotalModes()
         const cuda::FakeQuantPlan plan
             = cuda::makeFakeQuantPlan(values, shape, scheme, q.scales, q.zeroPoints);
         const auto x = cuda::DeviceBuffer<float>::from(values);
-        cuda::DeviceBuffer<cuda::ChunkSums> chunks(std::size_t(cuda::chunkCount(std::int64_t(n))));
+        cuda::DeviceBuffer<cuda::ChunkSums> chunks(std::size_t(cuda::workspaceEntries(std::int64_t(n))));
         cuda::DeviceBuffer<cuda::ChunkSums> total(1);
         for (const auto mode : {cuda::TotalMode::Overlapped, cuda::TotalMode::AfterChunks}) {
             for (int repeat = 0; repeat < 3; ++repeat) {
