@@ -140,11 +140,37 @@ MinMaxPartial MinMaxRange(const float* HWY_RESTRICT x, I n)
     const DI di;
     MinMaxVectors a;
     MinMaxVectors b;
+    // Blocks of kBlock values take the keys unmasked: ±Inf and NaN have keys beyond every finite one, so a
+    // block whose extreme keys lie strictly inside (-Inf, +Inf) held finite values only; any other block is
+    // taken again with the finiteness mask.
+    constexpr I kBlock = 16 * static_cast<I>(kF);
+    const VI negativeInfinity = hn::Set(di, static_cast<std::int32_t>(0x807FFFFFu));
+    const VI positiveInfinity = hn::Set(di, 0x7F800000);
     I i = 0;
-    for (; i + static_cast<I>(2 * kF) <= n; i += static_cast<I>(2 * kF)) {
-        prefetchAhead(x, i, n, static_cast<I>(2 * kF));
-        a.add(hn::LoadU(df, x + i));
-        b.add(hn::LoadU(df, x + i + kF));
+    for (; i + kBlock <= n; i += kBlock) {
+        VI low0 = a.minKey;
+        VI low1 = b.minKey;
+        VI high0 = a.maxKey;
+        VI high1 = b.maxKey;
+        for (I k = 0; k < kBlock; k += static_cast<I>(2 * kF)) {
+            prefetchAhead(x, i + k, n, static_cast<I>(2 * kF));
+            const VI key0 = orderedKeys(hn::LoadU(df, x + i + k));
+            const VI key1 = orderedKeys(hn::LoadU(df, x + i + k + static_cast<I>(kF)));
+            low0 = hn::Min(low0, key0);
+            high0 = hn::Max(high0, key0);
+            low1 = hn::Min(low1, key1);
+            high1 = hn::Max(high1, key1);
+        }
+        const VI lowest = hn::Min(low0, low1);
+        const VI highest = hn::Max(high0, high1);
+        if (hn::AllTrue(di, hn::And(hn::Gt(lowest, negativeInfinity), hn::Lt(highest, positiveInfinity)))) {
+            a.minKey = lowest;
+            a.maxKey = highest;
+            a.finite += kBlock;
+            continue;
+        }
+        for (I k = 0; k < kBlock; k += static_cast<I>(kF))
+            a.add(hn::LoadU(df, x + i + k));
     }
     for (; i + static_cast<I>(kF) <= n; i += static_cast<I>(kF))
         a.add(hn::LoadU(df, x + i));
