@@ -139,8 +139,34 @@ I planGroups(const Shape& shape, const Granularity& granularity, FakeQuantPlan& 
     return 1;
 }
 
+/// Float bits of the smallest positive scale whose reciprocal 1.0f / scale is finite (a subnormal).
+std::uint32_t smallestScaleBits()
+{
+    static const std::uint32_t bits = [] {
+        std::uint32_t low = 1; // 1 / 2^-149 overflows
+        std::uint32_t high = 0x00800000u; // 1 / FLT_MIN is finite
+        while (high - low > 1) {
+            const std::uint32_t middle = low + (high - low) / 2;
+            (isFiniteFloat(1.0f / detail::bitsFloat(middle)) ? high : low) = middle;
+        }
+        return high;
+    }();
+    return bits;
+}
+
+/// The parameters of group g from validated scales and zero points (none: symmetric).
+GroupParams givenGroup(const FakeQuantPlan& plan, std::span<const float> scales,
+    std::span<const std::int32_t> zeroPoints, std::size_t g)
+{
+    const std::int32_t zeroPoint = zeroPoints.empty() ? 0 : zeroPoints[g];
+    return {scales[g], 1.0f / scales[g], zeroPoint, static_cast<float>(plan.qmin - zeroPoint),
+        static_cast<float>(plan.qmax - zeroPoint)};
+}
+
+/// A validated plan. With `materialize` false its groups are left out, to be made chunk by chunk from the
+/// same scales and zero points (prepareChunkGroups): a fine-grained scheme has hundreds of thousands.
 FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const Scheme& scheme,
-    std::span<const float> scales, std::span<const std::int32_t> zeroPoints)
+    std::span<const float> scales, std::span<const std::int32_t> zeroPoints, bool materialize = true)
 {
     if (const std::string reason = fakeQuantErrorUnsupported(scheme, shape); !reason.empty())
         throw Error("fakeQuantError: " + reason);
@@ -181,28 +207,50 @@ FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const 
             + (affine ? std::to_string(groupCount) + " zero points" : std::string("no zero points"))
             + ", got " + std::to_string(zeroPoints.size()));
 
-    plan.groups.resize(scales.size());
-    // Minifloats and tables have one largest element for every group; integers depend on the zero point.
-    const float sharedLargest
-        = plan.kind == ElementKind::Integer ? 0.0f : largestElement(plan, GroupParams {});
-    for (std::size_t g = 0; g < scales.size(); ++g) {
-        GroupParams& p = plan.groups[g];
-        p.scale = scales[g];
-        p.inverse = 1.0f / p.scale;
-        if (!(p.scale > 0) || !isFiniteFloat(p.scale) || !isFiniteFloat(p.inverse))
-            throw Error("fakeQuantError: scale " + std::to_string(g) + " (" + std::to_string(p.scale)
-                + ") is not a positive float with a finite reciprocal");
-        if (affine) {
-            p.zeroPoint = zeroPoints[g];
-            if (p.zeroPoint < plan.qmin || p.zeroPoint > plan.qmax)
+    // Checked in branch-free passes over the inputs, then written once: a fine-grained scheme has hundreds of
+    // thousands of groups.
+    const std::size_t groups = scales.size();
+    const std::uint32_t smallestScale = smallestScaleBits();
+    std::uint32_t badScales = 0;
+    std::uint32_t largestScale = 0;
+    for (std::size_t g = 0; g < groups; ++g) {
+        const std::uint32_t bits = detail::floatBits(scales[g]);
+        badScales |= static_cast<std::uint32_t>(bits - smallestScale > 0x7F7FFFFFu - smallestScale);
+        largestScale = std::max(largestScale, bits);
+    }
+    if (badScales)
+        for (std::size_t g = 0; g < groups; ++g)
+            if (const std::uint32_t bits = detail::floatBits(scales[g]);
+                bits - smallestScale > 0x7F7FFFFFu - smallestScale)
+                throw Error("fakeQuantError: scale " + std::to_string(g) + " (" + std::to_string(scales[g])
+                    + ") is not a positive float with a finite reciprocal");
+    std::int32_t badZeroPoints = 0;
+    if (affine)
+        for (std::size_t g = 0; g < groups; ++g)
+            badZeroPoints
+                |= static_cast<std::int32_t>(zeroPoints[g] < plan.qmin) | (zeroPoints[g] > plan.qmax);
+    if (badZeroPoints)
+        for (std::size_t g = 0; g < groups; ++g)
+            if (zeroPoints[g] < plan.qmin || zeroPoints[g] > plan.qmax)
                 throw Error("fakeQuantError: zero point " + std::to_string(g) + " ("
-                    + std::to_string(p.zeroPoint) + ") is outside [" + std::to_string(plan.qmin) + ", "
+                    + std::to_string(zeroPoints[g]) + ") is outside [" + std::to_string(plan.qmin) + ", "
                     + std::to_string(plan.qmax) + "]");
-        }
-        p.low = static_cast<float>(plan.qmin - p.zeroPoint);
-        p.high = static_cast<float>(plan.qmax - p.zeroPoint);
-        const float largest = plan.kind == ElementKind::Integer ? largestElement(plan, p) : sharedLargest;
-        plan.reconstructionFinite = plan.reconstructionFinite && isFiniteFloat(largest * p.scale);
+    // x̂ stays finite when the largest element times the scale does: one product for minifloats, tables and
+    // symmetric integers, one per group where the zero point moves the integer range.
+    if (affine) {
+        bool finite = true;
+        for (std::size_t g = 0; g < groups; ++g)
+            finite &= std::fabs(largestElement(plan, givenGroup(plan, scales, zeroPoints, g)) * scales[g])
+                <= FLT_MAX;
+        plan.reconstructionFinite = finite;
+    } else if (groups > 0) {
+        plan.reconstructionFinite = isFiniteFloat(
+            largestElement(plan, givenGroup(plan, scales, {}, 0)) * detail::bitsFloat(largestScale));
+    }
+    if (materialize) {
+        plan.groups.reserve(groups);
+        for (std::size_t g = 0; g < groups; ++g)
+            plan.groups.push_back(givenGroup(plan, scales, zeroPoints, g));
     }
     return plan;
 }
@@ -296,6 +344,29 @@ void prepareChunkBlocks(const CpuKernels& kernels, const ChunkBlockScales& block
     local.reconstructionFinite = finite;
 }
 
+/// Scales and zero points given per group (fakeQuantError), made into the plan's groups chunk by chunk.
+struct ChunkGivenGroups {
+    std::span<const float> scales;
+    std::span<const std::int32_t> zeroPoints;
+};
+
+/// Gives `local` (a copy of a plan made without its groups) the parameters of the groups that hold the
+/// elements [begin, end).
+void prepareChunkGroups(const ChunkGivenGroups& given, I begin, I end, FakeQuantPlan& local)
+{
+    // Rows revisit the groups of their 2-D block row: from the first group of the first row to the last of
+    // the last row.
+    const bool rows = local.pattern == GroupPattern::Row;
+    const I first = rows ? local.rowBase(begin / local.rowLength) : GroupCursor(local, begin).group;
+    const I last = rows ? local.rowBase((end - 1) / local.rowLength) + local.perRow
+                        : GroupCursor(local, end - 1).group + 1;
+    local.groups.resize(static_cast<std::size_t>(last - first));
+    local.groupBase = first;
+    GroupParams* groups = local.groups.data();
+    for (I g = first; g < last; ++g)
+        groups[g - first] = givenGroup(local, given.scales, given.zeroPoints, static_cast<std::size_t>(g));
+}
+
 /// The sums of chunk `c` of a validated plan on a CPU backend, summed again in double where its float runs
 /// may have lost accuracy (needsDoubleSums).
 ChunkErrorSums chunkSums(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, I c)
@@ -309,24 +380,28 @@ ChunkErrorSums chunkSums(const CpuKernels& kernels, const FakeQuantPlan& plan, c
 }
 
 /// The chunk sums of a validated plan on a CPU backend, each chunk summed again in double where its float
-/// runs may have lost accuracy (needsDoubleSums), merged in kernels.h's order. With `blocks`, the plan's
-/// groups are derived per chunk (prepareChunkBlocks) instead of given.
+/// runs may have lost accuracy (needsDoubleSums), merged in kernels.h's order. With `blocks` or `given`, the
+/// plan's groups are made per chunk (prepareChunkBlocks, prepareChunkGroups) instead of held whole.
 ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, int threads,
-    const ChunkBlockScales* blocks = nullptr)
+    const ChunkBlockScales* blocks = nullptr, const ChunkGivenGroups* given = nullptr)
 {
     const I chunks = chunkCount(plan.elementCount);
     std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunks));
+    const bool perChunkGroups = blocks || given;
     forEachThreadRange(chunks, kernelThreads(threads), [&](int, I first, I last) {
         FakeQuantPlan local;
         std::vector<MinMaxResult> absmax;
-        if (blocks && first < last)
+        if (perChunkGroups && first < last)
             local = plan;
         for (I c = first; c < last; ++c) {
             const I begin = c * kKernelChunk;
             const I end = std::min(plan.elementCount, begin + kKernelChunk);
             if (blocks)
                 prepareChunkBlocks(kernels, *blocks, values, begin, end, absmax, local);
-            perChunk[static_cast<std::size_t>(c)] = chunkSums(kernels, blocks ? local : plan, values, c);
+            else if (given)
+                prepareChunkGroups(*given, begin, end, local);
+            perChunk[static_cast<std::size_t>(c)]
+                = chunkSums(kernels, perChunkGroups ? local : plan, values, c);
         }
     });
     return mergeChunks(perChunk);
@@ -649,7 +724,9 @@ ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const S
     const Scheme& scheme, std::span<const float> scales, std::span<const std::int32_t> zeroPoints,
     int threads)
 {
-    const FakeQuantPlan plan = makePlan(values, shape, scheme, scales, zeroPoints);
+    // Groups smaller than a chunk are made chunk by chunk, in cache.
+    const bool fineGrained = static_cast<I>(scales.size()) > chunkCount(shapeElementCount(shape));
+    const FakeQuantPlan plan = makePlan(values, shape, scheme, scales, zeroPoints, !fineGrained);
     if (backend == Backend::Cuda) {
 #if defined(QS_HAVE_CUDA)
         if (!backendAvailable(backend))
@@ -659,7 +736,9 @@ ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const S
         throwUnavailable(backend);
 #endif
     }
-    return runFakeQuant(cpuKernels(backend), plan, values.data(), threads);
+    const ChunkGivenGroups given {scales, zeroPoints};
+    return runFakeQuant(
+        cpuKernels(backend), plan, values.data(), threads, nullptr, fineGrained ? &given : nullptr);
 }
 
 std::string blockFakeQuantErrorUnsupported(const Scheme& scheme)
