@@ -29,10 +29,11 @@
 //     sum at the end of each run; the 16 lane sums added in lane order; a chunk whose float sums fail
 //     floatRunsInaccurate (kernels/float_run_accuracy.h) added again in double by the same threads (both
 //     halves of the warp join the shuffles, one adds); the chunk totals added in chunk order within spans
-//     of kKernelSpan (64) chunks by one thread per span, the span totals in span order by one thread per
-//     sum. Every float and double operation is an explicit round-to-nearest intrinsic, so nvcc contracts
-//     nothing into an FMA. The total runs in one extra block of the chunk kernel while the other blocks
-//     still produce chunks, waiting on a per-chunk ready flag written after a fence.
+//     of kKernelSpan (64) chunks, the span totals in span order. Every float and double operation is an
+//     explicit round-to-nearest intrinsic (the products of the float partials __fmaf_rn, as kernels.h
+//     says), so nvcc contracts nothing on its own. The warp that completes a span (counted with an atomic
+//     after a fence) adds its chunk totals, and the warp that completes the last span adds the span totals:
+//     the total is ready when the last chunk is.
 //
 // Supported schemes (cudaSupportsScheme): blockFormat None; integer formats of 2-16 bits in every RangeMode,
 // both element roundings and both ScaleArithmetic; minifloats that qs::quantize rounds on the float bits

@@ -109,8 +109,8 @@ bool hostRoundingMatches()
     return true;
 }
 
-/// The overlapped and the two-pass chunk-order totals against the emulation, on a tensor of many chunks
-/// (the overlapped consumer then really waits for producers).
+/// The overlapped and the two-pass chunk-order totals against the emulation, on a tensor of many chunks and
+/// spans (the spans then complete in whatever order the warps finish).
 std::string checkTotalModes()
 {
     using namespace qs;
