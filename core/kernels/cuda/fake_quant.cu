@@ -406,14 +406,17 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             finite = finite && finiteBits(__float_as_uint(v[j]));
         float y[kBatch];
         bool clipped[kBatch];
-        if (cursor.spans(args, first, first + (kBatch - 1) * kLanes) && finite) {
-            const GroupValues p = cursor.values;
+        // A batch of finite x: the finite arithmetic, with each pair's group values from `groupOf`.
+        const auto finiteBatch = [&](auto groupOf) {
 #pragma unroll
             for (int j = 0; j < kBatch; j += 2) {
+                // In element order: the cursor only moves forward.
+                const GroupValues p0 = groupOf(j);
+                const GroupValues p1 = groupOf(j + 1);
                 float pair[2];
                 bool pairClipped[2];
                 fakeQuantPair<Kind, Divide, TiesAway, true>(
-                    v[j], v[j + 1], p, p, args.grid, pair, pairClipped);
+                    v[j], v[j + 1], p0, p1, args.grid, pair, pairClipped);
                 y[j] = pair[0];
                 y[j + 1] = pair[1];
                 clipped[j] = pairClipped[0];
@@ -423,6 +426,13 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             for (int j = 0; j < kBatch; ++j)
                 acc.addFinite(v[j], y[j], clipped[j]);
             acc.count += kBatch;
+        };
+        if (finite && cursor.spans(args, first, first + (kBatch - 1) * kLanes)) {
+            const GroupValues p = cursor.values;
+            finiteBatch([&](int) { return p; });
+        } else if (finite) {
+            // Groups shorter than the batch's span of 8 · 16 elements: the values of each element's group.
+            finiteBatch([&](int j) { return cursor.at(args, first + j * kLanes); });
         } else {
             for (int j = 0; j < kBatch; j += 2) {
                 const GroupValues p0 = cursor.at(args, first + j * kLanes);
