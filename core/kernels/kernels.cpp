@@ -870,6 +870,27 @@ void appendFiniteMagnitudes(
             out[used++] = std::fabs(x[k]);
 }
 
+/// The first band boundary at or after element i (ternaryFakeQuantError's bands: a group for Single and
+/// Channel, the rows of one block row for Row); elementCount when there is none.
+I bandStart(const FakeQuantPlan& plan, I i)
+{
+    switch (plan.pattern) {
+    case GroupPattern::Single:
+        return i == 0 ? 0 : plan.elementCount;
+    case GroupPattern::Channel:
+        return std::min(plan.elementCount, (i + plan.inner - 1) / plan.inner * plan.inner);
+    case GroupPattern::Row: {
+        I row = (i + plan.rowLength - 1) / plan.rowLength;
+        const I local = row % plan.matrixRows;
+        if (local % plan.blockHeight != 0)
+            row = std::min(row - local + (local / plan.blockHeight + 1) * plan.blockHeight,
+                row - local + plan.matrixRows);
+        return std::min(plan.elementCount, row * plan.rowLength);
+    }
+    }
+    return plan.elementCount;
+}
+
 } // namespace
 
 std::string ternaryFakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape)
@@ -903,35 +924,84 @@ ErrorSums ternaryFakeQuantError(
     // The quantizer's BitNet scales (quantizer.h): per group, torch's CPU mean of the finite |x| in memory
     // order. Groups are visited in bands that no later element returns to (one group, a channel, the groups
     // of one row, or the blocks of one block row), so only one band's values are held at a time.
-    std::vector<std::vector<float>> band;
-    std::vector<std::size_t> used; ///< how many values of each band vector belong to its group
-    I bandBase = 0;
-    bool finiteScales = true;
-    const auto flush = [&] {
-        for (std::size_t j = 0; j < band.size(); ++j) {
-            band[j].resize(used[j]);
-            used[j] = 0;
-            const float meanAbs = band[j].empty() ? 0.0f : blockformat::torchCpuMean(band[j]);
-            const float s = 1.0f / std::max(meanAbs, 1e-5f);
-            float stored = 1.0f / s;
-            if (scheme.scaleFormat == ScaleFormat::E8M0)
-                stored = detail::e8m0Scale(std::min(stored, FLT_MAX), 1.0, 0, scheme.e8m0Rounding);
-            else if (scheme.scaleFormat != ScaleFormat::F32)
-                stored = detail::roundScale(stored, scheme.scaleFormat);
-            GroupParams& p = plan.groups[static_cast<std::size_t>(bandBase) + j];
-            p.inverse = scheme.scaleFormat == ScaleFormat::F32 ? s : 1.0f / stored;
-            p.scale = stored;
-            p.low = -1;
-            p.high = 1;
-            finiteScales = finiteScales && isFiniteFloat(p.scale);
-        }
+    const auto bandBaseOf = [&](const GroupCursor& cursor, I i) {
+        return plan.pattern == GroupPattern::Row ? plan.rowBase(i / plan.rowLength) : cursor.group;
     };
-    // On one thread, each chunk whose groups all have their scales runs at once, while its values are still
-    // in cache; the chunk sums do not depend on when a chunk runs.
+    const auto setScale = [&](std::size_t g, std::vector<float>& magnitudes) {
+        const float meanAbs = magnitudes.empty() ? 0.0f : blockformat::torchCpuMean(magnitudes);
+        const float s = 1.0f / std::max(meanAbs, 1e-5f);
+        float stored = 1.0f / s;
+        if (scheme.scaleFormat == ScaleFormat::E8M0)
+            stored = detail::e8m0Scale(std::min(stored, FLT_MAX), 1.0, 0, scheme.e8m0Rounding);
+        else if (scheme.scaleFormat != ScaleFormat::F32)
+            stored = detail::roundScale(stored, scheme.scaleFormat);
+        GroupParams& p = plan.groups[g];
+        p.inverse = scheme.scaleFormat == ScaleFormat::F32 ? s : 1.0f / stored;
+        p.scale = stored;
+        p.low = -1;
+        p.high = 1;
+        return isFiniteFloat(p.scale);
+    };
+    // The scales of the bands that hold the elements [from, to) (band boundaries); `bandDone(i, finite)`
+    // after each band that ends before element i, with whether the scales so far are finite. Returns whether
+    // they all are.
+    const auto scaleBands = [&](I from, I to, const auto& bandDone) {
+        bool finite = true;
+        if (from >= to)
+            return finite;
+        GroupCursor cursor(plan, from);
+        std::vector<std::vector<float>> band(
+            plan.pattern == GroupPattern::Row ? static_cast<std::size_t>(plan.perRow) : 1);
+        std::vector<std::size_t> used(
+            band.size(), 0); ///< how many values of each band vector are its group's
+        I bandBase = bandBaseOf(cursor, from);
+        const auto flush = [&] {
+            for (std::size_t j = 0; j < band.size(); ++j) {
+                band[j].resize(used[j]);
+                used[j] = 0;
+                finite = setScale(static_cast<std::size_t>(bandBase) + j, band[j]) && finite;
+            }
+        };
+        for (I i = from; i < to;) {
+            while (i >= cursor.end)
+                cursor.advance();
+            const I base = bandBaseOf(cursor, i);
+            if (base != bandBase) {
+                flush();
+                bandBase = base;
+                bandDone(i, finite);
+            }
+            const auto slot = static_cast<std::size_t>(cursor.group - base);
+            appendFiniteMagnitudes(values.data() + i, cursor.end - i, values.data() + plan.elementCount - 1,
+                band[slot], used[slot]);
+            i = cursor.end;
+        }
+        flush();
+        return finite;
+    };
     const CpuKernels& kernels = cpuKernels(backend);
     const I chunks = chunkCount(plan.elementCount);
-    const bool interleaved = std::min<I>(kernelThreads(threads), chunks) <= 1;
-    std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(interleaved ? chunks : 0));
+    const int threadCount = static_cast<int>(std::min<I>(kernelThreads(threads), chunks));
+    if (threadCount > 1) {
+        // Each thread takes whole bands (channels, or block rows of rows), then the chunks run on all
+        // threads.
+        std::vector<I> cuts {0};
+        for (int t = 1; t < threadCount; ++t)
+            cuts.push_back(std::max(cuts.back(), bandStart(plan, plan.elementCount * t / threadCount)));
+        cuts.push_back(plan.elementCount);
+        std::vector<char> finite(static_cast<std::size_t>(threadCount), 1);
+        forEachThreadRange(threadCount, threadCount, [&](int, I first, I last) {
+            for (I t = first; t < last; ++t)
+                finite[static_cast<std::size_t>(t)] = scaleBands(
+                    cuts[static_cast<std::size_t>(t)], cuts[static_cast<std::size_t>(t) + 1], [](I, bool) {});
+        });
+        plan.reconstructionFinite = std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
+        return runFakeQuant(kernels, plan, values.data(), threads);
+    }
+    // On one thread, each chunk whose groups all have their scales runs at once, while its values are still
+    // in cache; the chunk sums do not depend on when a chunk runs.
+    std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunks));
+    bool finiteScales = true;
     I nextChunk = 0;
     const auto runReadyChunks = [&](I ready) {
         plan.reconstructionFinite = finiteScales;
@@ -940,32 +1010,10 @@ ErrorSums ternaryFakeQuantError(
             perChunk[static_cast<std::size_t>(nextChunk)]
                 = chunkSums(kernels, plan, values.data(), nextChunk);
     };
-    if (plan.elementCount > 0) {
-        GroupCursor cursor(plan, 0);
-        band.resize(plan.pattern == GroupPattern::Row ? static_cast<std::size_t>(plan.perRow) : 1);
-        used.assign(band.size(), 0);
-        for (I i = 0; i < plan.elementCount;) {
-            while (i >= cursor.end)
-                cursor.advance();
-            const I base
-                = plan.pattern == GroupPattern::Row ? plan.rowBase(i / plan.rowLength) : cursor.group;
-            if (base != bandBase) {
-                flush();
-                bandBase = base;
-                if (interleaved)
-                    runReadyChunks(i);
-            }
-            const auto slot = static_cast<std::size_t>(cursor.group - base);
-            appendFiniteMagnitudes(values.data() + i, cursor.end - i, values.data() + plan.elementCount - 1,
-                band[slot], used[slot]);
-            i = cursor.end;
-        }
-        flush();
-    }
-    if (!interleaved) {
-        plan.reconstructionFinite = finiteScales;
-        return runFakeQuant(kernels, plan, values.data(), threads);
-    }
+    finiteScales = scaleBands(0, plan.elementCount, [&](I i, bool finiteSoFar) {
+        finiteScales = finiteSoFar;
+        runReadyChunks(i);
+    });
     runReadyChunks(plan.elementCount);
     return mergeChunks(perChunk);
 }
