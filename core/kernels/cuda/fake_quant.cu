@@ -575,10 +575,18 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
     }
 }
 
-bool isHardwareE4M3(const NumberFormat& format, const MinifloatSpec& spec)
+/// The element kind of a minifloat that qs::quantize rounds on the float bits: the hardware FP8 conversion
+/// where it gives the same codes (ties to even, saturated to the format's own largest value), otherwise the
+/// bit rounding.
+ElementKind minifloatKind(const NumberFormat& format, const MinifloatSpec& spec)
 {
-    return spec == MinifloatSpec {4, 3, 7, MinifloatSpecials::NanOnlyFn}
-    && format.minifloat.rounding == Rounding::NearestEven && formatMaxFinite(format) == 448.0;
+    if (format.minifloat.rounding != Rounding::NearestEven)
+        return ElementKind::Minifloat;
+    if (spec == MinifloatSpec {4, 3, 7, MinifloatSpecials::NanOnlyFn} && formatMaxFinite(format) == 448.0)
+        return ElementKind::E4M3Hardware;
+    if (spec == MinifloatSpec {5, 2, 15, MinifloatSpecials::Ieee} && formatMaxFinite(format) == 57344.0)
+        return ElementKind::E5M2Hardware;
+    return ElementKind::Minifloat;
 }
 
 /// The integer grid of quantizer.cpp's elementGrid: narrow symmetric signed [-qmax, qmax], otherwise the
@@ -684,7 +692,7 @@ bool supportedScheme(const Scheme& scheme, ElementKind* kind)
             const double maxFinite = formatMaxFinite(format);
             if (!(maxFinite > 0) || !std::isfinite(maxFinite))
                 return false;
-            *kind = isHardwareE4M3(format, *minifloat) ? ElementKind::E4M3Hardware : ElementKind::Minifloat;
+            *kind = minifloatKind(format, *minifloat);
             return true;
         }
         *kind = ElementKind::Table;
@@ -821,6 +829,9 @@ void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* 
         break;
     case ElementKind::E4M3Hardware:
         launchChunks<ElementKind::E4M3Hardware>(x, n, plan, to, grid, stream);
+        break;
+    case ElementKind::E5M2Hardware:
+        launchChunks<ElementKind::E5M2Hardware>(x, n, plan, to, grid, stream);
         break;
     case ElementKind::Table:
         launchChunks<ElementKind::Table>(x, n, plan, to, grid, stream);

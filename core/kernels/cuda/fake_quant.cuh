@@ -21,6 +21,7 @@ enum class ElementKind {
     Integer,
     Minifloat, ///< bit rounding of quant/scale_rounding.h's MinifloatRounder
     E4M3Hardware, ///< FP8 E4M3, ties to even: cvt.rn.satfinite for finite values (sm_89 and later)
+    E5M2Hardware, ///< FP8 E5M2, ties to even, saturating: cvt.rn.satfinite likewise
     Table, ///< lookup formats: the code regions of the format's encoder (as the quantizer's table kernel)
 };
 
@@ -115,9 +116,34 @@ __device__ inline void e4m3Pair(float v0, float v1, const ElementGrid& grid, flo
 #endif
 }
 
-/// x̂ of one element with a finite x, and whether it clipped, exactly as quantizePass (`Kind` is not
-/// E4M3Hardware, see fakeQuantPair). ±Inf and NaN x go through the same arithmetic harmlessly; the callers
-/// replace their results (fakeQuantElement).
+/// FP8 E5M2 of two finite-or-infinite floats, ties to even, saturated to ±57344 (cvt.rn.satfinite), decoded
+/// back to float as e4m3Pair does: the 7 magnitude bits under a float exponent, rebiased by 2^112.
+__device__ inline void e5m2Pair(float v0, float v1, const ElementGrid& grid, float& u0, float& u1)
+{
+#if __CUDA_ARCH__ >= 890
+    (void)grid;
+    unsigned short pair;
+    asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(v1), "f"(v0));
+    const auto decode = [](unsigned code) {
+        const float magnitude = __fmul_rn(__uint_as_float((code & 0x7Fu) << 21), 0x1p112f);
+        return __uint_as_float(__float_as_uint(magnitude) | ((code & 0x80u) << 24));
+    };
+    u0 = decode(pair & 0xFFu);
+    u1 = decode(pair >> 8);
+#else
+    const auto round = [&](float v) {
+        const std::uint32_t bits = __float_as_uint(v);
+        const std::uint32_t rounded = roundMinifloatBits(bits & 0x7FFFFFFFu, 2, 15, false);
+        return __uint_as_float((rounded > grid.maxBits ? grid.maxBits : rounded) | (bits & 0x80000000u));
+    };
+    u0 = round(v0);
+    u1 = round(v1);
+#endif
+}
+
+/// x̂ of one element with a finite x, and whether it clipped, exactly as quantizePass (`Kind` is not a
+/// hardware FP8 kind, see fakeQuantPair). ±Inf and NaN x go through the same arithmetic harmlessly; the
+/// callers replace their results (fakeQuantElement).
 template<ElementKind Kind, bool Divide, bool TiesAway>
 __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const ElementGrid& grid, bool& clipped)
 {
@@ -179,14 +205,15 @@ __device__ inline float fakeQuantElement(
         return __fmul_rn(grid.nonFiniteUnits[(x != x ? 0 : 2) + static_cast<int>(xBits >> 31)], p.scale);
 }
 
-/// fakeQuantElement (`Finite`: fakeQuantFinite) of two elements; E4M3Hardware converts both with one
+/// fakeQuantElement (`Finite`: fakeQuantFinite) of two elements. E4M3Hardware converts both with one
 /// cvt.rn.satfinite.e4m3x2.f32, and clipped is |v| > 464: 464 is the tie between 448 and 480, which goes
-/// to the even 448.
+/// to the even 448; E5M2Hardware with cvt.rn.satfinite.e5m2x2.f32, clipped |v| >= 61440: the tie between
+/// 57344 and 65536 goes to the even 65536, beyond the grid.
 template<ElementKind Kind, bool Divide, bool TiesAway, bool Finite>
 __device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, const GroupValues& p1,
     const ElementGrid& grid, float (&y)[2], bool (&clipped)[2])
 {
-    if constexpr (Kind != ElementKind::E4M3Hardware) {
+    if constexpr (Kind != ElementKind::E4M3Hardware && Kind != ElementKind::E5M2Hardware) {
         if constexpr (Finite) {
             y[0] = fakeQuantFinite<Kind, Divide, TiesAway>(x0, p0, grid, clipped[0]);
             y[1] = fakeQuantFinite<Kind, Divide, TiesAway>(x1, p1, grid, clipped[1]);
@@ -199,9 +226,15 @@ __device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, 
         const float v1 = Divide ? __fdiv_rn(x1, p1.scale) : __fmul_rn(x1, p1.inverse);
         float u0;
         float u1;
-        e4m3Pair(v0, v1, grid, u0, u1);
-        clipped[0] = fabsf(v0) > 464.0f;
-        clipped[1] = fabsf(v1) > 464.0f;
+        if constexpr (Kind == ElementKind::E4M3Hardware) {
+            e4m3Pair(v0, v1, grid, u0, u1);
+            clipped[0] = fabsf(v0) > 464.0f;
+            clipped[1] = fabsf(v1) > 464.0f;
+        } else {
+            e5m2Pair(v0, v1, grid, u0, u1);
+            clipped[0] = fabsf(v0) >= 61440.0f;
+            clipped[1] = fabsf(v1) >= 61440.0f;
+        }
         if constexpr (!Finite) {
             const auto policy = [&](float x, float unit, bool& clip) {
                 const std::uint32_t bits = __float_as_uint(x);

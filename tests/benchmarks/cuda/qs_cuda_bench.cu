@@ -33,9 +33,11 @@ namespace {
 
 using qs::cuda::ElementGrid;
 
-/// Counts the floats (all 2^32 bit patterns but NaN) whose hardware E4M3 result or clipped flag differs from
-/// the bit rounding of quant/scale_rounding.h; the smallest such pattern goes to *first.
-__global__ void compareE4M3(ElementGrid grid, unsigned long long* mismatches, unsigned* first)
+/// Counts the floats (all 2^32 bit patterns but NaN) whose hardware FP8 result (E4M3 or E5M2, as `E5M2`
+/// says) or clipped flag differs from the bit rounding of quant/scale_rounding.h saturated to the largest
+/// value; the smallest such pattern goes to *first.
+template<bool E5M2>
+__global__ void compareFp8(ElementGrid grid, unsigned long long* mismatches, unsigned* first)
 {
     const unsigned long long stride = 1ull * gridDim.x * blockDim.x;
     for (unsigned long long k = 1ull * blockIdx.x * blockDim.x + threadIdx.x; k < (1ull << 32); k += stride) {
@@ -43,41 +45,45 @@ __global__ void compareE4M3(ElementGrid grid, unsigned long long* mismatches, un
         if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
             continue;
         const float v = __uint_as_float(bits);
-        float hardware;
-        float unused;
-        qs::cuda::e4m3Pair(v, 0.0f, grid, hardware, unused);
-        const bool hardwareClipped = fabsf(v) > 464.0f;
-        std::uint32_t rounded = qs::cuda::roundMinifloatBits(bits & 0x7FFFFFFFu, 3, 7, false);
+        float y[2];
+        bool hardwareClipped[2];
+        constexpr auto kind
+            = E5M2 ? qs::cuda::ElementKind::E5M2Hardware : qs::cuda::ElementKind::E4M3Hardware;
+        const qs::cuda::GroupValues unit {1.0f, 1.0f, 0.0f};
+        qs::cuda::fakeQuantPair<kind, false, false, true>(v, 0.0f, unit, unit, grid, y, hardwareClipped);
+        std::uint32_t rounded
+            = qs::cuda::roundMinifloatBits(bits & 0x7FFFFFFFu, E5M2 ? 2 : 3, E5M2 ? 15 : 7, false);
         const bool softwareClipped = rounded > grid.maxBits;
         rounded = softwareClipped ? grid.maxBits : rounded;
         const float software = __uint_as_float(rounded | (bits & 0x80000000u));
-        if (__float_as_uint(hardware) != __float_as_uint(software) || hardwareClipped != softwareClipped) {
+        if (__float_as_uint(y[0]) != __float_as_uint(software) || hardwareClipped[0] != softwareClipped) {
             atomicAdd(mismatches, 1ull);
             atomicMin(first, bits);
         }
     }
 }
 
-bool exhaustiveE4M3()
+/// compareFp8 over all 2^32 floats for one format.
+template<bool E5M2> bool exhaustiveFp8()
 {
     ElementGrid grid;
-    grid.maxBits = 0x43E00000u; // 448.0f
+    grid.maxBits = E5M2 ? 0x47600000u : 0x43E00000u; // 57344.0f, 448.0f
     unsigned long long* mismatches = nullptr;
     unsigned* first = nullptr;
     qs::cuda::check(cudaMalloc(&mismatches, sizeof(unsigned long long)), "cudaMalloc");
     qs::cuda::check(cudaMalloc(&first, sizeof(unsigned)), "cudaMalloc");
     qs::cuda::check(cudaMemset(mismatches, 0, sizeof(unsigned long long)), "cudaMemset");
     qs::cuda::check(cudaMemset(first, 0xFF, sizeof(unsigned)), "cudaMemset");
-    compareE4M3<<<4096, 256>>>(grid, mismatches, first);
-    qs::cuda::checkLaunch("compareE4M3");
+    compareFp8<E5M2><<<4096, 256>>>(grid, mismatches, first);
+    qs::cuda::checkLaunch("compareFp8");
     unsigned long long count = 0;
     unsigned bits = 0;
     qs::cuda::download(&count, mismatches, 1);
     qs::cuda::download(&bits, first, 1);
     cudaFree(mismatches);
     cudaFree(first);
-    std::printf("%s  E4M3 cvt.rn.satfinite vs bit rounding, all 2^32 floats but NaN: %llu mismatches",
-        count ? "FAIL" : "PASS", count);
+    std::printf("%s  %s cvt.rn.satfinite vs bit rounding, all 2^32 floats but NaN: %llu mismatches",
+        count ? "FAIL" : "PASS", E5M2 ? "E5M2" : "E4M3", count);
     if (count)
         std::printf(" (first bits 0x%08X)", bits);
     std::printf("\n");
@@ -308,7 +314,8 @@ int runChecks()
     ok &= report("overlapped and two-pass totals on 2^26 values", checkTotalModes());
     ok &= report("timing entry point", checkTiming());
     ok &= hostRoundingMatches();
-    ok &= exhaustiveE4M3();
+    ok &= exhaustiveFp8<false>();
+    ok &= exhaustiveFp8<true>();
     std::printf("%s\n", ok ? "ALL PASSED" : "SOME FAILED");
     return ok ? 0 : 1;
 }
