@@ -39,11 +39,13 @@
 // both element roundings and both ScaleArithmetic; minifloats that qs::quantize rounds on the float bits
 // (fp8_e4m3, fp8_e5m2, fp16, bf16, fp6, fp4, eXmY…); lookup formats of at most 256 codes (nf4, bnb_fp4,
 // iq4_nl, and minifloats outside the bit rounding), by the code regions of the format's encoder as the
-// quantizer's table kernel; every granularity. FP8 E4M3 with ties to even uses the hardware
-// cvt.rn.satfinite.e4m3x2.f32 for finite x: its result equals the quantizer's bit rounding, saturated to
-// ±448, for every float v = x/scale including ±Inf (checked for all 2^32 inputs by qs_cuda_bench --check),
-// and "clipped" is |v| > 464 (464 rounds to the even 448). Non-finite x never reach it: NaN and ±Inf take
-// the format's own encodeValue policy (e4m3fn: NaN), as in the quantizer, not satfinite's ±448.
+// quantizer's table kernel; every granularity. FP8 E4M3 and E5M2 with ties to even use the hardware
+// cvt.rn.satfinite.e4m3x2.f32 / .e5m2x2.f32 for finite x: the result equals the quantizer's bit rounding,
+// saturated to ±448 / ±57344, for every float v = x/scale including ±Inf (checked for all 2^32 inputs by
+// qs_cuda_bench --check), and "clipped" is |v| > 464 (464 rounds to the even 448) / |v| >= 61440 (61440
+// rounds to the even 65536, beyond the grid). Non-finite x never reach it: NaN and ±Inf take the format's
+// own encodeValue policy (e4m3fn: NaN; e5m2: NaN and ±Inf), as in the quantizer, not satfinite's largest
+// value.
 // Ternary/binary (BitNet) and block formats are not supported here (MX and NVFP4: cudaBlockFakeQuantError).
 //
 // `threads` arguments are the CPU backends' thread count; they are accepted, so that kernels.cpp calls
