@@ -44,8 +44,7 @@
 // saturated to ±448 / ±57344, for every float v = x/scale including ±Inf (checked for all 2^32 inputs by
 // qs_cuda_bench --check), and "clipped" is |v| > 464 (464 rounds to the even 448) / |v| >= 61440 (61440
 // rounds to the even 65536, beyond the grid). Non-finite x never reach it: NaN and ±Inf take the format's
-// own encodeValue policy (e4m3fn: NaN; e5m2: NaN and ±Inf), as in the quantizer, not satfinite's largest
-// value.
+// own encodeValue policy (e4m3fn: NaN), as in the quantizer, not satfinite's largest value.
 // Ternary/binary (BitNet) and block formats are not supported here (MX and NVFP4: cudaBlockFakeQuantError).
 //
 // `threads` arguments are the CPU backends' thread count; they are accepted, so that kernels.cpp calls
