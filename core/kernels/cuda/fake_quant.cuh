@@ -90,17 +90,26 @@ struct GroupValues {
     float zeroPoint;
 };
 
-/// FP8 E4M3 of two finite-or-infinite floats, ties to even, saturated to ±448 (cvt.rn.satfinite), decoded
-/// back to float: the code's 7 magnitude bits put under a float exponent give 2^(e-127)·1.m (or the
-/// subnormal 2^-126·0.m), which 2^120 rebiases exactly to E4M3's 2^(e-7)·1.m (2^-6·0.m).
-__device__ inline void e4m3Pair(float v0, float v1, const ElementGrid& grid, float& u0, float& u1)
+/// FP8 E4M3 or E5M2 (`Kind`) of two finite-or-infinite floats, ties to even, saturated to the largest value
+/// (±448, ±57344; cvt.rn.satfinite), decoded back to float: the code's 7 magnitude bits under a float
+/// exponent give 2^(e-127)·1.m (or the subnormal 2^-126·0.m), which 2^(127 - bias) rebiases exactly to the
+/// format's 2^(e-bias)·1.m (2^(1-bias)·0.m).
+template<ElementKind Kind>
+__device__ inline void fp8Pair(float v0, float v1, const ElementGrid& grid, float& u0, float& u1)
 {
+    constexpr bool e5m2 = Kind == ElementKind::E5M2Hardware;
+    constexpr int mantissaBits = e5m2 ? 2 : 3;
+    constexpr int bias = e5m2 ? 15 : 7;
 #if __CUDA_ARCH__ >= 890
     (void)grid;
     unsigned short pair;
-    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(v1), "f"(v0));
+    if constexpr (e5m2)
+        asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(v1), "f"(v0));
+    else
+        asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(v1), "f"(v0));
     const auto decode = [](unsigned code) {
-        const float magnitude = __fmul_rn(__uint_as_float((code & 0x7Fu) << 20), 0x1p120f);
+        const float rebias = __uint_as_float(static_cast<unsigned>(254 - bias) << 23); // 2^(127 - bias)
+        const float magnitude = __fmul_rn(__uint_as_float((code & 0x7Fu) << (23 - mantissaBits)), rebias);
         return __uint_as_float(__float_as_uint(magnitude) | ((code & 0x80u) << 24));
     };
     u0 = decode(pair & 0xFFu);
@@ -108,32 +117,7 @@ __device__ inline void e4m3Pair(float v0, float v1, const ElementGrid& grid, flo
 #else
     const auto round = [&](float v) {
         const std::uint32_t bits = __float_as_uint(v);
-        const std::uint32_t rounded = roundMinifloatBits(bits & 0x7FFFFFFFu, 3, 7, false);
-        return __uint_as_float((rounded > grid.maxBits ? grid.maxBits : rounded) | (bits & 0x80000000u));
-    };
-    u0 = round(v0);
-    u1 = round(v1);
-#endif
-}
-
-/// FP8 E5M2 of two finite-or-infinite floats, ties to even, saturated to ±57344 (cvt.rn.satfinite), decoded
-/// back to float as e4m3Pair does: the 7 magnitude bits under a float exponent, rebiased by 2^112.
-__device__ inline void e5m2Pair(float v0, float v1, const ElementGrid& grid, float& u0, float& u1)
-{
-#if __CUDA_ARCH__ >= 890
-    (void)grid;
-    unsigned short pair;
-    asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(v1), "f"(v0));
-    const auto decode = [](unsigned code) {
-        const float magnitude = __fmul_rn(__uint_as_float((code & 0x7Fu) << 21), 0x1p112f);
-        return __uint_as_float(__float_as_uint(magnitude) | ((code & 0x80u) << 24));
-    };
-    u0 = decode(pair & 0xFFu);
-    u1 = decode(pair >> 8);
-#else
-    const auto round = [&](float v) {
-        const std::uint32_t bits = __float_as_uint(v);
-        const std::uint32_t rounded = roundMinifloatBits(bits & 0x7FFFFFFFu, 2, 15, false);
+        const std::uint32_t rounded = roundMinifloatBits(bits & 0x7FFFFFFFu, mantissaBits, bias, false);
         return __uint_as_float((rounded > grid.maxBits ? grid.maxBits : rounded) | (bits & 0x80000000u));
     };
     u0 = round(v0);
@@ -226,12 +210,11 @@ __device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, 
         const float v1 = Divide ? __fdiv_rn(x1, p1.scale) : __fmul_rn(x1, p1.inverse);
         float u0;
         float u1;
+        fp8Pair<Kind>(v0, v1, grid, u0, u1);
         if constexpr (Kind == ElementKind::E4M3Hardware) {
-            e4m3Pair(v0, v1, grid, u0, u1);
             clipped[0] = fabsf(v0) > 464.0f;
             clipped[1] = fabsf(v1) > 464.0f;
         } else {
-            e5m2Pair(v0, v1, grid, u0, u1);
             clipped[0] = fabsf(v0) >= 61440.0f;
             clipped[1] = fabsf(v1) >= 61440.0f;
         }
