@@ -373,12 +373,7 @@ inline std::string checkRefusals()
 }
 
 /// One packed quantize/dequantize case.
-struct PackedCase {
-    std::string name;
-    Scheme scheme;
-    Shape shape;
-    std::vector<float> values;
-};
+using PackedCase = cudaref::SchemeCase;
 
 /// Ragged groups and blocks, an odd element count, all-zero rows, NaN/±Inf, subnormals, -0 and grid ties.
 inline std::vector<PackedCase> packedCases()

@@ -265,13 +265,17 @@ inline std::vector<float> blockCaseValues(const Shape& shape, int variant)
     return values;
 }
 
-/// One blockFakeQuantError case.
-struct BlockCase {
+/// One case of a scheme on a tensor: its name, the scheme, the shape and the values (the block cases here,
+/// the packed cases of cuda_checks.h).
+struct SchemeCase {
     std::string name;
     Scheme scheme;
     Shape shape;
     std::vector<float> values;
 };
+
+/// One blockFakeQuantError case.
+using BlockCase = SchemeCase;
 
 /// Every fused block format with every E8M0 and element rounding, odd block sizes, ragged last blocks,
 /// all-zero blocks, NaN/±Inf blocks, subnormals, grid ties and a huge value that underflows its block.
