@@ -117,6 +117,21 @@ __host__ __device__ inline bool finiteBits(std::uint32_t bits)
     return (bits & 0x7F800000u) != 0x7F800000u;
 }
 
+// ---- 2-D blocks ----
+
+/// Group of element i (flat index) under 2-D blocks of `height` rows × `width` columns over matrices of
+/// rows × cols (the last two axes; blocks ragged at the matrix edges), in qs::groupLayout's order: row-major
+/// over (matrix, block row, block column). With m = i / (rows · cols), r = (i mod rows · cols) / cols and
+/// c = i mod cols: (m · blockRows + r / height) · blocksPerRow + c / width.
+__host__ __device__ inline I blockGroup(I i, I rows, I cols, I height, I width, I blockRows, I blocksPerRow)
+{
+    const I matrix = rows * cols;
+    const I m = i / matrix;
+    const I rest = i - m * matrix;
+    const I r = rest / cols;
+    return (m * blockRows + r / height) * blocksPerRow + (rest - r * cols) / width;
+}
+
 // ---- Unsigned 32-bit division by an invariant divisor (Granlund-Montgomery, round-up multiplier) ----
 
 /// n / d for every uint32 n as (mulhi(n, magic) + n) >> shift, exact for 1 <= d < 2^32.

@@ -315,13 +315,8 @@ struct GroupIndexer {
             const I k = rest / inner;
             return (o * inner + (rest - k * inner)) * perLine + k / size;
         }
-        case Layout::Block: {
-            const I line = length * inner;
-            const I o = i / line;
-            const I rest = i - o * line;
-            const I r = rest / inner;
-            return (o * lineBlocks + r / size) * perLine + (rest - r * inner) / cols;
-        }
+        case Layout::Block:
+            return blockGroup(i, length, inner, size, cols, lineBlocks, perLine);
         }
         return 0;
     }

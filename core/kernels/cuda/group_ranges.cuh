@@ -39,13 +39,8 @@ struct Groups {
             const I line = i / length;
             return line * perLine + (i - line * length) / size;
         }
-        case Pattern::Block: {
-            const I matrix = rows * inner;
-            const I m = i / matrix;
-            const I rest = i - m * matrix;
-            const I r = rest / inner;
-            return (m * blockRows + r / size) * perLine + (rest - r * inner) / cols;
-        }
+        case Pattern::Block:
+            return blockGroup(i, rows, inner, size, cols, blockRows, perLine);
         }
         return 0;
     }
