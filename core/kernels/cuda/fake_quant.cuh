@@ -133,21 +133,23 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
 {
     float v = Divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
     if constexpr (Kind == ElementKind::Integer) {
-        // clamp(v, qmin - zp - 1, qmax - zp + 1), round, + zp, clamp to [qmin, qmax], (q - zp)·scale.
+        // With L = qmin - zp and H = qmax - zp (integers, exact): clamp(v, L - 1, H + 1), round to r, clipped
+        // when v (clipBeforeRounding) or r lies outside [L, H], x̂ = clamp(r, L, H)·scale. This is
+        // (clamp(r + zp, qmin, qmax) - zp)·scale exactly: every value here is an integer below 2^17.
         constexpr float kMagic = 12582912.0f; // 1.5 * 2^23: v + kMagic has no fraction bits
-        const float low = __fsub_rn(__fsub_rn(grid.qminFloat, p.zeroPoint), 1.0f);
-        const float high = __fadd_rn(__fsub_rn(grid.qmaxFloat, p.zeroPoint), 1.0f);
-        const bool beyond = v < __fadd_rn(low, 1.0f) || __fsub_rn(high, 1.0f) < v;
-        v = v < low ? low : (high < v ? high : v);
+        const float low = __fsub_rn(grid.qminFloat, p.zeroPoint);
+        const float high = __fsub_rn(grid.qmaxFloat, p.zeroPoint);
+        const float unclamped = v;
+        v = fminf(fmaxf(v, __fsub_rn(low, 1.0f)), __fadd_rn(high, 1.0f));
         float rounded = __fsub_rn(__fadd_rn(v, kMagic), kMagic);
         if constexpr (TiesAway) {
             const float below = __fsub_rn(v, rounded);
             rounded = __fadd_rn(
                 rounded, (v > 0 && below == 0.5f) ? 1.0f : ((v < 0 && below == -0.5f) ? -1.0f : 0.0f));
         }
-        const float code = __fadd_rn(rounded, p.zeroPoint);
-        clipped = grid.clipBeforeRounding ? beyond : (code < grid.qminFloat || code > grid.qmaxFloat);
-        return __fmul_rn(__fsub_rn(fminf(fmaxf(code, grid.qminFloat), grid.qmaxFloat), p.zeroPoint), p.scale);
+        const float tested = grid.clipBeforeRounding ? unclamped : rounded;
+        clipped = tested < low || tested > high;
+        return __fmul_rn(fminf(fmaxf(rounded, low), high), p.scale);
     } else if constexpr (Kind == ElementKind::Table) {
         const std::int32_t key = signedKey(__float_as_uint(v));
         int low = 0;
