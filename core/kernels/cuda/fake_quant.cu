@@ -36,6 +36,7 @@ constexpr int kChunkBlocksPerSm = 3; ///< at most 80 registers per thread: 24 wa
 /// One lane of a chunk in the double order (kernels.h: the chunks needsDoubleSums sends back): its six sums
 /// (Σe², Σe, Σx², Σ|x|, Σx·x̂, Σx̂²) and the order-independent rest.
 struct DoubleLaneSums {
+    static constexpr bool kChecksRuns = false; ///< batches test each x for finiteness (processChunk)
     double sums[kSumCount] = {0, 0, 0, 0, 0, 0};
     double maxAbsError = 0;
     unsigned count = 0;
@@ -80,12 +81,32 @@ struct DoubleLaneSums {
 /// One lane of a chunk in the float-run order (kernels.h): float partials per run of kRunSteps elements of
 /// the lane, widened into double lane sums at the end of each run.
 struct RunLaneSums {
+    /// Batches take every x as finite; a run whose partial of x² is not finite (a NaN or ±Inf x, or an x²
+    /// beyond the float range) is dropped and done again element by element (processChunk).
+    static constexpr bool kChecksRuns = true;
     float runs[kSumCount] = {0, 0, 0, 0, 0, 0};
     double sums[kSumCount] = {0, 0, 0, 0, 0, 0};
     float maxAbsError = 0;
     unsigned count = 0;
     unsigned clipped = 0;
     unsigned nonFinite = 0;
+    // The order-independent tallies as they stood at the start of the current run.
+    float runStartMax = 0;
+    unsigned runStartCount = 0;
+    unsigned runStartClipped = 0;
+
+    __device__ bool runFinite() const { return finiteBits(__float_as_uint(runs[2])); }
+
+    /// Drops the current run: the tallies as they were at its start, the float partials back to +0.
+    __device__ void restartRun()
+    {
+        maxAbsError = runStartMax;
+        count = runStartCount;
+        clipped = runStartClipped;
+#pragma unroll
+        for (int s = 0; s < kSumCount; ++s)
+            runs[s] = 0;
+    }
 
     /// The terms of x and its x̂, exactly as the scalar backend's fakeQuantChunk.
     __device__ void add(float x, float y, bool wasClipped)
@@ -129,6 +150,9 @@ struct RunLaneSums {
             sums[s] = __dadd_rn(sums[s], static_cast<double>(runs[s]));
             runs[s] = 0;
         }
+        runStartMax = maxAbsError;
+        runStartCount = count;
+        runStartClipped = clipped;
     }
     __device__ double maxError() const
     {
@@ -367,8 +391,9 @@ __device__ void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, ChunkSums* 
 }
 
 /// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
-/// batches of kBatch loads. A batch of finite x inside one group (the usual case) takes the fast path
-/// without per-element checks; other batches and the last, partial chunk go element by element.
+/// batches of kBatch loads. A batch inside one group (the usual case) takes the fast path without
+/// per-element checks when its x are finite: RunLaneSums assumes so and redoes a run that shows otherwise,
+/// DoubleLaneSums tests each x. Other batches and the last, partial chunk go element by element.
 template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
 __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
     LaneSums& acc, float* __restrict__ out)
@@ -401,9 +426,11 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         for (int j = 0; j < kBatch; ++j)
             v[j] = __ldcs(x + first + j * kLanes);
         bool finite = args.reconstructionFinite;
+        if constexpr (!LaneSums::kChecksRuns) {
 #pragma unroll
-        for (int j = 0; j < kBatch; ++j)
-            finite = finite && finiteBits(__float_as_uint(v[j]));
+            for (int j = 0; j < kBatch; ++j)
+                finite = finite && finiteBits(__float_as_uint(v[j]));
+        }
         float y[kBatch];
         bool clipped[kBatch];
         // A batch of finite x: the finite arithmetic, with each pair's group values from `groupOf`.
@@ -454,8 +481,29 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             for (int j = 0; j < kBatch; ++j)
                 __stcs(out + first + j * kLanes, y[j]);
         }
-        if ((step + kBatch) % kRunSteps == 0)
+        if ((step + kBatch) % kRunSteps == 0) {
+            if constexpr (LaneSums::kChecksRuns) {
+                if (args.reconstructionFinite && !acc.runFinite()) {
+                    // The run's elements again, element by element with their own group cursor (the batch
+                    // cursor has moved on).
+                    acc.restartRun();
+                    GroupCursor<Pattern> again(args);
+                    for (I i = first + I(kBatch - kRunSteps) * kLanes; i <= first + I(kBatch - 1) * kLanes;
+                         i += kLanes) {
+                        const float xi = x[i];
+                        const GroupValues p = again.at(args, i);
+                        float pair[2];
+                        bool pairClipped[2];
+                        fakeQuantPair<Kind, Divide, TiesAway, false>(
+                            xi, 0.0f, p, p, args.grid, pair, pairClipped);
+                        if constexpr (Write)
+                            out[i] = pair[0];
+                        acc.add(xi, pair[0], pairClipped[0]);
+                    }
+                }
+            }
             acc.endRun();
+        }
     }
 }
 
