@@ -43,8 +43,9 @@
 // cvt.rn.satfinite.e4m3x2.f32 / .e5m2x2.f32 for finite x: the result equals the quantizer's bit rounding,
 // saturated to ±448 / ±57344, for every float v = x/scale including ±Inf (checked for all 2^32 inputs by
 // qs_cuda_bench --check), and "clipped" is |v| > 464 (464 rounds to the even 448) / |v| >= 61440 (61440
-// rounds to the even 65536, beyond the grid). Non-finite x never reach it: NaN and ±Inf take the format's
-// own encodeValue policy (e4m3fn: NaN), as in the quantizer, not satfinite's largest value.
+// rounds to the even 65536, beyond the grid). For non-finite x its result is never used: NaN and ±Inf take
+// the format's own encodeValue policy (e4m3fn: NaN), as in the quantizer, not satfinite's largest value (the
+// fused pass redoes element by element any run of a lane that met one).
 // Ternary/binary (BitNet) and block formats are not supported here (MX and NVFP4: cudaBlockFakeQuantError).
 //
 // `threads` arguments are the CPU backends' thread count; they are accepted, so that kernels.cpp calls
