@@ -952,8 +952,8 @@ ErrorSums ternaryFakeQuantError(
         GroupCursor cursor(plan, from);
         std::vector<std::vector<float>> band(
             plan.pattern == GroupPattern::Row ? static_cast<std::size_t>(plan.perRow) : 1);
-        std::vector<std::size_t> used(
-            band.size(), 0); ///< how many values of each band vector are its group's
+        // How many values of each band vector are its group's.
+        std::vector<std::size_t> used(band.size(), 0);
         I bandBase = bandBaseOf(cursor, from);
         const auto flush = [&] {
             for (std::size_t j = 0; j < band.size(); ++j) {

@@ -390,6 +390,22 @@ __device__ void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, ChunkSums* 
     }
 }
 
+/// Element i on its own, whatever x is (the non-finite policies included): x̂ written when `Write`, its terms
+/// added to `acc`. The cursor must not have passed i's group.
+template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
+__device__ inline void addElement(const float* __restrict__ x, I i, const FakeQuantArgs& args,
+    GroupCursor<Pattern>& cursor, LaneSums& acc, float* __restrict__ out)
+{
+    const float xi = x[i];
+    const GroupValues p = cursor.at(args, i);
+    float y[2];
+    bool clipped[2];
+    fakeQuantPair<Kind, Divide, TiesAway, false>(xi, 0.0f, p, p, args.grid, y, clipped);
+    if constexpr (Write)
+        out[i] = y[0];
+    acc.add(xi, y[0], clipped[0]);
+}
+
 /// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
 /// batches of kBatch loads. A batch inside one group (the usual case) takes the fast path without
 /// per-element checks when its x are finite: RunLaneSums assumes so and redoes a run that shows otherwise,
@@ -407,14 +423,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 acc.endRun();
                 steps = 1;
             }
-            const float xi = x[i];
-            const GroupValues p = cursor.at(args, i);
-            float y[2];
-            bool clipped[2];
-            fakeQuantPair<Kind, Divide, TiesAway, false>(xi, 0.0f, p, p, args.grid, y, clipped);
-            if constexpr (Write)
-                out[i] = y[0];
-            acc.add(xi, y[0], clipped[0]);
+            addElement<Kind, Pattern, Divide, Write, TiesAway>(x, i, args, cursor, acc, out);
         }
         acc.endRun();
         return;
@@ -489,17 +498,8 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                     acc.restartRun();
                     GroupCursor<Pattern> again(args);
                     for (I i = first + I(kBatch - kRunSteps) * kLanes; i <= first + I(kBatch - 1) * kLanes;
-                         i += kLanes) {
-                        const float xi = x[i];
-                        const GroupValues p = again.at(args, i);
-                        float pair[2];
-                        bool pairClipped[2];
-                        fakeQuantPair<Kind, Divide, TiesAway, false>(
-                            xi, 0.0f, p, p, args.grid, pair, pairClipped);
-                        if constexpr (Write)
-                            out[i] = pair[0];
-                        acc.add(xi, pair[0], pairClipped[0]);
-                    }
+                         i += kLanes)
+                        addElement<Kind, Pattern, Divide, Write, TiesAway>(x, i, args, again, acc, out);
                 }
             }
             acc.endRun();
