@@ -132,8 +132,8 @@ std::string checkTotalModes()
         const ErrorSums reference = cudaref::errorSums(values, expected, counts.clippedCount);
         const cuda::FakeQuantPlan plan
             = cuda::makeFakeQuantPlan(values, shape, scheme, q.scales, q.zeroPoints);
-        // The same values at a 16-byte aligned address and one float past it (the staged loads' 4-byte
-        // copies).
+        // The same values at a 16-byte aligned address and one float past it: the totals may not depend on
+        // the alignment of x.
         cuda::DeviceBuffer<float> x(n + 1);
         cuda::DeviceBuffer<cuda::ChunkSums> chunks(std::size_t(cuda::workspaceEntries(std::int64_t(n))));
         cuda::DeviceBuffer<cuda::ChunkSums> total(1);
