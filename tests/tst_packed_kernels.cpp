@@ -205,6 +205,16 @@ void checkPacked(const Tensor& tensor, const Scheme& scheme)
         QVERIFY2(packed.nonFiniteCount == q.nonFiniteCount, where + " non-finite");
         const std::vector<float> decoded = packedDequantize(backend, packed, tensor.shape, scheme, threads);
         QVERIFY2(sameBits(decoded, values), where + " dequantized " + firstDifference(decoded, values));
+        // Into a tensor left over from other work (every field stale) and into an output of stale values.
+        PackedTensor reused {{1, 2, 3}, {4.0f, 5.0f}, {6}, 7, 8};
+        packedQuantizeInto(backend, tensor.values(), tensor.shape, scheme, reused, threads);
+        QVERIFY2(reused.bytes == packed.bytes && sameScales(reused.scales, packed.scales)
+                && reused.zeroPoints == packed.zeroPoints && reused.clippedCount == packed.clippedCount
+                && reused.nonFiniteCount == packed.nonFiniteCount,
+            where + " packedQuantizeInto");
+        std::vector<float> into(decoded.size(), 9.0f);
+        packedDequantizeInto(backend, packed, tensor.shape, scheme, into, threads);
+        QVERIFY2(sameBits(into, values), where + " packedDequantizeInto " + firstDifference(into, values));
     };
     const std::vector<std::string> targets = simdTargets();
     for (const int threads : kThreadCounts) {
@@ -348,6 +358,14 @@ private slots:
                 QStringLiteral("packedDequantize: int8 sym tensor on [64] takes 64 bytes, got 63"));
         }
         packed.bytes.push_back(0);
+        std::vector<float> shortOutput(63);
+        try {
+            packedDequantizeInto(Backend::Simd, packed, {64}, int8, shortOutput);
+            QFAIL("an output of 63 floats for 64 elements was taken");
+        } catch (const Error& e) {
+            QCOMPARE(QString::fromStdString(e.what()),
+                QStringLiteral("packedDequantize: shape [64] has 64 elements, the output holds 63"));
+        }
         packed.scales.clear();
         QVERIFY_THROWS_EXCEPTION(Error, packedDequantize(Backend::Scalar, packed, {64}, int8));
         if (!backendAvailable(Backend::Cuda))

@@ -96,7 +96,9 @@ Scheme fusedScheme(const FusedKernel& kernel)
 /// A kernel with its parameters prepared for one tensor, or the reason it does not apply.
 struct PreparedKernel {
     std::string skipReason;
-    std::function<KernelOutput(Backend, int)> run;
+    /// Runs the kernel into `output` (a kernel that writes into a buffer reuses the one output holds, so the
+    /// timing does not count allocating and first touching it).
+    std::function<void(Backend, int, KernelOutput&)> run;
     std::string cudaSpelling; ///< cudaTimeKernelMs' name for the same work on this tensor, or empty
     bool cpuOnly = false; ///< no CUDA kernel for it
 };
@@ -136,16 +138,16 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
     const std::span<const float> values = tensor.values();
     const I n = tensor.elementCount();
     if (name == "minmax") {
-        prepared.run = [values](Backend backend, int threads) {
-            return KernelOutput(minMax(backend, values, threads));
+        prepared.run = [values](Backend backend, int threads, KernelOutput& output) {
+            output = KernelOutput(minMax(backend, values, threads));
         };
         return prepared;
     }
     if (name == "minmax_rows") {
         const I rows = tensor.shape.empty() ? 1 : tensor.shape.front();
         const I cols = rows > 0 ? n / rows : 0;
-        prepared.run = [values, rows, cols](Backend backend, int threads) {
-            return KernelOutput(minMaxRows(backend, values, rows, cols, threads));
+        prepared.run = [values, rows, cols](Backend backend, int threads, KernelOutput& output) {
+            output = KernelOutput(minMaxRows(backend, values, rows, cols, threads));
         };
         if (cols > 0)
             prepared.cudaSpelling = "minmax_rows " + std::to_string(cols);
@@ -156,8 +158,8 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
         const MinMaxResult range = minMax(Backend::Simd, values);
         const double lo = absolute ? 0.0 : range.min;
         const double hi = absolute ? range.absmax : range.max;
-        prepared.run = [values, lo, hi, absolute](Backend backend, int threads) {
-            return KernelOutput(histogram(backend, values, 2048, lo, hi, absolute, threads));
+        prepared.run = [values, lo, hi, absolute](Backend backend, int threads, KernelOutput& output) {
+            output = KernelOutput(histogram(backend, values, 2048, lo, hi, absolute, threads));
         };
         prepared.cudaSpelling = name + " 2048";
         return prepared;
@@ -173,14 +175,22 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
         if (!prepared.skipReason.empty())
             return prepared;
         if (!unpack) {
-            prepared.run = [values, shape = tensor.shape, scheme](Backend backend, int threads) {
-                return KernelOutput(packedQuantize(backend, values, shape, scheme, threads));
-            };
+            prepared.run
+                = [values, shape = tensor.shape, scheme](Backend backend, int threads, KernelOutput& output) {
+                      auto* packed = std::get_if<PackedTensor>(&output);
+                      if (!packed)
+                          packed = &output.emplace<PackedTensor>();
+                      packedQuantizeInto(backend, values, shape, scheme, *packed, threads);
+                  };
             return prepared;
         }
         prepared.run = [packed = packedQuantize(Backend::Simd, values, tensor.shape, scheme),
-                           shape = tensor.shape, scheme](Backend backend, int threads) {
-            return KernelOutput(packedDequantize(backend, packed, shape, scheme, threads));
+                           shape = tensor.shape, scheme](Backend backend, int threads, KernelOutput& output) {
+            auto* decoded = std::get_if<std::vector<float>>(&output);
+            if (!decoded)
+                decoded
+                    = &output.emplace<std::vector<float>>(static_cast<std::size_t>(shapeElementCount(shape)));
+            packedDequantizeInto(backend, packed, shape, scheme, *decoded, threads);
         };
         return prepared;
     }
@@ -192,9 +202,10 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
         prepared.cpuOnly = !block || BlockReconstruction::supports(scheme);
         prepared.skipReason = block ? blockFakeQuantErrorUnsupported(scheme)
                                     : ternaryFakeQuantErrorUnsupported(scheme, tensor.shape);
-        prepared.run = [values, shape = tensor.shape, scheme, block](Backend backend, int threads) {
-            return KernelOutput(block ? blockFakeQuantError(backend, values, shape, scheme, threads)
-                                      : ternaryFakeQuantError(backend, values, shape, scheme, threads));
+        prepared.run = [values, shape = tensor.shape, scheme, block](
+                           Backend backend, int threads, KernelOutput& output) {
+            output = KernelOutput(block ? blockFakeQuantError(backend, values, shape, scheme, threads)
+                                        : ternaryFakeQuantError(backend, values, shape, scheme, threads));
         };
         return prepared;
     }
@@ -205,8 +216,10 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
     try {
         QuantizedTensor quantized = quantize(tensor, scheme);
         prepared.run = [values, shape = tensor.shape, scheme, scales = std::move(quantized.scales),
-                           zeroPoints = std::move(quantized.zeroPoints)](Backend backend, int threads) {
-            return KernelOutput(fakeQuantError(backend, values, shape, scheme, scales, zeroPoints, threads));
+                           zeroPoints = std::move(quantized.zeroPoints)](
+                           Backend backend, int threads, KernelOutput& output) {
+            output
+                = KernelOutput(fakeQuantError(backend, values, shape, scheme, scales, zeroPoints, threads));
         };
     } catch (const Error& e) {
         prepared.skipReason = e.what();
@@ -392,12 +405,12 @@ BenchReport runBenchmarks(const Tensor& tensor, const BenchOptions& options)
                         ? std::nullopt
                         : deviceTiming(prepared.cudaSpelling, tensor.values(), options.timing);
                     if (onDevice) {
-                        output = prepared.run(backend, requested);
+                        prepared.run(backend, requested, output);
                         result.timing = *onDevice;
                         result.deviceTimed = true;
                     } else {
-                        result.timing = timeRepeated(
-                            [&] { output = prepared.run(backend, requested); }, options.timing);
+                        result.timing
+                            = timeRepeated([&] { prepared.run(backend, requested, output); }, options.timing);
                     }
                     result.gbps = gigabytesPerSecond(static_cast<double>(bytes), result.timing.medianMs);
                     const BandwidthBaseline* baseline = cpu ? report.baselineFor(kernelThreads(requested))

@@ -4,9 +4,12 @@
 // dequantize (the scalar reference in scalar_packed.cpp, the Highway targets in simd_packed.cpp).
 
 #include "kernels/kernel_backends.h"
+#include "kernels/packed_kernels.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <utility>
 
 namespace qs::kernel_detail {
 
@@ -38,24 +41,100 @@ struct EncodeCounts {
     std::int64_t nonFinite = 0;
 };
 
+/// The element range [begin, end) of block g of a block plan (GroupPattern::Row blocks along the last axis,
+/// a row's last block ragged).
+inline std::pair<std::int64_t, std::int64_t> blockRange(const FakeQuantPlan& plan, std::int64_t g)
+{
+    const std::int64_t row = g / plan.perRow;
+    const std::int64_t begin = row * plan.rowLength + (g % plan.perRow) * plan.groupSize;
+    return {begin, std::min(begin + plan.groupSize, (row + 1) * plan.rowLength)};
+}
+
 /// A validated packedDequantize call: x̂ = (table[code] - zeroPoint) · scale per group, in float32 (integers:
-/// table[code] = q, exact; other formats zeroPoint 0 and table[code] the decoded value).
+/// table[code] = q, exact; other formats zeroPoint 0 and table[code] the decoded value), the codes read
+/// straight from PackedTensor::bytes in `layout`.
 struct UnpackPlan {
+    /// What table[b] is for the byte codes b: the integer b itself (uint8), the byte read as int8, the
+    /// minifloat bits decoded by minifloatByte (fp8; its few special codes excepted), or none of those (the
+    /// table is read).
+    enum class ByteValues { Unsigned, Signed, Minifloat, Table };
+
+    /// A minifloat byte S | E exponent bits | M mantissa bits: normal 2^(e - bias) · (1 + m / 2^M), the
+    /// float bits (e, m) << (23 - M) plus (127 - bias) << 23; subnormal (e = 0) m · 2^(1 - bias - M); the
+    /// sign bit moved to bit 31. Codes whose table value differs (NaN, ±Inf) are the exceptions.
+    struct MinifloatBytes {
+        int exponentBits = 4;
+        int mantissaBits = 3;
+        int bias = 7;
+        float subnormalScale = 0x1p-9f; ///< 2^(1 - bias - M)
+        int exceptionCount = 0;
+        std::array<std::uint8_t, 4> exceptionCodes {};
+        std::array<float, 4> exceptionValues {};
+    };
+
     std::array<float, 256> table {};
     FakeQuantPlan groups; ///< pattern and per group scale and zeroPoint
+    PackedLayout layout = PackedLayout::Byte;
+    ByteValues byteValues = ByteValues::Table;
+    MinifloatBytes minifloat;
 };
 
+/// The value of minifloat byte b by UnpackPlan::MinifloatBytes' formula, without its exceptions.
+inline float minifloatByte(const UnpackPlan::MinifloatBytes& format, std::uint8_t b)
+{
+    const int signShift = format.exponentBits + format.mantissaBits;
+    const std::uint32_t magnitude = b & ((1u << signShift) - 1);
+    const std::uint32_t mantissa = magnitude & ((1u << format.mantissaBits) - 1);
+    const float value = (magnitude >> format.mantissaBits) == 0
+        ? static_cast<float>(mantissa) * format.subnormalScale
+        : detail::bitsFloat((magnitude << (23 - format.mantissaBits))
+            + (static_cast<std::uint32_t>(127 - format.bias) << 23));
+    return ((b >> signShift) & 1) != 0 ? -value : value;
+}
+
+/// Where the codes of one group lie in PackedTensor::bytes: the code of element i of the group is byte
+/// (i - first) of `base` (PackedLayout::Byte) or its nibble i - first (two per byte, the even one in the low
+/// nibble unless highFirst).
+struct CodeRun {
+    const std::uint8_t* base = nullptr;
+    std::int64_t first = 0;
+    bool nibbles = false;
+    bool highFirst = false;
+
+    std::uint8_t code(std::int64_t i) const
+    {
+        const std::int64_t j = i - first;
+        if (!nibbles)
+            return base[j];
+        const bool high = ((j & 1) != 0) != highFirst;
+        return static_cast<std::uint8_t>((base[j / 2] >> (high ? 4 : 0)) & 0x0F);
+    }
+};
+
+/// The CodeRun of group `group` (MXFP4: its block's payload after the E8M0 byte; the others: the tensor's
+/// codes from element 0).
+inline CodeRun codeRun(const UnpackPlan& plan, const std::uint8_t* bytes, std::int64_t group)
+{
+    CodeRun run {bytes, 0, plan.layout != PackedLayout::Byte, plan.layout == PackedLayout::Nf4};
+    if (plan.layout == PackedLayout::Mxfp4) {
+        const std::int64_t payload = (plan.groups.groupSize + 1) / 2;
+        run.base = bytes + group * (1 + payload) + 1;
+        run.first = blockRange(plan.groups, group).first;
+    }
+    return run;
+}
+
 /// One CPU implementation of the packed kernels. Each function works on one contiguous range on the
-/// calling thread; packed_kernels.cpp splits the work and packs or unpacks the nibbles.
+/// calling thread; packed_kernels.cpp splits the work and packs the nibbles.
 struct CpuPackedKernels {
     const char* target = "";
-    /// Codes of x[begin, end) into codes[begin, end) (one byte per element).
+    /// Codes of x[begin, end) into codes[0, end - begin) (one byte per element).
     EncodeCounts (*encodeRange)(
         const PackPlan& plan, const float* x, std::int64_t begin, std::int64_t end, std::uint8_t* codes)
         = nullptr;
-    /// out[begin, end) from codes[begin, end).
+    /// out[begin, end) from the codes of those elements in `bytes` (PackedTensor::bytes, plan.layout).
     void (*decodeRange)(
-        const UnpackPlan& plan, const std::uint8_t* codes, std::int64_t begin, std::int64_t end, float* out)
+        const UnpackPlan& plan, const std::uint8_t* bytes, std::int64_t begin, std::int64_t end, float* out)
         = nullptr;
 };
 

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "formats/number_format.h"
+#include "kernels/block_scales.h"
 #include "kernels/packed_backends.h"
 #include "quant/block_formats.h"
 #include "quant/quantizer.h"
@@ -73,14 +74,6 @@ I planBlocks(const Shape& shape, I blockSize, FakeQuantPlan& plan)
     return rows * plan.perRow;
 }
 
-/// The element range [begin, end) of block g of a block plan.
-std::pair<I, I> blockRange(const FakeQuantPlan& plan, I g)
-{
-    const I row = g / plan.perRow;
-    const I begin = row * plan.rowLength + (g % plan.perRow) * plan.groupSize;
-    return {begin, std::min(begin + plan.groupSize, (row + 1) * plan.rowLength)};
-}
-
 Tensor rangeTensor(const std::vector<MinMaxResult>& groups)
 {
     Tensor t;
@@ -125,6 +118,22 @@ PackPlan elementPlan(const CpuKernels& kernels, std::span<const float> values, c
     return plan;
 }
 
+/// The absmax (over the finite values) and non-finite count of every block of a block plan
+/// (blockAbsmaxRange), the threads splitting the blocks.
+std::vector<MinMaxResult> blockAbsmax(
+    const CpuKernels& kernels, const FakeQuantPlan& plan, I groupCount, const float* values, int threads)
+{
+    std::vector<MinMaxResult> blocks(static_cast<std::size_t>(groupCount));
+    const I perBatch = std::max<I>(1, kKernelChunk / plan.groupSize);
+    forEachThreadRange((groupCount + perBatch - 1) / perBatch, threads, [&](int, I first, I last) {
+        for (I b = first; b < last; ++b) {
+            const I g = b * perBatch;
+            kernels.blockAbsmaxRange(plan, values, g, std::min(groupCount, g + perBatch), blocks.data() + g);
+        }
+    });
+    return blocks;
+}
+
 PackPlan nf4Plan(const CpuKernels& kernels, std::span<const float> values, const Shape& shape,
     const Scheme& scheme, int threads, PackedTensor& packed)
 {
@@ -138,7 +147,7 @@ PackPlan nf4Plan(const CpuKernels& kernels, std::span<const float> values, const
     }
     const I groupCount = planBlocks(shape, blockFormatBlockSize(scheme), plan.groups);
     const std::vector<MinMaxResult> blocks
-        = planGroupMinMax(kernels, plan.groups, groupCount, values, threads);
+        = blockAbsmax(kernels, plan.groups, groupCount, values.data(), threads);
     plan.groups.groups.resize(blocks.size());
     packed.scales.resize(blocks.size());
     for (std::size_t g = 0; g < blocks.size(); ++g) {
@@ -172,81 +181,90 @@ PackPlan mxfp4Plan(const CpuKernels& kernels, std::span<const float> values, con
     plan.nanCode = codeByte(element, std::numeric_limits<double>::quiet_NaN());
     const I groupCount = planBlocks(shape, blockFormatBlockSize(scheme), plan.groups);
     const std::vector<MinMaxResult> blocks
-        = planGroupMinMax(kernels, plan.groups, groupCount, values, threads);
+        = blockAbsmax(kernels, plan.groups, groupCount, values.data(), threads);
+    const BlockScaler scaler(scheme, 0.0f);
     plan.groups.groups.resize(blocks.size());
     packed.scales.resize(blocks.size());
     for (std::size_t g = 0; g < blocks.size(); ++g) {
-        GroupParams& p = plan.groups.groups[g];
-        int exponent = 0;
-        if (blocks[g].nonFinite > 0
-            || !mxSharedExponent(
-                blocks[g].absmax, scheme.e8m0Rounding, elementMax, spec.mantissaBits, exponent)) {
-            p.scale = std::numeric_limits<float>::quiet_NaN();
-            p.inverse = 0;
-        } else {
-            p.scale = std::ldexp(1.0f, exponent);
-            p.inverse = std::ldexp(1.0f, -exponent);
-        }
-        packed.scales[g] = p.scale;
+        const BlockScale scale = scaler(blocks[g]);
+        plan.groups.groups[g].scale = scale.scale;
+        plan.groups.groups[g].inverse = scale.inverse;
+        packed.scales[g] = scale.scale;
     }
     return plan;
 }
 
+/// The E8M0 byte of an MX scale 2^e (e in [-127, 127]): e + 127, which is the float's exponent field (2^-127,
+/// the one subnormal, has field 0); 0xFF for NaN.
 std::uint8_t e8m0Byte(float scale)
 {
-    return std::isnan(scale) ? std::uint8_t {0xFF} : static_cast<std::uint8_t>(std::ilogb(scale) + 127);
+    return std::isnan(scale) ? std::uint8_t {0xFF}
+                             : static_cast<std::uint8_t>(detail::floatBits(scale) >> 23);
 }
 
-/// Packs one byte per element into the layout, threads splitting the output.
-void packCodes(Layout layout, const std::vector<std::uint8_t>& codes, const FakeQuantPlan& groups,
-    const std::vector<float>& scales, int threads, std::vector<std::uint8_t>& out)
+/// Packs `count` one-byte codes two per byte into out[0, ceil(count / 2)): the even element in the low
+/// nibble (the high one when highFirst), an odd count's last byte padded with `pad`.
+void packNibbles(const std::uint8_t* codes, I count, bool highFirst, std::uint8_t pad, std::uint8_t* out)
 {
-    const I n = static_cast<I>(codes.size());
-    const std::uint8_t* c = codes.data();
-    std::uint8_t* o = out.data();
-    switch (layout) {
-    case Layout::Byte:
-        std::memcpy(o, c, codes.size());
-        return;
-    case Layout::Nibble:
-    case Layout::Nf4: {
-        const bool highFirst = layout == Layout::Nf4;
-        const std::uint8_t pad = highFirst ? 7 : 0;
-        forEachThreadRange((n + 1) / 2, threads, [&](int, I first, I last) {
-            for (I j = first; j < last; ++j) {
-                const std::uint8_t a = c[2 * j] & 0x0F;
-                const std::uint8_t b = 2 * j + 1 < n ? c[2 * j + 1] & 0x0F : pad;
-                o[j] = static_cast<std::uint8_t>(highFirst ? (a << 4) | b : a | (b << 4));
-            }
-        });
-        if (highFirst) {
-            std::uint8_t* tail = o + (n + 1) / 2;
-            for (const float absmax : scales) {
-                std::uint32_t bits = 0;
-                std::memcpy(&bits, &absmax, 4);
-                for (int shift = 0; shift < 32; shift += 8)
-                    *tail++ = static_cast<std::uint8_t>((bits >> shift) & 0xFF);
-            }
-        }
-        return;
+    const I pairs = count / 2;
+    if (highFirst) {
+        for (I j = 0; j < pairs; ++j)
+            out[j] = static_cast<std::uint8_t>((codes[2 * j] << 4) | (codes[2 * j + 1] & 0x0F));
+    } else {
+        for (I j = 0; j < pairs; ++j)
+            out[j] = static_cast<std::uint8_t>((codes[2 * j] & 0x0F) | (codes[2 * j + 1] << 4));
     }
-    case Layout::Mxfp4: {
-        const I payload = (groups.groupSize + 1) / 2;
-        forEachThreadRange(static_cast<I>(scales.size()), threads, [&](int, I first, I last) {
-            for (I g = first; g < last; ++g) {
-                std::uint8_t* block = o + g * (1 + payload);
-                block[0] = e8m0Byte(scales[static_cast<std::size_t>(g)]);
-                const auto [begin, end] = blockRange(groups, g);
-                for (I j = 0; j < payload; ++j) {
-                    const I i = begin + 2 * j;
-                    const std::uint8_t a = i < end ? c[i] & 0x0F : 0;
-                    const std::uint8_t b = i + 1 < end ? c[i + 1] & 0x0F : 0;
-                    block[1 + j] = static_cast<std::uint8_t>(a | (b << 4));
-                }
-            }
-        });
-        return;
+    if (count % 2 != 0) {
+        const auto last = static_cast<std::uint8_t>(codes[count - 1] & 0x0F);
+        out[pairs] = static_cast<std::uint8_t>(highFirst ? (last << 4) | pad : last | (pad << 4));
     }
+}
+
+/// Encodes the elements of chunk `c` (kKernelChunk elements) into their bytes of `out` in `layout` (Byte,
+/// Nibble, Nf4); `scratch` holds the chunk's codes before they are packed two per byte.
+EncodeCounts encodeChunk(const CpuPackedKernels& kernels, const PackPlan& plan, Layout layout,
+    const float* values, I c, std::vector<std::uint8_t>& scratch, std::uint8_t* out)
+{
+    const I begin = c * kKernelChunk;
+    const I end = std::min(plan.groups.elementCount, begin + kKernelChunk);
+    if (layout == Layout::Byte)
+        return kernels.encodeRange(plan, values, begin, end, out + begin);
+    scratch.resize(static_cast<std::size_t>(end - begin));
+    const EncodeCounts counts = kernels.encodeRange(plan, values, begin, end, scratch.data());
+    const bool highFirst = layout == Layout::Nf4;
+    packNibbles(scratch.data(), end - begin, highFirst, highFirst ? 7 : 0, out + begin / 2);
+    return counts;
+}
+
+/// Encodes the MXFP4 blocks [first, last) into their E8M0 byte and payload in `out`.
+EncodeCounts encodeMxfp4Blocks(const CpuPackedKernels& kernels, const PackPlan& plan, const float* values,
+    const std::vector<float>& scales, I first, I last, std::vector<std::uint8_t>& scratch, std::uint8_t* out)
+{
+    const FakeQuantPlan& groups = plan.groups;
+    const I begin = blockRange(groups, first).first;
+    const I end = blockRange(groups, last - 1).second;
+    scratch.resize(static_cast<std::size_t>(end - begin));
+    const EncodeCounts counts = kernels.encodeRange(plan, values, begin, end, scratch.data());
+    const I payload = (groups.groupSize + 1) / 2;
+    for (I g = first; g < last; ++g) {
+        std::uint8_t* block = out + g * (1 + payload);
+        block[0] = e8m0Byte(scales[static_cast<std::size_t>(g)]);
+        const auto [blockBegin, blockEnd] = blockRange(groups, g);
+        std::uint8_t* packedEnd = block + 1 + (blockEnd - blockBegin + 1) / 2;
+        packNibbles(scratch.data() + (blockBegin - begin), blockEnd - blockBegin, false, 0, block + 1);
+        std::fill(packedEnd, block + 1 + payload, std::uint8_t {0});
+    }
+    return counts;
+}
+
+/// NF4's absmax per block after the codes, little-endian fp32.
+void appendNf4Absmax(const std::vector<float>& scales, std::uint8_t* tail)
+{
+    for (const float absmax : scales) {
+        std::uint32_t bits = 0;
+        std::memcpy(&bits, &absmax, 4);
+        for (int shift = 0; shift < 32; shift += 8)
+            *tail++ = static_cast<std::uint8_t>((bits >> shift) & 0xFF);
     }
 }
 
@@ -281,8 +299,8 @@ std::string packedQuantizeUnsupported(const Scheme& scheme, const Shape& shape)
     return {};
 }
 
-PackedTensor packedQuantize(
-    Backend backend, std::span<const float> values, const Shape& shape, const Scheme& scheme, int threads)
+void packedQuantizeInto(Backend backend, std::span<const float> values, const Shape& shape,
+    const Scheme& scheme, PackedTensor& packed, int threads)
 {
     if (const std::string reason = packedQuantizeUnsupported(scheme, shape); !reason.empty())
         throw Error("packedQuantize: " + reason);
@@ -292,56 +310,77 @@ PackedTensor packedQuantize(
             + " values, got " + std::to_string(values.size()));
     requireBackend(backend, scheme, shape, "packedQuantize");
 #if defined(QS_HAVE_CUDA)
-    if (backend == Backend::Cuda)
-        return cudaPackedQuantize(values, shape, scheme);
+    if (backend == Backend::Cuda) {
+        packed = cudaPackedQuantize(values, shape, scheme);
+        return;
+    }
 #endif
     const Layout layout = packedLayout(scheme);
     const CpuKernels& kernels = cpuKernels(backend);
     const int count = kernelThreads(threads);
-    PackedTensor packed;
+    packed.zeroPoints.clear();
     const PackPlan plan = layout == Layout::Nf4 ? nf4Plan(kernels, values, shape, scheme, count, packed)
         : layout == Layout::Mxfp4               ? mxfp4Plan(kernels, values, shape, scheme, count, packed)
                                                 : elementPlan(kernels, values, shape, scheme, count, packed);
+    const I groupCount = static_cast<I>(plan.groups.groups.size());
+    packed.bytes.resize(
+        static_cast<std::size_t>(packedByteCount(layout, n, groupCount, plan.groups.groupSize)));
+    std::uint8_t* out = packed.bytes.data();
 
-    std::vector<std::uint8_t> codes(static_cast<std::size_t>(n));
     std::vector<EncodeCounts> counts(static_cast<std::size_t>(count));
     const CpuPackedKernels& packedKernels = cpuPackedKernels(backend);
-    forEachThreadRange(chunkCount(n), count, [&](int t, I first, I last) {
+    // MXFP4 blocks are encoded whole (their payload bytes start with the block), about a chunk at a time.
+    const I blocksPerBatch = std::max<I>(1, kKernelChunk / plan.groups.groupSize);
+    const I batches
+        = layout == Layout::Mxfp4 ? (groupCount + blocksPerBatch - 1) / blocksPerBatch : chunkCount(n);
+    forEachThreadRange(batches, count, [&](int t, I first, I last) {
         EncodeCounts& mine = counts[static_cast<std::size_t>(t)];
-        for (I c = first; c < last; ++c) {
-            const EncodeCounts chunk = packedKernels.encodeRange(
-                plan, values.data(), c * kKernelChunk, std::min(n, (c + 1) * kKernelChunk), codes.data());
-            mine.clipped += chunk.clipped;
-            mine.nonFinite += chunk.nonFinite;
+        std::vector<std::uint8_t> scratch;
+        for (I b = first; b < last; ++b) {
+            const EncodeCounts batch = layout == Layout::Mxfp4
+                ? encodeMxfp4Blocks(packedKernels, plan, values.data(), packed.scales, b * blocksPerBatch,
+                    std::min(groupCount, (b + 1) * blocksPerBatch), scratch, out)
+                : encodeChunk(packedKernels, plan, layout, values.data(), b, scratch, out);
+            mine.clipped += batch.clipped;
+            mine.nonFinite += batch.nonFinite;
         }
     });
+    packed.clippedCount = 0;
+    packed.nonFiniteCount = 0;
     for (const EncodeCounts& c : counts) {
         packed.clippedCount += c.clipped;
         packed.nonFiniteCount += c.nonFinite;
     }
-    if (layout == Layout::Byte) {
-        packed.bytes = std::move(codes);
-        return packed;
-    }
-    packed.bytes.resize(static_cast<std::size_t>(
-        packedByteCount(layout, n, static_cast<I>(plan.groups.groups.size()), plan.groups.groupSize)));
-    packCodes(layout, codes, plan.groups, packed.scales, count, packed.bytes);
+    if (layout == Layout::Nf4)
+        appendNf4Absmax(packed.scales, out + (n + 1) / 2);
+}
+
+PackedTensor packedQuantize(
+    Backend backend, std::span<const float> values, const Shape& shape, const Scheme& scheme, int threads)
+{
+    PackedTensor packed;
+    packedQuantizeInto(backend, values, shape, scheme, packed, threads);
     return packed;
 }
 
-std::vector<float> packedDequantize(
-    Backend backend, const PackedTensor& packed, const Shape& shape, const Scheme& scheme, int threads)
+namespace {
+
+/// Throws unless packedDequantize takes `scheme` on `shape` and `backend` runs it here.
+void requireUnpack(Backend backend, const Scheme& scheme, const Shape& shape)
 {
     if (const std::string reason = packedQuantizeUnsupported(scheme, shape); !reason.empty())
         throw Error("packedDequantize: " + reason);
     requireBackend(backend, scheme, shape, "packedDequantize");
-#if defined(QS_HAVE_CUDA)
-    if (backend == Backend::Cuda)
-        return cudaPackedDequantize(packed, shape, scheme);
-#endif
+}
+
+/// The plan of a packedDequantize call of a supported scheme after its checks of the byte, scale and
+/// zero-point counts (before any output is allocated: an absurd shape meets the byte count first).
+UnpackPlan unpackPlan(const PackedTensor& packed, const Shape& shape, const Scheme& scheme)
+{
     const Layout layout = packedLayout(scheme);
     const I n = shapeElementCount(shape);
     UnpackPlan plan;
+    plan.layout = layout;
     FakeQuantPlan& groups = plan.groups;
     const bool blocks = layout == Layout::Nf4 || layout == Layout::Mxfp4;
     const I groupCount = blocks ? planBlocks(shape, blockFormatBlockSize(scheme), groups)
@@ -383,8 +422,40 @@ std::vector<float> packedDequantize(
         probe.codes.push_back(code);
     }
     const Tensor decoded = dequantize(probe);
-    for (int b = 0; b < 256; ++b)
-        plan.table[static_cast<std::size_t>(b)] = decoded.data[static_cast<std::size_t>(b % codeCount)];
+    bool isUnsigned = true;
+    bool isSigned = true;
+    for (int b = 0; b < 256; ++b) {
+        const float value = decoded.data[static_cast<std::size_t>(b % codeCount)];
+        plan.table[static_cast<std::size_t>(b)] = value;
+        isUnsigned &= value == static_cast<float>(b);
+        isSigned &= value == static_cast<float>(static_cast<std::int8_t>(b));
+    }
+    plan.byteValues = isUnsigned ? UnpackPlan::ByteValues::Unsigned
+        : isSigned               ? UnpackPlan::ByteValues::Signed
+                                 : UnpackPlan::ByteValues::Table;
+    const auto* minifloat = std::get_if<MinifloatSpec>(&scheme.format.spec);
+    if (!nibbles && minifloat && minifloat->exponentBits + minifloat->mantissaBits == 7) {
+        UnpackPlan::MinifloatBytes& format = plan.minifloat;
+        format.exponentBits = minifloat->exponentBits;
+        format.mantissaBits = minifloat->mantissaBits;
+        format.bias = minifloat->bias;
+        format.subnormalScale = std::ldexp(1.0f, 1 - format.bias - format.mantissaBits);
+        bool exact = true;
+        for (int b = 0; b < 256 && exact; ++b) {
+            const float value = plan.table[static_cast<std::size_t>(b)];
+            if (detail::floatBits(minifloatByte(format, static_cast<std::uint8_t>(b)))
+                == detail::floatBits(value))
+                continue;
+            exact = format.exceptionCount < static_cast<int>(format.exceptionCodes.size());
+            if (exact) {
+                format.exceptionCodes[static_cast<std::size_t>(format.exceptionCount)]
+                    = static_cast<std::uint8_t>(b);
+                format.exceptionValues[static_cast<std::size_t>(format.exceptionCount++)] = value;
+            }
+        }
+        if (exact)
+            plan.byteValues = UnpackPlan::ByteValues::Minifloat;
+    }
 
     groups.groups.resize(static_cast<std::size_t>(groupCount));
     for (I g = 0; g < groupCount; ++g) {
@@ -399,39 +470,58 @@ std::vector<float> packedDequantize(
             p.zeroPoint = affine ? packed.zeroPoints[static_cast<std::size_t>(g)] : 0;
         }
     }
+    return plan;
+}
 
-    std::vector<std::uint8_t> unpacked;
-    const std::uint8_t* codes = bytes;
-    const int count = kernelThreads(threads);
-    if (nibbles) {
-        unpacked.resize(static_cast<std::size_t>(n));
-        std::uint8_t* u = unpacked.data();
-        if (layout == Layout::Mxfp4) {
-            const I payload = (groups.groupSize + 1) / 2;
-            forEachThreadRange(groupCount, count, [&](int, I first, I last) {
-                for (I g = first; g < last; ++g) {
-                    const std::uint8_t* block = bytes + g * (1 + payload) + 1;
-                    const auto [begin, end] = blockRange(groups, g);
-                    for (I i = begin; i < end; ++i)
-                        u[i] = (block[(i - begin) / 2] >> (((i - begin) & 1) * 4)) & 0x0F;
-                }
-            });
-        } else {
-            const int lowShift = layout == Layout::Nf4 ? 4 : 0;
-            forEachThreadRange(n, count, [&](int, I first, I last) {
-                for (I i = first; i < last; ++i)
-                    u[i] = (bytes[i / 2] >> ((i & 1) ? 4 - lowShift : lowShift)) & 0x0F;
-            });
-        }
-        codes = u;
-    }
-    std::vector<float> out(static_cast<std::size_t>(n));
+/// Decodes every element of a checked plan into out, chunks split over the threads.
+void decodeAll(
+    Backend backend, const UnpackPlan& plan, const std::uint8_t* bytes, std::span<float> out, int threads)
+{
+    const I n = static_cast<I>(out.size());
     const CpuPackedKernels& packedKernels = cpuPackedKernels(backend);
-    forEachThreadRange(chunkCount(n), count, [&](int, I first, I last) {
+    forEachThreadRange(chunkCount(n), kernelThreads(threads), [&](int, I first, I last) {
         for (I c = first; c < last; ++c)
             packedKernels.decodeRange(
-                plan, codes, c * kKernelChunk, std::min(n, (c + 1) * kKernelChunk), out.data());
+                plan, bytes, c * kKernelChunk, std::min(n, (c + 1) * kKernelChunk), out.data());
     });
+}
+
+} // namespace
+
+void packedDequantizeInto(Backend backend, const PackedTensor& packed, const Shape& shape,
+    const Scheme& scheme, std::span<float> out, int threads)
+{
+    requireUnpack(backend, scheme, shape);
+#if defined(QS_HAVE_CUDA)
+    if (backend == Backend::Cuda) {
+        const std::vector<float> decoded = cudaPackedDequantize(packed, shape, scheme);
+        if (decoded.size() != out.size())
+            throw Error("packedDequantize: shape " + shapeToString(shape) + " has "
+                + std::to_string(decoded.size()) + " elements, the output holds "
+                + std::to_string(out.size()));
+        std::copy(decoded.begin(), decoded.end(), out.begin());
+        return;
+    }
+#endif
+    const UnpackPlan plan = unpackPlan(packed, shape, scheme);
+    const I n = shapeElementCount(shape);
+    if (static_cast<I>(out.size()) != n)
+        throw Error("packedDequantize: shape " + shapeToString(shape) + " has " + std::to_string(n)
+            + " elements, the output holds " + std::to_string(out.size()));
+    decodeAll(backend, plan, packed.bytes.data(), out, threads);
+}
+
+std::vector<float> packedDequantize(
+    Backend backend, const PackedTensor& packed, const Shape& shape, const Scheme& scheme, int threads)
+{
+    requireUnpack(backend, scheme, shape);
+#if defined(QS_HAVE_CUDA)
+    if (backend == Backend::Cuda)
+        return cudaPackedDequantize(packed, shape, scheme);
+#endif
+    const UnpackPlan plan = unpackPlan(packed, shape, scheme);
+    std::vector<float> out(static_cast<std::size_t>(shapeElementCount(shape)));
+    decodeAll(backend, plan, packed.bytes.data(), out, threads);
     return out;
 }
 

@@ -88,6 +88,11 @@ std::string packedQuantizeUnsupported(const Scheme& scheme, const Shape& shape);
 PackedTensor packedQuantize(Backend backend, std::span<const float> values, const Shape& shape,
     const Scheme& scheme, int threads = 0);
 
+/// packedQuantize into `packed`, whose buffers are reused (nothing is allocated when they already have the
+/// sizes); every field is overwritten. Same checks and errors.
+void packedQuantizeInto(Backend backend, std::span<const float> values, const Shape& shape,
+    const Scheme& scheme, PackedTensor& packed, int threads = 0);
+
 /// The values qs::dequantize gives for the same quantized tensor, bit for bit, in float32: integers
 /// (q - zp) · scale, fp8 decode(code) · scale, NF4 table[code] · absmax, MXFP4 decode(code) · 2^e (NaN for
 /// an E8M0 byte of 0xFF). The block formats read their scales from `bytes`; the element formats from
@@ -95,5 +100,9 @@ PackedTensor packedQuantize(Backend backend, std::span<const float> values, cons
 /// zero-point counts do not match the shape and scheme.
 std::vector<float> packedDequantize(
     Backend backend, const PackedTensor& packed, const Shape& shape, const Scheme& scheme, int threads = 0);
+
+/// packedDequantize into `out`, which must hold exactly the shape's element count (qs::Error otherwise).
+void packedDequantizeInto(Backend backend, const PackedTensor& packed, const Shape& shape,
+    const Scheme& scheme, std::span<float> out, int threads = 0);
 
 } // namespace qs

@@ -33,21 +33,24 @@ EncodeCounts encodeRange(const PackPlan& plan, const float* x, I begin, I end, s
         while (i >= cursor.end)
             cursor.advance();
         bool clipped = false;
-        codes[i] = encodeElement(plan, cursor.params(), x[i], clipped);
+        codes[i - begin] = encodeElement(plan, cursor.params(), x[i], clipped);
         counts.clipped += clipped;
         counts.nonFinite += !isFiniteFloat(x[i]);
     }
     return counts;
 }
 
-void decodeRange(const UnpackPlan& plan, const std::uint8_t* codes, I begin, I end, float* out)
+void decodeRange(const UnpackPlan& plan, const std::uint8_t* bytes, I begin, I end, float* out)
 {
     GroupCursor cursor(plan.groups, begin);
+    CodeRun codes = codeRun(plan, bytes, cursor.group);
     for (I i = begin; i < end; ++i) {
-        while (i >= cursor.end)
+        while (i >= cursor.end) {
             cursor.advance();
+            codes = codeRun(plan, bytes, cursor.group);
+        }
         const GroupParams& p = cursor.params();
-        out[i] = (plan.table[codes[i]] - static_cast<float>(p.zeroPoint)) * p.scale;
+        out[i] = (plan.table[codes.code(i)] - static_cast<float>(p.zeroPoint)) * p.scale;
     }
 }
 

@@ -58,13 +58,13 @@ HWY_INLINE void storeCodes(VI codes, std::uint8_t* out)
     hn::StoreU(hn::TruncateTo(D8(), hn::BitCast(DU(), codes)), D8(), out);
 }
 
-/// The reference per element for [i, stop); returns the counts.
+/// The reference per element for [i, stop) into codes[i - base]; adds to the counts.
 HWY_INLINE void encodeScalar(const PackPlan& plan, const GroupParams& p, const float* x, I i, I stop,
-    std::uint8_t* codes, EncodeCounts& counts)
+    std::uint8_t* codes, I base, EncodeCounts& counts)
 {
     for (; i < stop; ++i) {
         bool clipped = false;
-        codes[i] = encodeElement(plan, p, x[i], clipped);
+        codes[i - base] = encodeElement(plan, p, x[i], clipped);
         counts.clipped += clipped;
         counts.nonFinite += !isFiniteFloat(x[i]);
     }
@@ -182,26 +182,26 @@ template<bool Divide, bool TiesAway> struct MinifloatCodes {
 /// reference.
 template<class Codes>
 HWY_INLINE void encodeRun(const PackPlan& plan, const GroupParams& p, const float* x, I i, I stop,
-    std::uint8_t* out, EncodeCounts& counts)
+    std::uint8_t* out, I base, EncodeCounts& counts)
 {
     const Codes codes(plan, p);
     const DF df;
     for (; i + kF <= stop; i += kF) {
         const VF v = hn::LoadU(df, x + i);
         if (!hn::AllTrue(df, finiteMask(v))) {
-            encodeScalar(plan, p, x, i, i + kF, out, counts);
+            encodeScalar(plan, p, x, i, i + kF, out, base, counts);
             continue;
         }
         MF clip;
-        storeCodes(codes(v, clip), out + i);
+        storeCodes(codes(v, clip), out + (i - base));
         counts.clipped += static_cast<I>(hn::CountTrue(df, clip));
     }
-    encodeScalar(plan, p, x, i, stop, out, counts);
+    encodeScalar(plan, p, x, i, stop, out, base, counts);
 }
 
 /// NF4: the number of thresholds below s = x · inverse (NaN: none), clipped when |s| > 1; no fallback.
 HWY_INLINE void encodeNf4Run(const PackPlan& plan, const GroupParams& p, const float* x, I i, I stop,
-    std::uint8_t* out, EncodeCounts& counts)
+    std::uint8_t* out, I base, EncodeCounts& counts)
 {
     const DF df;
     const DI di;
@@ -214,11 +214,11 @@ HWY_INLINE void encodeNf4Run(const PackPlan& plan, const GroupParams& p, const f
         VI code = hn::Zero(di);
         for (const float t : plan.nf4Thresholds)
             code = hn::Add(code, hn::IfThenElseZero(hn::RebindMask(di, hn::Gt(s, hn::Set(df, t))), one));
-        storeCodes(code, out + i);
+        storeCodes(code, out + (i - base));
         counts.clipped += static_cast<I>(hn::CountTrue(df, hn::Gt(hn::Abs(s), oneF)));
         counts.nonFinite += static_cast<I>(kF - hn::CountTrue(df, finiteMask(xv)));
     }
-    encodeScalar(plan, p, x, i, stop, out, counts);
+    encodeScalar(plan, p, x, i, stop, out, base, counts);
 }
 
 template<class Codes>
@@ -232,11 +232,11 @@ EncodeCounts encodeWith(const PackPlan& plan, const float* x, I begin, I end, st
         const I stop = std::min(end, cursor.end);
         const GroupParams& p = cursor.params();
         if (plan.kind == CodeKind::Nf4) {
-            encodeNf4Run(plan, p, x, i, stop, out, counts);
+            encodeNf4Run(plan, p, x, i, stop, out, begin, counts);
         } else if (plan.kind == CodeKind::Minifloat && std::isnan(p.scale)) {
-            encodeScalar(plan, p, x, i, stop, out, counts);
+            encodeScalar(plan, p, x, i, stop, out, begin, counts);
         } else {
-            encodeRun<Codes>(plan, p, x, i, stop, out, counts);
+            encodeRun<Codes>(plan, p, x, i, stop, out, begin, counts);
         }
         i = stop;
     }
@@ -262,26 +262,123 @@ EncodeCounts EncodeRange(const PackPlan& plan, const float* x, I begin, I end, s
                     : encodeRounding<false, false>(plan, x, begin, end, out);
 }
 
-/// out = (table[code] - zp) · scale per group run, by a gather from the 256-entry table.
-void DecodeRange(const UnpackPlan& plan, const std::uint8_t* codes, I begin, I end, float* out)
+/// The table indices of kF consecutive codes of `codes` from code j (j even for nibbles): bytes promoted,
+/// or kF/2 bytes split into their two nibbles, each byte's pair placed side by side in a 16-bit lane.
+HWY_INLINE VI codeIndices(const CodeRun& codes, I j)
+{
+    const DI di;
+    if (!codes.nibbles)
+        return hn::PromoteTo(di, hn::LoadU(D8(), codes.base + j));
+    using DU16 = hn::Repartition<std::uint16_t, D8>;
+    const DU16 d16;
+    const auto bytes = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<std::uint8_t, DU16>(), codes.base + j / 2));
+    const auto low = hn::And(bytes, hn::Set(d16, 0x0F));
+    const auto high = hn::ShiftRight<4>(bytes);
+    const auto pairs
+        = codes.highFirst ? hn::Or(high, hn::ShiftLeft<8>(low)) : hn::Or(low, hn::ShiftLeft<8>(high));
+    return hn::PromoteTo(di, hn::BitCast(D8(), pairs));
+}
+
+/// The first 16 entries of a decode table in registers (the nibble codes' whole table).
+struct NibbleTable {
+    static constexpr I kParts = (16 + kF - 1) / kF;
+
+    explicit NibbleTable(const std::array<float, 256>& table)
+    {
+        for (I k = 0; k < kParts; ++k)
+            parts[k] = hn::LoadU(DF(), table.data() + k * kF);
+    }
+
+    /// table[index] per lane, index in [0, 16): a lane permute per kF entries.
+    HWY_INLINE VF operator()(VI index) const
+    {
+        const DF df;
+        const DI di;
+        const VI lane = hn::And(index, hn::Set(di, static_cast<std::int32_t>(kF - 1)));
+        VF value = hn::TableLookupLanes(parts[0], hn::IndicesFromVec(df, lane));
+        for (I k = 1; k < kParts; ++k) {
+            const auto inPart = hn::RebindMask(
+                df, hn::Eq(hn::Sub(index, lane), hn::Set(di, static_cast<std::int32_t>(k * kF))));
+            value
+                = hn::IfThenElse(inPart, hn::TableLookupLanes(parts[k], hn::IndicesFromVec(df, lane)), value);
+        }
+        return value;
+    }
+
+    VF parts[kParts];
+};
+
+/// minifloatByte per lane of the byte codes b, then the format's exceptions.
+HWY_INLINE VF minifloatBytes(const UnpackPlan::MinifloatBytes& format, VI b)
 {
     const DF df;
     const DI di;
+    const int signShift = format.exponentBits + format.mantissaBits;
+    const VI magnitude = hn::And(b, hn::Set(di, (1 << signShift) - 1));
+    const VI normal = hn::Add(
+        hn::ShiftLeftSame(magnitude, 23 - format.mantissaBits), hn::Set(di, (127 - format.bias) << 23));
+    const VF subnormal
+        = hn::Mul(hn::ConvertTo(df, hn::And(magnitude, hn::Set(di, (1 << format.mantissaBits) - 1))),
+            hn::Set(df, format.subnormalScale));
+    const auto isSubnormal = hn::RebindMask(df, hn::Lt(magnitude, hn::Set(di, 1 << format.mantissaBits)));
+    const VI sign = hn::ShiftLeftSame(hn::ShiftRightSame(b, signShift), 31);
+    VF value = hn::Or(hn::IfThenElse(isSubnormal, subnormal, hn::BitCast(df, normal)), hn::BitCast(df, sign));
+    for (int k = 0; k < format.exceptionCount; ++k)
+        value = hn::IfThenElse(
+            hn::RebindMask(df, hn::Eq(b, hn::Set(di, format.exceptionCodes[static_cast<std::size_t>(k)]))),
+            hn::Set(df, format.exceptionValues[static_cast<std::size_t>(k)]), value);
+    return value;
+}
+
+/// table[code] of kF consecutive codes from code j of the run: the nibbles by NibbleTable, integer bytes
+/// converted (their table is the code itself), minifloat bytes decoded, other bytes gathered from the table.
+HWY_INLINE VF decodedCodes(const UnpackPlan& plan, const NibbleTable& nibbles, const CodeRun& codes, I j)
+{
+    const DF df;
+    const DI di;
+    if (codes.nibbles)
+        return nibbles(codeIndices(codes, j));
+    switch (plan.byteValues) {
+    case UnpackPlan::ByteValues::Unsigned:
+        return hn::ConvertTo(df, codeIndices(codes, j));
+    case UnpackPlan::ByteValues::Signed: {
+        const auto* signedBytes = reinterpret_cast<const std::int8_t*>(codes.base + j);
+        return hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(hn::Rebind<std::int8_t, DF>(), signedBytes)));
+    }
+    case UnpackPlan::ByteValues::Minifloat:
+        return minifloatBytes(plan.minifloat, codeIndices(codes, j));
+    case UnpackPlan::ByteValues::Table:
+        break;
+    }
+    return hn::GatherIndex(df, plan.table.data(), codeIndices(codes, j));
+}
+
+/// out = (table[code] - zp) · scale per group run (decodedCodes); a run's nibbles start on a byte (a first
+/// odd one is taken alone).
+void DecodeRange(const UnpackPlan& plan, const std::uint8_t* bytes, I begin, I end, float* out)
+{
+    const DF df;
+    const NibbleTable nibbles(plan.table);
     GroupCursor cursor(plan.groups, begin);
     for (I i = begin; i < end;) {
         while (i >= cursor.end)
             cursor.advance();
         const I stop = std::min(end, cursor.end);
         const GroupParams& p = cursor.params();
-        const VF zeroPoint = hn::Set(df, static_cast<float>(p.zeroPoint));
-        const VF scale = hn::Set(df, p.scale);
-        for (; i + kF <= stop; i += kF) {
-            const VI index = hn::PromoteTo(di, hn::LoadU(D8(), codes + i));
-            const VF value = hn::GatherIndex(df, plan.table.data(), index);
-            hn::StoreU(hn::Mul(hn::Sub(value, zeroPoint), scale), df, out + i);
+        const CodeRun codes = codeRun(plan, bytes, cursor.group);
+        const float zp = static_cast<float>(p.zeroPoint);
+        if (codes.nibbles && ((i - codes.first) & 1) != 0 && i < stop) {
+            out[i] = (plan.table[codes.code(i)] - zp) * p.scale;
+            ++i;
         }
+        const VF zeroPoint = hn::Set(df, zp);
+        const VF scale = hn::Set(df, p.scale);
+        for (; i + kF <= stop; i += kF)
+            hn::StoreU(
+                hn::Mul(hn::Sub(decodedCodes(plan, nibbles, codes, i - codes.first), zeroPoint), scale), df,
+                out + i);
         for (; i < stop; ++i)
-            out[i] = (plan.table[codes[i]] - static_cast<float>(p.zeroPoint)) * p.scale;
+            out[i] = (plan.table[codes.code(i)] - zp) * p.scale;
     }
 }
 
