@@ -261,6 +261,8 @@ inline std::vector<float> blockCaseValues(const Shape& shape, int variant)
     values[1500] = -INFINITY;
     values[2001] = 1e-42f;
     values[2002] = -3e-39f;
+    if (variant == 7)
+        values[5000] = 3e38f; // E8M0 rounded up: the largest element times the scale overflows
     values[n - 1] = 1e30f;
     return values;
 }
@@ -279,13 +281,15 @@ using BlockCase = SchemeCase;
 
 /// Every fused block format with every E8M0 and element rounding, odd block sizes, ragged last blocks,
 /// all-zero blocks, NaN/±Inf blocks, subnormals, grid ties and a huge value that underflows its block.
+/// Variants 6-9 have blocks of 32-4096 that tile the rows (the CUDA pass then derives the MX scales
+/// itself), with a partial last chunk, and in variant 7 a block whose x̂ overflows.
 inline std::vector<BlockCase> blockCases()
 {
     std::vector<BlockCase> cases;
     const BlockFormat formats[] = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
         BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
     for (const BlockFormat format : formats) {
-        for (int variant = 0; variant < 6; ++variant) {
+        for (int variant = 0; variant < 10; ++variant) {
             Scheme scheme;
             scheme.blockFormat = format;
             Shape shape {37, 300};
@@ -305,6 +309,25 @@ inline std::vector<BlockCase> blockCases()
             case 4:
                 scheme.blockSize = 1;
                 shape = {5000};
+                break;
+            case 6:
+                shape = {41, 256};
+                break;
+            case 7:
+                scheme.e8m0Rounding = E8M0Rounding::Ceil;
+                scheme.elementRounding = Rounding::NearestAway;
+                scheme.blockSize = 64;
+                shape = {2, 3, 4096};
+                break;
+            case 8:
+                scheme.e8m0Rounding = E8M0Rounding::Even;
+                scheme.blockSize = 128;
+                shape = {9, 2048};
+                break;
+            case 9:
+                scheme.e8m0Rounding = E8M0Rounding::RCeil;
+                scheme.blockSize = 4096;
+                shape = {3, 8192};
                 break;
             default:
                 break;
