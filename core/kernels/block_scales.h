@@ -120,6 +120,27 @@ public:
         return {powerOfTwo(exponent), powerOfTwo(-exponent)};
     }
 
+    /// What the arithmetic above reads, for a vectorised copy of it (simd_kernels.cpp, BlockParams).
+    struct Params {
+        bool nvfp4;
+        bool mxint8;
+        MxExponentRule mx;
+        float global; ///< NVFP4: the global encode scale
+        std::uint32_t smallestNormalBinade;
+        std::uint32_t capBinade;
+        std::uint32_t magicBase;
+        std::uint32_t maxBits; ///< the largest E4M3 magnitude's float bits
+        int gridShift;
+        std::uint32_t firstGridPoint;
+        const BlockScale* nvfp4Scales; ///< by nvfp4Slot: every E4M3 magnitude's scale and inverse
+    };
+
+    Params params() const
+    {
+        return {m_nvfp4, m_mxint8, m_mx, m_global, m_smallestNormalBinade, m_capBinade, m_magicBase,
+            m_rounder.maxBits, m_gridShift, m_firstGridPoint, m_nvfp4Scales.data()};
+    }
+
 private:
     /// MX: the element format's emax and mantissa bits (MXINT8: elements q / 64 with |q| <= 127, largest
     /// 127/64 (emax 0), 6 mantissa bits); unused for NVFP4.

@@ -3,6 +3,7 @@
 // Internal to the kernels module: what kernels.cpp (validation, threading, merging) hands to a CPU backend
 // (scalar_kernels.cpp, simd_kernels.cpp), and the per-range entry points every CPU backend implements.
 
+#include "kernels/block_scales.h"
 #include "kernels/float_run_accuracy.h"
 #include "kernels/kernels.h"
 #include "kernels/mx_shared_exponent.h"
@@ -257,7 +258,28 @@ struct CpuKernels {
     void (*blockAbsmaxRange)(
         const FakeQuantPlan& plan, const float* x, std::int64_t first, std::int64_t last, MinMaxResult* out)
         = nullptr;
+    /// The parameters of `count` blocks from their absmax and non-finite count (blockAbsmaxRange), exactly
+    /// as scalerBlockParams gives them; returns whether largest · scale is finite for every one of them.
+    bool (*blockParams)(const BlockScaler& scaler, const FakeQuantPlan& plan, float largest,
+        const MinMaxResult* blocks, std::int64_t count, GroupParams* out)
+        = nullptr;
 };
+
+/// The reference of CpuKernels::blockParams: out[k] = {scale, inverse, 0, qmin, qmax} of
+/// scaler(blocks[k]); returns whether largest · scale is finite for every k (a NaN scale is not).
+inline bool scalerBlockParams(const BlockScaler& scaler, const FakeQuantPlan& plan, float largest,
+    const MinMaxResult* blocks, std::int64_t count, GroupParams* out)
+{
+    const auto low = static_cast<float>(plan.qmin);
+    const auto high = static_cast<float>(plan.qmax);
+    bool finite = true;
+    for (std::int64_t k = 0; k < count; ++k) {
+        const BlockScale scale = scaler(blocks[k]);
+        out[k] = {scale.scale, scale.inverse, 0, low, high};
+        finite &= isFiniteFloat(largest * scale.scale);
+    }
+    return finite;
+}
 
 /// Runs work(thread, first, last) on `threads` threads over [0, taskCount), thread t taking
 /// [t·taskCount/T, (t+1)·taskCount/T) (kernels.h); the calling thread takes the first range.

@@ -332,16 +332,8 @@ void prepareChunkBlocks(const CpuKernels& kernels, const ChunkBlockScales& block
     kernels.blockAbsmaxRange(local, values, first, last, absmax.data());
     local.groups.resize(absmax.size());
     local.groupBase = first;
-    GroupParams* groups = local.groups.data();
-    const auto low = static_cast<float>(local.qmin);
-    const auto high = static_cast<float>(local.qmax);
-    bool finite = true;
-    for (std::size_t k = 0; k < absmax.size(); ++k) {
-        const BlockScale scale = blocks.scaler(absmax[k]);
-        groups[k] = {scale.scale, scale.inverse, 0, low, high};
-        finite &= isFiniteFloat(blocks.largest * scale.scale);
-    }
-    local.reconstructionFinite = finite;
+    local.reconstructionFinite = kernels.blockParams(
+        blocks.scaler, local, blocks.largest, absmax.data(), last - first, local.groups.data());
 }
 
 /// Scales and zero points given per group (fakeQuantError), made into the plan's groups chunk by chunk.

@@ -244,7 +244,7 @@ ChunkErrorSums doubleSumsChunk(
 const CpuKernels& scalarKernels()
 {
     static const CpuKernels kernels {"scalar C++", &minMaxRange, &histogramRange, &fakeQuantChunk,
-        &floatRunSums, &streamRead, &blockAbsmaxRange};
+        &floatRunSums, &streamRead, &blockAbsmaxRange, &scalerBlockParams};
     return kernels;
 }
 

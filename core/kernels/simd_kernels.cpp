@@ -273,6 +273,118 @@ void BlockAbsmaxRange(
     }
 }
 
+/// 2^k per lane, k in [-149, 127]: the exponent field where it is normal, the one significand bit of a
+/// subnormal (powerOfTwo).
+HWY_INLINE VF powersOfTwo(VI k)
+{
+    const DI di;
+    const VI normal = hn::ShiftLeft<23>(hn::Add(k, hn::Set(di, 127)));
+    const VI subnormal = hn::Shl(hn::Set(di, 1), hn::Max(hn::Add(k, hn::Set(di, 149)), hn::Zero(di)));
+    return hn::BitCast(DF(), hn::IfThenElse(hn::Gt(k, hn::Set(di, -127)), normal, subnormal));
+}
+
+/// MxExponentRule per lane of finite absmax bits (non-negative); `overflow` marks the lanes whose Even
+/// rounding reaches 2^128 (a NaN scale).
+HWY_INLINE VI mxExponents(const MxExponentRule& rule, VI bits, hn::Mask<DI>& overflow)
+{
+    const DI di;
+    const VI field = hn::ShiftRight<23>(bits);
+    const VI bias = hn::Set(di, 127 + rule.emax);
+    overflow = hn::FirstN(di, 0);
+    VI e;
+    switch (rule.rounding) {
+    case E8M0Rounding::Floor:
+        e = hn::Sub(field, bias);
+        break;
+    case E8M0Rounding::Ceil: {
+        const auto fraction = hn::Ne(hn::And(bits, hn::Set(di, 0x7FFFFF)), hn::Zero(di));
+        e = hn::Sub(hn::Add(field, hn::IfThenElseZero(fraction, hn::Set(di, 1))), bias);
+        break;
+    }
+    case E8M0Rounding::Even: {
+        const VI rounded = hn::ShiftRight<23>(
+            hn::And(hn::Add(bits, hn::Set(di, 1 << (22 - rule.mantissaBits))), hn::Set(di, 0x7F800000)));
+        overflow = hn::Eq(rounded, hn::Set(di, 0xFF));
+        e = hn::Sub(rounded, bias);
+        break;
+    }
+    case E8M0Rounding::RCeil: {
+        const VI d = hn::BitCast(di, hn::Mul(hn::BitCast(DF(), bits), hn::Set(DF(), rule.descale)));
+        const VI mantissa = hn::And(d, hn::Set(di, 0x7FFFFF));
+        const VI dField = hn::ShiftRight<23>(d);
+        const auto subnormal = hn::Eq(dField, hn::Zero(di));
+        const auto roundUp = hn::Or(hn::And(subnormal, hn::Gt(mantissa, hn::Set(di, 0x400000))),
+            hn::AndNot(subnormal, hn::Ne(mantissa, hn::Zero(di))));
+        e = hn::Sub(hn::Add(dField, hn::IfThenElseZero(roundUp, hn::Set(di, 1))), hn::Set(di, 127));
+        break;
+    }
+    }
+    return hn::Min(hn::Max(e, hn::Set(di, -127)), hn::Set(di, 127));
+}
+
+/// BlockScaler's scales a vector's lane count of blocks at a time (the MX rule on the absmax bits; NVFP4's
+/// E4M3 rounding by float addition, then its scale table), the rest by scalerBlockParams.
+bool BlockParams(const BlockScaler& scaler, const FakeQuantPlan& plan, float largest,
+    const MinMaxResult* blocks, I count, GroupParams* out)
+{
+    const DF df;
+    const DI di;
+    const BlockScaler::Params s = scaler.params();
+    const auto low = static_cast<float>(plan.qmin);
+    const auto high = static_cast<float>(plan.qmax);
+    const VF largestLanes = hn::Set(df, largest);
+    HWY_ALIGN float absmax[kF];
+    HWY_ALIGN std::int32_t nonFinite[kF];
+    HWY_ALIGN float scales[kF];
+    HWY_ALIGN float inverses[kF];
+    bool finite = true;
+    I k = 0;
+    for (; k + static_cast<I>(kF) <= count; k += static_cast<I>(kF)) {
+        for (std::size_t j = 0; j < kF; ++j) {
+            absmax[j] = blocks[k + static_cast<I>(j)].absmax;
+            nonFinite[j] = blocks[k + static_cast<I>(j)].nonFinite > 0 ? -1 : 0;
+        }
+        const VF a = hn::Load(df, absmax);
+        auto noScale = hn::Ne(hn::Load(di, nonFinite), hn::Zero(di));
+        VF scale;
+        VF inverse;
+        if (s.nvfp4) {
+            const VF sf
+                = hn::Mul(hn::Set(df, s.global), hn::Mul(a, hn::Set(df, static_cast<float>(1.0 / 6.0))));
+            const VI binade = hn::Min(hn::Max(hn::And(hn::BitCast(di, sf), hn::Set(di, 0x7F800000)),
+                                          hn::Set(di, static_cast<std::int32_t>(s.smallestNormalBinade))),
+                hn::Set(di, static_cast<std::int32_t>(s.capBinade)));
+            const VF c
+                = hn::BitCast(df, hn::Add(binade, hn::Set(di, static_cast<std::int32_t>(s.magicBase))));
+            const VI s8 = hn::Min(hn::BitCast(di, hn::Sub(hn::Add(sf, c), c)),
+                hn::Set(di, static_cast<std::int32_t>(s.maxBits)));
+            const VI slot = hn::IfThenElseZero(hn::Ne(s8, hn::Zero(di)),
+                hn::Add(hn::Sub(hn::ShiftRightSame(s8, s.gridShift),
+                            hn::Set(di, static_cast<std::int32_t>(s.firstGridPoint))),
+                    hn::Set(di, 1)));
+            const VI index = hn::ShiftLeft<1>(slot);
+            const float* table = &s.nvfp4Scales[0].scale;
+            scale = hn::GatherIndex(df, table, index);
+            inverse = hn::GatherIndex(df, table, hn::Add(index, hn::Set(di, 1)));
+        } else {
+            hn::Mask<DI> overflow;
+            const VI e = mxExponents(s.mx, hn::BitCast(di, a), overflow);
+            noScale = hn::Or(noScale, overflow);
+            scale = powersOfTwo(s.mxint8 ? hn::Sub(e, hn::Set(di, 6)) : e);
+            inverse = s.mxint8 ? hn::Zero(df) : powersOfTwo(hn::Neg(e));
+        }
+        const auto nan = hn::RebindMask(df, noScale);
+        scale = hn::IfThenElse(nan, hn::Set(df, std::numeric_limits<float>::quiet_NaN()), scale);
+        inverse = hn::IfThenZeroElse(nan, inverse);
+        finite = finite && hn::AllTrue(df, hn::IsFinite(hn::Mul(largestLanes, scale)));
+        hn::Store(scale, df, scales);
+        hn::Store(inverse, df, inverses);
+        for (std::size_t j = 0; j < kF; ++j)
+            out[k + static_cast<I>(j)] = {scales[j], inverses[j], 0, low, high};
+    }
+    return scalerBlockParams(scaler, plan, largest, blocks + k, count - k, out + k) && finite;
+}
+
 // ---- histogram ----
 
 void HistogramRange(const float* HWY_RESTRICT x, I n, const HistogramPlan& plan, std::int64_t* counts)
@@ -1042,7 +1154,7 @@ std::uint32_t StreamRead(const float* HWY_RESTRICT x, I n)
 const CpuKernels* TargetKernels()
 {
     static const CpuKernels kernels {hwy::TargetName(HWY_TARGET), &MinMaxRange, &HistogramRange,
-        &FakeQuantChunk, &ErrorChunk, &StreamRead, &BlockAbsmaxRange};
+        &FakeQuantChunk, &ErrorChunk, &StreamRead, &BlockAbsmaxRange, &BlockParams};
     return &kernels;
 }
 
