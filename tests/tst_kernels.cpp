@@ -754,49 +754,61 @@ private slots:
         }
     }
 
-    /// The SIMD block scales (CpuKernels::blockParams) against BlockScaler block by block, on every target:
-    /// absmax 0, subnormal, 2^-127, float neighbours of powers of two and of the E8M0 rounding points, random
-    /// magnitudes over every binade, FLT_MAX, blocks holding NaN/±Inf; every MX format and E8M0 rounding,
-    /// NVFP4 with several tensor absmax values.
+    /// The SIMD block scales (CpuKernels::blockParamsRange) against the scalar reference (blockAbsmaxRange,
+    /// then BlockScaler block by block) on every target: block absmax 0, subnormal, 2^-127, float neighbours
+    /// of powers of two and of the E8M0 rounding points, random magnitudes over every binade, FLT_MAX, blocks
+    /// holding NaN or -Inf; blocks of 16 and 32 that tile the row and blocks of 16 with a ragged last one;
+    /// every MX format and E8M0 rounding, NVFP4 with several tensor absmax values.
     void blockParamsMatchScaler()
     {
-        std::vector<MinMaxResult> blocks;
-        const auto add = [&](float absmax) {
-            MinMaxResult r;
-            r.absmax = absmax;
-            r.nonFinite = blocks.size() % 13 == 5 ? 1 : 0;
-            blocks.push_back(r);
-        };
+        std::vector<float> absmax;
         for (const float v :
             {0.0f, 1e-45f, 3e-39f, FLT_MIN, 0x1p-127f, 448.0f, 6.0f, 7.5f, 127.0f / 64, FLT_MAX})
-            add(v);
+            absmax.push_back(v);
         for (int e = -149; e <= 127; ++e) {
             const std::uint32_t bits = std::bit_cast<std::uint32_t>(std::ldexp(1.0f, e));
             for (const std::int32_t step : {-3, -1, 0, 1, 2, 0x40000, 0x3FFFFF, 0x400000, 0x400001, 0x600000})
                 if (static_cast<std::int64_t>(bits) + step >= 0 && bits + step < 0x7F800000u)
-                    add(std::bit_cast<float>(bits + static_cast<std::uint32_t>(step)));
+                    absmax.push_back(std::bit_cast<float>(bits + static_cast<std::uint32_t>(step)));
         }
         std::mt19937 random(11);
         for (int i = 0; i < 4000; ++i)
-            add(std::bit_cast<float>(static_cast<std::uint32_t>(random() % 0x7F800000u)));
-        kernel_detail::FakeQuantPlan plan;
-        plan.qmin = -127;
-        plan.qmax = 127;
+            absmax.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(random() % 0x7F800000u)));
+        const auto blockCount = static_cast<std::int64_t>(absmax.size());
         EveryTarget every;
-        const auto check = [&](const Scheme& scheme, float tensorAbsmax, const QByteArray& what) {
+        const auto check = [&](const Scheme& scheme, float tensorAbsmax, std::int64_t groupSize,
+                               std::int64_t ragged, const QByteArray& what) {
+            kernel_detail::FakeQuantPlan plan;
+            plan.pattern = kernel_detail::GroupPattern::Row;
+            plan.groupSize = groupSize;
+            plan.rowLength = blockCount * groupSize - ragged;
+            plan.perRow = blockCount;
+            plan.elementCount = plan.rowLength;
+            plan.qmin = -127;
+            plan.qmax = 127;
+            // Block k: ±absmax[k] and smaller values; every 61st block also NaN or -Inf.
+            std::vector<float> x(static_cast<std::size_t>(plan.rowLength));
+            for (std::size_t i = 0; i < x.size(); ++i) {
+                const std::size_t k = i / static_cast<std::size_t>(groupSize);
+                const std::size_t j = i % static_cast<std::size_t>(groupSize);
+                x[i] = j == 0 ? absmax[k] : j == 1 ? -absmax[k] : absmax[k] / static_cast<float>(j + 1);
+                if (j == 2 && k % 61 == 5)
+                    x[i] = k % 2 != 0 ? std::numeric_limits<float>::quiet_NaN() : -kInf;
+            }
             const kernel_detail::BlockScaler scaler(scheme, tensorAbsmax);
             const float largest = 448.0f;
-            std::vector<kernel_detail::GroupParams> expected(blocks.size());
-            const bool expectedFinite = kernel_detail::scalerBlockParams(scaler, plan, largest, blocks.data(),
-                static_cast<std::int64_t>(blocks.size()), expected.data());
+            std::vector<MinMaxResult> scratch(absmax.size());
+            std::vector<kernel_detail::GroupParams> expected(absmax.size());
+            const bool expectedFinite = kernel_detail::scalarKernels().blockParamsRange(
+                plan, scaler, largest, x.data(), 0, blockCount, scratch.data(), expected.data());
             for (const std::string& target : every.targets) {
                 setSimdTarget(target);
-                std::vector<kernel_detail::GroupParams> actual(blocks.size());
-                const bool finite = kernel_detail::simdKernels().blockParams(scaler, plan, largest,
-                    blocks.data(), static_cast<std::int64_t>(blocks.size()), actual.data());
+                std::vector<kernel_detail::GroupParams> actual(absmax.size());
+                const bool finite = kernel_detail::simdKernels().blockParamsRange(
+                    plan, scaler, largest, x.data(), 0, blockCount, scratch.data(), actual.data());
                 QVERIFY2(
                     finite == expectedFinite, what + " " + QByteArray::fromStdString(target) + " finite");
-                for (std::size_t k = 0; k < blocks.size(); ++k) {
+                for (std::size_t k = 0; k < absmax.size(); ++k) {
                     const auto bits = [](const kernel_detail::GroupParams& p) {
                         return std::array<std::uint32_t, 4> {std::bit_cast<std::uint32_t>(p.scale),
                             std::bit_cast<std::uint32_t>(p.inverse), std::bit_cast<std::uint32_t>(p.low),
@@ -806,13 +818,18 @@ private slots:
                         bits(actual[k]) == bits(expected[k]) && actual[k].zeroPoint == expected[k].zeroPoint,
                         what + " " + QByteArray::fromStdString(target) + " block "
                             + QByteArray::number(qulonglong(k)) + " absmax "
-                            + QByteArray::number(blocks[k].absmax, 'g', 9) + ": scale "
+                            + QByteArray::number(absmax[k], 'g', 9) + ": scale "
                             + QByteArray::number(actual[k].scale, 'g', 9) + " vs "
                             + QByteArray::number(expected[k].scale, 'g', 9) + ", inverse "
                             + QByteArray::number(actual[k].inverse, 'g', 9) + " vs "
                             + QByteArray::number(expected[k].inverse, 'g', 9));
                 }
             }
+        };
+        const auto layouts = [&](const Scheme& scheme, float tensorAbsmax, const QByteArray& what) {
+            check(scheme, tensorAbsmax, 16, 0, what + " blocks of 16");
+            check(scheme, tensorAbsmax, 32, 0, what + " blocks of 32");
+            check(scheme, tensorAbsmax, 16, 5, what + " blocks of 16, the last ragged");
         };
         for (const BlockFormat format : {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2,
                  BlockFormat::MXFP6_E3M2, BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8}) {
@@ -821,7 +838,7 @@ private slots:
                 Scheme scheme;
                 scheme.blockFormat = format;
                 scheme.e8m0Rounding = rounding;
-                check(scheme, 0,
+                layouts(scheme, 0,
                     QByteArray::fromStdString(blockFormatName(format)) + " rounding "
                         + QByteArray::number(static_cast<int>(rounding)));
             }
@@ -829,7 +846,7 @@ private slots:
         Scheme nvfp4;
         nvfp4.blockFormat = BlockFormat::NVFP4;
         for (const float tensorAbsmax : {0.0f, 1e-30f, 1.0f, 448.0f, 3e38f, FLT_MAX})
-            check(nvfp4, tensorAbsmax, "nvfp4 tensor absmax " + QByteArray::number(tensorAbsmax, 'g', 9));
+            layouts(nvfp4, tensorAbsmax, "nvfp4 tensor absmax " + QByteArray::number(tensorAbsmax, 'g', 9));
     }
 
     void ternaryFakeQuantMatchesReference_data()

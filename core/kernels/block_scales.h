@@ -130,15 +130,14 @@ public:
         std::uint32_t capBinade;
         std::uint32_t magicBase;
         std::uint32_t maxBits; ///< the largest E4M3 magnitude's float bits
-        int gridShift;
-        std::uint32_t firstGridPoint;
-        const BlockScale* nvfp4Scales; ///< by nvfp4Slot: every E4M3 magnitude's scale and inverse
+        float globalInverse; ///< NVFP4: 1 / global (nvfp4Scale)
+        float decodeGlobal; ///< NVFP4: float(1 / (1 / double(global))) (nvfp4Scale)
     };
 
     Params params() const
     {
         return {m_nvfp4, m_mxint8, m_mx, m_global, m_smallestNormalBinade, m_capBinade, m_magicBase,
-            m_rounder.maxBits, m_gridShift, m_firstGridPoint, m_nvfp4Scales.data()};
+            m_rounder.maxBits, m_globalInverse, m_decodeGlobal};
     }
 
 private:

@@ -258,10 +258,11 @@ struct CpuKernels {
     void (*blockAbsmaxRange)(
         const FakeQuantPlan& plan, const float* x, std::int64_t first, std::int64_t last, MinMaxResult* out)
         = nullptr;
-    /// The parameters of `count` blocks from their absmax and non-finite count (blockAbsmaxRange), exactly
-    /// as scalerBlockParams gives them; returns whether largest · scale is finite for every one of them.
-    bool (*blockParams)(const BlockScaler& scaler, const FakeQuantPlan& plan, float largest,
-        const MinMaxResult* blocks, std::int64_t count, GroupParams* out)
+    /// The parameters of the blocks [first, last) (`plan` as for blockAbsmaxRange) into out[g - first],
+    /// exactly as scalerBlockParams gives them from blockAbsmaxRange's results (which `scratch`, room for
+    /// last - first, may receive); returns whether largest · scale is finite for every one of them.
+    bool (*blockParamsRange)(const FakeQuantPlan& plan, const BlockScaler& scaler, float largest,
+        const float* x, std::int64_t first, std::int64_t last, MinMaxResult* scratch, GroupParams* out)
         = nullptr;
 };
 

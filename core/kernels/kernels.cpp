@@ -329,11 +329,10 @@ void prepareChunkBlocks(const CpuKernels& kernels, const ChunkBlockScales& block
     const I first = GroupCursor(local, begin).group;
     const I last = GroupCursor(local, end - 1).group + 1;
     absmax.resize(static_cast<std::size_t>(last - first));
-    kernels.blockAbsmaxRange(local, values, first, last, absmax.data());
     local.groups.resize(absmax.size());
     local.groupBase = first;
-    local.reconstructionFinite = kernels.blockParams(
-        blocks.scaler, local, blocks.largest, absmax.data(), last - first, local.groups.data());
+    local.reconstructionFinite = kernels.blockParamsRange(
+        local, blocks.scaler, blocks.largest, values, first, last, absmax.data(), local.groups.data());
 }
 
 /// Scales and zero points given per group (fakeQuantError), made into the plan's groups chunk by chunk.

@@ -191,6 +191,13 @@ void blockAbsmaxRange(const FakeQuantPlan& plan, const float* x, I first, I last
     }
 }
 
+bool blockParamsRange(const FakeQuantPlan& plan, const BlockScaler& scaler, float largest, const float* x,
+    I first, I last, MinMaxResult* scratch, GroupParams* out)
+{
+    blockAbsmaxRange(plan, x, first, last, scratch);
+    return scalerBlockParams(scaler, plan, largest, scratch, last - first, out);
+}
+
 std::uint32_t streamRead(const float* x, I n)
 {
     std::uint32_t sum = 0;
@@ -244,7 +251,7 @@ ChunkErrorSums doubleSumsChunk(
 const CpuKernels& scalarKernels()
 {
     static const CpuKernels kernels {"scalar C++", &minMaxRange, &histogramRange, &fakeQuantChunk,
-        &floatRunSums, &streamRead, &blockAbsmaxRange, &scalerBlockParams};
+        &floatRunSums, &streamRead, &blockAbsmaxRange, &blockParamsRange};
     return kernels;
 }
 

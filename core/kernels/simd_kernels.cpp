@@ -201,14 +201,39 @@ template<class D> HWY_INLINE hn::Vec<D> transposedMax(D d, hn::Vec<D>* v)
 /// the magnitudes. NaN/±Inf (bits >= 0x7F800000) would win; a block holding one is reduced again without
 /// them, which is rare enough to do one element at a time. Blocks of whole vectors that tile their rows are
 /// reduced a vector's lane count at a time (transposedMax).
+/// Blocks of whole vectors that tile their rows: block g starts at g·groupSize.
+HWY_INLINE bool tiledBlocks(const FakeQuantPlan& plan)
+{
+    return static_cast<I>(hn::Lanes(DI())) == static_cast<I>(kF) && plan.groupSize % static_cast<I>(kF) == 0
+        && plan.rowLength % plan.groupSize == 0;
+}
+
+/// The largest magnitude bits of the kF tiled blocks from block g, block g + k in lane k.
+HWY_INLINE VI tiledBlockMaxima(const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I g)
+{
+    const DF df;
+    const DI di;
+    const VI magnitudeMask = hn::Set(di, 0x7FFFFFFF);
+    const I vectors = plan.groupSize / static_cast<I>(kF);
+    const float* blocks = x + g * plan.groupSize;
+    prefetchAhead(x, g * plan.groupSize, plan.elementCount, static_cast<I>(kF) * plan.groupSize);
+    VI largest[kF];
+    for (std::size_t k = 0; k < kF; ++k) {
+        const float* block = blocks + static_cast<I>(k) * plan.groupSize;
+        largest[k] = hn::And(hn::BitCast(di, hn::LoadU(df, block)), magnitudeMask);
+        for (I v = 1; v < vectors; ++v)
+            largest[k] = hn::Max(largest[k],
+                hn::And(hn::BitCast(di, hn::LoadU(df, block + v * static_cast<I>(kF))), magnitudeMask));
+    }
+    return transposedMax(di, largest);
+}
+
 void BlockAbsmaxRange(
     const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I first, I last, MinMaxResult* out)
 {
-    const hn::ScalableTag<float> df;
-    const hn::RebindToSigned<decltype(df)> di;
-    using V = hn::Vec<decltype(di)>;
-    constexpr std::size_t kBlocksAtOnce = hn::MaxLanes(di);
-    const auto lanes = static_cast<I>(hn::Lanes(df));
+    const DF df;
+    const DI di;
+    const auto lanes = static_cast<I>(kF);
     const auto magnitudeMask = hn::Set(di, 0x7FFFFFFF);
     const auto magnitude
         = [](float v) { return static_cast<std::int32_t>(detail::floatBits(v) & 0x7FFFFFFFu); };
@@ -227,27 +252,13 @@ void BlockAbsmaxRange(
         return r;
     };
     I g = first;
-    if (static_cast<I>(hn::Lanes(di)) == static_cast<I>(kBlocksAtOnce) && plan.groupSize % lanes == 0
-        && plan.rowLength % plan.groupSize == 0) {
-        // Block g then starts at g·groupSize.
-        const I vectors = plan.groupSize / lanes;
-        HWY_ALIGN std::int32_t best[kBlocksAtOnce];
-        for (; g + static_cast<I>(kBlocksAtOnce) <= last; g += static_cast<I>(kBlocksAtOnce)) {
-            const float* blocks = x + g * plan.groupSize;
-            prefetchAhead(
-                x, g * plan.groupSize, plan.elementCount, static_cast<I>(kBlocksAtOnce) * plan.groupSize);
-            V largest[kBlocksAtOnce];
-            for (std::size_t k = 0; k < kBlocksAtOnce; ++k) {
-                const float* block = blocks + static_cast<I>(k) * plan.groupSize;
-                largest[k] = hn::And(hn::BitCast(di, hn::LoadU(df, block)), magnitudeMask);
-                for (I v = 1; v < vectors; ++v)
-                    largest[k] = hn::Max(largest[k],
-                        hn::And(hn::BitCast(di, hn::LoadU(df, block + v * lanes)), magnitudeMask));
-            }
-            hn::Store(transposedMax(di, largest), di, best);
-            for (std::size_t k = 0; k < kBlocksAtOnce; ++k)
+    if (tiledBlocks(plan)) {
+        HWY_ALIGN std::int32_t best[kF];
+        for (; g + lanes <= last; g += lanes) {
+            hn::Store(tiledBlockMaxima(plan, x, g), di, best);
+            for (std::size_t k = 0; k < kF; ++k)
                 out[g - first + static_cast<I>(k)]
-                    = result(blocks + static_cast<I>(k) * plan.groupSize, plan.groupSize, best[k]);
+                    = result(x + (g + static_cast<I>(k)) * plan.groupSize, plan.groupSize, best[k]);
         }
     }
     I row = g / plan.perRow;
@@ -322,21 +333,62 @@ HWY_INLINE VI mxExponents(const MxExponentRule& rule, VI bits, hn::Mask<DI>& ove
     return hn::Min(hn::Max(e, hn::Set(di, -127)), hn::Set(di, 127));
 }
 
-/// BlockScaler's scales a vector's lane count of blocks at a time (the MX rule on the absmax bits; NVFP4's
-/// E4M3 rounding by float addition, then its scale table), the rest by scalerBlockParams.
-bool BlockParams(const BlockScaler& scaler, const FakeQuantPlan& plan, float largest,
+/// BlockScaler's parameters of kF blocks from their absmax (finite, non-negative) into out[0, kF): the MX
+/// rule on the absmax bits, or NVFP4's E4M3 rounding by float addition then its scale table; a NaN scale
+/// and inverse 0 where `noScale` (a block holding NaN/±Inf). Returns whether largest · scale is finite for
+/// all of them.
+HWY_INLINE bool storeBlockParams(const BlockScaler::Params& s, const FakeQuantPlan& plan, float largest,
+    VF absmax, hn::Mask<DI> noScale, GroupParams* out)
+{
+    const DF df;
+    const DI di;
+    VF scale;
+    VF inverse;
+    if (s.nvfp4) {
+        const VF sf
+            = hn::Mul(hn::Set(df, s.global), hn::Mul(absmax, hn::Set(df, static_cast<float>(1.0 / 6.0))));
+        const VI binade = hn::Min(hn::Max(hn::And(hn::BitCast(di, sf), hn::Set(di, 0x7F800000)),
+                                      hn::Set(di, static_cast<std::int32_t>(s.smallestNormalBinade))),
+            hn::Set(di, static_cast<std::int32_t>(s.capBinade)));
+        const VF c = hn::BitCast(df, hn::Add(binade, hn::Set(di, static_cast<std::int32_t>(s.magicBase))));
+        const VI s8 = hn::Min(
+            hn::BitCast(di, hn::Sub(hn::Add(sf, c), c)), hn::Set(di, static_cast<std::int32_t>(s.maxBits)));
+        // nvfp4Scale's divisions (exact, so the same as the scaler's table of them).
+        const VF s8Value = hn::BitCast(df, s8);
+        const VF encode = hn::Mul(s8Value, hn::Set(df, s.globalInverse));
+        scale = hn::Div(s8Value, hn::Set(df, s.decodeGlobal));
+        inverse = hn::IfThenZeroElse(hn::Eq(encode, hn::Zero(df)), hn::Div(hn::Set(df, 1.0f), encode));
+    } else {
+        hn::Mask<DI> overflow;
+        const VI e = mxExponents(s.mx, hn::BitCast(di, absmax), overflow);
+        noScale = hn::Or(noScale, overflow);
+        scale = powersOfTwo(s.mxint8 ? hn::Sub(e, hn::Set(di, 6)) : e);
+        inverse = s.mxint8 ? hn::Zero(df) : powersOfTwo(hn::Neg(e));
+    }
+    const auto nan = hn::RebindMask(df, noScale);
+    scale = hn::IfThenElse(nan, hn::Set(df, std::numeric_limits<float>::quiet_NaN()), scale);
+    inverse = hn::IfThenZeroElse(nan, inverse);
+    HWY_ALIGN float scales[kF];
+    HWY_ALIGN float inverses[kF];
+    hn::Store(scale, df, scales);
+    hn::Store(inverse, df, inverses);
+    const auto low = static_cast<float>(plan.qmin);
+    const auto high = static_cast<float>(plan.qmax);
+    for (std::size_t j = 0; j < kF; ++j)
+        out[j] = {scales[j], inverses[j], 0, low, high};
+    return hn::AllTrue(df, hn::IsFinite(hn::Mul(hn::Set(df, largest), scale)));
+}
+
+/// BlockScaler's parameters of blocks from their absmax and non-finite count, kF blocks at a time
+/// (storeBlockParams), the rest by scalerBlockParams.
+bool blockParamsOf(const BlockScaler& scaler, const FakeQuantPlan& plan, float largest,
     const MinMaxResult* blocks, I count, GroupParams* out)
 {
     const DF df;
     const DI di;
     const BlockScaler::Params s = scaler.params();
-    const auto low = static_cast<float>(plan.qmin);
-    const auto high = static_cast<float>(plan.qmax);
-    const VF largestLanes = hn::Set(df, largest);
     HWY_ALIGN float absmax[kF];
     HWY_ALIGN std::int32_t nonFinite[kF];
-    HWY_ALIGN float scales[kF];
-    HWY_ALIGN float inverses[kF];
     bool finite = true;
     I k = 0;
     for (; k + static_cast<I>(kF) <= count; k += static_cast<I>(kF)) {
@@ -344,45 +396,37 @@ bool BlockParams(const BlockScaler& scaler, const FakeQuantPlan& plan, float lar
             absmax[j] = blocks[k + static_cast<I>(j)].absmax;
             nonFinite[j] = blocks[k + static_cast<I>(j)].nonFinite > 0 ? -1 : 0;
         }
-        const VF a = hn::Load(df, absmax);
-        auto noScale = hn::Ne(hn::Load(di, nonFinite), hn::Zero(di));
-        VF scale;
-        VF inverse;
-        if (s.nvfp4) {
-            const VF sf
-                = hn::Mul(hn::Set(df, s.global), hn::Mul(a, hn::Set(df, static_cast<float>(1.0 / 6.0))));
-            const VI binade = hn::Min(hn::Max(hn::And(hn::BitCast(di, sf), hn::Set(di, 0x7F800000)),
-                                          hn::Set(di, static_cast<std::int32_t>(s.smallestNormalBinade))),
-                hn::Set(di, static_cast<std::int32_t>(s.capBinade)));
-            const VF c
-                = hn::BitCast(df, hn::Add(binade, hn::Set(di, static_cast<std::int32_t>(s.magicBase))));
-            const VI s8 = hn::Min(hn::BitCast(di, hn::Sub(hn::Add(sf, c), c)),
-                hn::Set(di, static_cast<std::int32_t>(s.maxBits)));
-            const VI slot = hn::IfThenElseZero(hn::Ne(s8, hn::Zero(di)),
-                hn::Add(hn::Sub(hn::ShiftRightSame(s8, s.gridShift),
-                            hn::Set(di, static_cast<std::int32_t>(s.firstGridPoint))),
-                    hn::Set(di, 1)));
-            const VI index = hn::ShiftLeft<1>(slot);
-            const float* table = &s.nvfp4Scales[0].scale;
-            scale = hn::GatherIndex(df, table, index);
-            inverse = hn::GatherIndex(df, table, hn::Add(index, hn::Set(di, 1)));
-        } else {
-            hn::Mask<DI> overflow;
-            const VI e = mxExponents(s.mx, hn::BitCast(di, a), overflow);
-            noScale = hn::Or(noScale, overflow);
-            scale = powersOfTwo(s.mxint8 ? hn::Sub(e, hn::Set(di, 6)) : e);
-            inverse = s.mxint8 ? hn::Zero(df) : powersOfTwo(hn::Neg(e));
-        }
-        const auto nan = hn::RebindMask(df, noScale);
-        scale = hn::IfThenElse(nan, hn::Set(df, std::numeric_limits<float>::quiet_NaN()), scale);
-        inverse = hn::IfThenZeroElse(nan, inverse);
-        finite = finite && hn::AllTrue(df, hn::IsFinite(hn::Mul(largestLanes, scale)));
-        hn::Store(scale, df, scales);
-        hn::Store(inverse, df, inverses);
-        for (std::size_t j = 0; j < kF; ++j)
-            out[k + static_cast<I>(j)] = {scales[j], inverses[j], 0, low, high};
+        finite &= storeBlockParams(
+            s, plan, largest, hn::Load(df, absmax), hn::Ne(hn::Load(di, nonFinite), hn::Zero(di)), out + k);
     }
     return scalerBlockParams(scaler, plan, largest, blocks + k, count - k, out + k) && finite;
+}
+
+/// The blocks [first, last): tiled blocks kF at a time from their maxima in registers when none holds
+/// NaN/±Inf; otherwise BlockAbsmaxRange into `scratch`, then blockParamsOf.
+bool BlockParamsRange(const FakeQuantPlan& plan, const BlockScaler& scaler, float largest,
+    const float* HWY_RESTRICT x, I first, I last, MinMaxResult* scratch, GroupParams* out)
+{
+    const DF df;
+    const DI di;
+    const auto lanes = static_cast<I>(kF);
+    bool finite = true;
+    I g = first;
+    if (tiledBlocks(plan)) {
+        const BlockScaler::Params s = scaler.params();
+        for (; g + lanes <= last; g += lanes) {
+            const VI best = tiledBlockMaxima(plan, x, g);
+            if (hn::AllTrue(di, hn::Lt(best, hn::Set(di, 0x7F800000)))) {
+                finite &= storeBlockParams(
+                    s, plan, largest, hn::BitCast(df, best), hn::FirstN(di, 0), out + (g - first));
+            } else {
+                BlockAbsmaxRange(plan, x, g, g + lanes, scratch);
+                finite &= blockParamsOf(scaler, plan, largest, scratch, lanes, out + (g - first));
+            }
+        }
+    }
+    BlockAbsmaxRange(plan, x, g, last, scratch);
+    return blockParamsOf(scaler, plan, largest, scratch, last - g, out + (g - first)) && finite;
 }
 
 // ---- histogram ----
@@ -1154,7 +1198,7 @@ std::uint32_t StreamRead(const float* HWY_RESTRICT x, I n)
 const CpuKernels* TargetKernels()
 {
     static const CpuKernels kernels {hwy::TargetName(HWY_TARGET), &MinMaxRange, &HistogramRange,
-        &FakeQuantChunk, &ErrorChunk, &StreamRead, &BlockAbsmaxRange, &BlockParams};
+        &FakeQuantChunk, &ErrorChunk, &StreamRead, &BlockAbsmaxRange, &BlockParamsRange};
     return &kernels;
 }
 
