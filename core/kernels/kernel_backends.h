@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace qs::kernel_detail {
@@ -230,6 +231,15 @@ ChunkErrorSums doubleErrorChunk(const float* x, const float* y, std::int64_t beg
 ChunkErrorSums doubleSumsChunk(
     const FakeQuantPlan& plan, const float* x, std::int64_t begin, std::int64_t end);
 
+/// The element range [begin, end) of group g of a Row plan of one row of groups per row (blockHeight 1: the
+/// groups along the last axis, the block formats), a row's last group ragged.
+inline std::pair<std::int64_t, std::int64_t> rowGroupRange(const FakeQuantPlan& plan, std::int64_t g)
+{
+    const std::int64_t row = g / plan.perRow;
+    const std::int64_t begin = row * plan.rowLength + (g % plan.perRow) * plan.groupSize;
+    return {begin, std::min(begin + plan.groupSize, (row + 1) * plan.rowLength)};
+}
+
 /// One CPU implementation (the scalar reference, or one Highway target). Each function works on one
 /// contiguous range on the calling thread; kernels.cpp splits the work and merges.
 struct CpuKernels {
@@ -257,6 +267,11 @@ struct CpuKernels {
     /// minMaxGroups' (max(|min|, |max|)) bit for bit.
     void (*blockAbsmaxRange)(
         const FakeQuantPlan& plan, const float* x, std::int64_t first, std::int64_t last, MinMaxResult* out)
+        = nullptr;
+    /// The min/max keys and non-finite count of each group [first, last) of a Row plan of one row of groups
+    /// per row (rowGroupRange) into out[g - first], as minMaxRange of the group's elements.
+    void (*groupMinMaxRange)(
+        const FakeQuantPlan& plan, const float* x, std::int64_t first, std::int64_t last, MinMaxPartial* out)
         = nullptr;
     /// The parameters of the blocks [first, last) (`plan` as for blockAbsmaxRange) into out[g - first],
     /// exactly as scalerBlockParams gives them from blockAbsmaxRange's results (which `scratch`, room for

@@ -260,6 +260,23 @@ std::vector<MinMaxResult> groupMinMax(const CpuKernels& kernels, const FakeQuant
     std::span<const float> values, int threads)
 {
     const int count = kernelThreads(threads);
+    if (plan.pattern == GroupPattern::Row && plan.blockHeight == 1 && plan.rowLength % plan.groupSize == 0
+        && kKernelChunk % plan.groupSize == 0) {
+        // Every chunk holds whole groups: each thread reduces the groups of its chunks.
+        std::vector<MinMaxPartial> partials(static_cast<std::size_t>(groupCount));
+        const I perChunk = kKernelChunk / plan.groupSize;
+        forEachThreadRange(chunkCount(plan.elementCount), count, [&](int, I first, I last) {
+            const I begin = first * perChunk;
+            const I end = std::min(groupCount, last * perChunk);
+            if (begin < end)
+                kernels.groupMinMaxRange(plan, values.data(), begin, end, partials.data() + begin);
+        });
+        std::vector<MinMaxResult> results;
+        results.reserve(partials.size());
+        for (const MinMaxPartial& partial : partials)
+            results.push_back(partial.result());
+        return results;
+    }
     // Each thread reduces the runs of its element range into its own partials; min/max merge exactly.
     std::vector<std::vector<MinMaxPartial>> partials(static_cast<std::size_t>(count));
     forEachThreadRange(chunkCount(plan.elementCount), count, [&](int t, I first, I last) {

@@ -41,15 +41,6 @@ struct EncodeCounts {
     std::int64_t nonFinite = 0;
 };
 
-/// The element range [begin, end) of block g of a block plan (GroupPattern::Row blocks along the last axis,
-/// a row's last block ragged).
-inline std::pair<std::int64_t, std::int64_t> blockRange(const FakeQuantPlan& plan, std::int64_t g)
-{
-    const std::int64_t row = g / plan.perRow;
-    const std::int64_t begin = row * plan.rowLength + (g % plan.perRow) * plan.groupSize;
-    return {begin, std::min(begin + plan.groupSize, (row + 1) * plan.rowLength)};
-}
-
 /// A validated packedDequantize call: x̂ = (table[code] - zeroPoint) · scale per group, in float32 (integers:
 /// table[code] = q, exact; other formats zeroPoint 0 and table[code] the decoded value), the codes read
 /// straight from PackedTensor::bytes in `layout`.
@@ -119,7 +110,7 @@ inline CodeRun codeRun(const UnpackPlan& plan, const std::uint8_t* bytes, std::i
     if (plan.layout == PackedLayout::Mxfp4) {
         const std::int64_t payload = (plan.groups.groupSize + 1) / 2;
         run.base = bytes + group * (1 + payload) + 1;
-        run.first = blockRange(plan.groups, group).first;
+        run.first = rowGroupRange(plan.groups, group).first;
     }
     return run;
 }

@@ -154,7 +154,7 @@ PackPlan nf4Plan(const CpuKernels& kernels, std::span<const float> values, const
         float absmax = blocks[g].absmax;
         if (blocks[g].nonFinite > 0) {
             // bitsandbytes' fmax: NaN is ignored, ±Inf is the absmax.
-            const auto [begin, end] = blockRange(plan.groups, static_cast<I>(g));
+            const auto [begin, end] = rowGroupRange(plan.groups, static_cast<I>(g));
             for (I i = begin; i < end; ++i)
                 absmax = std::fmax(absmax, std::fabs(values[static_cast<std::size_t>(i)]));
         }
@@ -241,15 +241,15 @@ EncodeCounts encodeMxfp4Blocks(const CpuPackedKernels& kernels, const PackPlan& 
     const std::vector<float>& scales, I first, I last, std::vector<std::uint8_t>& scratch, std::uint8_t* out)
 {
     const FakeQuantPlan& groups = plan.groups;
-    const I begin = blockRange(groups, first).first;
-    const I end = blockRange(groups, last - 1).second;
+    const I begin = rowGroupRange(groups, first).first;
+    const I end = rowGroupRange(groups, last - 1).second;
     scratch.resize(static_cast<std::size_t>(end - begin));
     const EncodeCounts counts = kernels.encodeRange(plan, values, begin, end, scratch.data());
     const I payload = (groups.groupSize + 1) / 2;
     for (I g = first; g < last; ++g) {
         std::uint8_t* block = out + g * (1 + payload);
         block[0] = e8m0Byte(scales[static_cast<std::size_t>(g)]);
-        const auto [blockBegin, blockEnd] = blockRange(groups, g);
+        const auto [blockBegin, blockEnd] = rowGroupRange(groups, g);
         std::uint8_t* packedEnd = block + 1 + (blockEnd - blockBegin + 1) / 2;
         packNibbles(scratch.data() + (blockBegin - begin), blockEnd - blockBegin, false, 0, block + 1);
         std::fill(packedEnd, block + 1 + payload, std::uint8_t {0});

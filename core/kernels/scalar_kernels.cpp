@@ -191,6 +191,14 @@ void blockAbsmaxRange(const FakeQuantPlan& plan, const float* x, I first, I last
     }
 }
 
+void groupMinMaxRange(const FakeQuantPlan& plan, const float* x, I first, I last, MinMaxPartial* out)
+{
+    for (I g = first; g < last; ++g) {
+        const auto [begin, end] = rowGroupRange(plan, g);
+        out[g - first] = minMaxRange(x + begin, end - begin);
+    }
+}
+
 bool blockParamsRange(const FakeQuantPlan& plan, const BlockScaler& scaler, float largest, const float* x,
     I first, I last, MinMaxResult* scratch, GroupParams* out)
 {
@@ -251,7 +259,7 @@ ChunkErrorSums doubleSumsChunk(
 const CpuKernels& scalarKernels()
 {
     static const CpuKernels kernels {"scalar C++", &minMaxRange, &histogramRange, &fakeQuantChunk,
-        &floatRunSums, &streamRead, &blockAbsmaxRange, &blockParamsRange};
+        &floatRunSums, &streamRead, &blockAbsmaxRange, &groupMinMaxRange, &blockParamsRange};
     return kernels;
 }
 

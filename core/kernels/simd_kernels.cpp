@@ -185,16 +185,68 @@ MinMaxPartial MinMaxRange(const float* HWY_RESTRICT x, I n)
 
 // ---- block absmax ----
 
-/// Lane k of the result: the largest lane of v[k], for v[0, lanes) (overwritten): each step pairs the vectors
-/// and halves their partials (even lanes against odd lanes), lanes - 1 Max in all instead of a reduction
-/// across lanes per vector.
-template<class D> HWY_INLINE hn::Vec<D> transposedMax(D d, hn::Vec<D>* v)
+/// Lane k of the result: the largest (Min: smallest) lane of v[k], for v[0, lanes) (overwritten): each step
+/// pairs the vectors and halves their partials (even lanes against odd lanes), lanes - 1 Max in all instead
+/// of a reduction across lanes per vector.
+template<bool Min = false, class D> HWY_INLINE hn::Vec<D> transposedMax(D d, hn::Vec<D>* v)
 {
     for (std::size_t width = hn::MaxLanes(d); width > 1; width /= 2)
-        for (std::size_t j = 0; j < width / 2; ++j)
-            v[j] = hn::Max(
-                hn::ConcatEven(d, v[2 * j + 1], v[2 * j]), hn::ConcatOdd(d, v[2 * j + 1], v[2 * j]));
+        for (std::size_t j = 0; j < width / 2; ++j) {
+            const auto even = hn::ConcatEven(d, v[2 * j + 1], v[2 * j]);
+            const auto odd = hn::ConcatOdd(d, v[2 * j + 1], v[2 * j]);
+            v[j] = Min ? hn::Min(even, odd) : hn::Max(even, odd);
+        }
     return v[0];
+}
+
+/// Groups [first, last) of a tiled Row plan (whole vectors that tile their rows; group g starts at
+/// g·groupSize) as MinMaxRange gives them: kF groups at a time, their min and max keys in registers and
+/// reduced by transposedMax, when all of them are finite; the others and the rest by MinMaxRange.
+void GroupMinMaxRange(
+    const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I first, I last, MinMaxPartial* out)
+{
+    const DF df;
+    const DI di;
+    const auto lanes = static_cast<I>(kF);
+    const I size = plan.groupSize;
+    I g = first;
+    if (static_cast<I>(hn::Lanes(di)) == lanes && size % lanes == 0 && plan.rowLength % size == 0) {
+        const VI negativeInfinity = hn::Set(di, static_cast<std::int32_t>(0x807FFFFFu));
+        const VI positiveInfinity = hn::Set(di, 0x7F800000);
+        HWY_ALIGN std::int32_t lowest[kF];
+        HWY_ALIGN std::int32_t highest[kF];
+        for (; g + lanes <= last; g += lanes) {
+            const float* groups = x + g * size;
+            prefetchAhead(x, g * size, plan.elementCount, lanes * size);
+            VI low[kF];
+            VI high[kF];
+            for (std::size_t k = 0; k < kF; ++k) {
+                const float* group = groups + static_cast<I>(k) * size;
+                low[k] = high[k] = orderedKeys(hn::LoadU(df, group));
+                for (I v = lanes; v < size; v += lanes) {
+                    const VI key = orderedKeys(hn::LoadU(df, group + v));
+                    low[k] = hn::Min(low[k], key);
+                    high[k] = hn::Max(high[k], key);
+                }
+            }
+            const VI minKeys = transposedMax<true>(di, low);
+            const VI maxKeys = transposedMax(di, high);
+            if (!hn::AllTrue(
+                    di, hn::And(hn::Gt(minKeys, negativeInfinity), hn::Lt(maxKeys, positiveInfinity)))) {
+                for (I k = 0; k < lanes; ++k)
+                    out[g - first + k] = MinMaxRange(groups + k * size, size);
+                continue;
+            }
+            hn::Store(minKeys, di, lowest);
+            hn::Store(maxKeys, di, highest);
+            for (std::size_t k = 0; k < kF; ++k)
+                out[g - first + static_cast<I>(k)] = {lowest[k], highest[k], 0};
+        }
+    }
+    for (; g < last; ++g) {
+        const auto [begin, end] = rowGroupRange(plan, g);
+        out[g - first] = MinMaxRange(x + begin, end - begin);
+    }
 }
 
 /// The largest magnitude bits of a block of at most a few vectors: the non-negative float bits order like
@@ -1198,7 +1250,7 @@ std::uint32_t StreamRead(const float* HWY_RESTRICT x, I n)
 const CpuKernels* TargetKernels()
 {
     static const CpuKernels kernels {hwy::TargetName(HWY_TARGET), &MinMaxRange, &HistogramRange,
-        &FakeQuantChunk, &ErrorChunk, &StreamRead, &BlockAbsmaxRange, &BlockParamsRange};
+        &FakeQuantChunk, &ErrorChunk, &StreamRead, &BlockAbsmaxRange, &GroupMinMaxRange, &BlockParamsRange};
     return &kernels;
 }
 
