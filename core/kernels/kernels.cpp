@@ -935,8 +935,7 @@ ErrorSums ternaryFakeQuantError(
     const auto bandBaseOf = [&](const GroupCursor& cursor, I i) {
         return plan.pattern == GroupPattern::Row ? plan.rowBase(i / plan.rowLength) : cursor.group;
     };
-    const auto setScale = [&](std::size_t g, std::vector<float>& magnitudes) {
-        const float meanAbs = magnitudes.empty() ? 0.0f : blockformat::torchCpuMean(magnitudes);
+    const auto setScale = [&](std::size_t g, float meanAbs) {
         const float s = 1.0f / std::max(meanAbs, 1e-5f);
         float stored = 1.0f / s;
         if (scheme.scaleFormat == ScaleFormat::E8M0)
@@ -963,11 +962,20 @@ ErrorSums ternaryFakeQuantError(
         // How many values of each band vector are its group's.
         std::vector<std::size_t> used(band.size(), 0);
         I bandBase = bandBaseOf(cursor, from);
+        // Groups whose elements are one run of the cursor (not 2-D blocks), all finite: the mean straight
+        // from x, already in the band.
+        const bool wholeRuns = plan.pattern != GroupPattern::Row || plan.blockHeight == 1;
+        std::vector<char> direct(band.size(), 0);
         const auto flush = [&] {
             for (std::size_t j = 0; j < band.size(); ++j) {
+                if (direct[j] != 0) {
+                    direct[j] = 0;
+                    continue;
+                }
                 band[j].resize(used[j]);
                 used[j] = 0;
-                finite = setScale(static_cast<std::size_t>(bandBase) + j, band[j]) && finite;
+                const float meanAbs = band[j].empty() ? 0.0f : blockformat::torchCpuMean(band[j]);
+                finite = setScale(static_cast<std::size_t>(bandBase) + j, meanAbs) && finite;
             }
         };
         for (I i = from; i < to;) {
@@ -980,8 +988,17 @@ ErrorSums ternaryFakeQuantError(
                 bandDone(i, finite);
             }
             const auto slot = static_cast<std::size_t>(cursor.group - base);
-            appendFiniteMagnitudes(values.data() + i, cursor.end - i, values.data() + plan.elementCount - 1,
-                band[slot], used[slot]);
+            // A sum over every |x| is finite only when every x is (a huge finite sum takes the filtered path,
+            // which gives the same).
+            const float meanAbs = wholeRuns ? blockformat::torchCpuMeanAbs(values.data() + i, cursor.end - i)
+                                            : std::numeric_limits<float>::infinity();
+            if (isFiniteFloat(meanAbs)) {
+                finite = setScale(static_cast<std::size_t>(cursor.group), meanAbs) && finite;
+                direct[slot] = 1;
+            } else {
+                appendFiniteMagnitudes(values.data() + i, cursor.end - i,
+                    values.data() + plan.elementCount - 1, band[slot], used[slot]);
+            }
             i = cursor.end;
         }
         flush();

@@ -273,9 +273,11 @@ const std::vector<float>& bnbDynamicMap()
     return map;
 }
 
-float torchCpuMean(const std::vector<float>& values)
+namespace {
+
+/// torch.mean's CPU order over the n values get(0), ..., get(n - 1).
+template<class Get> float torchMean(std::int64_t n, const Get& get)
 {
-    const auto n = static_cast<std::int64_t>(values.size());
     float sum;
     if (n >= kTorchLanes) {
         // vectorized_inner_sum: whole vectors through row_sum, the scalar tail, then the lanes in order.
@@ -283,18 +285,31 @@ float torchCpuMean(const std::vector<float>& values)
         const Lanes lanes = torchRowSum<Lanes>(vectors, [&](std::int64_t v) {
             Lanes out;
             for (int l = 0; l < kTorchLanes; ++l)
-                out[static_cast<std::size_t>(l)] = values[static_cast<std::size_t>(v * kTorchLanes + l)];
+                out[static_cast<std::size_t>(l)] = get(v * kTorchLanes + l);
             return out;
         });
         sum = 0.0f;
         for (std::int64_t k = vectors * kTorchLanes; k < n; ++k)
-            sum += values[static_cast<std::size_t>(k)];
+            sum += get(k);
         for (const float lane : lanes)
             sum += lane;
     } else {
-        sum = torchRowSum<float>(n, [&](std::int64_t k) { return values[static_cast<std::size_t>(k)]; });
+        sum = torchRowSum<float>(n, get);
     }
     return sum / static_cast<float>(n);
+}
+
+} // namespace
+
+float torchCpuMean(const std::vector<float>& values)
+{
+    return torchMean(static_cast<std::int64_t>(values.size()),
+        [&](std::int64_t k) { return values[static_cast<std::size_t>(k)]; });
+}
+
+float torchCpuMeanAbs(const float* x, std::int64_t n)
+{
+    return torchMean(n, [&](std::int64_t k) { return std::fabs(x[k]); });
 }
 
 float bnbBlockAbsmax(const float* x, std::int64_t length)

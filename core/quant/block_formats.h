@@ -390,6 +390,9 @@ const std::vector<float>& bnbDynamicMap();
 /// torch.mean of a contiguous float32 vector on the CPU, single-threaded (see the double-quantization notes).
 float torchCpuMean(const std::vector<float>& values);
 
+/// torchCpuMean of |x[0]|, ..., |x[n - 1]| (n > 0), read in place: all n of them, finite or not.
+float torchCpuMeanAbs(const float* x, std::int64_t n);
+
 } // namespace blockformat
 
 inline std::int64_t defaultBlockSize(BlockFormat format)
