@@ -790,6 +790,11 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
         grid.thresholds = plan.thresholds.get();
         grid.values = plan.values.get();
         grid.thresholdCount = static_cast<int>(thresholds.size());
+        if (thresholds.size() == 15) {
+            grid.searchHead[0] = thresholds[7];
+            grid.searchHead[1] = thresholds[3];
+            grid.searchHead[2] = thresholds[11];
+        }
         nonFiniteUnits(format, grid);
     } else {
         const auto& minifloat = std::get<MinifloatSpec>(format.spec);
