@@ -120,7 +120,7 @@ public:
         return {powerOfTwo(exponent), powerOfTwo(-exponent)};
     }
 
-    /// What the arithmetic above reads, for a vectorised copy of it (simd_kernels.cpp, BlockParams).
+    /// What the arithmetic above reads, for a vectorised copy of it (simd_kernels.cpp, storeBlockParams).
     struct Params {
         bool nvfp4;
         bool mxint8;

@@ -281,7 +281,7 @@ struct CpuKernels {
         = nullptr;
 };
 
-/// The reference of CpuKernels::blockParams: out[k] = {scale, inverse, 0, qmin, qmax} of
+/// The scalar path behind CpuKernels::blockParamsRange: out[k] = {scale, inverse, 0, qmin, qmax} of
 /// scaler(blocks[k]); returns whether largest · scale is finite for every k (a NaN scale is not).
 inline bool scalerBlockParams(const BlockScaler& scaler, const FakeQuantPlan& plan, float largest,
     const MinMaxResult* blocks, std::int64_t count, GroupParams* out)

@@ -199,6 +199,13 @@ template<bool Min = false, class D> HWY_INLINE hn::Vec<D> transposedMax(D d, hn:
     return v[0];
 }
 
+/// Blocks of whole vectors that tile their rows: block g starts at g·groupSize.
+HWY_INLINE bool tiledBlocks(const FakeQuantPlan& plan)
+{
+    return static_cast<I>(hn::Lanes(DI())) == static_cast<I>(kF) && plan.groupSize % static_cast<I>(kF) == 0
+        && plan.rowLength % plan.groupSize == 0;
+}
+
 /// Groups [first, last) of a tiled Row plan (whole vectors that tile their rows; group g starts at
 /// g·groupSize) as MinMaxRange gives them: kF groups at a time, their min and max keys in registers and
 /// reduced by transposedMax, when all of them are finite; the others and the rest by MinMaxRange.
@@ -210,7 +217,7 @@ void GroupMinMaxRange(
     const auto lanes = static_cast<I>(kF);
     const I size = plan.groupSize;
     I g = first;
-    if (static_cast<I>(hn::Lanes(di)) == lanes && size % lanes == 0 && plan.rowLength % size == 0) {
+    if (tiledBlocks(plan)) {
         const VI negativeInfinity = hn::Set(di, static_cast<std::int32_t>(0x807FFFFFu));
         const VI positiveInfinity = hn::Set(di, 0x7F800000);
         HWY_ALIGN std::int32_t lowest[kF];
@@ -253,13 +260,6 @@ void GroupMinMaxRange(
 /// the magnitudes. NaN/±Inf (bits >= 0x7F800000) would win; a block holding one is reduced again without
 /// them, which is rare enough to do one element at a time. Blocks of whole vectors that tile their rows are
 /// reduced a vector's lane count at a time (transposedMax).
-/// Blocks of whole vectors that tile their rows: block g starts at g·groupSize.
-HWY_INLINE bool tiledBlocks(const FakeQuantPlan& plan)
-{
-    return static_cast<I>(hn::Lanes(DI())) == static_cast<I>(kF) && plan.groupSize % static_cast<I>(kF) == 0
-        && plan.rowLength % plan.groupSize == 0;
-}
-
 /// The largest magnitude bits of the kF tiled blocks from block g, block g + k in lane k.
 HWY_INLINE VI tiledBlockMaxima(const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I g)
 {
@@ -386,9 +386,9 @@ HWY_INLINE VI mxExponents(const MxExponentRule& rule, VI bits, hn::Mask<DI>& ove
 }
 
 /// BlockScaler's parameters of kF blocks from their absmax (finite, non-negative) into out[0, kF): the MX
-/// rule on the absmax bits, or NVFP4's E4M3 rounding by float addition then its scale table; a NaN scale
-/// and inverse 0 where `noScale` (a block holding NaN/±Inf). Returns whether largest · scale is finite for
-/// all of them.
+/// rule on the absmax bits, or NVFP4's E4M3 rounding by float addition then nvfp4Scale's divisions; a NaN
+/// scale and inverse 0 where `noScale` (a block holding NaN/±Inf). Returns whether largest · scale is finite
+/// for all of them.
 HWY_INLINE bool storeBlockParams(const BlockScaler::Params& s, const FakeQuantPlan& plan, float largest,
     VF absmax, hn::Mask<DI> noScale, GroupParams* out)
 {
