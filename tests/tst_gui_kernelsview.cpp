@@ -9,6 +9,7 @@
 #include <QFile>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -164,13 +165,18 @@ void TestKernelsView::screenshot()
     auto tensor = std::make_shared<const qs::Tensor>(qs::syntheticBenchTensor(1024 * 4096));
     view.setInput(tensor, QStringLiteral("synthetic [1024, 4096]"), {}, {});
     view.setSynthetic(false, 0);
-    view.setSelectedKernels(
-        {QStringLiteral("minmax"), QStringLiteral("histogram_abs"), QStringLiteral("fq_int8_channel"),
-            QStringLiteral("fq_int4_group128"), QStringLiteral("fq_nf4_group64")});
+    view.setSelectedKernels({QStringLiteral("minmax"), QStringLiteral("histogram_abs"),
+        QStringLiteral("fq_int8_channel"), QStringLiteral("fq_int4_group128"),
+        QStringLiteral("fq_nf4_group64"), QStringLiteral("unpack_nf4")});
     view.setRepeats(3);
     QSignalSpy finished(&view, &KernelsView::runFinished);
     view.run();
     QVERIFY(finished.wait(120000));
+    // The kernel names are whole in their column as soon as the rows arrive.
+    const auto* table = view.findChild<QTableView*>(QStringLiteral("kernelTable"));
+    QVERIFY(table);
+    QVERIFY(
+        table->columnWidth(0) > table->fontMetrics().horizontalAdvance(QStringLiteral("fq_int4_group128")));
     const QString path = QDir(outputDirectory()).filePath(QStringLiteral("kernels-view.png"));
     QVERIFY(view.grab().save(path));
     QVERIFY(QFileInfo(path).size() > 10000);

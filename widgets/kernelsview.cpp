@@ -362,6 +362,8 @@ void KernelsView::startNextJob(const std::shared_ptr<Run>& run)
                 run->gpuBaseline = report.gpuBaseline.front().readGbps;
             run->results.insert(run->results.end(), report.results.begin(), report.results.end());
             m_model->addResults(report.results);
+            // Inserted rows do not re-measure ResizeToContents columns: size them to the new names now.
+            m_table->horizontalHeader()->resizeSections(QHeaderView::ResizeToContents);
             m_chart->setResults(run->results, run->cpuBaseline, run->gpuBaseline);
             m_baseline->setText(
                 tr("%1: measured read bandwidth %2 GB/s with %3 thread(s)%4.")
