@@ -139,7 +139,7 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
     const I n = tensor.elementCount();
     if (name == "minmax") {
         prepared.run = [values](Backend backend, int threads, KernelOutput& output) {
-            output = KernelOutput(minMax(backend, values, threads));
+            output = minMax(backend, values, threads);
         };
         return prepared;
     }
@@ -147,7 +147,7 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
         const I rows = tensor.shape.empty() ? 1 : tensor.shape.front();
         const I cols = rows > 0 ? n / rows : 0;
         prepared.run = [values, rows, cols](Backend backend, int threads, KernelOutput& output) {
-            output = KernelOutput(minMaxRows(backend, values, rows, cols, threads));
+            output = minMaxRows(backend, values, rows, cols, threads);
         };
         if (cols > 0)
             prepared.cudaSpelling = "minmax_rows " + std::to_string(cols);
@@ -159,7 +159,7 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
         const double lo = absolute ? 0.0 : range.min;
         const double hi = absolute ? range.absmax : range.max;
         prepared.run = [values, lo, hi, absolute](Backend backend, int threads, KernelOutput& output) {
-            output = KernelOutput(histogram(backend, values, 2048, lo, hi, absolute, threads));
+            output = histogram(backend, values, 2048, lo, hi, absolute, threads);
         };
         prepared.cudaSpelling = name + " 2048";
         return prepared;
@@ -204,8 +204,8 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
                                     : ternaryFakeQuantErrorUnsupported(scheme, tensor.shape);
         prepared.run = [values, shape = tensor.shape, scheme, block](
                            Backend backend, int threads, KernelOutput& output) {
-            output = KernelOutput(block ? blockFakeQuantError(backend, values, shape, scheme, threads)
-                                        : ternaryFakeQuantError(backend, values, shape, scheme, threads));
+            output = block ? blockFakeQuantError(backend, values, shape, scheme, threads)
+                           : ternaryFakeQuantError(backend, values, shape, scheme, threads);
         };
         return prepared;
     }
