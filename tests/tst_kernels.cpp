@@ -20,6 +20,7 @@
 #include "kernels/kernels.h"
 #include "kernels/timing.h"
 #include "metrics/error_report.h"
+#include "quant/block_formats.h"
 #include "quant/compare_matrix.h"
 #include "quant/quantizer.h"
 
@@ -238,6 +239,61 @@ ErrorSums referenceSums(std::span<const float> x, std::span<const float> xhat, s
     return cudaref::errorSums(x, xhat, clipped);
 }
 
+/// bitsandbytes blocks whose v = x / absmax lands exactly on and beside every decision threshold (absmax a
+/// power of two, so the division is exact), with blocks of zeros, of -0, of subnormals (absmax below the
+/// reference's 1e-38 floor), with ±Inf (absmax Inf: x̂ NaN) and with NaN, and a ragged last block.
+std::vector<cudaref::BlockCase> bnbThresholdCases()
+{
+    std::vector<float> near;
+    for (const BlockFormat format : {BlockFormat::BnbNF4, BlockFormat::BnbFP4}) {
+        std::vector<float> values;
+        for (std::uint32_t code = 0; code < 16; ++code)
+            values.push_back(blockformat::bnbElementValue(format, code));
+        std::sort(values.begin(), values.end());
+        for (std::size_t k = 0; k + 1 < values.size(); ++k) {
+            const auto middle = static_cast<float>((double(values[k]) + double(values[k + 1])) / 2);
+            std::uint32_t bits = std::bit_cast<std::uint32_t>(middle);
+            for (std::uint32_t step = 0; step < 9; ++step)
+                if (middle != 0.0f)
+                    near.push_back(std::bit_cast<float>(bits - 4 + step));
+        }
+    }
+    const std::int64_t block = 64;
+    const std::int64_t rows = 12;
+    const std::int64_t rowLength = 3 * block + 17;
+    std::vector<float> x(static_cast<std::size_t>(rows * rowLength));
+    std::size_t next = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+        for (std::int64_t b = 0; b * block < rowLength; ++b) {
+            const std::int64_t start = r * rowLength + b * block;
+            const std::int64_t length = std::min(block, rowLength - b * block);
+            const float absmax = std::ldexp(1.0f, static_cast<int>((r * 3 + b) % 11) - 5);
+            for (std::int64_t j = 0; j < length; ++j)
+                x[static_cast<std::size_t>(start + j)] = near[next++ % near.size()] * absmax;
+            x[static_cast<std::size_t>(start + (r + b) % length)] = (r % 2) ? -absmax : absmax;
+        }
+    }
+    const auto fill
+        = [&](std::int64_t row, float value) { std::fill_n(x.begin() + row * rowLength, block, value); };
+    fill(1, 0.0f);
+    fill(2, -0.0f);
+    fill(3, 3e-40f);
+    x[static_cast<std::size_t>(3 * rowLength + 5)] = -7e-39f;
+    x[static_cast<std::size_t>(4 * rowLength + 9)] = INFINITY;
+    x[static_cast<std::size_t>(5 * rowLength + 70)] = -INFINITY;
+    x[static_cast<std::size_t>(6 * rowLength + 3)] = NAN;
+    std::vector<cudaref::BlockCase> cases;
+    for (const BlockFormat format : {BlockFormat::BnbNF4, BlockFormat::BnbFP4})
+        for (const bool doubleQuantization : {false, true}) {
+            Scheme scheme;
+            scheme.blockFormat = format;
+            scheme.doubleQuantization = doubleQuantization;
+            cases.push_back({blockFormatName(format) + " thresholds" + (doubleQuantization ? " dq" : ""),
+                scheme, Shape {rows, rowLength}, x});
+        }
+    return cases;
+}
+
 /// The CUDA checks' MX/NVFP4 block cases, the same formats on rows their blocks tile (the SIMD fast path),
 /// and the ggml and bitsandbytes blocks (ggml rows are whole blocks of 32; bitsandbytes also with blocks of
 /// 128 and double quantization).
@@ -272,6 +328,8 @@ std::vector<cudaref::BlockCase> fusedBlockCases()
                 cudaref::blockCaseValues(shape, variant)});
         }
     }
+    for (cudaref::BlockCase& c : bnbThresholdCases())
+        cases.push_back(std::move(c));
     return cases;
 }
 

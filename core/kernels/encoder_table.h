@@ -35,35 +35,38 @@ inline float encoderKeyValue(std::int32_t key)
     return std::bit_cast<float>(key ^ ((key >> 31) & 0x7FFFFFFF));
 }
 
-/// Throws qs::Error, naming `who`, for a format with more than 256 codes.
-inline EncoderTable encoderTable(const NumberFormat& format, const std::string& who)
+/// The table of a monotone encoder over the finite floats: encode(float) gives a code, decode(code) its
+/// value (as a double). Every code must cover one contiguous range of keys. Throws qs::Error, naming `name`
+/// and `who`, for an encoder with more than 256 codes.
+template<class Encode, class Decode>
+EncoderTable encoderTableOf(Encode&& encode, Decode&& decode, const std::string& name, const std::string& who)
 {
     using I = std::int64_t;
-    const auto encode
-        = [&](I key) { return encodeValue(format, double(encoderKeyValue(static_cast<std::int32_t>(key)))); };
+    const auto encodeKey
+        = [&](I key) -> std::uint32_t { return encode(encoderKeyValue(static_cast<std::int32_t>(key))); };
     EncoderTable table;
     I low = encoderKey(-FLT_MAX);
     const I high = encoderKey(FLT_MAX);
-    std::uint32_t code = encode(low);
+    std::uint32_t code = encodeKey(low);
     std::vector<std::uint32_t> codes {code};
-    while (encode(high) != code) {
+    while (encodeKey(high) != code) {
         I a = low;
         I b = high;
         while (b - a > 1) {
             const I middle = a + (b - a) / 2;
-            (encode(middle) == code ? a : b) = middle;
+            (encodeKey(middle) == code ? a : b) = middle;
         }
-        code = encode(b);
+        code = encodeKey(b);
         table.thresholds.push_back(static_cast<std::int32_t>(b));
         codes.push_back(code);
         low = b;
         if (codes.size() > 256)
-            throw Error("number format '" + format.name + "' has too many codes for " + who);
+            throw Error("number format '" + name + "' has too many codes for " + who);
     }
     double lowest = 0;
     double highest = 0;
     for (const std::uint32_t c : codes) {
-        const double value = decodeValue(format, c);
+        const double value = decode(c);
         table.values.push_back(static_cast<float>(value));
         lowest = std::min(lowest, value);
         highest = std::max(highest, value);
@@ -71,6 +74,14 @@ inline EncoderTable encoderTable(const NumberFormat& format, const std::string& 
     table.lowestKey = encoderKey(static_cast<float>(lowest));
     table.highestKey = encoderKey(static_cast<float>(highest));
     return table;
+}
+
+/// The table of a format's encodeValue/decodeValue. Throws qs::Error, naming `who`, for a format with more
+/// than 256 codes.
+inline EncoderTable encoderTable(const NumberFormat& format, const std::string& who)
+{
+    return encoderTableOf([&](float v) { return encodeValue(format, double(v)); },
+        [&](std::uint32_t code) { return decodeValue(format, code); }, format.name, who);
 }
 
 } // namespace qs::kernel_detail

@@ -332,48 +332,136 @@ ErrorSums mergeChunks(std::span<const ChunkErrorSums> chunks)
     return sums;
 }
 
-/// The block parameters of a block format's plan, derived chunk by chunk (blockFakeQuantError).
-struct ChunkBlockScales {
-    const BlockScaler& scaler;
-    float largest; ///< the largest element value: x̂ of a block is finite when largest · scale is
+/// Where a plan whose groups are made chunk by chunk gets them: prepare() gives `local` (a copy of the plan
+/// made without its groups) the parameters of the groups that hold the elements [begin, end), with
+/// reconstructionFinite for them; `scratch` is the calling thread's, kept from chunk to chunk.
+class ChunkGroupSource {
+public:
+    virtual ~ChunkGroupSource() = default;
+    virtual void prepare(I begin, I end, std::vector<MinMaxResult>& scratch, FakeQuantPlan& local) const = 0;
+
+protected:
+    /// Points `local` at the groups [first, last) of the blocks along the last axis that hold [begin, end).
+    static std::pair<I, I> blocksOf(I begin, I end, FakeQuantPlan& local)
+    {
+        const I first = GroupCursor(local, begin).group;
+        const I last = GroupCursor(local, end - 1).group + 1;
+        local.groups.resize(static_cast<std::size_t>(last - first));
+        local.groupBase = first;
+        return {first, last};
+    }
 };
 
-/// Gives `local` (a copy of a block format's plan) the parameters of the blocks that hold the elements
-/// [begin, end): each block's absmax over the whole block, its scale, reconstructionFinite for those blocks.
-void prepareChunkBlocks(const CpuKernels& kernels, const ChunkBlockScales& blocks, const float* values,
-    I begin, I end, std::vector<MinMaxResult>& absmax, FakeQuantPlan& local)
-{
-    const I first = GroupCursor(local, begin).group;
-    const I last = GroupCursor(local, end - 1).group + 1;
-    absmax.resize(static_cast<std::size_t>(last - first));
-    local.groups.resize(absmax.size());
-    local.groupBase = first;
-    local.reconstructionFinite = kernels.blockParamsRange(
-        local, blocks.scaler, blocks.largest, values, first, last, absmax.data(), local.groups.data());
-}
+/// MX and NVFP4 (blockFakeQuantError): each block's absmax over the whole block, then its scale.
+class BlockScaleSource final : public ChunkGroupSource {
+public:
+    BlockScaleSource(const CpuKernels& kernels, const float* values, const BlockScaler& scaler, float largest)
+        : m_kernels(kernels)
+        , m_values(values)
+        , m_scaler(scaler)
+        , m_largest(largest)
+    {
+    }
+
+    void prepare(I begin, I end, std::vector<MinMaxResult>& scratch, FakeQuantPlan& local) const override
+    {
+        const auto [first, last] = blocksOf(begin, end, local);
+        scratch.resize(static_cast<std::size_t>(last - first));
+        local.reconstructionFinite = m_kernels.blockParamsRange(
+            local, m_scaler, m_largest, m_values, first, last, scratch.data(), local.groups.data());
+    }
+
+private:
+    const CpuKernels& m_kernels;
+    const float* m_values;
+    const BlockScaler& m_scaler;
+    float m_largest; ///< the largest element value: x̂ of a block is finite when largest · scale is
+};
+
+/// bitsandbytes NF4/FP4 blocks (quant/block_bnb.cpp): v = x · (1 / max(absmax, 1e-38f)) with the block's
+/// absmax (NaN ignored, ±Inf kept), x̂ = value · the absmax bitsandbytes stores (the decoded one with double
+/// quantization). `absmax` and `decoded` hold every block's when given (double quantization needs them all
+/// first); otherwise the absmax is taken chunk by chunk and stored as it is.
+class BnbBlockSource final : public ChunkGroupSource {
+public:
+    BnbBlockSource(const CpuKernels& kernels, const float* values, std::span<const float> absmax,
+        std::span<const float> decoded)
+        : m_kernels(kernels)
+        , m_values(values)
+        , m_absmax(absmax)
+        , m_decoded(decoded)
+    {
+    }
+
+    void prepare(I begin, I end, std::vector<MinMaxResult>& scratch, FakeQuantPlan& local) const override
+    {
+        const auto [first, last] = blocksOf(begin, end, local);
+        if (m_absmax.empty()) {
+            scratch.resize(static_cast<std::size_t>(last - first));
+            bnbAbsmax(m_kernels, local, m_values, first, last, scratch.data());
+        }
+        bool finite = true;
+        for (I g = first; g < last; ++g) {
+            const auto k = static_cast<std::size_t>(g - first);
+            const float blockMax
+                = m_absmax.empty() ? scratch[k].absmax : m_absmax[static_cast<std::size_t>(g)];
+            const float scale = m_decoded.empty() ? blockMax : m_decoded[static_cast<std::size_t>(g)];
+            local.groups[k] = {scale, 1.0f / std::max(blockMax, 1e-38f), 0, 0, 0};
+            finite &= isFiniteFloat(scale);
+        }
+        local.reconstructionFinite = finite;
+    }
+
+    /// blocks[g - first].absmax = the absmax bitsandbytes takes of block g in [first, last): the block
+    /// kernel's over the finite x, or the reference's own (±Inf kept) for a block that holds NaN/±Inf.
+    static void bnbAbsmax(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, I first,
+        I last, MinMaxResult* blocks)
+    {
+        kernels.blockAbsmaxRange(plan, values, first, last, blocks);
+        for (I g = first; g < last; ++g) {
+            MinMaxResult& block = blocks[g - first];
+            if (block.nonFinite != 0) {
+                const auto [b, e] = rowGroupRange(plan, g);
+                block.absmax = blockformat::bnbBlockAbsmax(values + b, e - b);
+            }
+        }
+    }
+
+private:
+    const CpuKernels& m_kernels;
+    const float* m_values;
+    std::span<const float> m_absmax;
+    std::span<const float> m_decoded;
+};
 
 /// Scales and zero points given per group (fakeQuantError), made into the plan's groups chunk by chunk.
-struct ChunkGivenGroups {
-    std::span<const float> scales;
-    std::span<const std::int32_t> zeroPoints;
-};
+class GivenGroupSource final : public ChunkGroupSource {
+public:
+    GivenGroupSource(std::span<const float> scales, std::span<const std::int32_t> zeroPoints)
+        : m_scales(scales)
+        , m_zeroPoints(zeroPoints)
+    {
+    }
 
-/// Gives `local` (a copy of a plan made without its groups) the parameters of the groups that hold the
-/// elements [begin, end).
-void prepareChunkGroups(const ChunkGivenGroups& given, I begin, I end, FakeQuantPlan& local)
-{
-    // Rows revisit the groups of their 2-D block row: from the first group of the first row to the last of
-    // the last row.
-    const bool rows = local.pattern == GroupPattern::Row;
-    const I first = rows ? local.rowBase(begin / local.rowLength) : GroupCursor(local, begin).group;
-    const I last = rows ? local.rowBase((end - 1) / local.rowLength) + local.perRow
-                        : GroupCursor(local, end - 1).group + 1;
-    local.groups.resize(static_cast<std::size_t>(last - first));
-    local.groupBase = first;
-    GroupParams* groups = local.groups.data();
-    for (I g = first; g < last; ++g)
-        groups[g - first] = givenGroup(local, given.scales, given.zeroPoints, static_cast<std::size_t>(g));
-}
+    void prepare(I begin, I end, std::vector<MinMaxResult>&, FakeQuantPlan& local) const override
+    {
+        // Rows revisit the groups of their 2-D block row: from the first group of the first row to the last
+        // of the last row.
+        const bool rows = local.pattern == GroupPattern::Row;
+        const I first = rows ? local.rowBase(begin / local.rowLength) : GroupCursor(local, begin).group;
+        const I last = rows ? local.rowBase((end - 1) / local.rowLength) + local.perRow
+                            : GroupCursor(local, end - 1).group + 1;
+        local.groups.resize(static_cast<std::size_t>(last - first));
+        local.groupBase = first;
+        GroupParams* groups = local.groups.data();
+        for (I g = first; g < last; ++g)
+            groups[g - first] = givenGroup(local, m_scales, m_zeroPoints, static_cast<std::size_t>(g));
+    }
+
+private:
+    std::span<const float> m_scales;
+    std::span<const std::int32_t> m_zeroPoints;
+};
 
 /// The sums of chunk `c` of a validated plan on a CPU backend, summed again in double where its float runs
 /// may have lost accuracy (needsDoubleSums).
@@ -388,28 +476,24 @@ ChunkErrorSums chunkSums(const CpuKernels& kernels, const FakeQuantPlan& plan, c
 }
 
 /// The chunk sums of a validated plan on a CPU backend, each chunk summed again in double where its float
-/// runs may have lost accuracy (needsDoubleSums), merged in kernels.h's order. With `blocks` or `given`, the
-/// plan's groups are made per chunk (prepareChunkBlocks, prepareChunkGroups) instead of held whole.
+/// runs may have lost accuracy (needsDoubleSums), merged in kernels.h's order. With a `source`, the plan's
+/// groups are made chunk by chunk instead of held whole.
 ErrorSums runFakeQuant(const CpuKernels& kernels, const FakeQuantPlan& plan, const float* values, int threads,
-    const ChunkBlockScales* blocks = nullptr, const ChunkGivenGroups* given = nullptr)
+    const ChunkGroupSource* source = nullptr)
 {
     const I chunks = chunkCount(plan.elementCount);
     std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunks));
-    const bool perChunkGroups = blocks || given;
     forEachThreadRange(chunks, kernelThreads(threads), [&](int, I first, I last) {
         FakeQuantPlan local;
-        std::vector<MinMaxResult> absmax;
-        if (perChunkGroups && first < last)
+        std::vector<MinMaxResult> scratch;
+        if (source && first < last)
             local = plan;
         for (I c = first; c < last; ++c) {
             const I begin = c * kKernelChunk;
             const I end = std::min(plan.elementCount, begin + kKernelChunk);
-            if (blocks)
-                prepareChunkBlocks(kernels, *blocks, values, begin, end, absmax, local);
-            else if (given)
-                prepareChunkGroups(*given, begin, end, local);
-            perChunk[static_cast<std::size_t>(c)]
-                = chunkSums(kernels, perChunkGroups ? local : plan, values, c);
+            if (source)
+                source->prepare(begin, end, scratch, local);
+            perChunk[static_cast<std::size_t>(c)] = chunkSums(kernels, source ? local : plan, values, c);
         }
     });
     return mergeChunks(perChunk);
@@ -744,9 +828,8 @@ ErrorSums fakeQuantError(Backend backend, std::span<const float> values, const S
         throwUnavailable(backend);
 #endif
     }
-    const ChunkGivenGroups given {scales, zeroPoints};
-    return runFakeQuant(
-        cpuKernels(backend), plan, values.data(), threads, nullptr, fineGrained ? &given : nullptr);
+    const GivenGroupSource given(scales, zeroPoints);
+    return runFakeQuant(cpuKernels(backend), plan, values.data(), threads, fineGrained ? &given : nullptr);
 }
 
 std::string blockFakeQuantErrorUnsupported(const Scheme& scheme)
@@ -784,6 +867,40 @@ ErrorSums reconstructedBlockError(const CpuKernels& kernels, std::span<const flo
     return mergeChunks(perChunk);
 }
 
+/// bitsandbytes NF4/FP4 (`plan`: the blocks along the last axis) as a lookup table of the regions of v
+/// that dQuantizeNF4/dQuantizeFP4 give one code, with per-block parameters (BnbBlockSource).
+ErrorSums bnbBlockError(const CpuKernels& kernels, FakeQuantPlan& plan, std::span<const float> values,
+    const Scheme& scheme, int threads)
+{
+    const BlockFormat format = scheme.blockFormat;
+    EncoderTable table = encoderTableOf([&](float v) { return blockformat::bnbElementCode(format, v); },
+        [&](std::uint32_t code) { return double(blockformat::bnbElementValue(format, code)); },
+        blockFormatName(format), "the fused kernels");
+    plan.kind = ElementKind::Table;
+    plan.thresholds = std::move(table.thresholds);
+    plan.values = std::move(table.values);
+    plan.lowestKey = table.lowestKey;
+    plan.highestKey = table.highestKey;
+    if (!scheme.doubleQuantization) {
+        const BnbBlockSource blocks(kernels, values.data(), {}, {});
+        return runFakeQuant(kernels, plan, values.data(), threads, &blocks);
+    }
+    // Double quantization stores the absmax of every block through one 8-bit code per block and a mean:
+    // all of them first.
+    const I groupCount = plan.elementCount == 0 ? 0 : plan.elementCount / plan.rowLength * plan.perRow;
+    std::vector<MinMaxResult> blocks(static_cast<std::size_t>(groupCount));
+    forEachThreadRange(groupCount, kernelThreads(threads), [&](int, I first, I last) {
+        if (first < last)
+            BnbBlockSource::bnbAbsmax(kernels, plan, values.data(), first, last, blocks.data() + first);
+    });
+    std::vector<float> absmax(blocks.size());
+    for (std::size_t g = 0; g < blocks.size(); ++g)
+        absmax[g] = blocks[g].absmax;
+    const std::vector<float> decoded = blockformat::bnbDecodeAbsmax(absmax, true);
+    const BnbBlockSource source(kernels, values.data(), absmax, decoded);
+    return runFakeQuant(kernels, plan, values.data(), threads, &source);
+}
+
 } // namespace
 
 ErrorSums blockFakeQuantError(
@@ -791,11 +908,12 @@ ErrorSums blockFakeQuantError(
 {
     if (const std::string reason = blockFakeQuantErrorUnsupported(scheme); !reason.empty())
         throw Error("blockFakeQuantError: " + reason);
-    const bool reconstructed = BlockReconstruction::supports(scheme);
-    if (backend == Backend::Cuda && reconstructed)
+    const auto family = blockformat::familyOf(scheme.blockFormat);
+    if (backend == Backend::Cuda
+        && (family == blockformat::Family::Ggml || family == blockformat::Family::Bnb))
         throw Error("blockFakeQuantError: " + blockFormatName(scheme.blockFormat)
             + " runs on the scalar and simd backends only");
-    if (reconstructed)
+    if (family == blockformat::Family::Ggml)
         return reconstructedBlockError(cpuKernels(backend), values, shape, scheme, threads);
     const I blockSize = blockFormatBlockSize(scheme);
     if (backend == Backend::Cuda) {
@@ -817,6 +935,8 @@ ErrorSums blockFakeQuantError(
     plan.groupSize = blockSize;
     plan.perRow = (plan.rowLength + blockSize - 1) / blockSize;
     const CpuKernels& kernels = cpuKernels(backend);
+    if (family == blockformat::Family::Bnb)
+        return bnbBlockError(kernels, plan, values, scheme, threads);
 
     const bool nvfp4 = scheme.blockFormat == BlockFormat::NVFP4;
     const bool mxint8 = scheme.blockFormat == BlockFormat::MXINT8;
@@ -840,7 +960,7 @@ ErrorSums blockFakeQuantError(
     // NVFP4's global scale needs the tensor absmax first; MX blocks need nothing beyond their own elements.
     const float tensorAbsmax = nvfp4 ? minMax(backend, values, threads).absmax : 0.0f;
     const BlockScaler scaler(scheme, tensorAbsmax);
-    const ChunkBlockScales blocks {scaler, largest};
+    const BlockScaleSource blocks(kernels, values.data(), scaler, largest);
     return runFakeQuant(kernels, plan, values.data(), threads, &blocks);
 }
 

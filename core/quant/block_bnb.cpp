@@ -312,6 +312,16 @@ float torchCpuMeanAbs(const float* x, std::int64_t n)
     return torchMean(n, [&](std::int64_t k) { return std::fabs(x[k]); });
 }
 
+std::uint32_t bnbElementCode(BlockFormat format, float v)
+{
+    return format == BlockFormat::BnbNF4 ? quantizeNf4(v) : quantizeFp4(v);
+}
+
+float bnbElementValue(BlockFormat format, std::uint32_t code)
+{
+    return format == BlockFormat::BnbNF4 ? kNf4[code & 15] : fp4Table()[code & 15];
+}
+
 float bnbBlockAbsmax(const float* x, std::int64_t length)
 {
     float blockMax = 0.0f;

@@ -376,6 +376,14 @@ BnbBlock quantizeBnbBlock(BlockFormat format, const float* x, std::int64_t lengt
 /// The absmax of one bitsandbytes block: max |x| with NaN ignored (CUDA fmaxf), 0 for a block of zeros.
 float bnbBlockAbsmax(const float* x, std::int64_t length);
 
+/// The 4-bit code (0..15) bitsandbytes gives v = x · (1 / max(absmax, 1e-38f)): dQuantizeNF4 (the number of
+/// NF4 thresholds v exceeds) or dQuantizeFP4 (sign in bit 3, the leaf of |v| in its magnitude tree) of
+/// csrc/kernels.cu; NaN gets code 0. `format` is BnbNF4 or BnbFP4.
+std::uint32_t bnbElementCode(BlockFormat format, float v);
+
+/// The value of a 4-bit code (0..15) before the absmax: get_4bit_type("nf4") or ("fp4") in float32.
+float bnbElementValue(BlockFormat format, std::uint32_t code);
+
 /// The absmax bitsandbytes stores per block (in group order), decoded as dequantization uses it: `absmax`
 /// itself, or with double quantization float32(map[q_g] * absmax2) + offset.
 std::vector<float> bnbDecodeAbsmax(const std::vector<float>& absmax, bool doubleQuantization);
