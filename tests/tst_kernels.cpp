@@ -16,11 +16,13 @@
 #include "cli_process.h"
 #include "formats/number_format.h"
 #include "kernels/benchmark_suite.h"
+#include "kernels/ggml_block_backends.h"
 #include "kernels/kernel_backends.h"
 #include "kernels/kernels.h"
 #include "kernels/timing.h"
 #include "metrics/error_report.h"
 #include "quant/block_formats.h"
+#include "quant/block_reconstruction.h"
 #include "quant/compare_matrix.h"
 #include "quant/quantizer.h"
 
@@ -825,6 +827,99 @@ private slots:
                 QVERIFY2(actual == expected,
                     QByteArray::fromStdString(target) + "\n  actual   " + describe(actual) + "\n  expected "
                         + describe(expected));
+            }
+        }
+    }
+
+    /// The SIMD ggml blocks (simdGgmlBlocks) against BlockReconstruction::reconstruct, x̂ bit for bit and the
+    /// clipped count, on every target and on ranges that cut blocks: blocks of zeros, of -0, with one
+    /// nonzero value, with the largest |x| twice with either sign first, subnormal and tiny scales (1/d
+    /// infinite), NaN and ±Inf, values whose max - min overflows, constant blocks, exact .5 ties of Q8_0 and
+    /// Q4_0, and random blocks over many magnitudes.
+    void ggmlBlocksMatchReference()
+    {
+        const std::int64_t block = 32;
+        std::vector<std::vector<float>> blocks;
+        std::mt19937 random(7);
+        std::normal_distribution<float> normal;
+        const auto randomBlock = [&](float magnitude) {
+            std::vector<float> b(block);
+            for (float& v : b)
+                v = normal(random) * magnitude;
+            return b;
+        };
+        blocks.push_back(randomBlock(1));
+        blocks.push_back(std::vector<float>(block, 0.0f));
+        blocks.push_back(std::vector<float>(block, -0.0f));
+        std::vector<float> one(block, 0.0f);
+        one[9] = 0.75f;
+        blocks.push_back(one);
+        one[9] = -0.75f;
+        blocks.push_back(one);
+        for (const float first : {-2.0f, 2.0f}) {
+            std::vector<float> tie = randomBlock(0.3f);
+            tie[3] = first;
+            tie[10] = -first;
+            blocks.push_back(tie);
+        }
+        blocks.push_back(randomBlock(1e-40f));
+        blocks.push_back(randomBlock(3 * FLT_MIN));
+        blocks.push_back(randomBlock(1e-30f));
+        std::vector<float> special = randomBlock(1);
+        special[4] = kNaN;
+        blocks.push_back(special);
+        special[4] = kInf;
+        blocks.push_back(special);
+        special[4] = -kInf;
+        blocks.push_back(special);
+        std::vector<float> huge = randomBlock(1);
+        huge[0] = 3e38f;
+        huge[1] = -3e38f;
+        blocks.push_back(huge);
+        blocks.push_back(std::vector<float>(block, 1.5f));
+        blocks.push_back(std::vector<float>(block, -1.5f));
+        std::vector<float> ties(block);
+        for (std::int64_t j = 0; j < block; ++j)
+            ties[static_cast<std::size_t>(j)] = static_cast<float>(j) - 15.5f;
+        ties[0] = 127.0f; // Q8_0: d = 1, every other value a .5 tie
+        blocks.push_back(ties);
+        ties[0] = -8.0f; // Q4_0: d = 1, x + 8.5 an integer
+        blocks.push_back(ties);
+        for (const float magnitude : {1e-20f, 1e-3f, 1.0f, 1e3f, 1e20f})
+            for (int k = 0; k < 6; ++k)
+                blocks.push_back(randomBlock(magnitude));
+        std::vector<float> x;
+        for (const std::vector<float>& b : blocks)
+            x.insert(x.end(), b.begin(), b.end());
+        const auto n = static_cast<std::int64_t>(x.size());
+        const Shape shape {n / (2 * block), 2 * block};
+        QCOMPARE(shapeElementCount(shape), n);
+        const std::pair<std::int64_t, std::int64_t> ranges[]
+            = {{0, n}, {5, n - 7}, {3 * block, 9 * block}, {block + 1, block + 2}, {n - 1, n}};
+        EveryTarget every;
+        for (const BlockFormat format : {BlockFormat::GgmlQ8_0, BlockFormat::GgmlQ4_0, BlockFormat::GgmlQ4_1,
+                 BlockFormat::GgmlQ5_0, BlockFormat::GgmlQ5_1, BlockFormat::GgmlMXFP4}) {
+            Scheme scheme;
+            scheme.blockFormat = format;
+            const BlockReconstruction r = BlockReconstruction::prepare(x, shape, scheme);
+            for (const auto& [begin, end] : ranges) {
+                std::vector<float> expected(static_cast<std::size_t>(end - begin));
+                const std::int64_t expectedClipped = r.reconstruct(begin, end, expected.data());
+                for (const std::string& target : every.targets) {
+                    setSimdTarget(target);
+                    std::vector<float> actual(expected.size(), 123.0f);
+                    const std::int64_t clipped
+                        = kernel_detail::simdGgmlBlocks().reconstructRange(r, begin, end, actual.data());
+                    const QByteArray where = QByteArray::fromStdString(blockFormatName(format) + " " + target
+                        + " [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
+                    QVERIFY2(clipped == expectedClipped, where);
+                    for (std::size_t i = 0; i < expected.size(); ++i)
+                        QVERIFY2(std::bit_cast<std::uint32_t>(actual[i])
+                                == std::bit_cast<std::uint32_t>(expected[i]),
+                            where + " element " + QByteArray::number(static_cast<qint64>(begin + i)) + ": "
+                                + QByteArray::number(actual[i], 'g', 9) + " vs "
+                                + QByteArray::number(expected[i], 'g', 9));
+                }
             }
         }
     }

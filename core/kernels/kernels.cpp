@@ -4,6 +4,7 @@
 #include "formats/number_format.h"
 #include "kernels/block_scales.h"
 #include "kernels/encoder_table.h"
+#include "kernels/ggml_block_backends.h"
 #include "kernels/kernel_backends.h"
 #include "quant/block_formats.h"
 #include "quant/block_reconstruction.h"
@@ -843,12 +844,15 @@ std::string blockFakeQuantErrorUnsupported(const Scheme& scheme)
 
 namespace {
 
-/// ggml and bitsandbytes blocks: x̂ of each chunk from the quantizer's own per-block code
-/// (BlockReconstruction) into a chunk buffer, then the backend's error accumulation over (x, x̂).
-ErrorSums reconstructedBlockError(const CpuKernels& kernels, std::span<const float> values,
-    const Shape& shape, const Scheme& scheme, int threads)
+/// ggml blocks: x̂ of each chunk from the backend's block reconstruction (ggml_block_backends.h: the
+/// quantizer's own per-block code, or the same arithmetic a vector at a time) into a chunk buffer, then the
+/// backend's error accumulation over (x, x̂).
+ErrorSums ggmlBlockError(
+    Backend backend, std::span<const float> values, const Shape& shape, const Scheme& scheme, int threads)
 {
     const BlockReconstruction reconstruction = BlockReconstruction::prepare(values, shape, scheme);
+    const CpuKernels& kernels = cpuKernels(backend);
+    const CpuGgmlBlocks& blocks = backend == Backend::Scalar ? scalarGgmlBlocks() : simdGgmlBlocks();
     const auto n = static_cast<I>(values.size());
     std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunkCount(n)));
     forEachThreadRange(chunkCount(n), kernelThreads(threads), [&](int, I first, I last) {
@@ -856,7 +860,7 @@ ErrorSums reconstructedBlockError(const CpuKernels& kernels, std::span<const flo
         for (I c = first; c < last; ++c) {
             const I begin = c * kKernelChunk;
             const I end = std::min(n, begin + kKernelChunk);
-            const I clipped = reconstruction.reconstruct(begin, end, xhat.data());
+            const I clipped = blocks.reconstructRange(reconstruction, begin, end, xhat.data());
             ChunkErrorSums chunk = kernels.errorChunk(values.data(), xhat.data(), begin, end);
             if (needsDoubleSums(chunk))
                 chunk = doubleErrorChunk(values.data(), xhat.data(), begin, end);
@@ -914,7 +918,7 @@ ErrorSums blockFakeQuantError(
         throw Error("blockFakeQuantError: " + blockFormatName(scheme.blockFormat)
             + " runs on the scalar and simd backends only");
     if (family == blockformat::Family::Ggml)
-        return reconstructedBlockError(cpuKernels(backend), values, shape, scheme, threads);
+        return ggmlBlockError(backend, values, shape, scheme, threads);
     const I blockSize = blockFormatBlockSize(scheme);
     if (backend == Backend::Cuda) {
 #if defined(QS_HAVE_CUDA)

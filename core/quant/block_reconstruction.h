@@ -42,6 +42,9 @@ public:
 
     std::int64_t elementCount() const { return static_cast<std::int64_t>(m_values.size()); }
     const Scheme& scheme() const { return m_scheme; }
+    /// The values prepare() was given, and their blocks (the last axis cut into the scheme's blocks).
+    std::span<const float> values() const { return m_values; }
+    const blockformat::Geometry& geometry() const { return m_geometry; }
 
 private:
     BlockReconstruction() = default;
