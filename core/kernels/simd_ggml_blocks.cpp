@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <hwy/cache_control.h>
 #include <string>
 
 HWY_BEFORE_NAMESPACE();
@@ -45,224 +46,262 @@ using DF = hn::CappedTag<float, 16>;
 using DI = hn::RebindToSigned<DF>;
 using VF = hn::Vec<DF>;
 using VI = hn::Vec<DI>;
-using MI = hn::Mask<DI>;
 constexpr I kBlock = 32;
 constexpr I kF = static_cast<I>(hn::MaxLanes(DF()));
 constexpr I kVectors = kBlock / kF;
-static_assert(kVectors * kF == kBlock, "a ggml block is whole vectors");
+static_assert(kVectors * kF == kBlock && kBlock <= 64, "a ggml block is whole vectors, its lanes one word");
 
-/// fp16 round trip of the stored scale (ggml's GGML_FP32_TO_FP16, then back).
-float fp16Round(float value)
+constexpr I kBatch = 16; ///< blocks whose scales are formed side by side
+
+/// fp16 round trip (ggml's GGML_FP32_TO_FP16, then back) of every lane: F16C's conversion (round to nearest
+/// even, overflow to ±Inf, as tensor/dtype.h's f32ToF16) where the target has it, f32ToF16 lane by lane
+/// otherwise.
+HWY_INLINE VF fp16Round(VF value)
 {
-    return f16ToF32(f32ToF16(value));
+    const DF df;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    return hn::PromoteTo(df, hn::DemoteTo(hn::Rebind<hwy::float16_t, DF>(), value));
+#else
+    HWY_ALIGN float lanes[kF];
+    hn::Store(value, df, lanes);
+    for (float& lane : lanes)
+        lane = f16ToF32(f32ToF16(lane));
+    return hn::Load(df, lanes);
+#endif
 }
 
-bool finite(float value)
+HWY_INLINE VI magnitude(VF x)
 {
-    return isFiniteFloat(value);
+    const DI di;
+    return hn::And(hn::BitCast(di, x), hn::Set(di, 0x7FFFFFFF));
 }
 
-/// One block of 32 floats in registers.
-struct Block {
-    explicit Block(const float* HWY_RESTRICT x)
-    {
-        const DF df;
-        for (I k = 0; k < kVectors; ++k)
-            v[k] = hn::LoadU(df, x + k * kF);
-    }
-
-    /// |x| as int32 bits (orders like the magnitudes).
-    HWY_INLINE VI magnitude(I k) const
-    {
-        const DI di;
-        return hn::And(hn::BitCast(di, v[k]), hn::Set(di, 0x7FFFFFFF));
-    }
-
-    /// The bits of max |x|; at least 0x7F800000 when a value is NaN or ±Inf.
-    HWY_INLINE std::int32_t absmaxBits() const
-    {
-        const DI di;
-        VI m = magnitude(0);
-        for (I k = 1; k < kVectors; ++k)
-            m = hn::Max(m, magnitude(k));
-        return hn::GetLane(hn::MaxOfLanes(di, m));
-    }
-
-    /// The first element whose |x| has these bits (one exists).
-    HWY_INLINE I firstWithMagnitude(std::int32_t bits) const
-    {
-        const DI di;
-        const VI target = hn::Set(di, bits);
-        for (I k = 0; k < kVectors; ++k) {
-            const std::intptr_t lane = hn::FindFirstTrue(di, hn::Eq(magnitude(k), target));
-            if (lane >= 0)
-                return k * kF + static_cast<I>(lane);
-        }
-        return 0;
-    }
-
-    VF v[kVectors];
+/// What a batch of blocks needs from its elements, one slot per block.
+struct BatchExtremes {
+    HWY_ALIGN float high[kBatch]; ///< Q8_0: max |x|; Q4_0/Q5_0: the first x of largest |x|; Q4_1/Q5_1: max x
+    HWY_ALIGN float low[kBatch]; ///< Q4_1/Q5_1: min x
+    HWY_ALIGN std::int32_t usable[kBatch]; ///< -1 when the block can take the vector path, else 0
 };
 
-/// Q8_0 (quantize_row_q8_0_ref): d = amax / 127, q = (int8_t)roundf(x · (1 / d)), x̂ = q · fp16(d).
-HWY_INLINE bool q8Block(const Block& block, float* HWY_RESTRICT out)
+/// The scales of a batch, one slot per block: v = x · inverse (Q4_1/Q5_1: (x - low) · inverse), x̂ = code ·
+/// scale (+ offset).
+struct BatchScales {
+    HWY_ALIGN float inverse[kBatch];
+    HWY_ALIGN float scale[kBatch];
+    HWY_ALIGN float offset[kBatch];
+    HWY_ALIGN std::int32_t usable[kBatch];
+};
+
+/// Block `b`'s extremes (branch-free). A block holding NaN/±Inf, and for Q4_1/Q5_1 one whose min or max is
+/// ±0 (which zero the reference keeps depends on the order), is not usable.
+template<BlockFormat F> HWY_INLINE void blockExtremes(const float* HWY_RESTRICT x, I b, BatchExtremes& out)
 {
     const DF df;
     const DI di;
-    const std::int32_t bits = block.absmaxBits();
-    if (bits >= 0x7F800000)
-        return false;
-    const float d = std::bit_cast<float>(bits) / 127;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    if (!finite(id))
-        return false;
-    const VF inverse = hn::Set(df, id);
-    const VF scale = hn::Set(df, fp16Round(d));
-    VI q[kVectors];
-    MI wraps = hn::FirstN(di, 0);
-    for (I k = 0; k < kVectors; ++k) {
-        const VF w = hn::Mul(block.v[k], inverse);
-        // roundf: half away from zero, from the truncation and the exact remainder.
-        const VI t = hn::ConvertTo(di, w);
-        const VF remainder = hn::Sub(w, hn::ConvertTo(df, t));
-        const MI away = hn::RebindMask(di, hn::Ge(hn::Abs(remainder), hn::Set(df, 0.5f)));
-        const VI step
-            = hn::IfThenElse(hn::RebindMask(di, hn::Lt(w, hn::Zero(df))), hn::Set(di, -1), hn::Set(di, 1));
-        q[k] = hn::IfThenElse(away, hn::Add(t, step), t);
-        wraps = hn::Or(wraps, hn::Or(hn::Gt(q[k], hn::Set(di, 127)), hn::Lt(q[k], hn::Set(di, -128))));
-    }
-    if (!hn::AllFalse(di, wraps))
-        return false;
+    VF v[kVectors];
     for (I k = 0; k < kVectors; ++k)
-        hn::StoreU(hn::Mul(hn::ConvertTo(df, q[k]), scale), df, out + k * kF);
-    return true;
+        v[k] = hn::LoadU(df, x + k * kF);
+    VI m = magnitude(v[0]);
+    for (I k = 1; k < kVectors; ++k)
+        m = hn::Max(m, magnitude(v[k]));
+    const std::int32_t bits = hn::GetLane(hn::MaxOfLanes(di, m));
+    bool usable = bits < 0x7F800000;
+    if constexpr (F == BlockFormat::GgmlQ8_0) {
+        out.high[b] = std::bit_cast<float>(bits);
+    } else if constexpr (F == BlockFormat::GgmlQ4_0 || F == BlockFormat::GgmlQ5_0) {
+        // The reference keeps the first x whose |x| is strictly larger than all before it.
+        const VI target = hn::Set(di, bits);
+        std::uint64_t first = 0;
+        for (I k = 0; k < kVectors; ++k) {
+            std::uint8_t maskBytes[8] = {};
+            hn::StoreMaskBits(di, hn::Eq(magnitude(v[k]), target), maskBytes);
+            std::uint64_t word = 0;
+            for (std::size_t j = 0; j < (kF + 7) / 8; ++j)
+                word |= static_cast<std::uint64_t>(maskBytes[j]) << (8 * j);
+            first |= word << (k * kF);
+        }
+        out.high[b] = bits == 0 ? 0.0f : x[std::countr_zero(first) & (kBlock - 1)];
+    } else {
+        VF low = v[0];
+        VF high = v[0];
+        for (I k = 1; k < kVectors; ++k) {
+            low = hn::Min(low, v[k]);
+            high = hn::Max(high, v[k]);
+        }
+        out.low[b] = hn::GetLane(hn::MinOfLanes(df, low));
+        out.high[b] = hn::GetLane(hn::MaxOfLanes(df, high));
+        usable = usable && out.low[b] != 0.0f && out.high[b] != 0.0f;
+    }
+    out.usable[b] = usable ? -1 : 0;
 }
 
-/// Q4_0 / Q5_0 (quantize_row_q4_0_ref, q5_0): max = the first x of largest |x|, d = max / -8 (-16),
-/// q = min(top, (int8_t)(x · (1 / d) + 8.5 (16.5))), x̂ = (q - 8 (16)) · fp16(d).
-template<bool Five>
-HWY_INLINE bool q0Block(const Block& block, const float* HWY_RESTRICT x, float* HWY_RESTRICT out, I& clipped)
+/// The scales of a batch from its extremes, kF blocks at a time, as the reference forms them per block:
+///   Q8_0            d = amax / 127,                  x̂ = q · fp16(d)
+///   Q4_0, Q5_0      d = max / -8 (-16),              x̂ = (q - 8 (16)) · fp16(d)
+///   Q4_1, Q5_1      d = (max - min) / 15 (31),       x̂ = q · fp16(d) + fp16(min)
+/// with 1 / d (0 when d is 0) as the inverse. A block whose d or inverse is not finite is not usable.
+template<BlockFormat F> HWY_INLINE void batchScales(const BatchExtremes& in, BatchScales& out)
 {
     const DF df;
     const DI di;
-    constexpr std::int32_t bias = Five ? 16 : 8;
-    constexpr std::int32_t top = Five ? 31 : 15;
-    const std::int32_t bits = block.absmaxBits();
-    if (bits >= 0x7F800000)
-        return false;
-    const float max = bits == 0 ? 0.0f : x[block.firstWithMagnitude(bits)];
-    const float d = max / -bias;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    if (!finite(id))
-        return false;
-    const VF inverse = hn::Set(df, id);
-    const VF half = hn::Set(df, Five ? 16.5f : 8.5f);
-    const VF scale = hn::Set(df, fp16Round(d));
-    VI q[kVectors];
-    MI wraps = hn::FirstN(di, 0);
-    for (I k = 0; k < kVectors; ++k) {
-        const VF w = hn::Add(hn::Mul(block.v[k], inverse), half);
-        // Below 0 or from 128 on, the reference's int8 conversion wraps.
-        wraps = hn::Or(
-            wraps, hn::RebindMask(di, hn::Or(hn::Lt(w, hn::Zero(df)), hn::Ge(w, hn::Set(df, 128.0f)))));
-        q[k] = hn::ConvertTo(di, w);
+    constexpr bool withMin = F == BlockFormat::GgmlQ4_1 || F == BlockFormat::GgmlQ5_1;
+    float divisor = 127;
+    if constexpr (F == BlockFormat::GgmlQ4_0)
+        divisor = -8;
+    else if constexpr (F == BlockFormat::GgmlQ5_0)
+        divisor = -16;
+    else if constexpr (F == BlockFormat::GgmlQ4_1)
+        divisor = 15;
+    else if constexpr (F == BlockFormat::GgmlQ5_1)
+        divisor = 31;
+    const VF zero = hn::Zero(df);
+    for (I b = 0; b < kBatch; b += kF) {
+        const VF high = hn::Load(df, in.high + b);
+        const VF low = hn::Load(df, in.low + b);
+        const VF d = hn::Div(withMin ? hn::Sub(high, low) : high, hn::Set(df, divisor));
+        const VF inverse = hn::IfThenElseZero(hn::Ne(d, zero), hn::Div(hn::Set(df, 1.0f), d));
+        const auto finite = hn::And(hn::IsFinite(d), hn::IsFinite(inverse));
+        hn::Store(inverse, df, out.inverse + b);
+        hn::Store(fp16Round(d), df, out.scale + b);
+        if constexpr (withMin)
+            hn::Store(fp16Round(low), df, out.offset + b);
+        hn::Store(hn::And(hn::Load(di, in.usable + b), hn::VecFromMask(di, hn::RebindMask(di, finite))), di,
+            out.usable + b);
     }
-    if (!hn::AllFalse(di, wraps))
-        return false;
-    for (I k = 0; k < kVectors; ++k) {
-        clipped += static_cast<I>(hn::CountTrue(di, hn::Gt(q[k], hn::Set(di, top))));
-        const VI code = hn::Sub(hn::Min(q[k], hn::Set(di, top)), hn::Set(di, bias));
-        hn::StoreU(hn::Mul(hn::ConvertTo(df, code), scale), df, out + k * kF);
-    }
-    return true;
 }
 
-/// Q4_1 / Q5_1 (quantize_row_q4_1_ref, q5_1): d = (max - min) / 15 (31), q = (int8_t)((x - min) · (1 / d)
-/// + 0.5) clamped to 15 (Q5_1: its low 5 bits), x̂ = q · fp16(d) + fp16(min).
-template<bool Five> HWY_INLINE bool q1Block(const Block& block, float* HWY_RESTRICT out, I& clipped)
+/// x̂ of one usable block into out; false (out partly written) when a code would wrap around the
+/// reference's int8 conversion, which then takes the block.
+template<BlockFormat F>
+HWY_INLINE bool blockValues(const float* HWY_RESTRICT x, float low, float inverse, float scale, float offset,
+    float* HWY_RESTRICT out, I& clipped)
 {
     const DF df;
     const DI di;
-    constexpr std::int32_t top = Five ? 31 : 15;
-    if (block.absmaxBits() >= 0x7F800000)
-        return false;
-    VF low = block.v[0];
-    VF high = block.v[0];
-    for (I k = 1; k < kVectors; ++k) {
-        low = hn::Min(low, block.v[k]);
-        high = hn::Max(high, block.v[k]);
-    }
-    const float min = hn::GetLane(hn::MinOfLanes(df, low));
-    const float max = hn::GetLane(hn::MaxOfLanes(df, high));
-    if (min == 0.0f || max == 0.0f)
-        return false;
-    const float d = (max - min) / top;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    if (!finite(d) || !finite(id))
-        return false;
-    const VF minimum = hn::Set(df, min);
-    const VF inverse = hn::Set(df, id);
-    const VF scale = hn::Set(df, fp16Round(d));
-    const VF offset = hn::Set(df, fp16Round(min));
-    VI q[kVectors];
-    MI wraps = hn::FirstN(di, 0);
+    const VF inverseV = hn::Set(df, inverse);
+    const VF scaleV = hn::Set(df, scale);
+    auto wraps = hn::FirstN(di, 0);
+    I blockClipped = 0;
     for (I k = 0; k < kVectors; ++k) {
-        const VF level = hn::Add(hn::Mul(hn::Sub(block.v[k], minimum), inverse), hn::Set(df, 0.5f));
-        wraps = hn::Or(wraps,
-            hn::RebindMask(di, hn::Or(hn::Lt(level, hn::Zero(df)), hn::Ge(level, hn::Set(df, 128.0f)))));
-        q[k] = hn::ConvertTo(di, level);
+        const VF v = hn::LoadU(df, x + k * kF);
+        VF code;
+        if constexpr (F == BlockFormat::GgmlQ8_0) {
+            // roundf: half away from zero, from the truncation and its exact remainder.
+            const VF w = hn::Mul(v, inverseV);
+            const VI t = hn::ConvertTo(di, w);
+            const VF remainder = hn::Sub(w, hn::ConvertTo(df, t));
+            const auto away = hn::RebindMask(di, hn::Ge(hn::Abs(remainder), hn::Set(df, 0.5f)));
+            const VI step = hn::IfThenElse(
+                hn::RebindMask(di, hn::Lt(w, hn::Zero(df))), hn::Set(di, -1), hn::Set(di, 1));
+            const VI q = hn::IfThenElse(away, hn::Add(t, step), t);
+            wraps = hn::Or(wraps, hn::Or(hn::Gt(q, hn::Set(di, 127)), hn::Lt(q, hn::Set(di, -128))));
+            code = hn::ConvertTo(df, q);
+        } else {
+            constexpr bool withMin = F == BlockFormat::GgmlQ4_1 || F == BlockFormat::GgmlQ5_1;
+            constexpr bool five = F == BlockFormat::GgmlQ5_0 || F == BlockFormat::GgmlQ5_1;
+            constexpr std::int32_t top = five ? 31 : 15;
+            constexpr std::int32_t bias = withMin ? 0 : five ? 16 : 8;
+            const VF w = withMin ? hn::Add(hn::Mul(hn::Sub(v, hn::Set(df, low)), inverseV), hn::Set(df, 0.5f))
+                                 : hn::Add(hn::Mul(v, inverseV), hn::Set(df, five ? 16.5f : 8.5f));
+            // Below 0 or from 128 on, the reference's int8 conversion wraps.
+            wraps = hn::Or(
+                wraps, hn::RebindMask(di, hn::Or(hn::Lt(w, hn::Zero(df)), hn::Ge(w, hn::Set(df, 128.0f)))));
+            const VI q = hn::ConvertTo(di, w);
+            const VI topV = hn::Set(di, top);
+            blockClipped += static_cast<I>(hn::CountTrue(di, hn::Gt(q, topV)));
+            // Q5_1 keeps the low 5 bits; the others clamp to the top code.
+            const VI kept = F == BlockFormat::GgmlQ5_1 ? hn::And(q, topV) : hn::Min(q, topV);
+            code = hn::ConvertTo(df, hn::Sub(kept, hn::Set(di, bias)));
+        }
+        VF value = hn::Mul(code, scaleV);
+        if constexpr (F == BlockFormat::GgmlQ4_1 || F == BlockFormat::GgmlQ5_1)
+            value = hn::Add(value, hn::Set(df, offset));
+        hn::StoreU(value, df, out + k * kF);
     }
     if (!hn::AllFalse(di, wraps))
         return false;
-    for (I k = 0; k < kVectors; ++k) {
-        clipped += static_cast<I>(hn::CountTrue(di, hn::Gt(q[k], hn::Set(di, top))));
-        const VI code = Five ? hn::And(q[k], hn::Set(di, top)) : hn::Min(q[k], hn::Set(di, top));
-        hn::StoreU(hn::Add(hn::Mul(hn::ConvertTo(df, code), scale), offset), df, out + k * kF);
-    }
+    clipped += blockClipped;
     return true;
+}
+
+/// The whole blocks [first, first + count) (count <= kBatch) of one format into out (x̂ of block first
+/// at out[0]); returns their clipped count.
+template<BlockFormat F>
+I batchValues(const BlockReconstruction& reconstruction, const float* HWY_RESTRICT x, I first, I count,
+    float* HWY_RESTRICT out)
+{
+    BatchExtremes extremes;
+    for (I b = 0; b < kBatch; ++b) {
+        extremes.high[b] = 0;
+        extremes.low[b] = 0;
+        extremes.usable[b] = 0;
+    }
+    for (I b = 0; b < count; ++b)
+        blockExtremes<F>(x + (first + b) * kBlock, b, extremes);
+    BatchScales scales;
+    batchScales<F>(extremes, scales);
+    I clipped = 0;
+    for (I b = 0; b < count; ++b) {
+        const I start = (first + b) * kBlock;
+        float* target = out + b * kBlock;
+        if (!scales.usable[b]
+            || !blockValues<F>(x + start, extremes.low[b], scales.inverse[b], scales.scale[b],
+                scales.offset[b], target, clipped))
+            clipped += reconstruction.reconstruct(start, start + kBlock, target);
+    }
+    return clipped;
+}
+
+template<BlockFormat F> I wholeBlocks(const BlockReconstruction& reconstruction, I first, I last, float* out)
+{
+    // 8 KiB ahead, as the other SIMD kernels: the hardware prefetchers alone leave the first read of each
+    // block waiting on memory.
+    constexpr I kAhead = 2048;
+    constexpr I kLine = 64 / sizeof(float);
+    const std::span<const float> values = reconstruction.values();
+    const float* x = values.data();
+    const float* lastValue = x + values.size() - 1;
+    I clipped = 0;
+    for (I b = first; b < last; b += kBatch) {
+        for (I line = 0; line < kBatch * kBlock; line += kLine)
+            hwy::Prefetch(std::min(x + b * kBlock + line + kAhead, lastValue));
+        clipped
+            += batchValues<F>(reconstruction, x, b, std::min(kBatch, last - b), out + (b - first) * kBlock);
+    }
+    return clipped;
 }
 
 I ReconstructRange(const BlockReconstruction& reconstruction, I begin, I end, float* out)
 {
-    const BlockFormat format = reconstruction.scheme().blockFormat;
-    if (format == BlockFormat::GgmlMXFP4)
+    // ggml rows are whole blocks of 32, so blocks start at the multiples of 32: the whole blocks inside the
+    // range go the vector path, the cut ones at its ends the reference's.
+    const I first = (begin + kBlock - 1) / kBlock;
+    const I last = end / kBlock;
+    if (first >= last)
         return reconstruction.reconstruct(begin, end, out);
-    const float* x = reconstruction.values().data();
-    I clipped = 0;
-    I i = begin;
-    while (i < end) {
-        // ggml rows are whole blocks of 32, so blocks start at the multiples of 32.
-        const I start = i / kBlock * kBlock;
-        const I stop = std::min(end, start + kBlock);
-        bool done = false;
-        if (start == i && stop == start + kBlock) {
-            const Block block(x + start);
-            float* target = out + (start - begin);
-            switch (format) {
-            case BlockFormat::GgmlQ8_0:
-                done = q8Block(block, target);
-                break;
-            case BlockFormat::GgmlQ4_0:
-                done = q0Block<false>(block, x + start, target, clipped);
-                break;
-            case BlockFormat::GgmlQ5_0:
-                done = q0Block<true>(block, x + start, target, clipped);
-                break;
-            case BlockFormat::GgmlQ4_1:
-                done = q1Block<false>(block, target, clipped);
-                break;
-            case BlockFormat::GgmlQ5_1:
-                done = q1Block<true>(block, target, clipped);
-                break;
-            default:
-                break;
-            }
-        }
-        if (!done)
-            clipped += reconstruction.reconstruct(i, stop, out + (i - begin));
-        i = stop;
+    I clipped = reconstruction.reconstruct(begin, first * kBlock, out);
+    float* whole = out + (first * kBlock - begin);
+    switch (reconstruction.scheme().blockFormat) {
+    case BlockFormat::GgmlQ8_0:
+        clipped += wholeBlocks<BlockFormat::GgmlQ8_0>(reconstruction, first, last, whole);
+        break;
+    case BlockFormat::GgmlQ4_0:
+        clipped += wholeBlocks<BlockFormat::GgmlQ4_0>(reconstruction, first, last, whole);
+        break;
+    case BlockFormat::GgmlQ5_0:
+        clipped += wholeBlocks<BlockFormat::GgmlQ5_0>(reconstruction, first, last, whole);
+        break;
+    case BlockFormat::GgmlQ4_1:
+        clipped += wholeBlocks<BlockFormat::GgmlQ4_1>(reconstruction, first, last, whole);
+        break;
+    case BlockFormat::GgmlQ5_1:
+        clipped += wholeBlocks<BlockFormat::GgmlQ5_1>(reconstruction, first, last, whole);
+        break;
+    default:
+        clipped += reconstruction.reconstruct(first * kBlock, last * kBlock, whole);
+        break;
     }
-    return clipped;
+    return clipped + reconstruction.reconstruct(last * kBlock, end, out + (last * kBlock - begin));
 }
 
 const CpuGgmlBlocks* TargetGgmlBlocks()

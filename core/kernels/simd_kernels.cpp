@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 HWY_BEFORE_NAMESPACE();
@@ -1182,36 +1183,52 @@ ChunkErrorSums FakeQuantChunk(const FakeQuantPlan& plan, const float* x, I begin
 
 /// The float-run sums of x[begin, end) against a given x̂ y[0, end - begin): the accumulation of
 /// fakeQuantChunkWith without an element function (x̂ may be anything where x is not finite).
-ChunkErrorSums ErrorChunk(const float* HWY_RESTRICT x, const float* HWY_RESTRICT y, I begin, I end)
+/// The elements [b, e) of one run of ErrorChunk (x̂ of element i at y[i - begin]). Unchecked takes every x
+/// as finite (a run where one is not shows a non-finite partial of x² and is done again Checked); the last
+/// partial block, padded with NaN, is always checked.
+template<bool Checked>
+HWY_INLINE void errorRun(
+    ErrorAccumulator& acc, const float* HWY_RESTRICT x, const float* HWY_RESTRICT y, I begin, I b, I e)
 {
     const DF df;
-    const I block = kKernelLanes;
-    ErrorAccumulator acc;
+    const auto add = [&](std::size_t k, VF xRaw, VF yRaw, auto checked) {
+        if constexpr (!decltype(checked)::value) {
+            acc.count += static_cast<I>(kF);
+            acc.add<false>(k, xRaw, yRaw);
+        } else {
+            const MF finite = finiteMask(xRaw);
+            acc.count += static_cast<I>(hn::CountTrue(df, finite));
+            acc.add<false>(k, hn::IfThenElseZero(finite, xRaw), hn::IfThenElseZero(finite, yRaw));
+        }
+    };
+    for (; b + kKernelLanes <= e; b += kKernelLanes)
+        for (std::size_t k = 0; k < kVectors; ++k)
+            add(k, hn::LoadU(df, x + b + k * kF), hn::LoadU(df, y + (b - begin) + k * kF),
+                std::bool_constant<Checked> {});
+    if (b == e)
+        return;
     HWY_ALIGN float paddedX[kKernelLanes];
     HWY_ALIGN float paddedY[kKernelLanes];
-    const auto add = [&](std::size_t k, VF xRaw, VF yRaw) {
-        const MF finite = finiteMask(xRaw);
-        acc.count += static_cast<I>(hn::CountTrue(df, finite));
-        acc.add<false>(k, hn::IfThenElseZero(finite, xRaw), hn::IfThenElseZero(finite, yRaw));
-    };
-    I blocksInRun = 0;
-    for (I b = begin; b < end; b += block) {
-        if (blocksInRun == kKernelRun / block) {
-            acc.fold();
-            blocksInRun = 0;
+    for (I j = 0; j < kKernelLanes; ++j) {
+        paddedX[j] = b + j < e ? x[b + j] : std::numeric_limits<float>::quiet_NaN();
+        paddedY[j] = b + j < e ? y[b - begin + j] : 0.0f;
+    }
+    for (std::size_t k = 0; k < kVectors; ++k)
+        add(k, hn::Load(df, paddedX + k * kF), hn::Load(df, paddedY + k * kF), std::true_type {});
+}
+
+ChunkErrorSums ErrorChunk(const float* HWY_RESTRICT x, const float* HWY_RESTRICT y, I begin, I end)
+{
+    ErrorAccumulator acc;
+    for (I r = begin; r < end; r += kKernelRun) {
+        const I runEnd = std::min(end, r + kKernelRun);
+        const ErrorAccumulator::Tallies tallies = acc.tallies();
+        errorRun<false>(acc, x, y, begin, r, runEnd);
+        if (!acc.runFinite()) {
+            acc.restartRun(tallies);
+            errorRun<true>(acc, x, y, begin, r, runEnd);
         }
-        ++blocksInRun;
-        if (b + block <= end) {
-            for (std::size_t k = 0; k < kVectors; ++k)
-                add(k, hn::LoadU(df, x + b + k * kF), hn::LoadU(df, y + (b - begin) + k * kF));
-            continue;
-        }
-        for (I j = 0; j < block; ++j) {
-            paddedX[j] = b + j < end ? x[b + j] : std::numeric_limits<float>::quiet_NaN();
-            paddedY[j] = b + j < end ? y[b - begin + j] : 0.0f;
-        }
-        for (std::size_t k = 0; k < kVectors; ++k)
-            add(k, hn::Load(df, paddedX + k * kF), hn::Load(df, paddedY + k * kF));
+        acc.fold();
     }
     ChunkErrorSums chunk;
     acc.finish(chunk);
