@@ -155,8 +155,11 @@ std::string blockFakeQuantErrorUnsupported(const Scheme& scheme);
 /// clamped to ±127 with the scheme's element rounding, x̂ = q · 2^(e-6), v · 64 computed as x / 2^(e-6)),
 /// NVFP4 v = x · (1 / (s8 · (1 / global))) in float32, rounded as the element format (MX:
 /// Scheme::elementRounding; NVFP4: to nearest even) and saturated; x̂ = decode · 2^e or decode · (s8 / float(1
-/// / (1 / double(global)))). ggml and bitsandbytes blocks: x̂ chunk by chunk from the quantizer's own
-/// per-block code (quant/block_reconstruction.h), the same x̂ on every backend. Blocks run along the last
+/// / (1 / double(global)))). bitsandbytes blocks: the lookup-table kernel over the regions of v that
+/// dQuantizeNF4/dQuantizeFP4 give one code, v = x · (1 / max(absmax, 1e-38f)) with the block's absmax (NaN
+/// ignored, ±Inf kept), x̂ = value · the stored absmax (decoded with double quantization). ggml blocks: x̂
+/// chunk by chunk from the quantizer's per-block code (quant/block_reconstruction.h; the simd backend the
+/// same float32 operations a vector at a time), the same x̂ on every backend. Blocks run along the last
 /// axis, ragged at the end of each row (the scales:
 /// kernels/block_scales.h). Backend::Cuda runs cudaBlockFakeQuantError (kernels/cuda_kernels.h). Throws
 /// qs::Error when the block format is not supported, the block size is invalid, the sizes do not match the
