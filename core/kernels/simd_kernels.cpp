@@ -535,8 +535,13 @@ void HistogramRange(const float* HWY_RESTRICT x, I n, const HistogramPlan& plan,
             }
             hn::StoreU(hn::DemoteTo(dih, position), dih, slot + h * kD);
         }
-        for (std::size_t j = 0; j < valid; ++j)
-            ++partial[(j & (copies - 1)) * slots + static_cast<std::size_t>(slot[j])];
+        if (valid == kF && copies == 4) {
+            for (std::size_t j = 0; j < kF; ++j)
+                ++partial[(j & 3) * slots + static_cast<std::size_t>(slot[j])];
+        } else {
+            for (std::size_t j = 0; j < valid; ++j)
+                ++partial[(j & (copies - 1)) * slots + static_cast<std::size_t>(slot[j])];
+        }
         sinceFlush += static_cast<I>(valid);
         if (sinceFlush >= (I {1} << 30)) {
             flush();
