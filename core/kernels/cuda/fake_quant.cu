@@ -75,6 +75,7 @@ struct DoubleLaneSums {
     }
 
     __device__ void endRun() { }
+    __device__ double sum(int s) const { return sums[s]; }
     __device__ double maxError() const { return maxAbsError; }
 };
 
@@ -85,7 +86,9 @@ struct RunLaneSums {
     /// beyond the float range) is dropped and done again element by element (processChunk).
     static constexpr bool kChecksRuns = true;
     float runs[kSumCount] = {0, 0, 0, 0, 0, 0};
-    double sums[kSumCount] = {0, 0, 0, 0, 0, 0};
+    /// The six double lane sums, in shared memory (slot s at sums[s · kBlockThreads]): touched once per run,
+    /// they would otherwise hold twelve registers through the batches.
+    double* sums;
     float maxAbsError = 0;
     unsigned count = 0;
     unsigned clipped = 0;
@@ -95,7 +98,23 @@ struct RunLaneSums {
     unsigned runStartCount = 0;
     unsigned runStartClipped = 0;
 
-    __device__ bool runFinite() const { return finiteBits(__float_as_uint(runs[2])); }
+    __device__ explicit RunLaneSums(double* slots)
+        : sums(slots)
+    {
+#pragma unroll
+        for (int s = 0; s < kSumCount; ++s)
+            sums[s * kBlockThreads] = 0;
+    }
+
+    __device__ double sum(int s) const
+    {
+        return sums[s * kBlockThreads];
+    }
+
+    __device__ bool runFinite() const
+    {
+        return finiteBits(__float_as_uint(runs[2]));
+    }
 
     /// Drops the current run: the tallies as they were at its start, the float partials back to +0.
     __device__ void restartRun()
@@ -147,7 +166,7 @@ struct RunLaneSums {
     {
 #pragma unroll
         for (int s = 0; s < kSumCount; ++s) {
-            sums[s] = __dadd_rn(sums[s], static_cast<double>(runs[s]));
+            sums[s * kBlockThreads] = __dadd_rn(sums[s * kBlockThreads], static_cast<double>(runs[s]));
             runs[s] = 0;
         }
         runStartMax = maxAbsError;
@@ -514,7 +533,7 @@ template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc)
     for (int s = 0; s < kSumCount; ++s) {
         double sum = 0;
         for (int l = 0; l < kLanes; ++l)
-            sum = __dadd_rn(sum, __shfl_sync(kFullMask, acc.sums[s], l, kLanes));
+            sum = __dadd_rn(sum, __shfl_sync(kFullMask, acc.sum(s), l, kLanes));
         result.sums[s] = sum;
     }
     double maxAbsError = acc.maxError();
@@ -561,7 +580,8 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
             else
                 processChunk<Kind, Pattern, Divide, Write, false>(x, n, c, lane, args, acc, target);
         };
-        RunLaneSums acc;
+        __shared__ double laneSums[kSumCount * kBlockThreads];
+        RunLaneSums acc(laneSums + threadIdx.x);
         process(acc, out);
         ChunkSums result = chunkTotals(acc);
         if constexpr (!Write) {
