@@ -426,13 +426,18 @@ __device__ inline void addElement(const float* __restrict__ x, I i, const FakeQu
 }
 
 /// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
-/// batches of kBatch loads. A batch inside one group (the usual case) takes the fast path without
-/// per-element checks when its x are finite: RunLaneSums assumes so and redoes a run that shows otherwise,
-/// DoubleLaneSums tests each x. Other batches and the last, partial chunk go element by element.
+/// batches of kBatch loads (a run's kRunSteps for one group). A batch inside one group (the usual case) takes
+/// the fast path without per-element checks when its x are finite: RunLaneSums assumes so and redoes a run
+/// that shows otherwise, DoubleLaneSums tests each x. Other batches and the last, partial chunk go element by
+/// element.
 template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
 __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
     LaneSums& acc, float* __restrict__ out)
 {
+    // One group: a whole run's loads in flight at once. Groups (channels included) keep batches of kBatch:
+    // a run's 16 loads per lane measured slower there (they hold more registers through the group lookups).
+    constexpr int batch = Pattern == GroupPattern::Single ? kRunSteps : kBatch;
+    static_assert(kRunSteps % batch == 0, "runs are whole batches");
     GroupCursor<Pattern> cursor(args);
     const I base = c * kChunk + lane;
     if ((c + 1) * kChunk > n) {
@@ -447,24 +452,24 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         acc.endRun();
         return;
     }
-    for (int step = 0; step < kSteps; step += kBatch) {
+    for (int step = 0; step < kSteps; step += batch) {
         const I first = base + I(step) * kLanes;
-        float v[kBatch];
+        float v[batch];
 #pragma unroll
-        for (int j = 0; j < kBatch; ++j)
+        for (int j = 0; j < batch; ++j)
             v[j] = __ldcs(x + first + j * kLanes);
         bool finite = args.reconstructionFinite;
         if constexpr (!LaneSums::kChecksRuns) {
 #pragma unroll
-            for (int j = 0; j < kBatch; ++j)
+            for (int j = 0; j < batch; ++j)
                 finite = finite && finiteBits(__float_as_uint(v[j]));
         }
-        float y[kBatch];
-        bool clipped[kBatch];
+        float y[batch];
+        bool clipped[batch];
         // A batch of finite x: the finite arithmetic, with each pair's group values from `groupOf`.
         const auto finiteBatch = [&](auto groupOf) {
 #pragma unroll
-            for (int j = 0; j < kBatch; j += 2) {
+            for (int j = 0; j < batch; j += 2) {
                 // In element order: the cursor only moves forward.
                 const GroupValues p0 = groupOf(j);
                 const GroupValues p1 = groupOf(j + 1);
@@ -478,18 +483,18 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 clipped[j + 1] = pairClipped[1];
             }
 #pragma unroll
-            for (int j = 0; j < kBatch; ++j)
+            for (int j = 0; j < batch; ++j)
                 acc.addFinite(v[j], y[j], clipped[j]);
-            acc.count += kBatch;
+            acc.count += batch;
         };
-        if (finite && cursor.spans(args, first, first + (kBatch - 1) * kLanes)) {
+        if (finite && cursor.spans(args, first, first + (batch - 1) * kLanes)) {
             const GroupValues p = cursor.values;
             finiteBatch([&](int) { return p; });
         } else if (finite) {
             // Groups shorter than the batch's span of 8 · 16 elements: the values of each element's group.
             finiteBatch([&](int j) { return cursor.at(args, first + j * kLanes); });
         } else {
-            for (int j = 0; j < kBatch; j += 2) {
+            for (int j = 0; j < batch; j += 2) {
                 const GroupValues p0 = cursor.at(args, first + j * kLanes);
                 const GroupValues p1 = cursor.at(args, first + (j + 1) * kLanes);
                 float pair[2];
@@ -501,22 +506,22 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 clipped[j] = pairClipped[0];
                 clipped[j + 1] = pairClipped[1];
             }
-            for (int j = 0; j < kBatch; ++j)
+            for (int j = 0; j < batch; ++j)
                 acc.add(v[j], y[j], clipped[j]);
         }
         if constexpr (Write) {
 #pragma unroll
-            for (int j = 0; j < kBatch; ++j)
+            for (int j = 0; j < batch; ++j)
                 __stcs(out + first + j * kLanes, y[j]);
         }
-        if ((step + kBatch) % kRunSteps == 0) {
+        if ((step + batch) % kRunSteps == 0) {
             if constexpr (LaneSums::kChecksRuns) {
                 if (args.reconstructionFinite && !acc.runFinite()) {
                     // The run's elements again, element by element with their own group cursor (the batch
                     // cursor has moved on).
                     acc.restartRun();
                     GroupCursor<Pattern> again(args);
-                    for (I i = first + I(kBatch - kRunSteps) * kLanes; i <= first + I(kBatch - 1) * kLanes;
+                    for (I i = first + I(batch - kRunSteps) * kLanes; i <= first + I(batch - 1) * kLanes;
                          i += kLanes)
                         addElement<Kind, Pattern, Divide, Write, TiesAway>(x, i, args, again, acc, out);
                 }
