@@ -16,12 +16,12 @@
 
 #include "kernels/ggml_block_backends.h"
 #include "kernels/kernel_backends.h"
+#include "kernels/simd_dispatch.h"
 #include "tensor/dtype.h"
 
 #include <algorithm>
 #include <bit>
 #include <hwy/cache_control.h>
-#include <string>
 
 HWY_BEFORE_NAMESPACE();
 namespace qs::kernel_detail {
@@ -339,17 +339,7 @@ const CpuGgmlBlocks& scalarGgmlBlocks()
 
 const CpuGgmlBlocks& simdGgmlBlocks()
 {
-    // The target the simd backend uses (setSimdTarget may have picked one other than Highway's best).
-    const std::string wanted = simdKernels().target;
-    for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
-        const std::int64_t chosen = HWY_CHOSEN_TARGET_SHIFT(target);
-        const std::size_t index = hwy::Num0BitsBelowLS1Bit_Nonzero64(
-            static_cast<std::uint64_t>(chosen != 0 ? chosen : HWY_CHOSEN_TARGET_MASK_SCALAR));
-        const CpuGgmlBlocks* blocks = HWY_DISPATCH_TABLE(TargetGgmlBlocks)[index]();
-        if (wanted == blocks->target)
-            return *blocks;
-    }
-    return *HWY_DYNAMIC_DISPATCH(TargetGgmlBlocks)();
+    return simdTargetEntry(HWY_DISPATCH_TABLE(TargetGgmlBlocks));
 }
 
 } // namespace qs::kernel_detail

@@ -25,6 +25,7 @@
 // clang-format on
 
 #include "kernels/kernel_backends.h"
+#include "kernels/simd_dispatch.h"
 
 #include <algorithm>
 #include <atomic>
@@ -1290,15 +1291,6 @@ HWY_EXPORT(TargetKernels);
 namespace {
 
 std::atomic<const CpuKernels*> g_selected {nullptr};
-
-/// Index of a compiled target's entry in an HWY_EXPORT table (the mapping HWY_DYNAMIC_DISPATCH uses):
-/// the dynamic targets by their bit, EMU128/SCALAR in the last entry.
-std::size_t dispatchIndex(std::int64_t target)
-{
-    const std::int64_t chosen = HWY_CHOSEN_TARGET_SHIFT(target);
-    return hwy::Num0BitsBelowLS1Bit_Nonzero64(
-        static_cast<std::uint64_t>(chosen != 0 ? chosen : HWY_CHOSEN_TARGET_MASK_SCALAR));
-}
 
 } // namespace
 

@@ -14,9 +14,9 @@
 // clang-format on
 
 #include "kernels/packed_backends.h"
+#include "kernels/simd_dispatch.h"
 
 #include <cstring>
-#include <string>
 
 HWY_BEFORE_NAMESPACE();
 namespace qs::kernel_detail {
@@ -401,17 +401,7 @@ HWY_EXPORT(TargetPackedKernels);
 
 const CpuPackedKernels& simdPackedKernels()
 {
-    // The target the simd backend uses (setSimdTarget may have picked one other than Highway's best).
-    const std::string wanted = simdKernels().target;
-    for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
-        const std::int64_t chosen = HWY_CHOSEN_TARGET_SHIFT(target);
-        const std::size_t index = hwy::Num0BitsBelowLS1Bit_Nonzero64(
-            static_cast<std::uint64_t>(chosen != 0 ? chosen : HWY_CHOSEN_TARGET_MASK_SCALAR));
-        const CpuPackedKernels* kernels = HWY_DISPATCH_TABLE(TargetPackedKernels)[index]();
-        if (wanted == kernels->target)
-            return *kernels;
-    }
-    return *HWY_DYNAMIC_DISPATCH(TargetPackedKernels)();
+    return simdTargetEntry(HWY_DISPATCH_TABLE(TargetPackedKernels));
 }
 
 } // namespace qs::kernel_detail

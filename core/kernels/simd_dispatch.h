@@ -1,0 +1,41 @@
+#pragma once
+
+// Internal to the kernels module: finding one compiled Highway target's entry in the dispatch table of an
+// HWY_EXPORT'ed function, so that every SIMD kernel family (simd_kernels.cpp, simd_packed.cpp,
+// simd_ggml_blocks.cpp) runs the target the simd backend uses.
+
+#include "kernels/kernel_backends.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <hwy/highway.h>
+#include <string>
+
+namespace qs::kernel_detail {
+
+/// Index of a compiled target's entry in an HWY_EXPORT table (the mapping HWY_DYNAMIC_DISPATCH uses): the
+/// dynamic targets by their bit, EMU128/SCALAR in the last entry.
+inline std::size_t dispatchIndex(std::int64_t target)
+{
+    const std::int64_t chosen = HWY_CHOSEN_TARGET_SHIFT(target);
+    return hwy::Num0BitsBelowLS1Bit_Nonzero64(
+        static_cast<std::uint64_t>(chosen != 0 ? chosen : HWY_CHOSEN_TARGET_MASK_SCALAR));
+}
+
+/// The per-target table (a struct whose `target` is hwy::TargetName) that `getters`, an HWY_DISPATCH_TABLE,
+/// gives for the target simdKernels() uses (setSimdTarget may have picked one other than Highway's best);
+/// Highway's best supported target if none matches.
+template<class Table> const Table& simdTargetEntry(const Table* (*const* getters)())
+{
+    const std::string wanted = simdKernels().target;
+    const Table* best = nullptr;
+    for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+        const Table* table = getters[dispatchIndex(target)]();
+        if (wanted == table->target)
+            return *table;
+        best = best ? best : table;
+    }
+    return *best;
+}
+
+} // namespace qs::kernel_detail
