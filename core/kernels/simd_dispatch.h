@@ -38,4 +38,16 @@ template<class Table> const Table& simdTargetEntry(const Table* (*const* getters
     return *best;
 }
 
+/// `scalar` (a CPU backend's table) under another target name: Highway's one-lane SCALAR fallback (what GCC
+/// < 12.3 gets instead of EMU128) brings nothing over the scalar reference, which it reuses.
+template<class Table> const Table* renamedTable(const Table& scalar, const char* target)
+{
+    static const Table renamed = [&] {
+        Table copy = scalar;
+        copy.target = target;
+        return copy;
+    }();
+    return &renamed;
+}
+
 } // namespace qs::kernel_detail

@@ -30,12 +30,7 @@ namespace HWY_NAMESPACE {
 #if HWY_TARGET == HWY_SCALAR
 const CpuGgmlBlocks* TargetGgmlBlocks()
 {
-    static const CpuGgmlBlocks blocks = [] {
-        CpuGgmlBlocks copy = scalarGgmlBlocks();
-        copy.target = hwy::TargetName(HWY_TARGET);
-        return copy;
-    }();
-    return &blocks;
+    return renamedTable(scalarGgmlBlocks(), hwy::TargetName(HWY_TARGET));
 }
 #else
 

@@ -40,16 +40,9 @@ namespace qs::kernel_detail {
 namespace HWY_NAMESPACE {
 
 #if HWY_TARGET == HWY_SCALAR
-// Highway's one-lane fallback (what GCC < 12.3 gets instead of EMU128) brings nothing over the scalar
-// reference, which it reuses.
 const CpuKernels* TargetKernels()
 {
-    static const CpuKernels kernels = [] {
-        CpuKernels copy = scalarKernels();
-        copy.target = hwy::TargetName(HWY_TARGET);
-        return copy;
-    }();
-    return &kernels;
+    return renamedTable(scalarKernels(), hwy::TargetName(HWY_TARGET));
 }
 #else
 

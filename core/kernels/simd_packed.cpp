@@ -25,12 +25,7 @@ namespace HWY_NAMESPACE {
 #if HWY_TARGET == HWY_SCALAR
 const CpuPackedKernels* TargetPackedKernels()
 {
-    static const CpuPackedKernels kernels = [] {
-        CpuPackedKernels copy = scalarPackedKernels();
-        copy.target = hwy::TargetName(HWY_TARGET);
-        return copy;
-    }();
-    return &kernels;
+    return renamedTable(scalarPackedKernels(), hwy::TargetName(HWY_TARGET));
 }
 #else
 
