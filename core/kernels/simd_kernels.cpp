@@ -93,8 +93,11 @@ HWY_INLINE VF loadTail(const float* x, std::size_t count)
 }
 
 /// Prefetches the cache lines holding x[i + kPrefetchAhead, i + kPrefetchAhead + count) (never past `n`):
-/// the hardware prefetchers alone leave the busier kernels well short of the streaming-read bandwidth.
-constexpr I kPrefetchAhead = 2048; // 8 KiB
+/// the hardware prefetchers alone leave the busier kernels well short of the streaming-read bandwidth. One
+/// chunk ahead, so that a pass which reads its chunk twice (a group or block reduction, then the elements)
+/// finds the next chunk arriving while it works on the current one (ternary per channel 5.5 -> 3.3 ms; 8 KiB
+/// before).
+constexpr I kPrefetchAhead = kKernelChunk; // 16 KiB
 constexpr I kLineFloats = 16; // 64-byte cache lines
 
 HWY_INLINE void prefetchAhead(const float* x, I i, I n, I count = kLineFloats)
