@@ -924,6 +924,43 @@ private slots:
         }
     }
 
+    /// CpuKernels::meanAbs (the ternary scales) against blockformat::torchCpuMeanAbs bit for bit on every
+    /// target, at sizes around the vector width, the rows of 4 vectors and the cascade's level steps, on
+    /// values whose sum depends on its order (a plain sequential mean differs on some of them).
+    void meanAbsMatchesTorchOrder()
+    {
+        std::mt19937 random(11);
+        std::normal_distribution<float> normal;
+        std::uniform_int_distribution<int> exponent(-12, 12);
+        std::vector<float> x(300000);
+        for (float& v : x)
+            v = std::ldexp(normal(random), exponent(random));
+        std::vector<std::int64_t> sizes;
+        for (std::int64_t n = 1; n <= 80; ++n)
+            sizes.push_back(n);
+        for (const std::int64_t n : {127, 128, 129, 511, 512, 513, 1023, 1024, 1025, 2047, 2048, 2049, 4096,
+                 4103, 8192, 16383, 16384, 16416, 65536, 65567, 131072, 262144, 262151, 299999})
+            sizes.push_back(n);
+        int orderSensitive = 0;
+        EveryTarget every;
+        for (const std::int64_t n : sizes) {
+            const float expected = blockformat::torchCpuMeanAbs(x.data(), n);
+            float sequential = 0;
+            for (std::int64_t k = 0; k < n; ++k)
+                sequential += std::fabs(x[static_cast<std::size_t>(k)]);
+            orderSensitive += sequential / static_cast<float>(n) != expected;
+            QCOMPARE(kernel_detail::scalarKernels().meanAbs(x.data(), n), expected);
+            for (const std::string& target : every.targets) {
+                setSimdTarget(target);
+                const float actual = kernel_detail::simdKernels().meanAbs(x.data(), n);
+                QVERIFY2(std::bit_cast<std::uint32_t>(actual) == std::bit_cast<std::uint32_t>(expected),
+                    QByteArray::fromStdString(target + " n " + std::to_string(n)) + ": "
+                        + QByteArray::number(actual, 'g', 9) + " vs " + QByteArray::number(expected, 'g', 9));
+            }
+        }
+        QVERIFY(orderSensitive > 10);
+    }
+
     /// The SIMD block scales (CpuKernels::blockParamsRange) against the scalar reference (blockAbsmaxRange,
     /// then BlockScaler block by block) on every target: block absmax 0, subnormal, 2^-127, float neighbours
     /// of powers of two and of the E8M0 rounding points, random magnitudes over every binade, FLT_MAX, blocks

@@ -279,6 +279,8 @@ struct CpuKernels {
     bool (*blockParamsRange)(const FakeQuantPlan& plan, const BlockScaler& scaler, float largest,
         const float* x, std::int64_t first, std::int64_t last, MinMaxResult* scratch, GroupParams* out)
         = nullptr;
+    /// torch's CPU float32 mean of |x[0, n)| (blockformat::torchCpuMeanAbs, bit for bit; n >= 1).
+    float (*meanAbs)(const float* x, std::int64_t n) = nullptr;
 };
 
 /// The scalar path behind CpuKernels::blockParamsRange: out[k] = {scale, inverse, 0, qmin, qmax} of

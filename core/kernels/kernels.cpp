@@ -1042,6 +1042,7 @@ ErrorSums ternaryFakeQuantError(
         throw Error("ternaryFakeQuantError: " + reason);
     if (backend == Backend::Cuda)
         throw Error("ternaryFakeQuantError: ternary runs on the scalar and simd backends only");
+    const CpuKernels& kernels = cpuKernels(backend);
     FakeQuantPlan plan;
     const I groupCount = planGroups(shape, scheme.granularity, plan);
     if (plan.elementCount != static_cast<I>(values.size()))
@@ -1114,7 +1115,7 @@ ErrorSums ternaryFakeQuantError(
             const auto slot = static_cast<std::size_t>(cursor.group - base);
             // A sum over every |x| is finite only when every x is (a huge finite sum takes the filtered path,
             // which gives the same).
-            const float meanAbs = wholeRuns ? blockformat::torchCpuMeanAbs(values.data() + i, cursor.end - i)
+            const float meanAbs = wholeRuns ? kernels.meanAbs(values.data() + i, cursor.end - i)
                                             : std::numeric_limits<float>::infinity();
             if (isFiniteFloat(meanAbs)) {
                 finite = setScale(static_cast<std::size_t>(cursor.group), meanAbs) && finite;
@@ -1128,7 +1129,6 @@ ErrorSums ternaryFakeQuantError(
         flush();
         return finite;
     };
-    const CpuKernels& kernels = cpuKernels(backend);
     const I chunks = chunkCount(plan.elementCount);
     const int threadCount = static_cast<int>(std::min<I>(kernelThreads(threads), chunks));
     if (threadCount > 1) {

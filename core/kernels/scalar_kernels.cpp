@@ -9,6 +9,7 @@
 #endif
 
 #include "kernels/kernel_backends.h"
+#include "quant/block_formats.h"
 
 #include <algorithm>
 #include <cmath>
@@ -259,7 +260,8 @@ ChunkErrorSums doubleSumsChunk(
 const CpuKernels& scalarKernels()
 {
     static const CpuKernels kernels {"scalar C++", &minMaxRange, &histogramRange, &fakeQuantChunk,
-        &floatRunSums, &streamRead, &blockAbsmaxRange, &groupMinMaxRange, &blockParamsRange};
+        &floatRunSums, &streamRead, &blockAbsmaxRange, &groupMinMaxRange, &blockParamsRange,
+        &blockformat::torchCpuMeanAbs};
     return kernels;
 }
 

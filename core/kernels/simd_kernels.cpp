@@ -26,9 +26,11 @@
 
 #include "kernels/kernel_backends.h"
 #include "kernels/simd_dispatch.h"
+#include "quant/block_formats.h"
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -1266,10 +1268,102 @@ std::uint32_t StreamRead(const float* HWY_RESTRICT x, I n)
     return sum;
 }
 
+// ---- torch's CPU mean of |x| (the ternary scales) ----
+
+using D8 = hn::CappedTag<float, 8>;
+constexpr std::size_t kTorchVectors = 8 / hn::MaxLanes(D8());
+
+/// One at::vec::Vectorized<float> of torch's AVX2 sum (8 lanes), as kTorchVectors vectors of this target.
+struct TorchLanes {
+    hn::Vec<D8> v[kTorchVectors];
+
+    static HWY_INLINE TorchLanes zero()
+    {
+        TorchLanes t;
+        for (auto& lanes : t.v)
+            lanes = hn::Zero(D8());
+        return t;
+    }
+
+    static HWY_INLINE TorchLanes magnitudes(const float* HWY_RESTRICT x)
+    {
+        TorchLanes t;
+        for (std::size_t k = 0; k < kTorchVectors; ++k)
+            t.v[k] = hn::Abs(hn::LoadU(D8(), x + k * hn::MaxLanes(D8())));
+        return t;
+    }
+
+    HWY_INLINE void add(const TorchLanes& other)
+    {
+        for (std::size_t k = 0; k < kTorchVectors; ++k)
+            v[k] = hn::Add(v[k], other.v[k]);
+    }
+};
+
+/// blockformat::torchCpuMeanAbs with its 8-lane sums as vector adds: vectorized_inner_sum's whole vectors
+/// through row_sum (rows of 4, a cascade of 4 levels of 2^max(4, ceil(log2 rows) / 4) rows), then the
+/// scalar tail, then the 8 lanes in order, divided by n.
+float MeanAbs(const float* HWY_RESTRICT x, I n)
+{
+    constexpr I kWidth = 8;
+    if (n < kWidth)
+        return blockformat::torchCpuMeanAbs(x, n);
+    constexpr I ilp = 4;
+    constexpr I levels = 4;
+    const I vectors = n / kWidth;
+    const I rows = vectors / ilp;
+    const I ceilLog2 = rows <= 2 ? 1 : static_cast<I>(std::bit_width(static_cast<std::uint64_t>(rows) - 1));
+    const I levelPower = std::max<I>(4, ceilLog2 / levels);
+    const I levelStep = I {1} << levelPower;
+    const I levelMask = levelStep - 1;
+    TorchLanes acc[levels][ilp];
+    for (auto& level : acc)
+        for (TorchLanes& lanes : level)
+            lanes = TorchLanes::zero();
+    const auto load = [&](I vector) { return TorchLanes::magnitudes(x + vector * kWidth); };
+    I i = 0;
+    while (i + levelStep <= rows) {
+        for (I j = 0; j < levelStep; ++j, ++i) {
+            prefetchAhead(x, i * ilp * kWidth, n, ilp * kWidth);
+            for (I k = 0; k < ilp; ++k)
+                acc[0][k].add(load(i * ilp + k));
+        }
+        for (I j = 1; j < levels; ++j) {
+            for (I k = 0; k < ilp; ++k) {
+                acc[j][k].add(acc[j - 1][k]);
+                acc[j - 1][k] = TorchLanes::zero();
+            }
+            if ((i & (levelMask << (j * levelPower))) != 0)
+                break;
+        }
+    }
+    for (; i < rows; ++i)
+        for (I k = 0; k < ilp; ++k)
+            acc[0][k].add(load(i * ilp + k));
+    for (I j = 1; j < levels; ++j)
+        for (I k = 0; k < ilp; ++k)
+            acc[0][k].add(acc[j][k]);
+    TorchLanes total = acc[0][0];
+    for (I t = rows * ilp; t < vectors; ++t)
+        total.add(load(t));
+    for (I k = 1; k < ilp; ++k)
+        total.add(acc[0][k]);
+    HWY_ALIGN float lanes[kWidth];
+    for (std::size_t k = 0; k < kTorchVectors; ++k)
+        hn::Store(total.v[k], D8(), lanes + k * hn::MaxLanes(D8()));
+    float sum = 0.0f;
+    for (I k = vectors * kWidth; k < n; ++k)
+        sum += std::fabs(x[k]);
+    for (const float lane : lanes)
+        sum += lane;
+    return sum / static_cast<float>(n);
+}
+
 const CpuKernels* TargetKernels()
 {
     static const CpuKernels kernels {hwy::TargetName(HWY_TARGET), &MinMaxRange, &HistogramRange,
-        &FakeQuantChunk, &ErrorChunk, &StreamRead, &BlockAbsmaxRange, &GroupMinMaxRange, &BlockParamsRange};
+        &FakeQuantChunk, &ErrorChunk, &StreamRead, &BlockAbsmaxRange, &GroupMinMaxRange, &BlockParamsRange,
+        &MeanAbs};
     return &kernels;
 }
 
