@@ -569,6 +569,10 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     chunkKernel(const float* __restrict__ x, I n, FakeQuantArgs args, ChunkSums* __restrict__ chunks,
         float* __restrict__ out, ChunkSums* __restrict__ total)
 {
+    if constexpr (Kind == ElementKind::Table) {
+        if (args.grid.thresholdCount == 15)
+            loadFourBitTable(args.grid);
+    }
     const I chunkTotal = (n + kChunk - 1) / kChunk;
     const I producer = blockIdx.x;
     const I producers = gridDim.x;

@@ -52,6 +52,22 @@ struct ElementGrid {
     bool clipBeforeRounding = false;
 };
 
+/// The table of a 4-bit lookup format (15 thresholds, 16 values) in shared memory: the kernel that runs
+/// fakeQuantFinite on such a table copies ElementGrid::thresholds and ::values here first (loadFourBitTable).
+__shared__ std::int32_t fourBitThresholds[16];
+__shared__ float fourBitValues[16];
+
+/// Fills fourBitThresholds and fourBitValues from `grid` (15 thresholds) for the whole block; every thread
+/// of the block must call it.
+__device__ inline void loadFourBitTable(const ElementGrid& grid)
+{
+    if (threadIdx.x < 16) {
+        fourBitThresholds[threadIdx.x] = threadIdx.x < 15 ? grid.thresholds[threadIdx.x] : 0x7FFFFFFF;
+        fourBitValues[threadIdx.x] = grid.values[threadIdx.x];
+    }
+    __syncthreads();
+}
+
 /// float bits -> int32 that orders like the floats (-0 just below +0), kernels/kernel_backends.h's
 /// orderedKey.
 __host__ __device__ inline std::int32_t signedKey(std::uint32_t bits)
@@ -162,8 +178,10 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
             // step by selects measured slower).
             low = grid.searchHead[0] <= key ? 8 : 0;
             low += (low != 0 ? grid.searchHead[2] : grid.searchHead[1]) <= key ? 4 : 0;
-            low += __ldg(grid.thresholds + low + 1) <= key ? 2 : 0;
-            low += __ldg(grid.thresholds + low) <= key ? 1 : 0;
+            low += fourBitThresholds[low + 1] <= key ? 2 : 0;
+            low += fourBitThresholds[low] <= key ? 1 : 0;
+            clipped = key > grid.highestKey || key < grid.lowestKey;
+            return __fmul_rn(fourBitValues[low], p.scale);
         } else {
             int high = grid.thresholdCount;
             while (low < high) {
