@@ -165,7 +165,7 @@ GroupParams givenGroup(const FakeQuantPlan& plan, std::span<const float> scales,
 }
 
 /// A validated plan. With `materialize` false its groups are left out, to be made chunk by chunk from the
-/// same scales and zero points (prepareChunkGroups): a fine-grained scheme has hundreds of thousands.
+/// same scales and zero points (GivenGroupSource): a fine-grained scheme has hundreds of thousands.
 FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const Scheme& scheme,
     std::span<const float> scales, std::span<const std::int32_t> zeroPoints, bool materialize = true)
 {
