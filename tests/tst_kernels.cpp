@@ -16,9 +16,11 @@
 #include "cli_process.h"
 #include "formats/number_format.h"
 #include "kernels/benchmark_suite.h"
+#include "kernels/encoder_table.h"
 #include "kernels/ggml_block_backends.h"
 #include "kernels/kernel_backends.h"
 #include "kernels/kernels.h"
+#include "kernels/table_bins.h"
 #include "kernels/timing.h"
 #include "metrics/error_report.h"
 #include "quant/block_formats.h"
@@ -39,6 +41,14 @@
 #include <random>
 
 using namespace qs;
+using qs::kernel_detail::EncoderTable;
+using qs::kernel_detail::encoderKey;
+using qs::kernel_detail::encoderKeyValue;
+using qs::kernel_detail::encoderTable;
+using qs::kernel_detail::encoderTableOf;
+using qs::kernel_detail::TableBins;
+using qs::kernel_detail::tableBin;
+using qs::kernel_detail::tableBins;
 
 namespace {
 
@@ -187,6 +197,38 @@ std::vector<float> edgeValues(const NumberFormat& format)
     return values;
 }
 
+/// The first key whose bin (table_bins.h) is at least `bin`: bins never decrease as keys grow.
+std::int32_t firstKeyOfBin(const TableBins& bins, int bin)
+{
+    std::int64_t below = encoderKey(-kInf);
+    std::int64_t at = encoderKey(kInf);
+    while (at - below > 1) {
+        const std::int64_t middle = below + (at - below) / 2;
+        (tableBin(bins, encoderKeyValue(static_cast<std::int32_t>(middle))) >= bin ? at : below) = middle;
+    }
+    return static_cast<std::int32_t>(at);
+}
+
+/// For a lookup format whose table the 16-lane SIMD kernels index by bins: the floats just beside every bin
+/// boundary and every threshold (random data almost never lands on a bin boundary); empty otherwise.
+std::vector<float> binEdgeValues(const NumberFormat& format)
+{
+    if (!std::holds_alternative<LookupSpec>(format.spec))
+        return {};
+    const EncoderTable table = encoderTable(format, "the test");
+    const TableBins bins = tableBins(table.thresholds, 16, 2);
+    std::vector<std::int32_t> keys;
+    for (int bin = 1; bin < bins.count; ++bin)
+        keys.push_back(firstKeyOfBin(bins, bin));
+    if (bins.count > 0)
+        keys.insert(keys.end(), table.thresholds.begin(), table.thresholds.end());
+    std::vector<float> values;
+    for (const std::int32_t key : keys)
+        for (std::int32_t step = -3; step <= 3; ++step)
+            values.push_back(encoderKeyValue(key + step));
+    return values;
+}
+
 /// One fakeQuantError case: a tensor, a scheme and (optionally) the group ranges.
 struct Case {
     Tensor tensor;
@@ -208,6 +250,15 @@ Case edgeCase(const Scheme& base)
     c.ranges = std::vector<GroupRange> {base.rangeMode == RangeMode::Affine
             ? GroupRange {grid.front(), grid.back()}
             : GroupRange {-top, top}};
+    return c;
+}
+
+/// binEdgeValues on a per-tensor scheme of scale 1, as edgeCase; an empty tensor where there are none.
+Case binEdgeCase(const Scheme& base)
+{
+    Case c = edgeCase(base);
+    std::vector<float> values = binEdgeValues(base.format);
+    c.tensor = Tensor {"bin edges", {static_cast<std::int64_t>(values.size())}, std::move(values)};
     return c;
 }
 
@@ -449,8 +500,9 @@ private slots:
         QTest::addColumn<int>("dataset");
         const std::vector<NamedScheme> list = schemes();
         for (int s = 0; s < static_cast<int>(list.size()); ++s)
-            for (int d = 0; d < 8; ++d)
-                QTest::addRow("%s / %d", list[static_cast<std::size_t>(s)].name, d) << s << d;
+            for (int d = 0; d < 9; ++d)
+                if (d < 8 || !binEdgeValues(list[static_cast<std::size_t>(s)].scheme.format).empty())
+                    QTest::addRow("%s / %d", list[static_cast<std::size_t>(s)].name, d) << s << d;
     }
 
     void fakeQuantMatchesQuantizer()
@@ -495,6 +547,9 @@ private slots:
         case 7:
             c = randomCase(base, {5, 4096}, 13, true); // groups that tile their rows (the SIMD fast path)
             break;
+        case 8:
+            c = binEdgeCase(base);
+            break;
         }
         if (!fakeQuantErrorUnsupported(c.scheme, c.tensor.shape).empty())
             QSKIP("granularity does not apply to this shape");
@@ -519,7 +574,7 @@ private slots:
                 check(Backend::Simd, threads, target);
             }
         }
-        if (dataset == 0) {
+        if (dataset == 0 || dataset == 8) {
             // Block by block as well: in the whole-tensor sums the huge edge values would hide a wrong x̂ of
             // a small one (a tie rounded the wrong way has the same |error|, only Σx̂² and Σx·x̂ see it).
             const std::size_t n = c.tensor.data.size();
@@ -569,6 +624,69 @@ private slots:
             QVERIFY2(close(a, b, absolute),
                 QByteArray(name) + ": " + QByteArray::number(a, 'g', 17) + " vs "
                     + QByteArray::number(b, 'g', 17));
+    }
+
+    void tableBinsMatchTheSearch()
+    {
+        const auto regionOf = [](const std::vector<std::int32_t>& thresholds, std::int32_t key) {
+            return static_cast<int>(
+                std::upper_bound(thresholds.begin(), thresholds.end(), key) - thresholds.begin());
+        };
+        std::vector<std::pair<std::string, EncoderTable>> tables;
+        for (const NumberFormat& format : {nf4Format(), iq4nlFormat(), bnbFp4Format()})
+            tables.emplace_back(format.name, encoderTable(format, "the test"));
+        for (const BlockFormat format : {BlockFormat::BnbNF4, BlockFormat::BnbFP4})
+            tables.emplace_back(blockFormatName(format),
+                encoderTableOf([&](float v) { return blockformat::bnbElementCode(format, v); },
+                    [&](std::uint32_t code) { return double(blockformat::bnbElementValue(format, code)); },
+                    blockFormatName(format), "the test"));
+        std::mt19937 rng(21);
+        std::uniform_int_distribution<std::int32_t> anyKey(encoderKey(-kInf), encoderKey(kInf));
+        int binned = 0;
+        for (const auto& [name, table] : tables)
+            for (const auto& [count, perBin] : {std::pair {16, 2}, std::pair {32, 1}, std::pair {8, 2}}) {
+                const TableBins bins = tableBins(table.thresholds, count, perBin);
+                if (bins.count == 0)
+                    continue;
+                ++binned;
+                QCOMPARE(bins.count, count);
+                std::vector<std::int32_t> keys;
+                for (int bin = 1; bin < count; ++bin)
+                    keys.push_back(firstKeyOfBin(bins, bin));
+                keys.insert(keys.end(), table.thresholds.begin(), table.thresholds.end());
+                for (const float v :
+                    {0.0f, -0.0f, 1e-45f, -1e-45f, FLT_MIN, -FLT_MIN, FLT_MAX, -FLT_MAX, kInf, -kInf})
+                    keys.push_back(encoderKey(v));
+                for (int i = 0; i < 100000; ++i)
+                    keys.push_back(anyKey(rng));
+                for (const std::int32_t around : keys)
+                    for (std::int64_t step = -4; step <= 4; ++step) {
+                        const std::int64_t wide = std::int64_t {around} + step;
+                        if (wide < encoderKey(-kInf) || wide > encoderKey(kInf))
+                            continue;
+                        const auto key = static_cast<std::int32_t>(wide);
+                        const auto bin = static_cast<std::size_t>(tableBin(bins, encoderKeyValue(key)));
+                        QVERIFY(bin < static_cast<std::size_t>(count));
+                        int region = bins.base[bin];
+                        for (int k = 0; k < perBin; ++k)
+                            region += key >= bins.thresholds[static_cast<std::size_t>(k)][bin] ? 1 : 0;
+                        if (region != regionOf(table.thresholds, key))
+                            QFAIL(qPrintable(QString::fromStdString(name)
+                                + QStringLiteral(": key %1 (%2) in bin %3: region %4, the search %5")
+                                      .arg(key)
+                                      .arg(double(encoderKeyValue(key)), 0, 'g', 9)
+                                      .arg(bin)
+                                      .arg(region)
+                                      .arg(regionOf(table.thresholds, key))));
+                    }
+            }
+        QVERIFY(binned >= 4);
+        // NF4 takes the bins on 16-lane SIMD targets; bitsandbytes' FP4 has three thresholds within 0.006 of
+        // zero, too close for 16 bins.
+        QCOMPARE(tableBins(encoderTable(nf4Format(), "the test").thresholds, 16, 2).count, 16);
+        QCOMPARE(tableBins(tables.back().second.thresholds, 16, 2).count, 0);
+        QCOMPARE(tableBins({5}, 16, 2).count, 0);
+        QCOMPARE(tableBins({1, 2, 3}, 16, 3).count, 0);
     }
 
     void fakeQuantSizesAroundTheVectorWidth()

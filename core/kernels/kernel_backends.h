@@ -7,6 +7,7 @@
 #include "kernels/float_run_accuracy.h"
 #include "kernels/kernels.h"
 #include "kernels/mx_shared_exponent.h"
+#include "kernels/table_bins.h"
 #include "quant/scale_rounding.h"
 
 #include <algorithm>
@@ -107,6 +108,7 @@ struct FakeQuantPlan {
     std::vector<float> values;
     std::int32_t lowestKey = 0;
     std::int32_t highestKey = 0;
+    TableBins bins; ///< Table: 16 bins of at most two thresholds each (table_bins.h), when they exist
 
     std::vector<GroupParams> groups; ///< groups[g - groupBase] holds group g
     std::int64_t groupBase = 0; ///< block formats: the first group of the chunk whose parameters are held

@@ -6,6 +6,7 @@
 #include "kernels/encoder_table.h"
 #include "kernels/ggml_block_backends.h"
 #include "kernels/kernel_backends.h"
+#include "kernels/table_bins.h"
 #include "quant/block_formats.h"
 #include "quant/block_reconstruction.h"
 
@@ -80,14 +81,15 @@ I product(const Shape& shape, std::size_t from, std::size_t to)
     return n;
 }
 
-/// The quantizer's table kernel (encoder_table.h).
-void buildTable(const NumberFormat& format, FakeQuantPlan& plan)
+/// A table kernel over `table` (encoder_table.h), with the bins of 16-lane SIMD targets (table_bins.h).
+void setTable(FakeQuantPlan& plan, EncoderTable&& table)
 {
-    EncoderTable table = encoderTable(format, "the fused kernels");
+    plan.kind = ElementKind::Table;
     plan.thresholds = std::move(table.thresholds);
     plan.values = std::move(table.values);
     plan.lowestKey = table.lowestKey;
     plan.highestKey = table.highestKey;
+    plan.bins = tableBins(plan.thresholds, 16, 2);
 }
 
 /// Largest |decoded value| an element can take before the scale.
@@ -200,8 +202,7 @@ FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const 
         plan.tiesAway = format.minifloat.rounding == Rounding::NearestAway;
         plan.rounder = detail::MinifloatRounder::make(*minifloat, plan.tiesAway, formatMaxFinite(format));
     } else {
-        plan.kind = ElementKind::Table;
-        buildTable(format, plan);
+        setTable(plan, encoderTable(format, "the fused kernels"));
     }
     if (affine ? static_cast<I>(zeroPoints.size()) != groupCount : !zeroPoints.empty())
         throw Error("fakeQuantError: " + schemeName(scheme) + " takes "
@@ -880,11 +881,7 @@ ErrorSums bnbBlockError(const CpuKernels& kernels, FakeQuantPlan& plan, std::spa
     EncoderTable table = encoderTableOf([&](float v) { return blockformat::bnbElementCode(format, v); },
         [&](std::uint32_t code) { return double(blockformat::bnbElementValue(format, code)); },
         blockFormatName(format), "the fused kernels");
-    plan.kind = ElementKind::Table;
-    plan.thresholds = std::move(table.thresholds);
-    plan.values = std::move(table.values);
-    plan.lowestKey = table.lowestKey;
-    plan.highestKey = table.highestKey;
+    setTable(plan, std::move(table));
     if (!scheme.doubleQuantization) {
         const BnbBlockSource blocks(kernels, values.data(), {}, {});
         return runFakeQuant(kernels, plan, values.data(), threads, &blocks);

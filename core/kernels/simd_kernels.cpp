@@ -925,15 +925,26 @@ template<bool Divide> struct TableSearchElement {
 
     HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
     {
-        const DF df;
-        const DI di;
         const VI key = orderedKeys(scaled<Divide>(x, p));
+        return decoded(key, region(key), p, clip);
+    }
+
+    HWY_INLINE VI region(VI key) const
+    {
+        const DI di;
         VI region = hn::IfThenZeroElse(hn::Lt(key, middle), hn::Set(di, 8));
         for (std::int32_t step = 0; step < 3; ++step) {
             const VI probe = hn::TableLookupLanes(probes[step], hn::IndicesFromVec(di, region));
             // A select of the sum rather than a sum with a selected step: one masked add on AVX-512.
             region = hn::IfThenElse(hn::Lt(key, probe), region, hn::Add(region, hn::Set(di, 4 >> step)));
         }
+        return region;
+    }
+
+    /// The value of `region` times the scale; clip where the key lies beyond the table's extreme values.
+    HWY_INLINE VF decoded(VI key, VI region, const ParamVectors& p, MF& clip) const
+    {
+        const DF df;
         // Outside [lowestKey, highestKey] exactly when key - lowestKey, as unsigned, exceeds the span.
         clip = hn::RebindMask(df, hn::Gt(hn::BitCast(DU(), hn::Sub(key, lowestKey)), keySpan));
         return hn::Mul(hn::TableLookupLanes(values, hn::IndicesFromVec(df, region)), p.scale);
@@ -944,6 +955,56 @@ template<bool Divide> struct TableSearchElement {
     VI middle;
     VI probes[3];
     VF values;
+};
+
+/// Lookup tables with bins (table_bins.h, FakeQuantPlan::bins) on 16-lane targets: the region is the bin's
+/// base plus its two compares, all three looked up across lanes, so the dependent chain is one lookup and
+/// two compares rather than the search's three lookups and compares. A vector with a NaN v (a NaN scale
+/// product) takes the search.
+template<bool Divide> struct TableBinElement {
+    static bool applies(const FakeQuantPlan& plan)
+    {
+        return TableSearchElement<Divide>::applies(plan) && plan.bins.count == static_cast<int>(kF);
+    }
+
+    explicit TableBinElement(const FakeQuantPlan& plan)
+        : search(plan)
+        , binScale(hn::Set(DF(), plan.bins.scale))
+        , binOffset(hn::Set(DF(), plan.bins.offset))
+        , firstBin(hn::Set(DF(), TableBins::kOrigin))
+        , lastBin(hn::Set(DF(), TableBins::kOrigin + static_cast<float>(kF - 1)))
+        , base(hn::LoadU(DI(), plan.bins.base.data()))
+        , first(hn::LoadU(DI(), plan.bins.thresholds[0].data()))
+        , second(hn::LoadU(DI(), plan.bins.thresholds[1].data()))
+    {
+    }
+
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
+    {
+        const DF df;
+        const DI di;
+        const VF v = scaled<Divide>(x, p);
+        const VI key = orderedKeys(v);
+        if (HWY_UNLIKELY(!hn::AllFalse(df, hn::IsNaN(v))))
+            return search.decoded(key, search.region(key), p, clip);
+        const VF position = hn::Min(hn::Max(hn::MulAdd(v, binScale, binOffset), firstBin), lastBin);
+        const auto bin = hn::IndicesFromVec(di, hn::And(hn::BitCast(di, position), hn::Set(di, kF - 1)));
+        VI region = hn::TableLookupLanes(base, bin);
+        region = hn::IfThenElse(
+            hn::Lt(key, hn::TableLookupLanes(first, bin)), region, hn::Add(region, hn::Set(di, 1)));
+        region = hn::IfThenElse(
+            hn::Lt(key, hn::TableLookupLanes(second, bin)), region, hn::Add(region, hn::Set(di, 1)));
+        return search.decoded(key, region, p, clip);
+    }
+
+    TableSearchElement<Divide> search;
+    VF binScale;
+    VF binOffset;
+    VF firstBin;
+    VF lastBin;
+    VI base;
+    VI first;
+    VI second;
 };
 
 /// Float vector k of a block. Unchecked assumes every x finite: a run where one is not shows a non-finite
@@ -1172,6 +1233,8 @@ ChunkErrorSums fakeQuantChunkScaled(const FakeQuantPlan& plan, const float* x, I
                              : fakeQuantChunkFinite(plan,
                                  MinifloatElement<Divide, false, MinifloatMethod::Bits>(plan), x, begin, end);
     case ElementKind::Table:
+        if (TableBinElement<Divide>::applies(plan))
+            return fakeQuantChunkFinite(plan, TableBinElement<Divide>(plan), x, begin, end);
         if (TableSearchElement<Divide>::applies(plan))
             return fakeQuantChunkFinite(plan, TableSearchElement<Divide>(plan), x, begin, end);
         return fakeQuantChunkFinite(plan, TableElement<Divide>(plan), x, begin, end);
