@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "benchmarks/cuda/cuda_reference.h"
+#include "benchmarks/cuda/table_bin_edges.h"
 #include "calib/histogram.h"
 #include "cli_process.h"
 #include "formats/number_format.h"
@@ -41,14 +42,16 @@
 #include <random>
 
 using namespace qs;
-using qs::kernel_detail::EncoderTable;
 using qs::kernel_detail::encoderKey;
 using qs::kernel_detail::encoderKeyValue;
+using qs::kernel_detail::EncoderTable;
 using qs::kernel_detail::encoderTable;
 using qs::kernel_detail::encoderTableOf;
-using qs::kernel_detail::TableBins;
 using qs::kernel_detail::tableBin;
+using qs::kernel_detail::TableBins;
 using qs::kernel_detail::tableBins;
+using qs::testing::binEdgeValues;
+using qs::testing::firstKeyOfBin;
 
 namespace {
 
@@ -197,38 +200,6 @@ std::vector<float> edgeValues(const NumberFormat& format)
     return values;
 }
 
-/// The first key whose bin (table_bins.h) is at least `bin`: bins never decrease as keys grow.
-std::int32_t firstKeyOfBin(const TableBins& bins, int bin)
-{
-    std::int64_t below = encoderKey(-kInf);
-    std::int64_t at = encoderKey(kInf);
-    while (at - below > 1) {
-        const std::int64_t middle = below + (at - below) / 2;
-        (tableBin(bins, encoderKeyValue(static_cast<std::int32_t>(middle))) >= bin ? at : below) = middle;
-    }
-    return static_cast<std::int32_t>(at);
-}
-
-/// For a lookup format whose table the 16-lane SIMD kernels index by bins: the floats just beside every bin
-/// boundary and every threshold (random data almost never lands on a bin boundary); empty otherwise.
-std::vector<float> binEdgeValues(const NumberFormat& format)
-{
-    if (!std::holds_alternative<LookupSpec>(format.spec))
-        return {};
-    const EncoderTable table = encoderTable(format, "the test");
-    const TableBins bins = tableBins(table.thresholds, 16, 2);
-    std::vector<std::int32_t> keys;
-    for (int bin = 1; bin < bins.count; ++bin)
-        keys.push_back(firstKeyOfBin(bins, bin));
-    if (bins.count > 0)
-        keys.insert(keys.end(), table.thresholds.begin(), table.thresholds.end());
-    std::vector<float> values;
-    for (const std::int32_t key : keys)
-        for (std::int32_t step = -3; step <= 3; ++step)
-            values.push_back(encoderKeyValue(key + step));
-    return values;
-}
-
 /// One fakeQuantError case: a tensor, a scheme and (optionally) the group ranges.
 struct Case {
     Tensor tensor;
@@ -257,7 +228,7 @@ Case edgeCase(const Scheme& base)
 Case binEdgeCase(const Scheme& base)
 {
     Case c = edgeCase(base);
-    std::vector<float> values = binEdgeValues(base.format);
+    std::vector<float> values = binEdgeValues(base.format, 16, 2);
     c.tensor = Tensor {"bin edges", {static_cast<std::int64_t>(values.size())}, std::move(values)};
     return c;
 }
@@ -501,7 +472,7 @@ private slots:
         const std::vector<NamedScheme> list = schemes();
         for (int s = 0; s < static_cast<int>(list.size()); ++s)
             for (int d = 0; d < 9; ++d)
-                if (d < 8 || !binEdgeValues(list[static_cast<std::size_t>(s)].scheme.format).empty())
+                if (d < 8 || !binEdgeValues(list[static_cast<std::size_t>(s)].scheme.format, 16, 2).empty())
                     QTest::addRow("%s / %d", list[static_cast<std::size_t>(s)].name, d) << s << d;
     }
 
@@ -684,6 +655,7 @@ private slots:
         // NF4 takes the bins on 16-lane SIMD targets; bitsandbytes' FP4 has three thresholds within 0.006 of
         // zero, too close for 16 bins.
         QCOMPARE(tableBins(encoderTable(nf4Format(), "the test").thresholds, 16, 2).count, 16);
+        QCOMPARE(tableBins(encoderTable(nf4Format(), "the test").thresholds, 32, 1).count, 32); // CUDA
         QCOMPARE(tableBins(tables.back().second.thresholds, 16, 2).count, 0);
         QCOMPARE(tableBins({5}, 16, 2).count, 0);
         QCOMPARE(tableBins({1, 2, 3}, 16, 3).count, 0);

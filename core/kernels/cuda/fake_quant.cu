@@ -3,6 +3,7 @@
 #include "kernels/cuda_kernels.h"
 #include "kernels/encoder_table.h"
 #include "kernels/float_run_accuracy.h"
+#include "kernels/table_bins.h"
 #include "quant/group_geometry.h"
 #include "quant/scale_rounding.h"
 
@@ -572,6 +573,8 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     if constexpr (Kind == ElementKind::Table) {
         if (args.grid.thresholdCount == 15)
             loadFourBitTable(args.grid);
+        if (args.grid.bins != nullptr)
+            loadTableBins(args.grid);
     }
     const I chunkTotal = (n + kChunk - 1) / kChunk;
     const I producer = blockIdx.x;
@@ -823,6 +826,20 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
             grid.searchHead[0] = thresholds[7];
             grid.searchHead[1] = thresholds[3];
             grid.searchHead[2] = thresholds[11];
+        }
+        if (const kernel_detail::TableBins bins = kernel_detail::tableBins(thresholds, kTableBins, 1);
+            bins.count == kTableBins) {
+            std::vector<int4> entries(kTableBins);
+            for (std::size_t b = 0; b < entries.size(); ++b) {
+                const auto region = static_cast<std::size_t>(bins.base[b]);
+                const float above = table[std::min(region + 1, table.size() - 1)];
+                entries[b] = {
+                    bins.thresholds[0][b], std::bit_cast<int>(table[region]), std::bit_cast<int>(above), 0};
+            }
+            plan.bins = DeviceBuffer<int4>::from(entries);
+            grid.bins = plan.bins.get();
+            grid.binScale = bins.scale;
+            grid.binOffset = bins.offset;
         }
         nonFiniteUnits(format, grid);
     } else {

@@ -42,6 +42,12 @@ struct ElementGrid {
     int thresholdCount = 0;
     /// 15 thresholds: the first two steps' thresholds 7; 3, 11, read from the kernel argument.
     std::int32_t searchHead[3] = {0, 0, 0};
+    /// Tables with 32 bins of at most one threshold (table_bins.h): kTableBins entries {threshold, value
+    /// below it, value from it on (float bits), 0}, which the kernel copies to shared memory (loadTableBins);
+    /// null otherwise.
+    const int4* bins = nullptr;
+    float binScale = 0;
+    float binOffset = 0;
     std::int32_t lowestKey = 0;
     std::int32_t highestKey = 0;
     /// Non-integers: x̂ / scale of a non-finite x, by the format's own policies: +NaN, -NaN, +Inf, -Inf.
@@ -65,6 +71,19 @@ __device__ inline void loadFourBitTable(const ElementGrid& grid)
         fourBitThresholds[threadIdx.x] = threadIdx.x < 15 ? grid.thresholds[threadIdx.x] : 0x7FFFFFFF;
         fourBitValues[threadIdx.x] = grid.values[threadIdx.x];
     }
+    __syncthreads();
+}
+
+/// The bins of ElementGrid::bins, in shared memory.
+constexpr int kTableBins = 32;
+__shared__ int4 tableBinEntries[kTableBins];
+
+/// Fills tableBinEntries from `grid` (which has bins) for the whole block; every thread of the block must
+/// call it.
+__device__ inline void loadTableBins(const ElementGrid& grid)
+{
+    if (threadIdx.x < kTableBins)
+        tableBinEntries[threadIdx.x] = grid.bins[threadIdx.x];
     __syncthreads();
 }
 
@@ -170,6 +189,15 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         return __fmul_rn(fminf(fmaxf(rounded, low), high), p.scale);
     } else if constexpr (Kind == ElementKind::Table) {
         const std::int32_t key = signedKey(__float_as_uint(v));
+        if (grid.bins != nullptr && !isnan(v)) {
+            // table_bins.h: 2^23 + bin from one fma and the clamp; one shared load, one compare.
+            constexpr float kOrigin = 8388608.0f;
+            const float position = fminf(
+                fmaxf(__fmaf_rn(v, grid.binScale, grid.binOffset), kOrigin), kOrigin + (kTableBins - 1));
+            const int4 bin = tableBinEntries[__float_as_int(position) & (kTableBins - 1)];
+            clipped = key > grid.highestKey || key < grid.lowestKey;
+            return __fmul_rn(__int_as_float(key >= bin.x ? bin.z : bin.y), p.scale);
+        }
         // The region = the number of thresholds <= key (the first threshold above the key).
         int low = 0;
         if (grid.thresholdCount == 15) {
@@ -381,6 +409,7 @@ struct FakeQuantPlan {
     DeviceBuffer<float> zeroPoints;
     DeviceBuffer<std::int32_t> thresholds;
     DeviceBuffer<float> values;
+    DeviceBuffer<int4> bins;
 };
 
 /// Whether the scheme runs here (kernels/cuda_kernels.h); `kind` receives its element kind.

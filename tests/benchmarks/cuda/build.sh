@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the standalone GPU driver qs_cuda_bench with nvcc alone: the CUDA backend (core/kernels/cuda/*.cu)
 # and the part of the core that the scalar reference needs (base, tensor, formats, quant, histogram,
-# metrics). Usage: tests/benchmarks/cuda/build.sh [OUTPUT_DIR]   (default build-cuda-bench, next to core/)
+# metrics) and the table bins. Usage: tests/benchmarks/cuda/build.sh [OUTPUT_DIR]   (default build-cuda-bench, next to core/)
 # Environment: NVCC (default: nvcc on PATH, else /usr/local/cuda/bin/nvcc), CUDA_ARCH (default 90), JOBS.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -17,7 +17,7 @@ flags=(-std=c++20 -O3 -DNDEBUG -DQS_HAVE_CUDA=1 -DQS_VERSION=\"bench\" -I"$root/
 sources=("$root"/core/kernels/cuda/*.cu "$root"/tests/benchmarks/cuda/qs_cuda_bench.cu
     "$root"/core/base/*.cpp "$root"/core/tensor/*.cpp "$root"/core/formats/*.cpp
     $(ls "$root"/core/quant/*.cpp | grep -v '/compare_matrix\.cpp$')
-    "$root"/core/calib/histogram.cpp "$root"/core/metrics/*.cpp)
+    "$root"/core/calib/histogram.cpp "$root"/core/metrics/*.cpp "$root"/core/kernels/table_bins.cpp)
 compile='f="$1"; shift; "$@" -c "$f" -o "$0/obj/$(echo "$f" | sed "s|/|_|g").o"'
 printf '%s\n' "${sources[@]}" | xargs -P "$jobs" -I{} sh -c "$compile" "$out" {} "$nvcc" "${flags[@]}"
 "$nvcc" "${flags[@]}" "$out"/obj/*.o -o "$out/qs_cuda_bench" -lpthread

@@ -13,6 +13,7 @@
 #include "kernels/cuda_packed.h"
 #include "quant/block_formats.h"
 #include "quant/quantizer.h"
+#include "table_bin_edges.h"
 #include "tensor/tensor.h"
 
 #include <bit>
@@ -283,6 +284,14 @@ inline std::vector<FakeQuantCase> fakeQuantCases()
         Scheme s = makeScheme("fp8_e4m3", Granularity::perTensor());
         s.format.minifloat = minifloatCompatibility("cuda_satfinite");
         cases.push_back({"fp8_e4m3 probe cuda_satfinite", s, {std::int64_t(probe.size())}, probe, unit});
+    }
+    // Lookup tables around their bins' boundaries (the CUDA kernel's 32 bins) at scale 1.
+    for (const char* name : {"nf4", "iq4_nl"}) {
+        const Scheme s = makeScheme(name, Granularity::perTensor());
+        const std::vector<float> edges = testing::binEdgeValues(s.format, 32, 1);
+        const double top = formatMaxFinite(s.format);
+        cases.push_back({std::string(name) + " bin edges", s, {std::int64_t(edges.size())}, edges,
+            std::vector<GroupRange> {{-top, top}}});
     }
     cases.push_back({"fp8_e4m3 clipping range", makeScheme("fp8_e4m3", Granularity::perTensor()),
         {1000, 1000}, testValues(1000000, 25), std::vector<GroupRange> {{-0.5, 0.5}}});

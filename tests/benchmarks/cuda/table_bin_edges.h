@@ -1,0 +1,50 @@
+#pragma once
+
+// Values where the table kernels switch bins (kernels/table_bins.h): random data almost never lands on a bin
+// boundary, so the SIMD and CUDA checks add these.
+
+#include "formats/number_format.h"
+#include "kernels/encoder_table.h"
+#include "kernels/table_bins.h"
+
+#include <cmath>
+#include <cstdint>
+#include <variant>
+#include <vector>
+
+namespace qs::testing {
+
+/// The first key whose bin is at least `bin`: bins never decrease as keys grow.
+inline std::int32_t firstKeyOfBin(const kernel_detail::TableBins& bins, int bin)
+{
+    std::int64_t below = kernel_detail::encoderKey(-INFINITY);
+    std::int64_t at = kernel_detail::encoderKey(INFINITY);
+    while (at - below > 1) {
+        const std::int64_t middle = below + (at - below) / 2;
+        const float v = kernel_detail::encoderKeyValue(static_cast<std::int32_t>(middle));
+        (kernel_detail::tableBin(bins, v) >= bin ? at : below) = middle;
+    }
+    return static_cast<std::int32_t>(at);
+}
+
+/// For a lookup format whose encoder table has `count` bins of at most `perBin` thresholds: the floats
+/// within three keys of every bin boundary and every threshold; empty for other formats.
+inline std::vector<float> binEdgeValues(const NumberFormat& format, int count, int perBin)
+{
+    if (!std::holds_alternative<LookupSpec>(format.spec))
+        return {};
+    const kernel_detail::EncoderTable table = kernel_detail::encoderTable(format, "the test");
+    const kernel_detail::TableBins bins = kernel_detail::tableBins(table.thresholds, count, perBin);
+    if (bins.count == 0)
+        return {};
+    std::vector<std::int32_t> keys(table.thresholds.begin(), table.thresholds.end());
+    for (int bin = 1; bin < bins.count; ++bin)
+        keys.push_back(firstKeyOfBin(bins, bin));
+    std::vector<float> values;
+    for (const std::int32_t key : keys)
+        for (std::int32_t step = -3; step <= 3; ++step)
+            values.push_back(kernel_detail::encoderKeyValue(key + step));
+    return values;
+}
+
+} // namespace qs::testing
