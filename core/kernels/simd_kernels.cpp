@@ -261,23 +261,38 @@ void GroupMinMaxRange(
 /// them, which is rare enough to do one element at a time. Blocks of whole vectors that tile their rows are
 /// reduced a vector's lane count at a time (transposedMax).
 /// The largest magnitude bits of the kF tiled blocks from block g, block g + k in lane k.
-HWY_INLINE VI tiledBlockMaxima(const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I g)
+/// Blocks of `vectors` vectors each; Vectors > 0 fixes that count at compile time (the common block sizes
+/// then reduce in registers).
+template<I Vectors> HWY_INLINE VI tiledBlockMaximaOf(const float* HWY_RESTRICT blocks, I groupSize, I vectors)
 {
     const DF df;
     const DI di;
     const VI magnitudeMask = hn::Set(di, 0x7FFFFFFF);
-    const I vectors = plan.groupSize / static_cast<I>(kF);
-    const float* blocks = x + g * plan.groupSize;
-    prefetchAhead(x, g * plan.groupSize, plan.elementCount, static_cast<I>(kF) * plan.groupSize);
+    if constexpr (Vectors > 0)
+        vectors = Vectors;
     VI largest[kF];
     for (std::size_t k = 0; k < kF; ++k) {
-        const float* block = blocks + static_cast<I>(k) * plan.groupSize;
+        const float* block = blocks + static_cast<I>(k) * groupSize;
         largest[k] = hn::And(hn::BitCast(di, hn::LoadU(df, block)), magnitudeMask);
         for (I v = 1; v < vectors; ++v)
             largest[k] = hn::Max(largest[k],
                 hn::And(hn::BitCast(di, hn::LoadU(df, block + v * static_cast<I>(kF))), magnitudeMask));
     }
     return transposedMax(di, largest);
+}
+
+HWY_INLINE VI tiledBlockMaxima(const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I g)
+{
+    const I vectors = plan.groupSize / static_cast<I>(kF);
+    const float* blocks = x + g * plan.groupSize;
+    switch (vectors) {
+    case 1:
+        return tiledBlockMaximaOf<1>(blocks, plan.groupSize, vectors);
+    case 2:
+        return tiledBlockMaximaOf<2>(blocks, plan.groupSize, vectors);
+    default:
+        return tiledBlockMaximaOf<0>(blocks, plan.groupSize, vectors);
+    }
 }
 
 void BlockAbsmaxRange(
