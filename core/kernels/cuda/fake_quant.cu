@@ -571,8 +571,6 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
         float* __restrict__ out, ChunkSums* __restrict__ total)
 {
     if constexpr (Kind == ElementKind::Table) {
-        if (args.grid.thresholdCount == 15)
-            loadFourBitTable(args.grid);
         if (args.grid.bins != nullptr)
             loadTableBins(args.grid);
     }
@@ -822,11 +820,6 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
         grid.thresholds = plan.thresholds.get();
         grid.values = plan.values.get();
         grid.thresholdCount = static_cast<int>(thresholds.size());
-        if (thresholds.size() == 15) {
-            grid.searchHead[0] = thresholds[7];
-            grid.searchHead[1] = thresholds[3];
-            grid.searchHead[2] = thresholds[11];
-        }
         if (const kernel_detail::TableBins bins = kernel_detail::tableBins(thresholds, kTableBins, 1);
             bins.count == kTableBins) {
             std::vector<int4> entries(kTableBins);

@@ -40,8 +40,6 @@ struct ElementGrid {
     const std::int32_t* thresholds = nullptr;
     const float* values = nullptr;
     int thresholdCount = 0;
-    /// 15 thresholds: the first two steps' thresholds 7; 3, 11, read from the kernel argument.
-    std::int32_t searchHead[3] = {0, 0, 0};
     /// Tables with 32 bins of at most one threshold (table_bins.h): kTableBins entries {threshold, value
     /// below it, value from it on (float bits), 0}, which the kernel copies to shared memory (loadTableBins);
     /// null otherwise.
@@ -57,22 +55,6 @@ struct ElementGrid {
     /// beyond it (qs::quantize); x̂ is the same either way. Minifloat and Integer kinds only.
     bool clipBeforeRounding = false;
 };
-
-/// The table of a 4-bit lookup format (15 thresholds, 16 values) in shared memory: the kernel that runs
-/// fakeQuantFinite on such a table copies ElementGrid::thresholds and ::values here first (loadFourBitTable).
-__shared__ std::int32_t fourBitThresholds[16];
-__shared__ float fourBitValues[16];
-
-/// Fills fourBitThresholds and fourBitValues from `grid` (15 thresholds) for the whole block; every thread
-/// of the block must call it.
-__device__ inline void loadFourBitTable(const ElementGrid& grid)
-{
-    if (threadIdx.x < 16) {
-        fourBitThresholds[threadIdx.x] = threadIdx.x < 15 ? grid.thresholds[threadIdx.x] : 0x7FFFFFFF;
-        fourBitValues[threadIdx.x] = grid.values[threadIdx.x];
-    }
-    __syncthreads();
-}
 
 /// The bins of ElementGrid::bins, in shared memory.
 constexpr int kTableBins = 32;
@@ -189,38 +171,25 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         return __fmul_rn(fminf(fmaxf(rounded, low), high), p.scale);
     } else if constexpr (Kind == ElementKind::Table) {
         const std::int32_t key = signedKey(__float_as_uint(v));
+        clipped = key > grid.highestKey || key < grid.lowestKey;
         if (grid.bins != nullptr && !isnan(v)) {
             // table_bins.h: 2^23 + bin from one fma and the clamp; one shared load, one compare.
             constexpr float kOrigin = 8388608.0f;
             const float position = fminf(
                 fmaxf(__fmaf_rn(v, grid.binScale, grid.binOffset), kOrigin), kOrigin + (kTableBins - 1));
             const int4 bin = tableBinEntries[__float_as_int(position) & (kTableBins - 1)];
-            clipped = key > grid.highestKey || key < grid.lowestKey;
             return __fmul_rn(__int_as_float(key >= bin.x ? bin.z : bin.y), p.scale);
         }
         // The region = the number of thresholds <= key (the first threshold above the key).
         int low = 0;
-        if (grid.thresholdCount == 15) {
-            // 4-bit tables (NF4 and the like): four fixed steps, no loop, so that the elements of a batch
-            // search side by side; the first two from the kernel argument, the last two loaded (a third
-            // step by selects measured slower).
-            low = grid.searchHead[0] <= key ? 8 : 0;
-            low += (low != 0 ? grid.searchHead[2] : grid.searchHead[1]) <= key ? 4 : 0;
-            low += fourBitThresholds[low + 1] <= key ? 2 : 0;
-            low += fourBitThresholds[low] <= key ? 1 : 0;
-            clipped = key > grid.highestKey || key < grid.lowestKey;
-            return __fmul_rn(fourBitValues[low], p.scale);
-        } else {
-            int high = grid.thresholdCount;
-            while (low < high) {
-                const int middle = (low + high) / 2;
-                if (__ldg(grid.thresholds + middle) <= key)
-                    low = middle + 1;
-                else
-                    high = middle;
-            }
+        int high = grid.thresholdCount;
+        while (low < high) {
+            const int middle = (low + high) / 2;
+            if (__ldg(grid.thresholds + middle) <= key)
+                low = middle + 1;
+            else
+                high = middle;
         }
-        clipped = key > grid.highestKey || key < grid.lowestKey;
         return __fmul_rn(__ldg(grid.values + low), p.scale);
     } else {
         const std::uint32_t bits = __float_as_uint(v);
