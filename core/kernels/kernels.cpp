@@ -1129,75 +1129,66 @@ ErrorSums ternaryFakeQuantError(
     const I chunks = chunkCount(plan.elementCount);
     const int threadCount = static_cast<int>(std::min<I>(kernelThreads(threads), chunks));
     std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunks));
-    if (threadCount > 1) {
-        // Each thread takes whole bands (channels, or block rows of rows) and runs each chunk inside them as
-        // soon as its scales are made, while its values are still in cache, with a plan of its own that holds
-        // the groups of its finished bands (so that its finiteness is that of those groups alone); the
-        // chunks that straddle two threads' bands run once all are done.
-        std::vector<I> cuts {0};
-        for (int t = 1; t < threadCount; ++t)
-            cuts.push_back(std::max(cuts.back(), bandStart(plan, plan.elementCount * t / threadCount)));
-        cuts.push_back(plan.elementCount);
-        const I groupCount = static_cast<I>(plan.groups.size());
-        const auto groupOfBand
-            = [&](I i) { return i >= plan.elementCount ? groupCount : bandBaseOf(GroupCursor(plan, i), i); };
-        std::vector<GroupParams> groups = std::move(plan.groups);
-        const FakeQuantPlan withoutGroups = plan;
-        plan.groups = std::move(groups);
-        std::vector<char> finite(static_cast<std::size_t>(threadCount), 1);
-        forEachThreadRange(threadCount, threadCount, [&](int, I first, I last) {
-            for (I t = first; t < last; ++t) {
-                const I from = cuts[static_cast<std::size_t>(t)];
-                const I to = cuts[static_cast<std::size_t>(t) + 1];
-                if (from >= to)
-                    continue;
-                FakeQuantPlan local = withoutGroups;
-                local.groupBase = groupOfBand(from);
-                I next = (from + kKernelChunk - 1) / kKernelChunk;
-                const I stop = to == plan.elementCount ? chunks : to / kKernelChunk;
-                const auto runReady = [&](I ready, bool finiteSoFar) {
-                    const auto begin
-                        = plan.groups.begin() + local.groupBase + static_cast<I>(local.groups.size());
-                    local.groups.insert(local.groups.end(), begin, plan.groups.begin() + groupOfBand(ready));
-                    local.reconstructionFinite = finiteSoFar;
-                    for (; next < stop && std::min(plan.elementCount, (next + 1) * kKernelChunk) <= ready;
-                         ++next)
-                        perChunk[static_cast<std::size_t>(next)]
-                            = chunkSums(kernels, local, values.data(), next);
-                };
-                const bool bandsFinite
-                    = scaleBands(from, to, [&](I i, bool finiteSoFar) { runReady(i, finiteSoFar); });
-                runReady(to, bandsFinite);
-                finite[static_cast<std::size_t>(t)] = bandsFinite;
+    const I groupTotal = static_cast<I>(plan.groups.size());
+    const auto groupOfBand
+        = [&](I i) { return i >= plan.elementCount ? groupTotal : bandBaseOf(GroupCursor(plan, i), i); };
+    // The bands that hold [from, to) (band boundaries) on the calling thread: each chunk inside them runs
+    // as soon as its scales are made, while its values are still in cache (the chunk sums do not depend on
+    // when a chunk runs), with `local`, whose finiteness is that of the groups made so far. `local` is either
+    // the plan itself, or (`appendGroups`) a plan of this thread's own that holds the groups from
+    // local.groupBase on, to which each finished band's groups are copied. Returns whether its scales are
+    // all finite.
+    const auto runBands = [&](FakeQuantPlan& local, bool appendGroups, I from, I to) {
+        I next = (from + kKernelChunk - 1) / kKernelChunk;
+        const I stop = to == plan.elementCount ? chunks : to / kKernelChunk;
+        const auto runReady = [&](I ready, bool finiteSoFar) {
+            if (appendGroups) {
+                const auto begin
+                    = plan.groups.begin() + local.groupBase + static_cast<I>(local.groups.size());
+                local.groups.insert(local.groups.end(), begin, plan.groups.begin() + groupOfBand(ready));
             }
-        });
-        plan.reconstructionFinite = std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
-        I done = -1;
-        for (std::size_t t = 1; t + 1 < cuts.size(); ++t) {
-            const I c = cuts[t] / kKernelChunk;
-            if (cuts[t] % kKernelChunk != 0 && cuts[t] < plan.elementCount && c != done) {
-                perChunk[static_cast<std::size_t>(c)] = chunkSums(kernels, plan, values.data(), c);
-                done = c;
-            }
-        }
+            local.reconstructionFinite = finiteSoFar;
+            for (; next < stop && std::min(plan.elementCount, (next + 1) * kKernelChunk) <= ready; ++next)
+                perChunk[static_cast<std::size_t>(next)] = chunkSums(kernels, local, values.data(), next);
+        };
+        const bool finite = scaleBands(from, to, runReady);
+        runReady(to, finite);
+        return finite;
+    };
+    if (threadCount <= 1) {
+        runBands(plan, false, 0, plan.elementCount);
         return mergeChunks(perChunk);
     }
-    // On one thread, each chunk whose groups all have their scales runs at once, while its values are still
-    // in cache; the chunk sums do not depend on when a chunk runs.
-    bool finiteScales = true;
-    I nextChunk = 0;
-    const auto runReadyChunks = [&](I ready) {
-        plan.reconstructionFinite = finiteScales;
-        for (; nextChunk < chunks && std::min(plan.elementCount, (nextChunk + 1) * kKernelChunk) <= ready;
-             ++nextChunk)
-            perChunk[static_cast<std::size_t>(nextChunk)]
-                = chunkSums(kernels, plan, values.data(), nextChunk);
-    };
-    finiteScales = scaleBands(0, plan.elementCount, [&](I i, bool finiteSoFar) {
-        finiteScales = finiteSoFar;
-        runReadyChunks(i);
+    // Each thread takes whole bands (channels, or block rows of rows) with a plan of its own; the chunks
+    // that straddle two threads' bands run once all are done.
+    std::vector<I> cuts {0};
+    for (int t = 1; t < threadCount; ++t)
+        cuts.push_back(std::max(cuts.back(), bandStart(plan, plan.elementCount * t / threadCount)));
+    cuts.push_back(plan.elementCount);
+    std::vector<GroupParams> groups = std::move(plan.groups);
+    const FakeQuantPlan withoutGroups = plan;
+    plan.groups = std::move(groups);
+    std::vector<char> finite(static_cast<std::size_t>(threadCount), 1);
+    forEachThreadRange(threadCount, threadCount, [&](int, I first, I last) {
+        for (I t = first; t < last; ++t) {
+            const I from = cuts[static_cast<std::size_t>(t)];
+            const I to = cuts[static_cast<std::size_t>(t) + 1];
+            if (from >= to)
+                continue;
+            FakeQuantPlan local = withoutGroups;
+            local.groupBase = groupOfBand(from);
+            finite[static_cast<std::size_t>(t)] = runBands(local, true, from, to);
+        }
     });
-    runReadyChunks(plan.elementCount);
+    plan.reconstructionFinite = std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
+    I done = -1;
+    for (std::size_t t = 1; t + 1 < cuts.size(); ++t) {
+        const I c = cuts[t] / kKernelChunk;
+        if (cuts[t] % kKernelChunk != 0 && cuts[t] < plan.elementCount && c != done) {
+            perChunk[static_cast<std::size_t>(c)] = chunkSums(kernels, plan, values.data(), c);
+            done = c;
+        }
+    }
     return mergeChunks(perChunk);
 }
 
