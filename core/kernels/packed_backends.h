@@ -5,6 +5,7 @@
 
 #include "kernels/kernel_backends.h"
 #include "kernels/packed_kernels.h"
+#include "kernels/table_bins.h"
 
 #include <algorithm>
 #include <array>
@@ -31,8 +32,11 @@ struct PackPlan {
     std::uint8_t negativeNanCode = 0; ///< Minifloat: code of a NaN x with its sign bit set
     std::uint8_t positiveInfinityCode = 0; ///< Minifloat: code of +Inf x
     std::uint8_t negativeInfinityCode = 0; ///< Minifloat: code of -Inf x
-    /// Nf4: the float32 t_k with x > t_k exactly when double(x) > the tree's k-th double literal, ascending.
+    /// Nf4: dQuantizeNF4's thresholds t_k (blockformat::bnbNf4Thresholds), ascending.
     std::array<float, 15> nf4Thresholds {};
+    /// Nf4: 16 bins (table_bins.h) over the keys encoderKey(t_k) + 1 (s > t_k exactly when key(s) >= that
+    /// key, no t_k being -0), when they exist.
+    TableBins nf4Bins;
 };
 
 /// Clipped and non-finite counts of an encoded range.

@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "formats/number_format.h"
 #include "kernels/block_scales.h"
+#include "kernels/encoder_table.h"
 #include "kernels/packed_backends.h"
 #include "quant/block_formats.h"
 #include "quant/quantizer.h"
@@ -25,12 +26,6 @@ using I = std::int64_t;
 using namespace kernel_detail;
 
 using Layout = PackedLayout;
-
-/// bitsandbytes' dQuantizeNF4 decision-tree literals (doubles; x is a float promoted to double), ascending.
-constexpr double kNf4Literals[15] = {-0.8480964004993439, -0.6106329262256622, -0.4599952697753906,
-    -0.33967943489551544, -0.23460740596055984, -0.13791173323988914, -0.045525018125772476,
-    0.03979014977812767, 0.1202552504837513, 0.2035212516784668, 0.2920137718319893, 0.3893125355243683,
-    0.5016634166240692, 0.6427869200706482, 0.8614784181118011};
 
 I chunkCount(I elements)
 {
@@ -139,12 +134,11 @@ PackPlan nf4Plan(const CpuKernels& kernels, std::span<const float> values, const
 {
     PackPlan plan;
     plan.kind = CodeKind::Nf4;
-    for (std::size_t k = 0; k < plan.nf4Thresholds.size(); ++k) {
-        float t = static_cast<float>(kNf4Literals[k]);
-        if (static_cast<double>(t) > kNf4Literals[k])
-            t = std::nextafter(t, -1.0f);
-        plan.nf4Thresholds[k] = t;
-    }
+    plan.nf4Thresholds = blockformat::bnbNf4Thresholds();
+    std::vector<std::int32_t> keys;
+    for (const float t : plan.nf4Thresholds)
+        keys.push_back(encoderKey(t) + 1);
+    plan.nf4Bins = tableBins(keys, 16, 2);
     const I groupCount = planBlocks(shape, blockFormatBlockSize(scheme), plan.groups);
     const std::vector<MinMaxResult> blocks
         = blockAbsmax(kernels, plan.groups, groupCount, values.data(), threads);

@@ -22,6 +22,7 @@
 #include <hwy/foreach_target.h> // IWYU pragma: keep
 #include <hwy/highway.h>
 #include <hwy/cache_control.h>
+#include "kernels/simd_table_bins-inl.h"
 // clang-format on
 
 #include "kernels/kernel_backends.h"
@@ -75,14 +76,6 @@ HWY_INLINE MF finiteMask(VF x)
     const DI di;
     const VI magnitude = hn::And(hn::BitCast(di, x), hn::Set(di, 0x7FFFFFFF));
     return hn::RebindMask(DF(), hn::Lt(magnitude, hn::Set(di, 0x7F800000)));
-}
-
-/// orderedKey() of every lane.
-HWY_INLINE VI orderedKeys(VF x)
-{
-    const DI di;
-    const VI bits = hn::BitCast(di, x);
-    return hn::Xor(bits, hn::And(hn::ShiftRight<31>(bits), hn::Set(di, 0x7FFFFFFF)));
 }
 
 /// Copies the last `count` (< kF) values into a vector padded with NaN, which every kernel skips.
@@ -972,54 +965,32 @@ template<bool Divide> struct TableSearchElement {
     VF values;
 };
 
-/// Lookup tables with bins (table_bins.h, FakeQuantPlan::bins) on 16-lane targets: the region is the bin's
-/// base plus its two compares, all three looked up across lanes, so the dependent chain is one lookup and
-/// two compares rather than the search's three lookups and compares. A vector with a NaN v (a NaN scale
-/// product) takes the search.
+/// Lookup tables with bins (table_bins.h, FakeQuantPlan::bins) on 16-lane targets: the dependent chain is
+/// one lookup and two compares rather than the search's three lookups and compares. A vector with a NaN v
+/// (a NaN scale product) takes the search.
 template<bool Divide> struct TableBinElement {
     static bool applies(const FakeQuantPlan& plan)
     {
-        return TableSearchElement<Divide>::applies(plan) && plan.bins.count == static_cast<int>(kF);
+        return TableSearchElement<Divide>::applies(plan) && SimdTableBins<DF>::applies(plan.bins);
     }
 
     explicit TableBinElement(const FakeQuantPlan& plan)
         : search(plan)
-        , binScale(hn::Set(DF(), plan.bins.scale))
-        , binOffset(hn::Set(DF(), plan.bins.offset))
-        , firstBin(hn::Set(DF(), TableBins::kOrigin))
-        , lastBin(hn::Set(DF(), TableBins::kOrigin + static_cast<float>(kF - 1)))
-        , base(hn::LoadU(DI(), plan.bins.base.data()))
-        , first(hn::LoadU(DI(), plan.bins.thresholds[0].data()))
-        , second(hn::LoadU(DI(), plan.bins.thresholds[1].data()))
+        , bins(plan.bins)
     {
     }
 
     HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
     {
-        const DF df;
-        const DI di;
         const VF v = scaled<Divide>(x, p);
         const VI key = orderedKeys(v);
-        if (HWY_UNLIKELY(!hn::AllFalse(df, hn::IsNaN(v))))
+        if (HWY_UNLIKELY(!hn::AllFalse(DF(), hn::IsNaN(v))))
             return search.decoded(key, search.region(key), p, clip);
-        const VF position = hn::Min(hn::Max(hn::MulAdd(v, binScale, binOffset), firstBin), lastBin);
-        const auto bin = hn::IndicesFromVec(di, hn::And(hn::BitCast(di, position), hn::Set(di, kF - 1)));
-        VI region = hn::TableLookupLanes(base, bin);
-        region = hn::IfThenElse(
-            hn::Lt(key, hn::TableLookupLanes(first, bin)), region, hn::Add(region, hn::Set(di, 1)));
-        region = hn::IfThenElse(
-            hn::Lt(key, hn::TableLookupLanes(second, bin)), region, hn::Add(region, hn::Set(di, 1)));
-        return search.decoded(key, region, p, clip);
+        return search.decoded(key, bins.region(v, key), p, clip);
     }
 
     TableSearchElement<Divide> search;
-    VF binScale;
-    VF binOffset;
-    VF firstBin;
-    VF lastBin;
-    VI base;
-    VI first;
-    VI second;
+    SimdTableBins<DF> bins;
 };
 
 /// Float vector k of a block. Unchecked assumes every x finite: a run where one is not shows a non-finite

@@ -11,6 +11,7 @@
 // clang-format off
 #include <hwy/foreach_target.h> // IWYU pragma: keep
 #include <hwy/highway.h>
+#include "kernels/simd_table_bins-inl.h"
 // clang-format on
 
 #include "kernels/packed_backends.h"
@@ -203,12 +204,17 @@ HWY_INLINE void encodeNf4Run(const PackPlan& plan, const GroupParams& p, const f
     const VF inverse = hn::Set(df, p.inverse);
     const VF oneF = hn::Set(df, 1.0f);
     const VI one = hn::Set(di, 1);
+    const bool binned = SimdTableBins<DF>::applies(plan.nf4Bins);
+    const SimdTableBins<DF> bins(plan.nf4Bins);
     for (; i + kF <= stop; i += kF) {
         const VF xv = hn::LoadU(df, x + i);
         const VF s = hn::Mul(xv, inverse);
         VI code = hn::Zero(di);
-        for (const float t : plan.nf4Thresholds)
-            code = hn::Add(code, hn::IfThenElseZero(hn::RebindMask(di, hn::Gt(s, hn::Set(df, t))), one));
+        if (binned && hn::AllFalse(df, hn::IsNaN(s)))
+            code = bins.region(s, orderedKeys(s));
+        else
+            for (const float t : plan.nf4Thresholds)
+                code = hn::Add(code, hn::IfThenElseZero(hn::RebindMask(di, hn::Gt(s, hn::Set(df, t))), one));
         storeCodes(code, out + (i - base));
         counts.clipped += static_cast<I>(hn::CountTrue(df, hn::Gt(hn::Abs(s), oneF)));
         counts.nonFinite += static_cast<I>(kF - hn::CountTrue(df, finiteMask(xv)));

@@ -317,6 +317,11 @@ std::uint32_t bnbElementCode(BlockFormat format, float v)
     return format == BlockFormat::BnbNF4 ? quantizeNf4(v) : quantizeFp4(v);
 }
 
+const std::array<float, 15>& bnbNf4Thresholds()
+{
+    return kNf4Thresholds;
+}
+
 float bnbElementValue(BlockFormat format, std::uint32_t code)
 {
     return format == BlockFormat::BnbNF4 ? kNf4[code & 15] : fp4Table()[code & 15];

@@ -173,6 +173,7 @@
 #include "tensor/tensor.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <string>
@@ -380,6 +381,10 @@ float bnbBlockAbsmax(const float* x, std::int64_t length);
 /// NF4 thresholds v exceeds) or dQuantizeFP4 (sign in bit 3, the leaf of |v| in its magnitude tree) of
 /// csrc/kernels.cu; NaN gets code 0. `format` is BnbNF4 or BnbFP4.
 std::uint32_t bnbElementCode(BlockFormat format, float v);
+
+/// dQuantizeNF4's decision thresholds, ascending, as csrc/kernels.cu writes them (float literals):
+/// bnbElementCode(BnbNF4, v) = #{k : v > t_k}.
+const std::array<float, 15>& bnbNf4Thresholds();
 
 /// The value of a 4-bit code (0..15) before the absmax: get_4bit_type("nf4") or ("fp4") in float32.
 float bnbElementValue(BlockFormat format, std::uint32_t code);

@@ -27,17 +27,14 @@ inline std::int32_t firstKeyOfBin(const kernel_detail::TableBins& bins, int bin)
     return static_cast<std::int32_t>(at);
 }
 
-/// For a lookup format whose encoder table has `count` bins of at most `perBin` thresholds: the floats
-/// within three keys of every bin boundary and every threshold; empty for other formats.
-inline std::vector<float> binEdgeValues(const NumberFormat& format, int count, int perBin)
+/// For a table of `thresholds` (ascending keys) with `count` bins of at most `perBin` thresholds: the floats
+/// within three keys of every bin boundary and every threshold; empty when it has no such bins.
+inline std::vector<float> binEdgeValues(const std::vector<std::int32_t>& thresholds, int count, int perBin)
 {
-    if (!std::holds_alternative<LookupSpec>(format.spec))
-        return {};
-    const kernel_detail::EncoderTable table = kernel_detail::encoderTable(format, "the test");
-    const kernel_detail::TableBins bins = kernel_detail::tableBins(table.thresholds, count, perBin);
+    const kernel_detail::TableBins bins = kernel_detail::tableBins(thresholds, count, perBin);
     if (bins.count == 0)
         return {};
-    std::vector<std::int32_t> keys(table.thresholds.begin(), table.thresholds.end());
+    std::vector<std::int32_t> keys(thresholds.begin(), thresholds.end());
     for (int bin = 1; bin < bins.count; ++bin)
         keys.push_back(firstKeyOfBin(bins, bin));
     std::vector<float> values;
@@ -45,6 +42,14 @@ inline std::vector<float> binEdgeValues(const NumberFormat& format, int count, i
         for (std::int32_t step = -3; step <= 3; ++step)
             values.push_back(kernel_detail::encoderKeyValue(key + step));
     return values;
+}
+
+/// binEdgeValues of a lookup format's encoder table; empty for other formats.
+inline std::vector<float> binEdgeValues(const NumberFormat& format, int count, int perBin)
+{
+    if (!std::holds_alternative<LookupSpec>(format.spec))
+        return {};
+    return binEdgeValues(kernel_detail::encoderTable(format, "the test").thresholds, count, perBin);
 }
 
 } // namespace qs::testing
