@@ -572,7 +572,7 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
 {
     if constexpr (Kind == ElementKind::Table) {
         if (args.grid.bins != nullptr)
-            loadTableBins(args.grid);
+            loadTableBins(args.grid.bins);
     }
     const I chunkTotal = (n + kChunk - 1) / kChunk;
     const I producer = blockIdx.x;
@@ -822,13 +822,9 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
         grid.thresholdCount = static_cast<int>(thresholds.size());
         if (const kernel_detail::TableBins bins = kernel_detail::tableBins(thresholds, kTableBins, 1);
             bins.count == kTableBins) {
-            std::vector<int4> entries(kTableBins);
-            for (std::size_t b = 0; b < entries.size(); ++b) {
-                const auto region = static_cast<std::size_t>(bins.base[b]);
-                const float above = table[std::min(region + 1, table.size() - 1)];
-                entries[b] = {
-                    bins.thresholds[0][b], std::bit_cast<int>(table[region]), std::bit_cast<int>(above), 0};
-            }
+            const std::vector<int4> entries = binEntries(bins, [&](int region) {
+                return std::bit_cast<int>(table[std::min<std::size_t>(region, table.size() - 1)]);
+            });
             plan.bins = DeviceBuffer<int4>::from(entries);
             grid.bins = plan.bins.get();
             grid.binScale = bins.scale;

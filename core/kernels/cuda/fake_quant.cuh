@@ -9,11 +9,13 @@
 // are the host's IEEE float32 results.
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/table_bins.h"
 #include "quant/scheme.h"
 #include "tensor/tensor.h"
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace qs::cuda {
 
@@ -60,13 +62,32 @@ struct ElementGrid {
 constexpr int kTableBins = 32;
 __shared__ int4 tableBinEntries[kTableBins];
 
-/// Fills tableBinEntries from `grid` (which has bins) for the whole block; every thread of the block must
-/// call it.
-__device__ inline void loadTableBins(const ElementGrid& grid)
+/// Fills tableBinEntries from `bins` (kTableBins entries) for the whole block; every thread of the block
+/// must call it.
+__device__ inline void loadTableBins(const int4* bins)
 {
     if (threadIdx.x < kTableBins)
-        tableBinEntries[threadIdx.x] = grid.bins[threadIdx.x];
+        tableBinEntries[threadIdx.x] = bins[threadIdx.x];
     __syncthreads();
+}
+
+/// The tableBinEntries entry of a non-NaN v: table_bins.h's bin, 2^23 + bin from one fma and the clamp.
+__device__ inline int4 tableBinEntry(float v, float binScale, float binOffset)
+{
+    constexpr float kOrigin = 8388608.0f;
+    const float position
+        = fminf(fmaxf(__fmaf_rn(v, binScale, binOffset), kOrigin), kOrigin + (kTableBins - 1));
+    return tableBinEntries[__float_as_int(position) & (kTableBins - 1)];
+}
+
+/// The entries of `bins` (kTableBins bins of at most one threshold): {threshold, word(base), word(base + 1),
+/// 0}, word(region) being what the kernel returns for that region.
+template<class Word> std::vector<int4> binEntries(const kernel_detail::TableBins& bins, Word word)
+{
+    std::vector<int4> entries(kTableBins);
+    for (std::size_t b = 0; b < entries.size(); ++b)
+        entries[b] = {bins.thresholds[0][b], word(bins.base[b]), word(bins.base[b] + 1), 0};
+    return entries;
 }
 
 /// float bits -> int32 that orders like the floats (-0 just below +0), kernels/kernel_backends.h's
@@ -173,11 +194,7 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         const std::int32_t key = signedKey(__float_as_uint(v));
         clipped = key > grid.highestKey || key < grid.lowestKey;
         if (grid.bins != nullptr && !isnan(v)) {
-            // table_bins.h: 2^23 + bin from one fma and the clamp; one shared load, one compare.
-            constexpr float kOrigin = 8388608.0f;
-            const float position = fminf(
-                fmaxf(__fmaf_rn(v, grid.binScale, grid.binOffset), kOrigin), kOrigin + (kTableBins - 1));
-            const int4 bin = tableBinEntries[__float_as_int(position) & (kTableBins - 1)];
+            const int4 bin = tableBinEntry(v, grid.binScale, grid.binOffset);
             return __fmul_rn(__int_as_float(key >= bin.x ? bin.z : bin.y), p.scale);
         }
         // The region = the number of thresholds <= key (the first threshold above the key).

@@ -5,6 +5,7 @@
 #include "kernels/cuda/fake_quant.cuh"
 #include "kernels/cuda/group_ranges.cuh"
 #include "kernels/cuda_packed.h"
+#include "kernels/encoder_table.h"
 #include "kernels/mx_shared_exponent.h"
 #include "quant/block_formats.h"
 #include "quant/group_geometry.h"
@@ -29,12 +30,6 @@ using Layout = PackedLayout;
 /// E4M3Hardware: FP8 E4M3 with ties to even and saturation, by the hardware conversion (cvt.rn.satfinite).
 enum class Kind { Integer, Minifloat, E4M3Hardware, Nf4 };
 
-/// bitsandbytes' dQuantizeNF4 literals (see kernels/packed_kernels.cpp), ascending.
-constexpr double kNf4Literals[15] = {-0.8480964004993439, -0.6106329262256622, -0.4599952697753906,
-    -0.33967943489551544, -0.23460740596055984, -0.13791173323988914, -0.045525018125772476,
-    0.03979014977812767, 0.1202552504837513, 0.2035212516784668, 0.2920137718319893, 0.3893125355243683,
-    0.5016634166240692, 0.6427869200706482, 0.8614784181118011};
-
 struct EncodeArgs {
     Kind kind = Kind::Integer;
     Layout layout = Layout::Byte;
@@ -54,6 +49,12 @@ struct EncodeArgs {
     std::uint32_t positiveInfinityCode = 0;
     std::uint32_t negativeInfinityCode = 0;
     float nf4[15] = {};
+    /// NF4 with 32 bins of at most one threshold (table_bins.h over the keys of the thresholds' next floats,
+    /// so that key(s) >= threshold is s > nf4[k]): entries {threshold, code below, code from it on, 0} that
+    /// the kernels copy to shared memory; null: the compare ladder.
+    const int4* nf4Bins = nullptr;
+    float nf4BinScale = 0;
+    float nf4BinOffset = 0;
     Groups groups;
     I n = 0;
     const float* scales = nullptr;
@@ -187,6 +188,10 @@ __device__ std::uint32_t encodeAs(
     } else {
         const float s = __fmul_rn(x, p.inverse);
         clipped += fabsf(s) > 1.0f ? 1u : 0u;
+        if (a.nf4Bins != nullptr && !isnan(s)) {
+            const int4 bin = tableBinEntry(s, a.nf4BinScale, a.nf4BinOffset);
+            return static_cast<std::uint32_t>(signedKey(__float_as_uint(s)) >= bin.x ? bin.z : bin.y);
+        }
         std::uint32_t code = 0;
 #pragma unroll
         for (int k = 0; k < 15; ++k)
@@ -323,6 +328,8 @@ __device__ void addCounts(unsigned clipped, unsigned nonFinite, unsigned long lo
 __global__ void __launch_bounds__(kBlockThreads) encodeKernel(EncodeArgs a, const float* __restrict__ x,
     std::uint8_t* __restrict__ out, I outBytes, unsigned long long* counts)
 {
+    if (a.nf4Bins != nullptr)
+        loadTableBins(a.nf4Bins);
     unsigned clipped = 0;
     unsigned nonFinite = 0;
     const I stride = I(gridDim.x) * blockDim.x;
@@ -377,6 +384,8 @@ template<Layout L, class E>
 __global__ void __launch_bounds__(kBlockThreads) encodeVectorKernel(EncodeArgs a, VectorGroups map,
     const float* __restrict__ x, std::uint8_t* __restrict__ out, I vectors, unsigned long long* counts)
 {
+    if (a.nf4Bins != nullptr)
+        loadTableBins(a.nf4Bins);
     unsigned clipped = 0;
     unsigned nonFinite = 0;
     const I stride = I(gridDim.x) * blockDim.x;
@@ -523,6 +532,8 @@ __global__ void __launch_bounds__(kBlockThreads) singlePassKernel(EncodeArgs a, 
     const float4* __restrict__ x, std::uint8_t* __restrict__ out, float* __restrict__ scales,
     int* __restrict__ zeroPoints, I groupCount, int lanes, unsigned long long* counts)
 {
+    if (a.nf4Bins != nullptr)
+        loadTableBins(a.nf4Bins);
     constexpr int kRows = 4 / Q;
     const int lane = static_cast<int>(threadIdx.x) & 31;
     const int sub = lane & (lanes - 1);
@@ -721,6 +732,7 @@ struct EncodePlan {
     DeviceBuffer<float> scales;
     DeviceBuffer<float> inverses;
     DeviceBuffer<int> zeroPoints;
+    DeviceBuffer<int4> nf4Bins;
     std::vector<float> hostScales;
     std::vector<std::int32_t> hostZeroPoints;
 };
@@ -763,15 +775,22 @@ void setMinifloat(const NumberFormat& format, EncodeArgs& a)
         a.kind = Kind::E4M3Hardware;
 }
 
-/// The NF4 decision thresholds: bitsandbytes' double literals as the largest float not above each.
-void setNf4(EncodeArgs& a)
+/// The NF4 decision thresholds (bitsandbytes' float literals) and their bins, held by `bins`.
+void setNf4(EncodeArgs& a, DeviceBuffer<int4>& bins)
 {
     a.kind = Kind::Nf4;
+    std::vector<std::int32_t> keys;
     for (int k = 0; k < 15; ++k) {
-        float t = static_cast<float>(kNf4Literals[k]);
-        if (static_cast<double>(t) > kNf4Literals[k])
-            t = std::nextafter(t, -1.0f);
-        a.nf4[k] = t;
+        a.nf4[k] = blockformat::bnbNf4Thresholds()[static_cast<std::size_t>(k)];
+        // s > t exactly when key(s) >= key(t) + 1, for every t but -0 (which no threshold is).
+        keys.push_back(kernel_detail::encoderKey(a.nf4[k]) + 1);
+    }
+    if (const kernel_detail::TableBins b = kernel_detail::tableBins(keys, kTableBins, 1);
+        b.count == kTableBins) {
+        bins = DeviceBuffer<int4>::from(binEntries(b, [](int region) { return region; }));
+        a.nf4Bins = bins.get();
+        a.nf4BinScale = b.scale;
+        a.nf4BinOffset = b.offset;
     }
 }
 
@@ -821,6 +840,7 @@ struct SinglePassPlan {
     I groupCount = 0;
     DeviceBuffer<float> scales;
     DeviceBuffer<int> zeroPoints;
+    DeviceBuffer<int4> nf4Bins;
 };
 
 /// Whether `scheme` on `shape` runs in one pass (cudaPackedSinglePass): an element format with
@@ -860,7 +880,7 @@ std::optional<SinglePassPlan> singlePassPlan(const Shape& shape, const Scheme& s
     plan.groupCount = planGroups(scheme, shape, a.groups);
     DeriveArgs& d = plan.derive;
     if (a.layout == Layout::Nf4) {
-        setNf4(a);
+        setNf4(a, plan.nf4Bins);
         d.absmaxScale = true;
     } else if (a.layout == Layout::Mxfp4) {
         const double elementMax = setMxfp4(scheme, a);
@@ -941,7 +961,7 @@ EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, 
     const GroupRanges ranges = deviceRanges(x, a.n, a.groups, plan.groupCount, keys);
     std::vector<float> inverses(static_cast<std::size_t>(plan.groupCount));
     if (plan.layout == Layout::Nf4) {
-        setNf4(a);
+        setNf4(a, plan.nf4Bins);
         plan.hostScales = ranges.absmaxWithInfinity;
         for (std::size_t g = 0; g < inverses.size(); ++g)
             inverses[g] = 1.0f / std::max(plan.hostScales[g], 1e-38f);
