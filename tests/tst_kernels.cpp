@@ -46,7 +46,6 @@ using qs::kernel_detail::encoderKey;
 using qs::kernel_detail::encoderKeyValue;
 using qs::kernel_detail::EncoderTable;
 using qs::kernel_detail::encoderTable;
-using qs::kernel_detail::encoderTableOf;
 using qs::kernel_detail::tableBin;
 using qs::kernel_detail::TableBins;
 using qs::kernel_detail::tableBins;
@@ -607,10 +606,7 @@ private slots:
         for (const NumberFormat& format : {nf4Format(), iq4nlFormat(), bnbFp4Format()})
             tables.emplace_back(format.name, encoderTable(format, "the test"));
         for (const BlockFormat format : {BlockFormat::BnbNF4, BlockFormat::BnbFP4})
-            tables.emplace_back(blockFormatName(format),
-                encoderTableOf([&](float v) { return blockformat::bnbElementCode(format, v); },
-                    [&](std::uint32_t code) { return double(blockformat::bnbElementValue(format, code)); },
-                    blockFormatName(format), "the test"));
+            tables.emplace_back(blockFormatName(format), qs::testing::bnbEncoderTable(format));
         std::mt19937 rng(21);
         std::uniform_int_distribution<std::int32_t> anyKey(encoderKey(-kInf), encoderKey(kInf));
         int binned = 0;

@@ -6,7 +6,6 @@
 #include "base/error.h"
 #include "benchmarks/cuda/table_bin_edges.h"
 #include "formats/number_format.h"
-#include "kernels/encoder_table.h"
 #include "kernels/packed_kernels.h"
 #include "quant/block_formats.h"
 #include "quant/quantizer.h"
@@ -307,24 +306,8 @@ private slots:
     /// every boundary of the 16 bins the SIMD packing takes (table_bins.h), with a NaN.
     void nf4BinEdges()
     {
-        const auto table = kernel_detail::encoderTableOf(
-            [](float v) { return blockformat::bnbElementCode(BlockFormat::BnbNF4, v); },
-            [](std::uint32_t code) {
-                return double(blockformat::bnbElementValue(BlockFormat::BnbNF4, code));
-            },
-            "bnb_nf4", "the test");
-        std::vector<float> edges;
-        for (const float v : testing::binEdgeValues(table.thresholds, 16, 2))
-            if (std::fabs(v) <= 1.0f)
-                edges.push_back(v);
-        QVERIFY(edges.size() > 100);
-        std::vector<float> values;
-        for (std::size_t k = 0; k < edges.size(); k += 63) {
-            values.push_back(k % 2 ? -1.0f : 1.0f);
-            values.insert(values.end(), edges.begin() + static_cast<std::ptrdiff_t>(k),
-                edges.begin() + static_cast<std::ptrdiff_t>(std::min(edges.size(), k + 63)));
-        }
-        values.resize((values.size() + 63) / 64 * 64, 0.5f);
+        std::vector<float> values = testing::bnbNf4BinEdgeBlocks(16, 2);
+        QVERIFY(values.size() > 100);
         values[100] = kNaN;
         const Tensor tensor {"bin edges", {static_cast<std::int64_t>(values.size() / 64), 64}, values};
         checkPacked(tensor, blockScheme(BlockFormat::BnbNF4));

@@ -435,25 +435,8 @@ inline std::vector<PackedCase> packedCases()
         add("bnb_nf4 " + std::to_string(block), nf4);
     }
     {
-        // bitsandbytes NF4 blocks of absmax 1 (v = x) holding the values beside every bin boundary and
-        // decision threshold of the packing kernel's 32 bins (its thresholds: where bnbElementCode changes).
-        const kernel_detail::EncoderTable table = kernel_detail::encoderTableOf(
-            [](float v) { return blockformat::bnbElementCode(BlockFormat::BnbNF4, v); },
-            [](std::uint32_t code) {
-                return double(blockformat::bnbElementValue(BlockFormat::BnbNF4, code));
-            },
-            "bnb_nf4", "the test");
-        std::vector<float> edges;
-        for (const float v : testing::binEdgeValues(table.thresholds, 32, 1))
-            if (std::fabs(v) <= 1.0f)
-                edges.push_back(v);
-        std::vector<float> values;
-        for (std::size_t k = 0; k < edges.size(); k += 63) {
-            values.push_back(k % 2 ? -1.0f : 1.0f);
-            for (std::size_t j = k; j < std::min(edges.size(), k + 63); ++j)
-                values.push_back(edges[j]);
-        }
-        values.resize((values.size() + 63) / 64 * 64, 0.5f);
+        // Values beside every decision threshold and boundary of the CUDA packing's 32 bins.
+        const std::vector<float> values = testing::bnbNf4BinEdgeBlocks(32, 1);
         Scheme nf4;
         nf4.blockFormat = BlockFormat::BnbNF4;
         cases.push_back({"bnb_nf4 64 bin edges", nf4, Shape {std::int64_t(values.size() / 64), 64}, values});

@@ -6,7 +6,9 @@
 #include "formats/number_format.h"
 #include "kernels/encoder_table.h"
 #include "kernels/table_bins.h"
+#include "quant/block_formats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <variant>
@@ -50,6 +52,33 @@ inline std::vector<float> binEdgeValues(const NumberFormat& format, int count, i
     if (!std::holds_alternative<LookupSpec>(format.spec))
         return {};
     return binEdgeValues(kernel_detail::encoderTable(format, "the test").thresholds, count, perBin);
+}
+
+/// The encoder table of bitsandbytes' NF4 or FP4 element code (the regions where bnbElementCode changes).
+inline kernel_detail::EncoderTable bnbEncoderTable(BlockFormat format)
+{
+    return kernel_detail::encoderTableOf([&](float v) { return blockformat::bnbElementCode(format, v); },
+        [&](std::uint32_t code) { return double(blockformat::bnbElementValue(format, code)); },
+        blockFormatName(format), "the test");
+}
+
+/// Rows of 64 values for bitsandbytes NF4 blocks of 64: each block starts with ±1 (absmax 1, so v = x) and
+/// holds binEdgeValues (within [-1, 1]) of the NF4 code's table with `count` bins of `perBin`; the last
+/// block is padded with 0.5.
+inline std::vector<float> bnbNf4BinEdgeBlocks(int count, int perBin)
+{
+    std::vector<float> edges;
+    for (const float v : binEdgeValues(bnbEncoderTable(BlockFormat::BnbNF4).thresholds, count, perBin))
+        if (std::fabs(v) <= 1.0f)
+            edges.push_back(v);
+    std::vector<float> values;
+    for (std::size_t k = 0; k < edges.size(); k += 63) {
+        values.push_back(k % 2 ? -1.0f : 1.0f);
+        values.insert(values.end(), edges.begin() + static_cast<std::ptrdiff_t>(k),
+            edges.begin() + static_cast<std::ptrdiff_t>(std::min(edges.size(), k + 63)));
+    }
+    values.resize((values.size() + 63) / 64 * 64, 0.5f);
+    return values;
 }
 
 } // namespace qs::testing
