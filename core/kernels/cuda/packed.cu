@@ -49,12 +49,13 @@ struct EncodeArgs {
     std::uint32_t positiveInfinityCode = 0;
     std::uint32_t negativeInfinityCode = 0;
     float nf4[15] = {};
-    /// NF4 with 32 bins of at most one threshold (table_bins.h over the keys of the thresholds' next floats,
-    /// so that key(s) >= threshold is s > nf4[k]): entries {threshold, code below, code from it on, 0} that
-    /// the kernels copy to shared memory; null: the compare ladder.
-    const int4* nf4Bins = nullptr;
-    float nf4BinScale = 0;
-    float nf4BinOffset = 0;
+    /// 32 bins of at most one threshold (table_bins.h), entries {threshold, code below, code from it on, 0}
+    /// that the kernels copy to shared memory: NF4 over the keys of the thresholds' next floats (key(s) >=
+    /// threshold is s > nf4[k]), MXFP4 over |v| (the magnitude's code; the sign bit and the clip test
+    /// apart). Null: NF4's compare ladder, the minifloat rounding.
+    const int4* bins = nullptr;
+    float binScale = 0;
+    float binOffset = 0;
     Groups groups;
     I n = 0;
     const float* scales = nullptr;
@@ -180,6 +181,12 @@ __device__ std::uint32_t encodeAs(
         } else {
             const std::uint32_t vBits = __float_as_uint(v);
             const std::uint32_t magnitude = vBits & 0x7FFFFFFFu;
+            if (a.bins != nullptr && magnitude <= 0x7F800000u) {
+                const int4 bin = tableBinEntry(__uint_as_float(magnitude), a.binScale, a.binOffset);
+                clipped += magnitude > a.maxBits ? 1u : 0u;
+                return static_cast<std::uint32_t>(static_cast<int>(magnitude) >= bin.x ? bin.z : bin.y)
+                    | ((vBits >> 31) ? a.signCode : 0u);
+            }
             std::uint32_t rounded = roundMinifloatBits(magnitude, a.mantissaBits, a.bias, tiesAway);
             clipped += ((a.clipBeforeRounding ? magnitude : rounded) > a.maxBits) ? 1u : 0u;
             rounded = min(rounded, a.maxBits);
@@ -188,8 +195,8 @@ __device__ std::uint32_t encodeAs(
     } else {
         const float s = __fmul_rn(x, p.inverse);
         clipped += fabsf(s) > 1.0f ? 1u : 0u;
-        if (a.nf4Bins != nullptr && !isnan(s)) {
-            const int4 bin = tableBinEntry(s, a.nf4BinScale, a.nf4BinOffset);
+        if (a.bins != nullptr && !isnan(s)) {
+            const int4 bin = tableBinEntry(s, a.binScale, a.binOffset);
             return static_cast<std::uint32_t>(signedKey(__float_as_uint(s)) >= bin.x ? bin.z : bin.y);
         }
         std::uint32_t code = 0;
@@ -328,8 +335,8 @@ __device__ void addCounts(unsigned clipped, unsigned nonFinite, unsigned long lo
 __global__ void __launch_bounds__(kBlockThreads) encodeKernel(EncodeArgs a, const float* __restrict__ x,
     std::uint8_t* __restrict__ out, I outBytes, unsigned long long* counts)
 {
-    if (a.nf4Bins != nullptr)
-        loadTableBins(a.nf4Bins);
+    if (a.bins != nullptr)
+        loadTableBins(a.bins);
     unsigned clipped = 0;
     unsigned nonFinite = 0;
     const I stride = I(gridDim.x) * blockDim.x;
@@ -384,8 +391,8 @@ template<Layout L, class E>
 __global__ void __launch_bounds__(kBlockThreads) encodeVectorKernel(EncodeArgs a, VectorGroups map,
     const float* __restrict__ x, std::uint8_t* __restrict__ out, I vectors, unsigned long long* counts)
 {
-    if (a.nf4Bins != nullptr)
-        loadTableBins(a.nf4Bins);
+    if (a.bins != nullptr)
+        loadTableBins(a.bins);
     unsigned clipped = 0;
     unsigned nonFinite = 0;
     const I stride = I(gridDim.x) * blockDim.x;
@@ -532,8 +539,8 @@ __global__ void __launch_bounds__(kBlockThreads) singlePassKernel(EncodeArgs a, 
     const float4* __restrict__ x, std::uint8_t* __restrict__ out, float* __restrict__ scales,
     int* __restrict__ zeroPoints, I groupCount, int lanes, unsigned long long* counts)
 {
-    if (a.nf4Bins != nullptr)
-        loadTableBins(a.nf4Bins);
+    if (a.bins != nullptr)
+        loadTableBins(a.bins);
     constexpr int kRows = 4 / Q;
     const int lane = static_cast<int>(threadIdx.x) & 31;
     const int sub = lane & (lanes - 1);
@@ -732,7 +739,7 @@ struct EncodePlan {
     DeviceBuffer<float> scales;
     DeviceBuffer<float> inverses;
     DeviceBuffer<int> zeroPoints;
-    DeviceBuffer<int4> nf4Bins;
+    DeviceBuffer<int4> bins;
     std::vector<float> hostScales;
     std::vector<std::int32_t> hostZeroPoints;
 };
@@ -775,6 +782,19 @@ void setMinifloat(const NumberFormat& format, EncodeArgs& a)
         a.kind = Kind::E4M3Hardware;
 }
 
+/// EncodeArgs::bins over the region keys `keys` (region r's codes: r), held by `buffer`, when 32 bins of
+/// one threshold exist.
+void setBins(EncodeArgs& a, DeviceBuffer<int4>& buffer, const std::vector<std::int32_t>& keys)
+{
+    if (const kernel_detail::TableBins b = kernel_detail::tableBins(keys, kTableBins, 1);
+        b.count == kTableBins) {
+        buffer = DeviceBuffer<int4>::from(binEntries(b, [](int region) { return region; }));
+        a.bins = buffer.get();
+        a.binScale = b.scale;
+        a.binOffset = b.offset;
+    }
+}
+
 /// The NF4 decision thresholds (bitsandbytes' float literals) and their bins, held by `bins`.
 void setNf4(EncodeArgs& a, DeviceBuffer<int4>& bins)
 {
@@ -785,18 +805,12 @@ void setNf4(EncodeArgs& a, DeviceBuffer<int4>& bins)
         // s > t exactly when key(s) >= key(t) + 1, for every t but -0 (which no threshold is).
         keys.push_back(kernel_detail::encoderKey(a.nf4[k]) + 1);
     }
-    if (const kernel_detail::TableBins b = kernel_detail::tableBins(keys, kTableBins, 1);
-        b.count == kTableBins) {
-        bins = DeviceBuffer<int4>::from(binEntries(b, [](int region) { return region; }));
-        a.nf4Bins = bins.get();
-        a.nf4BinScale = b.scale;
-        a.nf4BinOffset = b.offset;
-    }
+    setBins(a, bins, keys);
 }
 
-/// The MXFP4 element parameters (E2M1, clipped before rounding, the scheme's element rounding); returns the
-/// element format's largest value.
-double setMxfp4(const Scheme& scheme, EncodeArgs& a)
+/// The MXFP4 element parameters (E2M1, clipped before rounding, the scheme's element rounding) and the bins
+/// of the magnitude's code, held by `bins`; returns the element format's largest value.
+double setMxfp4(const Scheme& scheme, EncodeArgs& a, DeviceBuffer<int4>& bins)
 {
     const NumberFormat element = formatByName("fp4_e2m1");
     const auto& spec = std::get<MinifloatSpec>(element.spec);
@@ -810,6 +824,15 @@ double setMxfp4(const Scheme& scheme, EncodeArgs& a)
     a.maxBits = rounder.maxBits;
     a.signCode = 1u << (spec.exponentBits + spec.mantissaBits);
     a.nanCode = codeByte(element, std::numeric_limits<double>::quiet_NaN());
+    // The code of |v| (saturated) rises with |v|: its regions over v >= 0 (every v <= 0 taking code 0).
+    const auto magnitudeCode = [&](float v) {
+        return v <= 0
+            ? 0u
+            : rounder.codeOf(std::min(rounder.roundBits(std::bit_cast<std::uint32_t>(v)), a.maxBits));
+    };
+    const kernel_detail::EncoderTable table = kernel_detail::encoderTableOf(
+        magnitudeCode, [](std::uint32_t code) { return double(code); }, element.name, "the CUDA packing");
+    setBins(a, bins, table.thresholds);
     return elementMax;
 }
 
@@ -840,7 +863,7 @@ struct SinglePassPlan {
     I groupCount = 0;
     DeviceBuffer<float> scales;
     DeviceBuffer<int> zeroPoints;
-    DeviceBuffer<int4> nf4Bins;
+    DeviceBuffer<int4> bins;
 };
 
 /// Whether `scheme` on `shape` runs in one pass (cudaPackedSinglePass): an element format with
@@ -880,10 +903,10 @@ std::optional<SinglePassPlan> singlePassPlan(const Shape& shape, const Scheme& s
     plan.groupCount = planGroups(scheme, shape, a.groups);
     DeriveArgs& d = plan.derive;
     if (a.layout == Layout::Nf4) {
-        setNf4(a, plan.nf4Bins);
+        setNf4(a, plan.bins);
         d.absmaxScale = true;
     } else if (a.layout == Layout::Mxfp4) {
-        const double elementMax = setMxfp4(scheme, a);
+        const double elementMax = setMxfp4(scheme, a, plan.bins);
         d.mxScale = true;
         d.e8m0 = scheme.e8m0Rounding;
         d.emax = std::ilogb(elementMax);
@@ -961,12 +984,12 @@ EncodePlan encodePlan(const float* x, const Shape& shape, const Scheme& scheme, 
     const GroupRanges ranges = deviceRanges(x, a.n, a.groups, plan.groupCount, keys);
     std::vector<float> inverses(static_cast<std::size_t>(plan.groupCount));
     if (plan.layout == Layout::Nf4) {
-        setNf4(a, plan.nf4Bins);
+        setNf4(a, plan.bins);
         plan.hostScales = ranges.absmaxWithInfinity;
         for (std::size_t g = 0; g < inverses.size(); ++g)
             inverses[g] = 1.0f / std::max(plan.hostScales[g], 1e-38f);
     } else if (plan.layout == Layout::Mxfp4) {
-        const double elementMax = setMxfp4(scheme, a);
+        const double elementMax = setMxfp4(scheme, a, plan.bins);
         for (std::size_t g = 0; g < inverses.size(); ++g) {
             int exponent = 0;
             const MinMaxResult& r = ranges.ranges[g];

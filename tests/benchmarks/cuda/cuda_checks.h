@@ -441,6 +441,13 @@ inline std::vector<PackedCase> packedCases()
         nf4.blockFormat = BlockFormat::BnbNF4;
         cases.push_back({"bnb_nf4 64 bin edges", nf4, Shape {std::int64_t(values.size() / 64), 64}, values});
     }
+    {
+        // Values beside every E2M1 rounding threshold and boundary of the CUDA MXFP4 packing's 32 bins.
+        const std::vector<float> values = testing::mxfp4BinEdgeBlocks();
+        Scheme mx;
+        mx.blockFormat = BlockFormat::MXFP4;
+        cases.push_back({"mxfp4 bin edges", mx, Shape {std::int64_t(values.size() / 32), 32}, values});
+    }
     const std::pair<E8M0Rounding, const char*> roundings[] = {{E8M0Rounding::Floor, "floor"},
         {E8M0Rounding::Ceil, "ceil"}, {E8M0Rounding::Even, "even"}, {E8M0Rounding::RCeil, "rceil"}};
     for (const auto& [rounding, name] : roundings) {

@@ -81,4 +81,27 @@ inline std::vector<float> bnbNf4BinEdgeBlocks(int count, int perBin)
     return values;
 }
 
+/// Rows of 32 values for MXFP4 blocks: each block starts with ±6 (shared exponent 0, so v = x) and holds
+/// the values within [-6, 6] beside every boundary of the CUDA packing's 32 bins over |v| and every E2M1
+/// rounding threshold of |v| (ties to even), with either sign.
+inline std::vector<float> mxfp4BinEdgeBlocks()
+{
+    const NumberFormat e2m1 = formatByName("fp4_e2m1");
+    const auto table
+        = kernel_detail::encoderTableOf([&](float v) { return v <= 0 ? 0u : encodeValue(e2m1, double(v)); },
+            [](std::uint32_t code) { return double(code); }, "fp4_e2m1", "the test");
+    std::vector<float> edges;
+    for (const float v : binEdgeValues(table.thresholds, 32, 1))
+        if (v >= 0.0f && v <= 6.0f)
+            edges.insert(edges.end(), {v, -v});
+    std::vector<float> values;
+    for (std::size_t k = 0; k < edges.size(); k += 31) {
+        values.push_back(k % 2 ? -6.0f : 6.0f);
+        values.insert(values.end(), edges.begin() + static_cast<std::ptrdiff_t>(k),
+            edges.begin() + static_cast<std::ptrdiff_t>(std::min(edges.size(), k + 31)));
+    }
+    values.resize((values.size() + 31) / 32 * 32, 0.5f);
+    return values;
+}
+
 } // namespace qs::testing
