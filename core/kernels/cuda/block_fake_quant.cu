@@ -69,6 +69,23 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
     plan.args.grid.clipBeforeRounding = true;
     if (!mxint8)
         plan.args.grid.tiesAway = element.format.minifloat.rounding == Rounding::NearestAway;
+    if (plan.kind == ElementKind::Minifloat) {
+        // E2M1 elements (MXFP4, NVFP4): the rounding by bins.
+        const MagnitudeBins magnitude
+            = magnitudeBins(detail::MinifloatRounder::make(std::get<MinifloatSpec>(element.format.spec),
+                                plan.args.grid.tiesAway, formatMaxFinite(element.format)),
+                element.format.name);
+        if (magnitude.bins.count == kTableBins) {
+            plan.bins = DeviceBuffer<int4>::from(binEntries(magnitude.bins, [&](int region) {
+                return static_cast<int>(
+                    magnitude.rounded[std::min<std::size_t>(region, magnitude.rounded.size() - 1)]);
+            }));
+            plan.args.grid.bins = plan.bins.get();
+            plan.args.grid.binScale = magnitude.bins.scale;
+            plan.args.grid.binOffset = magnitude.bins.offset;
+            plan.kind = ElementKind::MagnitudeTable;
+        }
+    }
 
     std::vector<float> scale(scales.size());
     std::vector<float> inverse(scales.size());

@@ -570,7 +570,7 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     chunkKernel(const float* __restrict__ x, I n, FakeQuantArgs args, ChunkSums* __restrict__ chunks,
         float* __restrict__ out, ChunkSums* __restrict__ total)
 {
-    if constexpr (Kind == ElementKind::Table) {
+    if constexpr (Kind == ElementKind::Table || Kind == ElementKind::MagnitudeTable) {
         if (args.grid.bins != nullptr)
             loadTableBins(args.grid.bins);
     }
@@ -923,6 +923,9 @@ void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* 
         break;
     case ElementKind::Table:
         launchChunks<ElementKind::Table>(x, n, plan, to, grid, stream);
+        break;
+    case ElementKind::MagnitudeTable:
+        launchChunks<ElementKind::MagnitudeTable>(x, n, plan, to, grid, stream);
         break;
     }
     checkLaunch("fake-quant kernel");

@@ -9,12 +9,17 @@
 // are the host's IEEE float32 results.
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/encoder_table.h"
 #include "kernels/table_bins.h"
+#include "quant/scale_rounding.h"
 #include "quant/scheme.h"
 #include "tensor/tensor.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace qs::cuda {
@@ -25,6 +30,9 @@ enum class ElementKind {
     E4M3Hardware, ///< FP8 E4M3, ties to even: cvt.rn.satfinite for finite values (sm_89 and later)
     E5M2Hardware, ///< FP8 E5M2, ties to even, saturating: cvt.rn.satfinite likewise
     Table, ///< lookup formats: the code regions of the format's encoder (as the quantizer's table kernel)
+    /// Minifloats that clip before rounding (the MXFP4 and NVFP4 elements) whose |v| regions fit 32 bins
+    /// (MagnitudeBins in ElementGrid::bins): the Minifloat kind's values by one lookup.
+    MagnitudeTable,
 };
 
 /// What the element code needs about the grid, derived once per call on the host.
@@ -88,6 +96,29 @@ template<class Word> std::vector<int4> binEntries(const kernel_detail::TableBins
     for (std::size_t b = 0; b < entries.size(); ++b)
         entries[b] = {bins.thresholds[0][b], word(bins.base[b]), word(bins.base[b] + 1), 0};
     return entries;
+}
+
+/// Bins of |v| for a minifloat that clips before rounding (MXFP4, NVFP4 elements): the regions of v >= 0 over
+/// which the rounder's rounding of v, saturated at maxBits, stays the same (every v <= 0 in the first), and
+/// those rounded float bits by region. bins.count is 0 unless 32 bins of one threshold exist.
+struct MagnitudeBins {
+    kernel_detail::TableBins bins;
+    std::vector<std::uint32_t> rounded;
+};
+
+inline MagnitudeBins magnitudeBins(const detail::MinifloatRounder& rounder, const std::string& name)
+{
+    const auto roundedOf = [&](float v) {
+        return v <= 0 ? 0u : std::min(rounder.roundBits(std::bit_cast<std::uint32_t>(v)), rounder.maxBits);
+    };
+    const kernel_detail::EncoderTable table = kernel_detail::encoderTableOf(
+        roundedOf, [](std::uint32_t bits) { return double(std::bit_cast<float>(bits)); }, name,
+        "the CUDA bins");
+    MagnitudeBins result;
+    result.bins = kernel_detail::tableBins(table.thresholds, kTableBins, 1);
+    for (const float value : table.values)
+        result.rounded.push_back(std::bit_cast<std::uint32_t>(value));
+    return result;
 }
 
 /// float bits -> int32 that orders like the floats (-0 just below +0), kernels/kernel_backends.h's
@@ -190,6 +221,17 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         const float tested = grid.clipBeforeRounding ? unclamped : rounded;
         clipped = tested < low || tested > high;
         return __fmul_rn(fminf(fmaxf(rounded, low), high), p.scale);
+    } else if constexpr (Kind == ElementKind::MagnitudeTable) {
+        // |v|'s rounded value from its bin, v's sign (a NaN v gives garbage; only a NaN x, whose result the
+        // callers replace, makes one).
+        const std::uint32_t bits = __float_as_uint(v);
+        const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
+        const int4 bin = tableBinEntry(__uint_as_float(magnitude), grid.binScale, grid.binOffset);
+        clipped = magnitude > grid.maxBits;
+        return __fmul_rn(
+            __uint_as_float(static_cast<std::uint32_t>(static_cast<int>(magnitude) >= bin.x ? bin.z : bin.y)
+                | (bits & 0x80000000u)),
+            p.scale);
     } else if constexpr (Kind == ElementKind::Table) {
         const std::int32_t key = signedKey(__float_as_uint(v));
         clipped = key > grid.highestKey || key < grid.lowestKey;

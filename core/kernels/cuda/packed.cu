@@ -782,17 +782,16 @@ void setMinifloat(const NumberFormat& format, EncodeArgs& a)
         a.kind = Kind::E4M3Hardware;
 }
 
-/// EncodeArgs::bins over the region keys `keys` (region r's codes: r), held by `buffer`, when 32 bins of
-/// one threshold exist.
-void setBins(EncodeArgs& a, DeviceBuffer<int4>& buffer, const std::vector<std::int32_t>& keys)
+/// EncodeArgs::bins from `b` (region r's code: word(r)), held by `buffer`, when it has 32 bins.
+template<class Word>
+void setBins(EncodeArgs& a, DeviceBuffer<int4>& buffer, const kernel_detail::TableBins& b, Word word)
 {
-    if (const kernel_detail::TableBins b = kernel_detail::tableBins(keys, kTableBins, 1);
-        b.count == kTableBins) {
-        buffer = DeviceBuffer<int4>::from(binEntries(b, [](int region) { return region; }));
-        a.bins = buffer.get();
-        a.binScale = b.scale;
-        a.binOffset = b.offset;
-    }
+    if (b.count != kTableBins)
+        return;
+    buffer = DeviceBuffer<int4>::from(binEntries(b, word));
+    a.bins = buffer.get();
+    a.binScale = b.scale;
+    a.binOffset = b.offset;
 }
 
 /// The NF4 decision thresholds (bitsandbytes' float literals) and their bins, held by `bins`.
@@ -805,7 +804,7 @@ void setNf4(EncodeArgs& a, DeviceBuffer<int4>& bins)
         // s > t exactly when key(s) >= key(t) + 1, for every t but -0 (which no threshold is).
         keys.push_back(kernel_detail::encoderKey(a.nf4[k]) + 1);
     }
-    setBins(a, bins, keys);
+    setBins(a, bins, kernel_detail::tableBins(keys, kTableBins, 1), [](int region) { return region; });
 }
 
 /// The MXFP4 element parameters (E2M1, clipped before rounding, the scheme's element rounding) and the bins
@@ -824,15 +823,11 @@ double setMxfp4(const Scheme& scheme, EncodeArgs& a, DeviceBuffer<int4>& bins)
     a.maxBits = rounder.maxBits;
     a.signCode = 1u << (spec.exponentBits + spec.mantissaBits);
     a.nanCode = codeByte(element, std::numeric_limits<double>::quiet_NaN());
-    // The code of |v| (saturated) rises with |v|: its regions over v >= 0 (every v <= 0 taking code 0).
-    const auto magnitudeCode = [&](float v) {
-        return v <= 0
-            ? 0u
-            : rounder.codeOf(std::min(rounder.roundBits(std::bit_cast<std::uint32_t>(v)), a.maxBits));
-    };
-    const kernel_detail::EncoderTable table = kernel_detail::encoderTableOf(
-        magnitudeCode, [](std::uint32_t code) { return double(code); }, element.name, "the CUDA packing");
-    setBins(a, bins, table.thresholds);
+    const MagnitudeBins magnitude = magnitudeBins(rounder, element.name);
+    setBins(a, bins, magnitude.bins, [&](int region) {
+        return static_cast<int>(
+            rounder.codeOf(magnitude.rounded[std::min<std::size_t>(region, magnitude.rounded.size() - 1)]));
+    });
     return elementMax;
 }
 
