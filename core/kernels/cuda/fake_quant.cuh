@@ -50,9 +50,9 @@ struct ElementGrid {
     const std::int32_t* thresholds = nullptr;
     const float* values = nullptr;
     int thresholdCount = 0;
-    /// Tables with 32 bins of at most one threshold (table_bins.h): kTableBins entries {threshold, value
-    /// below it, value from it on (float bits), 0}, which the kernel copies to shared memory (loadTableBins);
-    /// null otherwise.
+    /// Table (when its thresholds fit) and MagnitudeTable: 32 bins of at most one threshold (table_bins.h),
+    /// kTableBins entries {threshold, value below it, value from it on (float bits), 0} over v (Table) or
+    /// |v| (MagnitudeTable), which the kernel copies to shared memory (loadTableBins); null otherwise.
     const int4* bins = nullptr;
     float binScale = 0;
     float binOffset = 0;
