@@ -54,6 +54,20 @@ inline std::vector<float> binEdgeValues(const NumberFormat& format, int count, i
     return binEdgeValues(kernel_detail::encoderTable(format, "the test").thresholds, count, perBin);
 }
 
+/// `edges` in blocks of `block` values, each block first holding ±`top` (alternately by where it starts),
+/// the last one padded with 0.5.
+inline std::vector<float> blocksHolding(const std::vector<float>& edges, std::size_t block, float top)
+{
+    std::vector<float> values;
+    for (std::size_t k = 0; k < edges.size(); k += block - 1) {
+        values.push_back(k % 2 ? -top : top);
+        values.insert(values.end(), edges.begin() + static_cast<std::ptrdiff_t>(k),
+            edges.begin() + static_cast<std::ptrdiff_t>(std::min(edges.size(), k + block - 1)));
+    }
+    values.resize((values.size() + block - 1) / block * block, 0.5f);
+    return values;
+}
+
 /// The encoder table of bitsandbytes' NF4 or FP4 element code (the regions where bnbElementCode changes).
 inline kernel_detail::EncoderTable bnbEncoderTable(BlockFormat format)
 {
@@ -71,14 +85,7 @@ inline std::vector<float> bnbNf4BinEdgeBlocks(int count, int perBin)
     for (const float v : binEdgeValues(bnbEncoderTable(BlockFormat::BnbNF4).thresholds, count, perBin))
         if (std::fabs(v) <= 1.0f)
             edges.push_back(v);
-    std::vector<float> values;
-    for (std::size_t k = 0; k < edges.size(); k += 63) {
-        values.push_back(k % 2 ? -1.0f : 1.0f);
-        values.insert(values.end(), edges.begin() + static_cast<std::ptrdiff_t>(k),
-            edges.begin() + static_cast<std::ptrdiff_t>(std::min(edges.size(), k + 63)));
-    }
-    values.resize((values.size() + 63) / 64 * 64, 0.5f);
-    return values;
+    return blocksHolding(edges, 64, 1.0f);
 }
 
 /// Rows of 32 values for MXFP4 blocks: each block starts with ±6 (shared exponent 0, so v = x) and holds
@@ -94,14 +101,7 @@ inline std::vector<float> mxfp4BinEdgeBlocks()
     for (const float v : binEdgeValues(table.thresholds, 32, 1))
         if (v >= 0.0f && v <= 6.0f)
             edges.insert(edges.end(), {v, -v});
-    std::vector<float> values;
-    for (std::size_t k = 0; k < edges.size(); k += 31) {
-        values.push_back(k % 2 ? -6.0f : 6.0f);
-        values.insert(values.end(), edges.begin() + static_cast<std::ptrdiff_t>(k),
-            edges.begin() + static_cast<std::ptrdiff_t>(std::min(edges.size(), k + 31)));
-    }
-    values.resize((values.size() + 31) / 32 * 32, 0.5f);
-    return values;
+    return blocksHolding(edges, 32, 6.0f);
 }
 
 } // namespace qs::testing
