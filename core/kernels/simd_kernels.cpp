@@ -253,9 +253,8 @@ void GroupMinMaxRange(
 /// the magnitudes. NaN/±Inf (bits >= 0x7F800000) would win; a block holding one is reduced again without
 /// them, which is rare enough to do one element at a time. Blocks of whole vectors that tile their rows are
 /// reduced a vector's lane count at a time (transposedMax).
-/// The largest magnitude bits of the kF tiled blocks from block g, block g + k in lane k.
-/// Blocks of `vectors` vectors each; Vectors > 0 fixes that count at compile time (the common block sizes
-/// then reduce in registers).
+/// tiledBlockMaxima for blocks of `vectors` vectors each; Vectors > 0 fixes that count at compile time (the
+/// common block sizes then reduce in registers).
 template<I Vectors> HWY_INLINE VI tiledBlockMaximaOf(const float* HWY_RESTRICT blocks, I groupSize, I vectors)
 {
     const DF df;
@@ -274,6 +273,7 @@ template<I Vectors> HWY_INLINE VI tiledBlockMaximaOf(const float* HWY_RESTRICT b
     return transposedMax(di, largest);
 }
 
+/// The largest magnitude bits of the kF tiled blocks from block g, block g + k in lane k.
 HWY_INLINE VI tiledBlockMaxima(const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I g)
 {
     const I vectors = plan.groupSize / static_cast<I>(kF);

@@ -196,8 +196,8 @@ HWY_INLINE void encodeRun(const PackPlan& plan, const GroupParams& p, const floa
 }
 
 /// NF4: the number of thresholds below s = x · inverse (NaN: none), clipped when |s| > 1; no fallback.
-HWY_INLINE void encodeNf4Run(const PackPlan& plan, const GroupParams& p, const float* x, I i, I stop,
-    std::uint8_t* out, I base, EncodeCounts& counts)
+HWY_INLINE void encodeNf4Run(const PackPlan& plan, const SimdTableBins<DF>& bins, const GroupParams& p,
+    const float* x, I i, I stop, std::uint8_t* out, I base, EncodeCounts& counts)
 {
     const DF df;
     const DI di;
@@ -205,7 +205,6 @@ HWY_INLINE void encodeNf4Run(const PackPlan& plan, const GroupParams& p, const f
     const VF oneF = hn::Set(df, 1.0f);
     const VI one = hn::Set(di, 1);
     const bool binned = SimdTableBins<DF>::applies(plan.nf4Bins);
-    const SimdTableBins<DF> bins(plan.nf4Bins);
     for (; i + kF <= stop; i += kF) {
         const VF xv = hn::LoadU(df, x + i);
         const VF s = hn::Mul(xv, inverse);
@@ -226,6 +225,7 @@ template<class Codes>
 EncodeCounts encodeWith(const PackPlan& plan, const float* x, I begin, I end, std::uint8_t* out)
 {
     EncodeCounts counts;
+    const SimdTableBins<DF> nf4Bins(plan.nf4Bins);
     GroupCursor cursor(plan.groups, begin);
     for (I i = begin; i < end;) {
         while (i >= cursor.end)
@@ -233,7 +233,7 @@ EncodeCounts encodeWith(const PackPlan& plan, const float* x, I begin, I end, st
         const I stop = std::min(end, cursor.end);
         const GroupParams& p = cursor.params();
         if (plan.kind == CodeKind::Nf4) {
-            encodeNf4Run(plan, p, x, i, stop, out, begin, counts);
+            encodeNf4Run(plan, nf4Bins, p, x, i, stop, out, begin, counts);
         } else if (plan.kind == CodeKind::Minifloat && std::isnan(p.scale)) {
             encodeScalar(plan, p, x, i, stop, out, begin, counts);
         } else {
