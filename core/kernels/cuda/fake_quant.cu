@@ -329,33 +329,48 @@ __global__ void __launch_bounds__(kBlockThreads)
     reduceChunks(chunks, count, sums, total, shared);
 }
 
-/// `start` plus `count` (<= 64) consecutive ChunkSums records, the sums added in index order (kernels.h:
-/// chunk totals within a span from +0, span totals from +0), by a whole warp: lanes load records `lane` and
-/// 32 + lane at once, then the sums pass through the lanes in order; max and counts in any order. Every lane
-/// returns the result. The records were written by other blocks: read from L2 after a fence.
-__device__ ChunkSums sumRecordsInOrder(const ChunkSums* records, int count, const ChunkSums& start)
+/// `start` plus `count` consecutive ChunkSums records, the sums added in index order (kernels.h: chunk
+/// totals within a span from +0, span totals from +0), by a whole warp: lanes load 32 records at once (the
+/// next 32 while the current ones are added), then each record's six sums pass through the lanes in order,
+/// the six chains side by side (one chain after the other, a shuffle's latency per addition, made the last
+/// warp's total of a 1 GiB tensor's 1024 spans a tail of tens of microseconds); max and counts in any order.
+/// Every lane returns the result. The records were written by other blocks: read from L2 after a fence.
+__device__ ChunkSums sumRecordsInOrder(const ChunkSums* records, I count, const ChunkSums& start)
 {
     const int lane = static_cast<int>(threadIdx.x) % 32;
     __threadfence();
     const ChunkSums zero {{0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
-    const ChunkSums a = lane < count ? loadChunk(records + lane) : zero;
-    const ChunkSums b = 32 + lane < count ? loadChunk(records + 32 + lane) : zero;
-    ChunkSums result = zero;
+    double sums[kSumCount];
 #pragma unroll
-    for (int f = 0; f < kSumCount; ++f) {
-        double sum = start.sums[f];
-        for (int k = 0; k < count; ++k)
-            sum = __dadd_rn(sum, __shfl_sync(kFullMask, k < 32 ? a.sums[f] : b.sums[f], k % 32));
-        result.sums[f] = sum;
+    for (int f = 0; f < kSumCount; ++f)
+        sums[f] = start.sums[f];
+    Counts counts {0, 0, 0, 0};
+    ChunkSums next = lane < count ? loadChunk(records + lane) : zero;
+    for (I base = 0; base < count; base += 32) {
+        const ChunkSums batch = next;
+        next = base + 32 + lane < count ? loadChunk(records + base + 32 + lane) : zero;
+        counts.add(batch);
+        const I length = min(I(32), count - base);
+#pragma unroll
+        for (int k = 0; k < 32; ++k) {
+#pragma unroll
+            for (int f = 0; f < kSumCount; ++f) {
+                const double term = __shfl_sync(kFullMask, batch.sums[f], k);
+                if (k < length)
+                    sums[f] = __dadd_rn(sums[f], term);
+            }
+        }
     }
-    Counts counts {fmax(a.maxAbsError, b.maxAbsError), a.count + b.count, a.clipped + b.clipped,
-        a.nonFinite + b.nonFinite};
     for (int offset = 16; offset > 0; offset /= 2) {
         counts.maxAbsError = fmax(counts.maxAbsError, __shfl_xor_sync(kFullMask, counts.maxAbsError, offset));
         counts.count += __shfl_xor_sync(kFullMask, counts.count, offset);
         counts.clipped += __shfl_xor_sync(kFullMask, counts.clipped, offset);
         counts.nonFinite += __shfl_xor_sync(kFullMask, counts.nonFinite, offset);
     }
+    ChunkSums result = zero;
+#pragma unroll
+    for (int f = 0; f < kSumCount; ++f)
+        result.sums[f] = sums[f];
     result.maxAbsError = fmax(start.maxAbsError, counts.maxAbsError);
     result.count = start.count + counts.count;
     result.clipped = start.clipped + counts.clipped;
@@ -388,8 +403,8 @@ __device__ void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, ChunkSums* 
             continue;
         const I first = span * kKernelSpan;
         const ChunkSums zero {{0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
-        ChunkSums spanTotal = sumRecordsInOrder(
-            chunks + first, static_cast<int>(min(I(kKernelSpan), chunkTotal - first)), zero);
+        ChunkSums spanTotal
+            = sumRecordsInOrder(chunks + first, min(I(kKernelSpan), chunkTotal - first), zero);
         bool last = false;
         if (lane == 0) {
             spanTotal.ready = 0;
@@ -400,9 +415,7 @@ __device__ void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, ChunkSums* 
         }
         if (!__shfl_sync(kFullMask, last, 0))
             continue;
-        ChunkSums result = zero;
-        for (I base = 0; base < spanCount; base += 64)
-            result = sumRecordsInOrder(spans + base, static_cast<int>(min(I(64), spanCount - base)), result);
+        ChunkSums result = sumRecordsInOrder(spans, spanCount, zero);
         if (lane == 0) {
             result.ready = 1;
             *total = result;
