@@ -141,8 +141,6 @@ double cudaTimeBlockFakeQuantMs(
 ///                                 rounding instead of cvt.rn.satfinite (same results, to compare the cost)
 ///   "fakequant_twopass …"         the same sums with the chunk-order total in a second kernel after the
 ///                                 chunk kernel instead of overlapped with it
-///   "fakequant_counts …"          the chunk kernel, then only max e and the counts (no chunk-order sums):
-///                                 the cost of the order is the difference
 ///   "fakequant_values …"          cudaFakeQuantize's kernels: x̂ written, max e and counts reduced
 /// Throws qs::Error for another name, a size the name's shape does not fit, or repeats < 1.
 double cudaTimeKernelMs(const std::string& kernel, std::span<const float> values, int repeats);

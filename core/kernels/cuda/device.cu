@@ -199,8 +199,7 @@ double cudaTimeKernelMs(const std::string& kernel, std::span<const float> values
             absolute ? 0.0f : range.min, absolute ? range.absmax : range.max, absolute);
         counts = cuda::DeviceBuffer<unsigned long long>(static_cast<std::size_t>(histogram.bins) + 3);
         run = [&] { cuda::launchHistogram(x.get(), n, histogram, counts.get(), nullptr); };
-    } else if ((name == "fakequant" || name == "fakequant_twopass" || name == "fakequant_counts"
-                   || name == "fakequant_values")
+    } else if ((name == "fakequant" || name == "fakequant_twopass" || name == "fakequant_values")
         && words.size() >= 3 && words.size() <= 5) {
         const bool bitRounding = words.back() == "bitround";
         if (bitRounding)
@@ -248,7 +247,7 @@ double cudaTimeKernelMs(const std::string& kernel, std::span<const float> values
     } else {
         throw Error("unknown CUDA kernel '" + kernel
             + "' (copy, read, minmax, minmax_rows COLS, histogram BINS, histogram_abs BINS, fakequant FORMAT "
-              "GRANULARITY [COLS] [bitround], fakequant_twopass …, fakequant_counts …, fakequant_values …)");
+              "GRANULARITY [COLS] [bitround], fakequant_twopass …, fakequant_values …)");
     }
 
     run();

@@ -270,9 +270,8 @@ __device__ ChunkSums loadChunk(const ChunkSums* chunk)
 
 /// The total of the chunk sums (one block), kernels.h's order: thread t adds the chunks of span t (of each
 /// tile of kBlockThreads spans) in chunk order from 0, then one lane of warp 0 per sum adds the tile's span
-/// totals in span order; max and counts in any order. Without `sums` only the max and counts.
-__device__ void reduceChunks(
-    const ChunkSums* chunks, I count, bool sums, ChunkSums* total, ChainShared& shared)
+/// totals in span order; max and counts in any order.
+__device__ void reduceChunks(const ChunkSums* chunks, I count, ChunkSums* total, ChainShared& shared)
 {
     const int warp = static_cast<int>(threadIdx.x) / 32;
     const int lane = static_cast<int>(threadIdx.x) % 32;
@@ -292,8 +291,6 @@ __device__ void reduceChunks(
                 counts.add(s);
             }
         }
-        if (!sums)
-            continue;
 #pragma unroll
         for (int f = 0; f < kSumCount; ++f)
             shared.tile[f][threadIdx.x] = spanSums[f];
@@ -311,7 +308,7 @@ __device__ void reduceChunks(
     if (threadIdx.x == 0) {
         ChunkSums result;
         for (int f = 0; f < kSumCount; ++f)
-            result.sums[f] = sums ? shared.finals[f] : 0.0;
+            result.sums[f] = shared.finals[f];
         result.maxAbsError = counts.maxAbsError;
         result.count = counts.count;
         result.clipped = counts.clipped;
@@ -323,10 +320,10 @@ __device__ void reduceChunks(
 }
 
 __global__ void __launch_bounds__(kBlockThreads)
-    totalKernel(const ChunkSums* __restrict__ chunks, I count, bool sums, ChunkSums* __restrict__ total)
+    totalKernel(const ChunkSums* __restrict__ chunks, I count, ChunkSums* __restrict__ total)
 {
     __shared__ ChainShared shared;
-    reduceChunks(chunks, count, sums, total, shared);
+    reduceChunks(chunks, count, total, shared);
 }
 
 /// `start` plus `count` consecutive ChunkSums records, the sums added in index order (kernels.h: chunk
@@ -576,8 +573,11 @@ template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc)
 
 /// Per chunk (16 threads, half a warp), the scalar backend's order: lane l adds the elements
 /// base + l + 16·k in index order; then the 16 lane sums are added in lane order 0..15. A warp takes two
-/// consecutive chunks per iteration, so that its halves stay converged for the shuffles. With `total`
-/// (TotalMode::Overlapped), the warps that complete a span or the whole also add them (completeSpans).
+/// consecutive chunks per iteration, so that its halves stay converged for the shuffles. The total
+/// (TotalMode): writing x̂ (Counts), each block adds its chunks' max and counts into *total (zeroed before)
+/// with atomics; otherwise with `total` (Overlapped), the warps that complete a span or the whole also add
+/// them (completeSpans), without it totalKernel adds the chunk records afterwards (AfterChunks). The
+/// counts live only in the kernels that write x̂: a block tally's registers slowed the sums' kernels 3-5%.
 template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write>
 __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     chunkKernel(const float* __restrict__ x, I n, FakeQuantArgs args, ChunkSums* __restrict__ chunks,
@@ -591,6 +591,7 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     const I producer = blockIdx.x;
     const I producers = gridDim.x;
     const int lane = static_cast<int>(threadIdx.x) % kLanes;
+    Counts tally {0, 0, 0, 0};
     for (I pair = producer * kWarps + threadIdx.x / 32; 2 * pair < chunkTotal; pair += producers * kWarps) {
         const I c = 2 * pair + (threadIdx.x / kLanes) % 2;
         constexpr bool roundsTies = Kind == ElementKind::Integer || Kind == ElementKind::Minifloat;
@@ -620,14 +621,30 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
                     result = exactResult;
             }
         }
-        if (lane == 0 && c < chunkTotal)
+        if (lane == 0 && c < chunkTotal) {
             chunks[c] = result;
-        if (total)
+            if constexpr (Write)
+                tally.add(result);
+        }
+        if (!Write && total)
             completeSpans(chunks, chunkTotal, 2 * pair, total);
+    }
+    if constexpr (Write) {
+        __shared__ Counts warpCounts[kWarps];
+        tally.reduceBlock(warpCounts);
+        if (threadIdx.x == 0) {
+            atomicAdd(&total->count, tally.count);
+            atomicAdd(&total->clipped, tally.clipped);
+            atomicAdd(&total->nonFinite, tally.nonFinite);
+            // max e is never NaN (kernels.h: e of a finite x only) and never negative: its bits order as it
+            // does.
+            atomicMax(reinterpret_cast<unsigned long long*>(&total->maxAbsError),
+                static_cast<unsigned long long>(__double_as_longlong(tally.maxAbsError)));
+        }
     }
 }
 
-/// Where launchChunks writes: the chunk sums, x̂ (or null), the overlapped total (or null).
+/// Where launchChunks writes: the chunk sums, x̂ (or null), the total (null: after the chunks, totalKernel).
 struct ChunkTargets {
     ChunkSums* chunks;
     float* out;
@@ -904,23 +921,26 @@ I workspaceEntries(I n)
 void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* chunks, ChunkSums* total,
     float* out, TotalMode mode, cudaStream_t stream)
 {
+    if ((mode == TotalMode::Counts) != (out != nullptr))
+        throw Error("the fused kernel reduces counts only when it writes x̂, and writes x̂ only then");
     const I count = chunkCount(n);
     if (count == 0) {
         check(cudaMemsetAsync(total, 0, sizeof(ChunkSums), stream), "cudaMemsetAsync");
         return;
     }
-    const bool overlapped = mode == TotalMode::Overlapped;
-    if (overlapped) {
-        // The span records and the total start with zero counters (their `ready` fields).
+    if (mode == TotalMode::Overlapped) {
+        // The span records start with zero counters (their `ready` fields).
         const I spans = (count + kKernelSpan - 1) / kKernelSpan;
         check(cudaMemsetAsync(chunks + count, 0, std::size_t(spans) * sizeof(ChunkSums), stream),
             "cudaMemsetAsync");
-        check(cudaMemsetAsync(total, 0, sizeof(ChunkSums), stream), "cudaMemsetAsync");
     }
+    // The total starts at zero: the overlapped mode counts spans in its `ready`, Counts adds into it.
+    if (mode != TotalMode::AfterChunks)
+        check(cudaMemsetAsync(total, 0, sizeof(ChunkSums), stream), "cudaMemsetAsync");
     static_assert(kChunksPerBlock == 2 * kWarps, "a warp takes two chunks per iteration");
     const auto grid
         = static_cast<unsigned>(std::min<I>((count + kChunksPerBlock - 1) / kChunksPerBlock, kMaxGrid));
-    const ChunkTargets to {chunks, out, overlapped ? total : nullptr};
+    const ChunkTargets to {chunks, out, mode == TotalMode::AfterChunks ? nullptr : total};
     switch (plan.kind) {
     case ElementKind::Integer:
         launchChunks<ElementKind::Integer>(x, n, plan, to, grid, stream);
@@ -942,9 +962,9 @@ void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* 
         break;
     }
     checkLaunch("fake-quant kernel");
-    if (overlapped)
+    if (mode != TotalMode::AfterChunks)
         return;
-    totalKernel<<<1, kBlockThreads, 0, stream>>>(chunks, count, mode == TotalMode::AfterChunks, total);
+    totalKernel<<<1, kBlockThreads, 0, stream>>>(chunks, count, total);
     checkLaunch("fake-quant total");
 }
 

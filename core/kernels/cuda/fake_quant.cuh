@@ -467,7 +467,7 @@ I workspaceEntries(I n);
 
 /// How the chunk sums become the total.
 enum class TotalMode {
-    Counts, ///< max e and the counts only (cudaFakeQuantize)
+    Counts, ///< max e and the counts only, x̂ written (cudaFakeQuantize; the one mode that writes x̂)
     AfterChunks, ///< the six sums in chunk order, in a second kernel
     Overlapped, ///< the same order, in the chunk kernel: the warp that completes a span of chunks adds them,
                 ///< and the warp that completes the last span adds the span totals

@@ -634,7 +634,7 @@ inline std::string checkTiming()
         "histogram_abs 2048", "fakequant int8 tensor", "fakequant int8 channel 4096",
         "fakequant int4 group:128", "fakequant fp8_e4m3 tensor", "fakequant fp8_e4m3 group:64 1024 bitround",
         "fakequant fp8_e5m2 channel 1024", "fakequant nf4 group:64", "fakequant_twopass int8 channel",
-        "fakequant_counts int8 channel", "fakequant_values int8 group:128 4096"};
+        "fakequant_values int8 group:128 4096"};
     for (const char* kernel : kernels) {
         const double ms = cudaTimeKernelMs(kernel, values, 3);
         if (!(ms > 0) || !std::isfinite(ms))
