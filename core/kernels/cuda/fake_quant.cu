@@ -314,7 +314,7 @@ __device__ void reduceChunks(const ChunkSums* chunks, I count, ChunkSums* total,
         result.clipped = counts.clipped;
         result.nonFinite = counts.nonFinite;
         result.ready = 1;
-        result.padding = 0;
+        result.flag = 0;
         *total = result;
     }
 }
@@ -375,11 +375,61 @@ __device__ ChunkSums sumRecordsInOrder(const ChunkSums* records, I count, const 
     return result;
 }
 
+/// TotalMode::Overlapped: adds the written span totals that follow the chain record's spans into it, in
+/// span order, while a warp holds the chain (one at a time: a warp that finds it held leaves, and the holder
+/// looks for written spans again after letting go, so none is left behind); the warp that adds the last
+/// span writes *total. So the total is ready when the last span is, without a warp that adds every span
+/// at the end.
+__device__ void foldSpans(ChunkSums* spans, I spanCount, ChunkSums* chain, ChunkSums* total)
+{
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    for (;;) {
+        bool held = false;
+        if (lane == 0)
+            held = atomicCAS(&chain->flag, 0u, 1u) == 0u;
+        if (!__shfl_sync(kFullMask, held, 0))
+            return;
+        __threadfence();
+        ChunkSums running = loadChunk(chain);
+        const I start = __ldcg(&chain->ready);
+        I next = start;
+        for (;;) {
+            // The written spans from `next` on, up to 32 at a time.
+            const bool written = next + lane < spanCount && __ldcg(&spans[next + lane].flag) == 1u;
+            const unsigned ballot = __ballot_sync(kFullMask, written);
+            const int run = ballot == kFullMask ? 32 : __ffs(static_cast<int>(~ballot)) - 1;
+            if (run == 0)
+                break;
+            running = sumRecordsInOrder(spans + next, run, running);
+            next += run;
+            if (run < 32)
+                break;
+        }
+        if (lane == 0) {
+            if (next > start) {
+                running.ready = static_cast<unsigned>(next);
+                running.flag = 1;
+                *chain = running;
+                if (next == spanCount) {
+                    running.ready = 1;
+                    running.flag = 0;
+                    *total = running;
+                }
+                __threadfence();
+            }
+            atomicExch(&chain->flag, 0u);
+            __threadfence();
+        }
+        const bool more = next < spanCount && __ldcg(&spans[next].flag) == 1u;
+        if (!__shfl_sync(kFullMask, more, 0))
+            return;
+    }
+}
+
 /// TotalMode::Overlapped, after a warp wrote its chunks c0 and c0 + 1 (when below chunkTotal): each chunk is
 /// counted into its span (the span record's `ready` counts its chunks); the warp that completes a span adds
-/// the span's chunk totals in chunk order into the span record and counts the span into total->ready; the
-/// warp that completes the last span adds the span totals in span order into *total. So the total is ready
-/// when the last chunk is, without a block that waits for the others.
+/// the span's chunk totals in chunk order into the span record, marks it written and adds the written spans
+/// into the chain (foldSpans).
 __device__ void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, ChunkSums* total)
 {
     ChunkSums* spans = chunks + chunkTotal;
@@ -402,21 +452,14 @@ __device__ void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, ChunkSums* 
         const ChunkSums zero {{0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
         ChunkSums spanTotal
             = sumRecordsInOrder(chunks + first, min(I(kKernelSpan), chunkTotal - first), zero);
-        bool last = false;
         if (lane == 0) {
             spanTotal.ready = 0;
-            spanTotal.padding = 0;
+            spanTotal.flag = 0;
             spans[span] = spanTotal;
             __threadfence();
-            last = atomicAdd(&total->ready, 1u) == static_cast<unsigned>(spanCount - 1);
+            atomicExch(&spans[span].flag, 1u);
         }
-        if (!__shfl_sync(kFullMask, last, 0))
-            continue;
-        ChunkSums result = sumRecordsInOrder(spans, spanCount, zero);
-        if (lane == 0) {
-            result.ready = 1;
-            *total = result;
-        }
+        foldSpans(spans, spanCount, spans + spanCount, total);
     }
 }
 
@@ -567,7 +610,7 @@ template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc)
     result.clipped = clipped;
     result.nonFinite = nonFinite;
     result.ready = 0;
-    result.padding = 0;
+    result.flag = 0;
     return result;
 }
 
@@ -915,7 +958,7 @@ I chunkCount(I n)
 
 I workspaceEntries(I n)
 {
-    return chunkCount(n) + (chunkCount(n) + kKernelSpan - 1) / kKernelSpan;
+    return chunkCount(n) + (chunkCount(n) + kKernelSpan - 1) / kKernelSpan + 1;
 }
 
 void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* chunks, ChunkSums* total,
@@ -929,13 +972,12 @@ void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* 
         return;
     }
     if (mode == TotalMode::Overlapped) {
-        // The span records start with zero counters (their `ready` fields).
-        const I spans = (count + kKernelSpan - 1) / kKernelSpan;
-        check(cudaMemsetAsync(chunks + count, 0, std::size_t(spans) * sizeof(ChunkSums), stream),
+        // The span records and the chain start at zero (counters, flags, the chain's sums).
+        check(cudaMemsetAsync(
+                  chunks + count, 0, std::size_t(workspaceEntries(n) - count) * sizeof(ChunkSums), stream),
             "cudaMemsetAsync");
     }
-    // The total starts at zero: the overlapped mode counts spans in its `ready`, Counts adds into it.
-    if (mode != TotalMode::AfterChunks)
+    if (mode == TotalMode::Counts)
         check(cudaMemsetAsync(total, 0, sizeof(ChunkSums), stream), "cudaMemsetAsync");
     static_assert(kChunksPerBlock == 2 * kWarps, "a warp takes two chunks per iteration");
     const auto grid

@@ -454,15 +454,18 @@ struct ChunkSums {
     unsigned long long count;
     unsigned long long clipped;
     unsigned long long nonFinite;
-    unsigned ready; ///< TotalMode::Overlapped: span records and the total count their completed parts here
-    unsigned padding;
+    /// TotalMode::Overlapped: a span record counts its completed chunks here, the chain record the spans
+    /// added into it; the total is 1 when written.
+    unsigned ready;
+    /// TotalMode::Overlapped: a span record's total is written (1), the chain record is held by a warp (1).
+    unsigned flag;
 };
 
 /// Chunks of kKernelChunk elements for n elements.
 I chunkCount(I n);
 
-/// ChunkSums entries of the workspace launchFakeQuant takes for n elements: one per chunk, then one per span
-/// of kKernelSpan chunks.
+/// ChunkSums entries of the workspace launchFakeQuant takes for n elements: one per chunk, one per span of
+/// kKernelSpan chunks, then the chain record (the spans added so far, in span order).
 I workspaceEntries(I n);
 
 /// How the chunk sums become the total.
