@@ -100,7 +100,7 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
     plan.inverses = DeviceBuffer<float>::from(inverse);
     plan.args.scales = plan.scales.get();
     plan.args.inverses = plan.inverses.get();
-    if (plan.pattern == GroupPattern::Single && !scales.empty()) {
+    if (plan.pattern == GroupPattern::WholeChunks && plan.args.chunksPerGroup == 0 && !scales.empty()) {
         plan.args.single[0] = scale[0];
         plan.args.single[1] = inverse[0];
         plan.args.single[2] = 0.0f;

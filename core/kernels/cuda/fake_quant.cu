@@ -180,21 +180,28 @@ struct RunLaneSums {
     }
 };
 
-/// The group parameters of a lane's elements, visited in increasing index order: reloaded only when an
-/// element lies past the current group's run.
+/// The group parameters of a lane's elements of chunk c, visited in increasing index order: reloaded only
+/// when an element lies past the current group's run (read once for whole-chunk groups).
 template<GroupPattern Pattern> struct GroupCursor {
     GroupValues values {1, 1, 0};
     I end = -1;
 
-    __device__ explicit GroupCursor(const FakeQuantArgs& args)
+    __device__ GroupCursor(const FakeQuantArgs& args, I c)
     {
-        if constexpr (Pattern == GroupPattern::Single)
-            values = {args.single[0], args.single[1], args.single[2]};
+        if constexpr (Pattern == GroupPattern::WholeChunks) {
+            if (args.chunksPerGroup == 0) {
+                values = {args.single[0], args.single[1], args.single[2]};
+            } else {
+                const std::uint32_t g = static_cast<std::uint32_t>(c) / args.chunksPerGroup;
+                values = {__ldg(args.scales + g), __ldg(args.inverses + g),
+                    args.zeroPoints ? __ldg(args.zeroPoints + g) : 0.0f};
+            }
+        }
     }
 
     __device__ const GroupValues& at(const FakeQuantArgs& args, I i)
     {
-        if constexpr (Pattern != GroupPattern::Single) {
+        if constexpr (Pattern != GroupPattern::WholeChunks) {
             if (i >= end) {
                 const I g = args.groups.locate(Pattern, i, &end);
                 values = {__ldg(args.scales + g), __ldg(args.inverses + g),
@@ -208,7 +215,7 @@ template<GroupPattern Pattern> struct GroupCursor {
     __device__ bool spans(const FakeQuantArgs& args, I first, I last)
     {
         at(args, first);
-        return Pattern == GroupPattern::Single || last < end;
+        return Pattern == GroupPattern::WholeChunks || last < end;
     }
 };
 
@@ -480,19 +487,19 @@ __device__ inline void addElement(const float* __restrict__ x, I i, const FakeQu
 }
 
 /// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
-/// batches of kBatch loads (a run's kRunSteps for one group). A batch inside one group (the usual case) takes
-/// the fast path without per-element checks when its x are finite: RunLaneSums assumes so and redoes a run
-/// that shows otherwise, DoubleLaneSums tests each x. Other batches and the last, partial chunk go element by
-/// element.
+/// batches of kBatch loads (a run's kRunSteps for whole-chunk groups). A batch inside one group (the usual
+/// case) takes the fast path without per-element checks when its x are finite: RunLaneSums assumes so and
+/// redoes a run that shows otherwise, DoubleLaneSums tests each x. Other batches and the last, partial chunk
+/// go element by element.
 template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
 __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
     LaneSums& acc, float* __restrict__ out)
 {
-    // One group: a whole run's loads in flight at once. Groups (channels included) keep batches of kBatch:
-    // a run's 16 loads per lane measured slower there (they hold more registers through the group lookups).
-    constexpr int batch = Pattern == GroupPattern::Single ? kRunSteps : kBatch;
+    // Whole-chunk groups: a whole run's loads in flight at once. Other groups keep batches of kBatch: a
+    // run's 16 loads per lane measured slower there (they hold more registers through the group lookups).
+    constexpr int batch = Pattern == GroupPattern::WholeChunks ? kRunSteps : kBatch;
     static_assert(kRunSteps % batch == 0, "runs are whole batches");
-    GroupCursor<Pattern> cursor(args);
+    GroupCursor<Pattern> cursor(args, c);
     const I base = c * kChunk + lane;
     if ((c + 1) * kChunk > n) {
         int steps = 0;
@@ -574,7 +581,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                     // The run's elements again, element by element with their own group cursor (the batch
                     // cursor has moved on).
                     acc.restartRun();
-                    GroupCursor<Pattern> again(args);
+                    GroupCursor<Pattern> again(args, c);
                     for (I i = first + I(batch - kRunSteps) * kLanes; i <= first + I(batch - 1) * kLanes;
                          i += kLanes)
                         addElement<Kind, Pattern, Divide, Write, TiesAway>(x, i, args, again, acc, out);
@@ -714,8 +721,8 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
     cudaStream_t stream)
 {
     switch (plan.pattern) {
-    case GroupPattern::Single:
-        launchChunks<Kind, GroupPattern::Single>(x, n, plan, to, grid, stream);
+    case GroupPattern::WholeChunks:
+        launchChunks<Kind, GroupPattern::WholeChunks>(x, n, plan, to, grid, stream);
         return;
     case GroupPattern::Run:
         launchChunks<Kind, GroupPattern::Run>(x, n, plan, to, grid, stream);
@@ -807,7 +814,14 @@ void groupLookup(const detail::GroupGeometry& g, I n, FakeQuantPlan& plan)
         break;
     }
     if (g.groupCount == 1) {
-        plan.pattern = GroupPattern::Single;
+        plan.pattern = GroupPattern::WholeChunks;
+        return;
+    }
+    if (run > 0 && run % kChunk == 0 && n / kChunk < (I(1) << 32)) {
+        // Runs of whole chunks (per-channel rows of 4096, say): a chunk's group once per chunk, and the
+        // whole run's loads of the one-group pass (16 per lane, against 8 across groups).
+        plan.pattern = GroupPattern::WholeChunks;
+        plan.args.chunksPerGroup = static_cast<std::uint32_t>(run / kChunk);
         return;
     }
     if (run > 0) {
@@ -934,7 +948,7 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
     plan.divide = scheme.arithmetic == ScaleArithmetic::Divide;
     plan.elementCount = n;
     groupLookup(geometry, n, plan);
-    if (plan.pattern == GroupPattern::Single) {
+    if (plan.pattern == GroupPattern::WholeChunks && plan.args.chunksPerGroup == 0) {
         if (!scales.empty()) {
             plan.args.single[0] = scales[0];
             plan.args.single[1] = inverses[0];

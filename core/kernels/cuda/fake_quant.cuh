@@ -326,7 +326,10 @@ __device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, 
 #endif
 
 enum class GroupPattern {
-    Single, ///< one group
+    /// Every chunk of kKernelChunk elements inside one group: the tensor's one group (FakeQuantArgs::single)
+    /// or runs of a multiple of kKernelChunk elements (FakeQuantArgs::chunksPerGroup), such as channels of
+    /// rows of 4096
+    WholeChunks,
     Run, ///< element i is in group i / runLength
     General, ///< the index arithmetic of GroupIndexer::Layout
 };
@@ -419,7 +422,9 @@ struct FakeQuantArgs {
     const float* scales = nullptr;
     const float* inverses = nullptr;
     const float* zeroPoints = nullptr; ///< null: every zero point is 0
-    float single[3] = {1, 1, 0}; ///< GroupPattern::Single: scale, inverse, zero point
+    float single[3] = {1, 1, 0}; ///< GroupPattern::WholeChunks of one group: scale, inverse, zero point
+    /// GroupPattern::WholeChunks of several groups: chunk c is in group c / chunksPerGroup; 0: one group.
+    std::uint32_t chunksPerGroup = 0;
     /// No group turns a finite x into a non-finite x̂ (largest grid value · scale is finite), so a batch of
     /// finite x may skip the per-element checks of x̂.
     bool reconstructionFinite = true;
@@ -428,7 +433,7 @@ struct FakeQuantArgs {
 /// A validated fake-quant request with its group parameters (and table) on the device.
 struct FakeQuantPlan {
     ElementKind kind = ElementKind::Integer;
-    GroupPattern pattern = GroupPattern::Single;
+    GroupPattern pattern = GroupPattern::WholeChunks;
     bool divide = false;
     I elementCount = 0;
     FakeQuantArgs args;

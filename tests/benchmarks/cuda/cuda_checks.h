@@ -247,6 +247,14 @@ inline std::vector<FakeQuantCase> fakeQuantCases()
     add("nf4 group 64", makeScheme("nf4", Granularity::perGroup(64)), {256, 1024}, 26, 1024);
     add("bnb_fp4 channel", makeScheme("bnb_fp4", Granularity::perChannel(0)), {128, 1000}, 27, 1000);
     add("iq4_nl group 32 ragged", makeScheme("iq4_nl", Granularity::perGroup(32)), {128, 1000}, 28, 1000);
+    // Groups of whole chunks of 4096 (the kernel reads a chunk's group once): channels of rows of 4096 and
+    // 8192, with zero points, FP8, and groups of 4096 on rows of 8192.
+    add("int8 channel rows of 4096", makeScheme("int8", Granularity::perChannel(0)), {48, 4096}, 41, 4096);
+    add("int8 affine channel rows of 8192", makeScheme("int8", Granularity::perChannel(0), RangeMode::Affine),
+        {24, 8192}, 42, 8192);
+    add("fp8_e4m3 channel rows of 4096", makeScheme("fp8_e4m3", Granularity::perChannel(0)), {32, 4096}, 43,
+        4096);
+    add("nf4 group 4096", makeScheme("nf4", Granularity::perGroup(4096)), {16, 8192}, 44, 8192);
     add("int8 scalar", makeScheme("int8", Granularity::perTensor()), {}, 22);
     add("int8 empty", makeScheme("int8", Granularity::perChannel(0)), {0, 5}, 23);
 
