@@ -7,6 +7,7 @@
 #include <bit>
 #include <cfloat>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,17 @@ inline std::int32_t encoderKey(float value)
 inline float encoderKeyValue(std::int32_t key)
 {
     return std::bit_cast<float>(key ^ ((key >> 31) & 0x7FFFFFFF));
+}
+
+/// The first key above each threshold: s > t exactly when encoderKey(s) >= encoderKey(t) + 1, for every
+/// threshold t but -0 and the largest float. The region of s among ascending thresholds is then the
+/// number of these keys at or below its key (the packing's NF4 bins, CPU and CUDA).
+inline std::vector<std::int32_t> keysAbove(std::span<const float> thresholds)
+{
+    std::vector<std::int32_t> keys;
+    for (const float t : thresholds)
+        keys.push_back(encoderKey(t) + 1);
+    return keys;
 }
 
 /// The table of a monotone encoder over the finite floats: encode(float) gives a code, decode(code) its

@@ -135,10 +135,7 @@ PackPlan nf4Plan(const CpuKernels& kernels, std::span<const float> values, const
     PackPlan plan;
     plan.kind = CodeKind::Nf4;
     plan.nf4Thresholds = blockformat::bnbNf4Thresholds();
-    std::vector<std::int32_t> keys;
-    for (const float t : plan.nf4Thresholds)
-        keys.push_back(encoderKey(t) + 1);
-    plan.nf4Bins = tableBins(keys, 16, 2);
+    plan.nf4Bins = tableBins(keysAbove(plan.nf4Thresholds), 16, 2);
     const I groupCount = planBlocks(shape, blockFormatBlockSize(scheme), plan.groups);
     const std::vector<MinMaxResult> blocks
         = blockAbsmax(kernels, plan.groups, groupCount, values.data(), threads);

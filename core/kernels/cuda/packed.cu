@@ -798,13 +798,10 @@ void setBins(EncodeArgs& a, DeviceBuffer<int4>& buffer, const kernel_detail::Tab
 void setNf4(EncodeArgs& a, DeviceBuffer<int4>& bins)
 {
     a.kind = Kind::Nf4;
-    std::vector<std::int32_t> keys;
-    for (int k = 0; k < 15; ++k) {
-        a.nf4[k] = blockformat::bnbNf4Thresholds()[static_cast<std::size_t>(k)];
-        // s > t exactly when key(s) >= key(t) + 1, for every t but -0 (which no threshold is).
-        keys.push_back(kernel_detail::encoderKey(a.nf4[k]) + 1);
-    }
-    setBins(a, bins, kernel_detail::tableBins(keys, kTableBins, 1), [](int region) { return region; });
+    const std::array<float, 15>& thresholds = blockformat::bnbNf4Thresholds();
+    std::copy(thresholds.begin(), thresholds.end(), a.nf4);
+    setBins(a, bins, kernel_detail::tableBins(kernel_detail::keysAbove(thresholds), kTableBins, 1),
+        [](int region) { return region; });
 }
 
 /// The MXFP4 element parameters (E2M1, clipped before rounding, the scheme's element rounding) and the bins
