@@ -255,6 +255,10 @@ inline std::vector<FakeQuantCase> fakeQuantCases()
     add("fp8_e4m3 channel rows of 4096", makeScheme("fp8_e4m3", Granularity::perChannel(0)), {32, 4096}, 43,
         4096);
     add("nf4 group 4096", makeScheme("nf4", Granularity::perGroup(4096)), {16, 8192}, 44, 8192);
+    // Runs of groups that tile the rows: 512 with zero points, 128 on rows of 8192.
+    add("uint8 affine group 512", makeScheme("uint8", Granularity::perGroup(512), RangeMode::Affine),
+        {64, 2048}, 45, 2048);
+    add("int8 group 128 rows of 8192", makeScheme("int8", Granularity::perGroup(128)), {16, 8192}, 46, 8192);
     add("int8 scalar", makeScheme("int8", Granularity::perTensor()), {}, 22);
     add("int8 empty", makeScheme("int8", Granularity::perChannel(0)), {0, 5}, 23);
 
