@@ -180,6 +180,13 @@ struct RunLaneSums {
     }
 };
 
+/// Group g's parameters from the device arrays.
+__device__ inline GroupValues groupValues(const FakeQuantArgs& args, I g)
+{
+    return {__ldg(args.scales + g), __ldg(args.inverses + g),
+        args.zeroPoints ? __ldg(args.zeroPoints + g) : 0.0f};
+}
+
 /// The group parameters of a lane's elements of chunk c, visited in increasing index order: reloaded only
 /// when an element lies past the current group's run (read once for whole-chunk groups).
 template<GroupPattern Pattern> struct GroupCursor {
@@ -192,9 +199,7 @@ template<GroupPattern Pattern> struct GroupCursor {
             if (args.chunksPerGroup == 0) {
                 values = {args.single[0], args.single[1], args.single[2]};
             } else {
-                const std::uint32_t g = static_cast<std::uint32_t>(c) / args.chunksPerGroup;
-                values = {__ldg(args.scales + g), __ldg(args.inverses + g),
-                    args.zeroPoints ? __ldg(args.zeroPoints + g) : 0.0f};
+                values = groupValues(args, static_cast<std::uint32_t>(c) / args.chunksPerGroup);
             }
         }
     }
@@ -203,9 +208,7 @@ template<GroupPattern Pattern> struct GroupCursor {
     {
         if constexpr (Pattern != GroupPattern::WholeChunks) {
             if (i >= end) {
-                const I g = args.groups.locate(Pattern, i, &end);
-                values = {__ldg(args.scales + g), __ldg(args.inverses + g),
-                    args.zeroPoints ? __ldg(args.zeroPoints + g) : 0.0f};
+                values = groupValues(args, args.groups.locate(Pattern, i, &end));
             }
         }
         return values;
@@ -336,9 +339,9 @@ __global__ void __launch_bounds__(kBlockThreads)
 /// `start` plus `count` consecutive ChunkSums records, the sums added in index order (kernels.h: chunk
 /// totals within a span from +0, span totals from +0), by a whole warp: lanes load 32 records at once (the
 /// next 32 while the current ones are added), then each record's six sums pass through the lanes in order,
-/// the six chains side by side (one chain after the other, a shuffle's latency per addition, made the last
-/// warp's total of a 1 GiB tensor's 1024 spans a tail of tens of microseconds); max and counts in any order.
-/// Every lane returns the result. The records were written by other blocks: read from L2 after a fence.
+/// the six chains side by side (one chain at a time waits a shuffle's latency per addition); max and counts
+/// in any order. Every lane returns the result. The records were written by other blocks: read from L2
+/// after a fence.
 __device__ ChunkSums sumRecordsInOrder(const ChunkSums* records, I count, const ChunkSums& start)
 {
     const int lane = static_cast<int>(threadIdx.x) % 32;
