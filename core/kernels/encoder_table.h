@@ -37,8 +37,8 @@ inline float encoderKeyValue(std::int32_t key)
 }
 
 /// The first key above each threshold: s > t exactly when encoderKey(s) >= encoderKey(t) + 1, for every
-/// threshold t but -0 and the largest float. The region of s among ascending thresholds is then the
-/// number of these keys at or below its key (the packing's NF4 bins, CPU and CUDA).
+/// finite threshold t but -0. The region of s among ascending thresholds is then the number of these keys
+/// at or below its key (the packing's NF4 bins, CPU and CUDA).
 inline std::vector<std::int32_t> keysAbove(std::span<const float> thresholds)
 {
     std::vector<std::int32_t> keys;

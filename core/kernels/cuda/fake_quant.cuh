@@ -478,7 +478,7 @@ enum class TotalMode {
     Counts, ///< max e and the counts only, x̂ written (cudaFakeQuantize; the one mode that writes x̂)
     AfterChunks, ///< the six sums in chunk order, in a second kernel
     Overlapped, ///< the same order, in the chunk kernel: the warp that completes a span of chunks adds them,
-                ///< and the warp that completes the last span adds the span totals
+                ///< and the span totals go into the chain record in span order as they complete
 };
 
 /// The fused pass over the n values at `x`: per-chunk sums into `chunks` (workspaceEntries(n)), the total
