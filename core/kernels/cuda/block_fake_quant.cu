@@ -75,34 +75,24 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
             = magnitudeBins(detail::MinifloatRounder::make(std::get<MinifloatSpec>(element.format.spec),
                                 plan.args.grid.tiesAway, formatMaxFinite(element.format)),
                 element.format.name);
-        if (magnitude.bins.count == kTableBins) {
-            plan.bins = DeviceBuffer<int4>::from(binEntries(magnitude.bins, [&](int region) {
-                return static_cast<int>(
-                    magnitude.rounded[std::min<std::size_t>(region, magnitude.rounded.size() - 1)]);
-            }));
-            plan.args.grid.bins = plan.bins.get();
-            plan.args.grid.binScale = magnitude.bins.scale;
-            plan.args.grid.binOffset = magnitude.bins.offset;
+        if (installBins(plan.args.grid, plan.bins, magnitude.bins, magnitude.rounded.size(),
+                [&](std::size_t region) { return static_cast<int>(magnitude.rounded[region]); }))
             plan.kind = ElementKind::MagnitudeTable;
-        }
     }
 
-    std::vector<float> scale(scales.size());
-    std::vector<float> inverse(scales.size());
+    std::vector<float2> scaleInverses(scales.size());
     const float largest = mxint8 ? 127.0f : static_cast<float>(formatMaxFinite(element.format));
     plan.args.reconstructionFinite = true;
     for (std::size_t g = 0; g < scales.size(); ++g) {
-        scale[g] = scales[g].scale;
-        inverse[g] = scales[g].inverse;
-        plan.args.reconstructionFinite = plan.args.reconstructionFinite && std::isfinite(largest * scale[g]);
+        scaleInverses[g] = {scales[g].scale, scales[g].inverse};
+        plan.args.reconstructionFinite
+            = plan.args.reconstructionFinite && std::isfinite(largest * scales[g].scale);
     }
-    plan.scales = DeviceBuffer<float>::from(scale);
-    plan.inverses = DeviceBuffer<float>::from(inverse);
+    plan.scales = DeviceBuffer<float2>::from(scaleInverses);
     plan.args.scales = plan.scales.get();
-    plan.args.inverses = plan.inverses.get();
     if (plan.pattern == GroupPattern::WholeChunks && plan.args.chunksPerGroup == 0 && !scales.empty()) {
-        plan.args.single[0] = scale[0];
-        plan.args.single[1] = inverse[0];
+        plan.args.single[0] = scales[0].scale;
+        plan.args.single[1] = scales[0].inverse;
         plan.args.single[2] = 0.0f;
     }
     return block;

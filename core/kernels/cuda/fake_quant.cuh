@@ -30,6 +30,9 @@ enum class ElementKind {
     E4M3Hardware, ///< FP8 E4M3, ties to even: cvt.rn.satfinite for finite values (sm_89 and later)
     E5M2Hardware, ///< FP8 E5M2, ties to even, saturating: cvt.rn.satfinite likewise
     Table, ///< lookup formats: the code regions of the format's encoder (as the quantizer's table kernel)
+    /// Table whose thresholds fit 32 bins of at most one threshold (ElementGrid::bins): a bin and one compare
+    /// per element instead of the search.
+    BinnedTable,
     /// Minifloats that clip before rounding (the MXFP4 and NVFP4 elements) whose |v| regions fit 32 bins
     /// (MagnitudeBins in ElementGrid::bins): the Minifloat kind's values by one lookup.
     MagnitudeTable,
@@ -50,9 +53,9 @@ struct ElementGrid {
     const std::int32_t* thresholds = nullptr;
     const float* values = nullptr;
     int thresholdCount = 0;
-    /// Table (when its thresholds fit) and MagnitudeTable: 32 bins of at most one threshold (table_bins.h),
-    /// kTableBins entries {threshold, value below it, value from it on (float bits), 0} over v (Table) or
-    /// |v| (MagnitudeTable), which the kernel copies to shared memory (loadTableBins); null otherwise.
+    /// BinnedTable and MagnitudeTable: 32 bins of at most one threshold (table_bins.h), kTableBins entries
+    /// {threshold, value below it, value from it on (float bits), 0} over v (BinnedTable) or |v|
+    /// (MagnitudeTable), which the kernel copies to shared memory (loadTableBins); null otherwise.
     const int4* bins = nullptr;
     float binScale = 0;
     float binOffset = 0;
@@ -79,7 +82,8 @@ __device__ inline void loadTableBins(const int4* bins)
     __syncthreads();
 }
 
-/// The tableBinEntries entry of a non-NaN v: table_bins.h's bin, 2^23 + bin from one fma and the clamp.
+/// The tableBinEntries entry of v: table_bins.h's bin, 2^23 + bin from one fma and the clamp (a NaN v: the
+/// first bin).
 __device__ inline int4 tableBinEntry(float v, float binScale, float binOffset)
 {
     constexpr float kOrigin = 8388608.0f;
@@ -88,14 +92,26 @@ __device__ inline int4 tableBinEntry(float v, float binScale, float binOffset)
     return tableBinEntries[__float_as_int(position) & (kTableBins - 1)];
 }
 
-/// The entries of `bins` (kTableBins bins of at most one threshold): {threshold, word(base), word(base + 1),
-/// 0}, word(region) being what the kernel returns for that region.
-template<class Word> std::vector<int4> binEntries(const kernel_detail::TableBins& bins, Word word)
+/// Installs `bins` into `target` (an ElementGrid or packed.cu's EncodeArgs: its bins, binScale and binOffset)
+/// when it has kTableBins bins of at most one threshold, the entries held by `buffer`: {threshold,
+/// word(base), word(base + 1), 0}, word(r) being what the kernel returns for region r. A bin's region past
+/// the last (base + 1 of the last region's bins, whose threshold is never reached) takes the last region's
+/// word. Returns whether it installed them.
+template<class Target, class Word>
+bool installBins(Target& target, DeviceBuffer<int4>& buffer, const kernel_detail::TableBins& bins,
+    std::size_t regionCount, Word word)
 {
+    if (bins.count != kTableBins || regionCount == 0)
+        return false;
+    const auto wordOf = [&](int region) { return word(std::min<std::size_t>(region, regionCount - 1)); };
     std::vector<int4> entries(kTableBins);
     for (std::size_t b = 0; b < entries.size(); ++b)
-        entries[b] = {bins.thresholds[0][b], word(bins.base[b]), word(bins.base[b] + 1), 0};
-    return entries;
+        entries[b] = {bins.thresholds[0][b], wordOf(bins.base[b]), wordOf(bins.base[b] + 1), 0};
+    buffer = DeviceBuffer<int4>::from(entries);
+    target.bins = buffer.get();
+    target.binScale = bins.scale;
+    target.binOffset = bins.offset;
+    return true;
 }
 
 /// Bins of |v| for a minifloat that clips before rounding (MXFP4, NVFP4 elements): the regions of v >= 0 over
@@ -232,13 +248,15 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
             __uint_as_float(static_cast<std::uint32_t>(static_cast<int>(magnitude) >= bin.x ? bin.z : bin.y)
                 | (bits & 0x80000000u)),
             p.scale);
+    } else if constexpr (Kind == ElementKind::BinnedTable) {
+        // A NaN v (only from a NaN x, whose result the callers replace) lands in the first bin.
+        const std::int32_t key = signedKey(__float_as_uint(v));
+        clipped = key > grid.highestKey || key < grid.lowestKey;
+        const int4 bin = tableBinEntry(v, grid.binScale, grid.binOffset);
+        return __fmul_rn(__int_as_float(key >= bin.x ? bin.z : bin.y), p.scale);
     } else if constexpr (Kind == ElementKind::Table) {
         const std::int32_t key = signedKey(__float_as_uint(v));
         clipped = key > grid.highestKey || key < grid.lowestKey;
-        if (grid.bins != nullptr && !isnan(v)) {
-            const int4 bin = tableBinEntry(v, grid.binScale, grid.binOffset);
-            return __fmul_rn(__int_as_float(key >= bin.x ? bin.z : bin.y), p.scale);
-        }
         // The region = the number of thresholds <= key (the first threshold above the key).
         int low = 0;
         int high = grid.thresholdCount;
@@ -341,6 +359,10 @@ struct GroupIndexer {
     bool narrow = false; ///< n < 2^32: Run and GroupLast use the fast 32-bit dividers
     I runLength = 1;
     FastDivider runDivider;
+    /// Run, narrow, runLength 2^s rows of kKernelLanes elements (32, 64, … 2048): s, else 0. The elements
+    /// 16r..16r+15 (row r) then share group r >> rowShift, the same for every lane of a chunk (chunks start
+    /// on rows), and so do rows 2k and 2k+1.
+    std::uint32_t rowShift = 0;
     FastDivider lengthDivider;
     FastDivider sizeDivider;
     // GroupGeometry's extents (quant/group_geometry.h): [outer, length, inner] around the axis.
@@ -419,8 +441,7 @@ struct GroupIndexer {
 struct FakeQuantArgs {
     ElementGrid grid;
     GroupIndexer groups;
-    const float* scales = nullptr;
-    const float* inverses = nullptr;
+    const float2* scales = nullptr; ///< per group {scale, 1.0f / scale}: one load for both
     const float* zeroPoints = nullptr; ///< null: every zero point is 0
     float single[3] = {1, 1, 0}; ///< GroupPattern::WholeChunks of one group: scale, inverse, zero point
     /// GroupPattern::WholeChunks of several groups: chunk c is in group c / chunksPerGroup; 0: one group.
@@ -437,8 +458,7 @@ struct FakeQuantPlan {
     bool divide = false;
     I elementCount = 0;
     FakeQuantArgs args;
-    DeviceBuffer<float> scales;
-    DeviceBuffer<float> inverses;
+    DeviceBuffer<float2> scales;
     DeviceBuffer<float> zeroPoints;
     DeviceBuffer<std::int32_t> thresholds;
     DeviceBuffer<float> values;

@@ -782,26 +782,14 @@ void setMinifloat(const NumberFormat& format, EncodeArgs& a)
         a.kind = Kind::E4M3Hardware;
 }
 
-/// EncodeArgs::bins from `b` (region r's code: word(r)), held by `buffer`, when it has 32 bins.
-template<class Word>
-void setBins(EncodeArgs& a, DeviceBuffer<int4>& buffer, const kernel_detail::TableBins& b, Word word)
-{
-    if (b.count != kTableBins)
-        return;
-    buffer = DeviceBuffer<int4>::from(binEntries(b, word));
-    a.bins = buffer.get();
-    a.binScale = b.scale;
-    a.binOffset = b.offset;
-}
-
 /// The NF4 decision thresholds (bitsandbytes' float literals) and their bins, held by `bins`.
 void setNf4(EncodeArgs& a, DeviceBuffer<int4>& bins)
 {
     a.kind = Kind::Nf4;
     const std::array<float, 15>& thresholds = blockformat::bnbNf4Thresholds();
     std::copy(thresholds.begin(), thresholds.end(), a.nf4);
-    setBins(a, bins, kernel_detail::tableBins(kernel_detail::keysAbove(thresholds), kTableBins, 1),
-        [](int region) { return region; });
+    installBins(a, bins, kernel_detail::tableBins(kernel_detail::keysAbove(thresholds), kTableBins, 1),
+        thresholds.size() + 1, [](std::size_t region) { return static_cast<int>(region); });
 }
 
 /// The MXFP4 element parameters (E2M1, clipped before rounding, the scheme's element rounding) and the bins
@@ -821,10 +809,8 @@ double setMxfp4(const Scheme& scheme, EncodeArgs& a, DeviceBuffer<int4>& bins)
     a.signCode = 1u << (spec.exponentBits + spec.mantissaBits);
     a.nanCode = codeByte(element, std::numeric_limits<double>::quiet_NaN());
     const MagnitudeBins magnitude = magnitudeBins(rounder, element.name);
-    setBins(a, bins, magnitude.bins, [&](int region) {
-        return static_cast<int>(
-            rounder.codeOf(magnitude.rounded[std::min<std::size_t>(region, magnitude.rounded.size() - 1)]));
-    });
+    installBins(a, bins, magnitude.bins, magnitude.rounded.size(),
+        [&](std::size_t region) { return static_cast<int>(rounder.codeOf(magnitude.rounded[region])); });
     return elementMax;
 }
 

@@ -1,0 +1,707 @@
+#pragma once
+
+// Internal to the CUDA backend: the fused fake-quant + error chunk kernel of fake_quant.cuh's element kinds,
+// with its lane sums, group lookups and the overlapped reduction of the chunk sums. launchChunks<Kind> is
+// instantiated once per kind group in its own file (fake_quant_integer.cu, fake_quant_minifloat.cu,
+// fake_quant_fp8.cu, fake_quant_table.cu), so that nvcc compiles the kinds side by side.
+
+#include "kernels/cuda/fake_quant.cuh"
+#include "kernels/float_run_accuracy.h"
+#include "kernels/kernels.h"
+
+namespace qs::cuda {
+
+inline constexpr int kChunk = static_cast<int>(kKernelChunk);
+inline constexpr int kLanes = kKernelLanes;
+inline constexpr int kSteps = kChunk / kLanes; ///< elements per lane and chunk
+inline constexpr int kBatch = 8; ///< loads a lane issues before it uses them
+inline constexpr int kChunksPerBlock = kBlockThreads / kLanes;
+static_assert(kSteps * kLanes == kChunk && kSteps % kBatch == 0 && 32 % kLanes == 0,
+    "a chunk is whole batches of one load per lane, and a warp holds whole chunks");
+inline constexpr int kSumCount = 6;
+inline constexpr int kRunSteps = static_cast<int>(kKernelRun / kKernelLanes); ///< elements per lane and run
+static_assert(kRunSteps % kBatch == 0 && kSteps % kRunSteps == 0, "runs are whole batches");
+inline constexpr int kWarps = kBlockThreads / 32;
+inline constexpr unsigned kMaxGrid = 1u << 20;
+inline constexpr int kChunkBlocksPerSm = 3; ///< at most 80 registers per thread: 24 warps per SM
+
+/// One lane of a chunk in the double order (kernels.h: the chunks needsDoubleSums sends back): its six sums
+/// (Σe², Σe, Σx², Σ|x|, Σx·x̂, Σx̂²) and the order-independent rest.
+struct DoubleLaneSums {
+    static constexpr bool kChecksRuns = false; ///< batches test each x for finiteness (processChunk)
+    double sums[kSumCount] = {0, 0, 0, 0, 0, 0};
+    double maxAbsError = 0;
+    unsigned count = 0;
+    unsigned clipped = 0;
+    unsigned nonFinite = 0;
+
+    /// The terms of x and its x̂, exactly as the scalar backend's doubleSumsChunk.
+    __device__ void add(float x, float y, bool wasClipped)
+    {
+        if (!finiteBits(__float_as_uint(x))) {
+            ++nonFinite;
+            return;
+        }
+        const double xd = x;
+        const double yd = y;
+        const bool finiteY = finiteBits(__float_as_uint(y));
+        const double e = finiteY ? fabs(__dsub_rn(xd, yd)) : __longlong_as_double(0x7FF0000000000000LL);
+        sums[0] = __dadd_rn(sums[0], __dmul_rn(e, e));
+        sums[1] = __dadd_rn(sums[1], e);
+        sums[2] = __dadd_rn(sums[2], __dmul_rn(xd, xd));
+        sums[3] = __dadd_rn(sums[3], fabs(xd));
+        if (finiteY) {
+            sums[4] = __dadd_rn(sums[4], __dmul_rn(xd, yd));
+            sums[5] = __dadd_rn(sums[5], __dmul_rn(yd, yd));
+        }
+        maxAbsError = fmax(maxAbsError, e);
+        ++count;
+        clipped += wasClipped;
+    }
+
+    /// add() for a finite x and a finite x̂; the caller counts the elements.
+    __device__ void addFinite(float x, float y, bool wasClipped)
+    {
+        add(x, y, wasClipped);
+        --count;
+    }
+
+    __device__ void endRun() { }
+    __device__ double sum(int s) const { return sums[s]; }
+    __device__ double maxError() const { return maxAbsError; }
+};
+
+/// One lane of a chunk in the float-run order (kernels.h): float partials per run of kRunSteps elements of
+/// the lane, widened into double lane sums at the end of each run.
+struct RunLaneSums {
+    /// Batches take every x as finite; a run whose partial of x² is not finite (a NaN or ±Inf x, or an x²
+    /// beyond the float range) is dropped and done again element by element (processChunk).
+    static constexpr bool kChecksRuns = true;
+    float runs[kSumCount] = {0, 0, 0, 0, 0, 0};
+    /// The six double lane sums, in shared memory (slot s at sums[s · kBlockThreads]): touched once per run,
+    /// they would otherwise hold twelve registers through the batches.
+    double* sums;
+    float maxAbsError = 0;
+    unsigned count = 0;
+    unsigned clipped = 0;
+    unsigned nonFinite = 0;
+    // The order-independent tallies as they stood at the start of the current run.
+    float runStartMax = 0;
+    unsigned runStartCount = 0;
+    unsigned runStartClipped = 0;
+
+    __device__ explicit RunLaneSums(double* slots)
+        : sums(slots)
+    {
+#pragma unroll
+        for (int s = 0; s < kSumCount; ++s)
+            sums[s * kBlockThreads] = 0;
+    }
+
+    __device__ double sum(int s) const
+    {
+        return sums[s * kBlockThreads];
+    }
+
+    __device__ bool runFinite() const
+    {
+        return finiteBits(__float_as_uint(runs[2]));
+    }
+
+    /// Drops the current run: the tallies as they were at its start, the float partials back to +0.
+    __device__ void restartRun()
+    {
+        maxAbsError = runStartMax;
+        count = runStartCount;
+        clipped = runStartClipped;
+#pragma unroll
+        for (int s = 0; s < kSumCount; ++s)
+            runs[s] = 0;
+    }
+
+    /// The terms of x and its x̂, exactly as the scalar backend's fakeQuantChunk.
+    __device__ void add(float x, float y, bool wasClipped)
+    {
+        if (!finiteBits(__float_as_uint(x))) {
+            ++nonFinite;
+            return;
+        }
+        ++count;
+        if (finiteBits(__float_as_uint(y))) {
+            addFinite(x, y, wasClipped);
+            return;
+        }
+        const float e = __uint_as_float(0x7F800000u);
+        runs[0] = __fadd_rn(runs[0], e);
+        runs[1] = __fadd_rn(runs[1], e);
+        runs[2] = __fmaf_rn(x, x, runs[2]);
+        runs[3] = __fadd_rn(runs[3], fabsf(x));
+        maxAbsError = e;
+        clipped += wasClipped;
+    }
+
+    /// add() for a finite x and a finite x̂; the caller counts the elements.
+    __device__ void addFinite(float x, float y, bool wasClipped)
+    {
+        const float e = fabsf(__fsub_rn(x, y));
+        runs[0] = __fmaf_rn(e, e, runs[0]);
+        runs[1] = __fadd_rn(runs[1], e);
+        runs[2] = __fmaf_rn(x, x, runs[2]);
+        runs[3] = __fadd_rn(runs[3], fabsf(x));
+        runs[4] = __fmaf_rn(x, y, runs[4]);
+        runs[5] = __fmaf_rn(y, y, runs[5]);
+        maxAbsError = fmaxf(maxAbsError, e);
+        clipped += wasClipped;
+    }
+
+    __device__ void endRun()
+    {
+#pragma unroll
+        for (int s = 0; s < kSumCount; ++s) {
+            sums[s * kBlockThreads] = __dadd_rn(sums[s * kBlockThreads], static_cast<double>(runs[s]));
+            runs[s] = 0;
+        }
+        runStartMax = maxAbsError;
+        runStartCount = count;
+        runStartClipped = clipped;
+    }
+    __device__ double maxError() const
+    {
+        return maxAbsError;
+    }
+};
+
+/// Group g's parameters from the device arrays.
+template<class Index> __device__ inline GroupValues groupValues(const FakeQuantArgs& args, Index g)
+{
+    const float2 scale = __ldg(args.scales + g);
+    return {scale.x, scale.y, args.zeroPoints ? __ldg(args.zeroPoints + g) : 0.0f};
+}
+
+/// The group parameters of a lane's elements of chunk c, visited in increasing index order: reloaded only
+/// when an element lies past the current group's run (read once for whole-chunk groups).
+template<GroupPattern Pattern> struct GroupCursor {
+    GroupValues values {1, 1, 0};
+    I end = -1;
+
+    __device__ GroupCursor(const FakeQuantArgs& args, I c)
+    {
+        if constexpr (Pattern == GroupPattern::WholeChunks) {
+            if (args.chunksPerGroup == 0) {
+                values = {args.single[0], args.single[1], args.single[2]};
+            } else {
+                values = groupValues(args, static_cast<std::uint32_t>(c) / args.chunksPerGroup);
+            }
+        }
+    }
+
+    __device__ const GroupValues& at(const FakeQuantArgs& args, I i)
+    {
+        if constexpr (Pattern != GroupPattern::WholeChunks) {
+            if (i >= end) {
+                values = groupValues(args, args.groups.locate(Pattern, i, &end));
+            }
+        }
+        return values;
+    }
+
+    /// Whether the elements first..last (ascending) all lie in one group, whose values are then `values`.
+    __device__ bool spans(const FakeQuantArgs& args, I first, I last)
+    {
+        at(args, first);
+        return Pattern == GroupPattern::WholeChunks || last < end;
+    }
+};
+
+/// The order-independent part of the total (max and counts), reduced over the block into thread 0.
+struct Counts {
+    double maxAbsError;
+    unsigned long long count;
+    unsigned long long clipped;
+    unsigned long long nonFinite;
+
+    __device__ void add(const ChunkSums& s)
+    {
+        maxAbsError = fmax(maxAbsError, s.maxAbsError);
+        count += s.count;
+        clipped += s.clipped;
+        nonFinite += s.nonFinite;
+    }
+
+    __device__ void reduceBlock(Counts* warpCounts)
+    {
+        for (int offset = 16; offset > 0; offset /= 2) {
+            maxAbsError = fmax(maxAbsError, __shfl_xor_sync(kFullMask, maxAbsError, offset));
+            count += __shfl_xor_sync(kFullMask, count, offset);
+            clipped += __shfl_xor_sync(kFullMask, clipped, offset);
+            nonFinite += __shfl_xor_sync(kFullMask, nonFinite, offset);
+        }
+        if (threadIdx.x % 32 == 0)
+            warpCounts[threadIdx.x / 32] = *this;
+        __syncthreads();
+        if (threadIdx.x == 0)
+            for (int w = 1; w < kWarps; ++w) {
+                maxAbsError = fmax(maxAbsError, warpCounts[w].maxAbsError);
+                count += warpCounts[w].count;
+                clipped += warpCounts[w].clipped;
+                nonFinite += warpCounts[w].nonFinite;
+            }
+    }
+};
+
+/// Chunk c's fields, read from L2 (another block may just have written them).
+__device__ inline ChunkSums loadChunk(const ChunkSums* chunk)
+{
+    ChunkSums s;
+    for (int f = 0; f < kSumCount; ++f)
+        s.sums[f] = __ldcg(chunk->sums + f);
+    s.maxAbsError = __ldcg(&chunk->maxAbsError);
+    s.count = __ldcg(&chunk->count);
+    s.clipped = __ldcg(&chunk->clipped);
+    s.nonFinite = __ldcg(&chunk->nonFinite);
+    return s;
+}
+
+/// `start` plus `count` consecutive ChunkSums records, the sums added in index order (kernels.h: chunk
+/// totals within a span from +0, span totals from +0), by a whole warp: lanes load 32 records at once (the
+/// next 32 while the current ones are added), then each record's six sums pass through the lanes in order,
+/// the six chains side by side (one chain at a time waits a shuffle's latency per addition); max and counts
+/// in any order. Every lane returns the result. The records were written by other blocks: read from L2
+/// after a fence.
+__device__ inline ChunkSums sumRecordsInOrder(const ChunkSums* records, I count, const ChunkSums& start)
+{
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    __threadfence();
+    const ChunkSums zero {{0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
+    double sums[kSumCount];
+#pragma unroll
+    for (int f = 0; f < kSumCount; ++f)
+        sums[f] = start.sums[f];
+    Counts counts {0, 0, 0, 0};
+    ChunkSums next = lane < count ? loadChunk(records + lane) : zero;
+    for (I base = 0; base < count; base += 32) {
+        const ChunkSums batch = next;
+        next = base + 32 + lane < count ? loadChunk(records + base + 32 + lane) : zero;
+        counts.add(batch);
+        const I length = min(I(32), count - base);
+#pragma unroll
+        for (int k = 0; k < 32; ++k) {
+#pragma unroll
+            for (int f = 0; f < kSumCount; ++f) {
+                const double term = __shfl_sync(kFullMask, batch.sums[f], k);
+                if (k < length)
+                    sums[f] = __dadd_rn(sums[f], term);
+            }
+        }
+    }
+    for (int offset = 16; offset > 0; offset /= 2) {
+        counts.maxAbsError = fmax(counts.maxAbsError, __shfl_xor_sync(kFullMask, counts.maxAbsError, offset));
+        counts.count += __shfl_xor_sync(kFullMask, counts.count, offset);
+        counts.clipped += __shfl_xor_sync(kFullMask, counts.clipped, offset);
+        counts.nonFinite += __shfl_xor_sync(kFullMask, counts.nonFinite, offset);
+    }
+    ChunkSums result = zero;
+#pragma unroll
+    for (int f = 0; f < kSumCount; ++f)
+        result.sums[f] = sums[f];
+    result.maxAbsError = fmax(start.maxAbsError, counts.maxAbsError);
+    result.count = start.count + counts.count;
+    result.clipped = start.clipped + counts.clipped;
+    result.nonFinite = start.nonFinite + counts.nonFinite;
+    return result;
+}
+
+/// TotalMode::Overlapped: adds the written span totals that follow the chain record's spans into it, in
+/// span order, while a warp holds the chain (one at a time: a warp that finds it held leaves, and the holder
+/// looks for written spans again after letting go, so none is left behind); the warp that adds the last
+/// span writes *total. So the total is ready when the last span is, without a warp that adds every span
+/// at the end.
+__device__ inline void foldSpans(ChunkSums* spans, I spanCount, ChunkSums* chain, ChunkSums* total)
+{
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    for (;;) {
+        bool held = false;
+        if (lane == 0)
+            held = atomicCAS(&chain->flag, 0u, 1u) == 0u;
+        if (!__shfl_sync(kFullMask, held, 0))
+            return;
+        __threadfence();
+        ChunkSums running = loadChunk(chain);
+        const I start = __ldcg(&chain->ready);
+        I next = start;
+        for (;;) {
+            // The written spans from `next` on, up to 32 at a time.
+            const bool written = next + lane < spanCount && __ldcg(&spans[next + lane].flag) == 1u;
+            const unsigned ballot = __ballot_sync(kFullMask, written);
+            const int run = ballot == kFullMask ? 32 : __ffs(static_cast<int>(~ballot)) - 1;
+            if (run == 0)
+                break;
+            running = sumRecordsInOrder(spans + next, run, running);
+            next += run;
+            if (run < 32)
+                break;
+        }
+        if (lane == 0) {
+            if (next > start) {
+                running.ready = static_cast<unsigned>(next);
+                running.flag = 1;
+                *chain = running;
+                if (next == spanCount) {
+                    running.ready = 1;
+                    running.flag = 0;
+                    *total = running;
+                }
+                __threadfence();
+            }
+            atomicExch(&chain->flag, 0u);
+            __threadfence();
+        }
+        const bool more = next < spanCount && __ldcg(&spans[next].flag) == 1u;
+        if (!__shfl_sync(kFullMask, more, 0))
+            return;
+    }
+}
+
+/// TotalMode::Overlapped, after a warp wrote its chunks c0 and c0 + 1 (when below chunkTotal): each chunk is
+/// counted into its span (the span record's `ready` counts its chunks); the warp that completes a span adds
+/// the span's chunk totals in chunk order into the span record, marks it written and adds the written spans
+/// into the chain (foldSpans).
+__device__ inline void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, ChunkSums* total)
+{
+    ChunkSums* spans = chunks + chunkTotal;
+    const I spanCount = (chunkTotal + kKernelSpan - 1) / kKernelSpan;
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    const I c = c0 + lane / kLanes;
+    long long completed = -1;
+    if (lane % kLanes == 0 && c < chunkTotal) {
+        __threadfence();
+        const I span = c / kKernelSpan;
+        const auto expected = static_cast<unsigned>(min(I(kKernelSpan), chunkTotal - span * kKernelSpan));
+        if (atomicAdd(&spans[span].ready, 1u) == expected - 1)
+            completed = span;
+    }
+    for (int half = 0; half < 2; ++half) {
+        const long long span = __shfl_sync(kFullMask, completed, half * kLanes);
+        if (span < 0)
+            continue;
+        const I first = span * kKernelSpan;
+        const ChunkSums zero {{0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
+        ChunkSums spanTotal
+            = sumRecordsInOrder(chunks + first, min(I(kKernelSpan), chunkTotal - first), zero);
+        if (lane == 0) {
+            spanTotal.ready = 0;
+            spanTotal.flag = 0;
+            spans[span] = spanTotal;
+            __threadfence();
+            atomicExch(&spans[span].flag, 1u);
+        }
+        foldSpans(spans, spanCount, spans + spanCount, total);
+    }
+}
+
+/// Element i on its own, whatever x is (the non-finite policies included): x̂ written when `Write`, its terms
+/// added to `acc`. The cursor must not have passed i's group.
+template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
+__device__ inline void addElement(const float* __restrict__ x, I i, const FakeQuantArgs& args,
+    GroupCursor<Pattern>& cursor, LaneSums& acc, float* __restrict__ out)
+{
+    const float xi = x[i];
+    const GroupValues p = cursor.at(args, i);
+    float y[2];
+    bool clipped[2];
+    fakeQuantPair<Kind, Divide, TiesAway, false>(xi, 0.0f, p, p, args.grid, y, clipped);
+    if constexpr (Write)
+        out[i] = y[0];
+    acc.add(xi, y[0], clipped[0]);
+}
+
+/// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
+/// batches of kBatch loads (a run's kRunSteps for whole-chunk groups). A batch inside one group (the usual
+/// case) takes the fast path without per-element checks when its x are finite: RunLaneSums assumes so and
+/// redoes a run that shows otherwise, DoubleLaneSums tests each x. Other batches and the last, partial chunk
+/// go element by element.
+template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
+__device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
+    LaneSums& acc, float* __restrict__ out)
+{
+    // Whole-chunk groups: a whole run's loads in flight at once. Other groups keep batches of kBatch: a
+    // run's 16 loads per lane measured slower there (they hold more registers through the group lookups).
+    constexpr int batch = Pattern == GroupPattern::WholeChunks ? kRunSteps : kBatch;
+    static_assert(kRunSteps % batch == 0, "runs are whole batches");
+    GroupCursor<Pattern> cursor(args, c);
+    const I base = c * kChunk + lane;
+    if ((c + 1) * kChunk > n) {
+        int steps = 0;
+        for (I i = base; i < n; i += kLanes) {
+            if (steps++ == kRunSteps) {
+                acc.endRun();
+                steps = 1;
+            }
+            addElement<Kind, Pattern, Divide, Write, TiesAway>(x, i, args, cursor, acc, out);
+        }
+        acc.endRun();
+        return;
+    }
+    for (int step = 0; step < kSteps; step += batch) {
+        const I first = base + I(step) * kLanes;
+        float v[batch];
+#pragma unroll
+        for (int j = 0; j < batch; ++j)
+            v[j] = __ldcs(x + first + j * kLanes);
+        bool finite = args.reconstructionFinite;
+        if constexpr (!LaneSums::kChecksRuns) {
+#pragma unroll
+            for (int j = 0; j < batch; ++j)
+                finite = finite && finiteBits(__float_as_uint(v[j]));
+        }
+        float y[batch];
+        bool clipped[batch];
+        // A batch of finite x: the finite arithmetic, with each pair's group values from `groupsOf`.
+        const auto finiteBatch = [&](auto groupsOf) {
+#pragma unroll
+            for (int j = 0; j < batch; j += 2) {
+                GroupValues p0;
+                GroupValues p1;
+                groupsOf(j, p0, p1);
+                float pair[2];
+                bool pairClipped[2];
+                fakeQuantPair<Kind, Divide, TiesAway, true>(
+                    v[j], v[j + 1], p0, p1, args.grid, pair, pairClipped);
+                y[j] = pair[0];
+                y[j + 1] = pair[1];
+                clipped[j] = pairClipped[0];
+                clipped[j + 1] = pairClipped[1];
+            }
+#pragma unroll
+            for (int j = 0; j < batch; ++j)
+                acc.addFinite(v[j], y[j], clipped[j]);
+            acc.count += batch;
+        };
+        // Runs of 2^s whole rows: a batch's 8 rows lie in one run from 8 rows on; shorter runs take each
+        // pair's group straight from its row (rows 2k and 2k + 1 share one), the loads of the batch's groups
+        // independent of each other (a cursor would wait for each in turn).
+        const std::uint32_t rowShift = Pattern == GroupPattern::Run ? args.groups.rowShift : 0;
+        const std::uint32_t row = static_cast<std::uint32_t>(c) * (kChunk / kLanes) + step;
+        GroupValues p;
+        const auto oneGroup = [&] {
+            if (Pattern == GroupPattern::WholeChunks) {
+                p = cursor.values;
+                return true;
+            }
+            if (rowShift >= 3) {
+                p = groupValues(args, row >> rowShift);
+                return true;
+            }
+            if (rowShift != 0 || !cursor.spans(args, first, first + (batch - 1) * kLanes))
+                return false;
+            p = cursor.values;
+            return true;
+        };
+        if (finite && oneGroup()) {
+            finiteBatch([&](int, GroupValues& p0, GroupValues& p1) { p0 = p1 = p; });
+        } else if (finite && rowShift != 0) {
+            finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) {
+                p0 = groupValues(args, (row + j) >> rowShift);
+                p1 = p0;
+            });
+        } else if (finite) {
+            // Groups shorter than the batch's span of 8 · 16 elements: the values of each element's group, in
+            // element order (the cursor only moves forward).
+            finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) {
+                p0 = cursor.at(args, first + j * kLanes);
+                p1 = cursor.at(args, first + (j + 1) * kLanes);
+            });
+        } else {
+            for (int j = 0; j < batch; j += 2) {
+                const GroupValues p0 = cursor.at(args, first + j * kLanes);
+                const GroupValues p1 = cursor.at(args, first + (j + 1) * kLanes);
+                float pair[2];
+                bool pairClipped[2];
+                fakeQuantPair<Kind, Divide, TiesAway, false>(
+                    v[j], v[j + 1], p0, p1, args.grid, pair, pairClipped);
+                y[j] = pair[0];
+                y[j + 1] = pair[1];
+                clipped[j] = pairClipped[0];
+                clipped[j + 1] = pairClipped[1];
+            }
+            for (int j = 0; j < batch; ++j)
+                acc.add(v[j], y[j], clipped[j]);
+        }
+        if constexpr (Write) {
+#pragma unroll
+            for (int j = 0; j < batch; ++j)
+                __stcs(out + first + j * kLanes, y[j]);
+        }
+        if ((step + batch) % kRunSteps == 0) {
+            if constexpr (LaneSums::kChecksRuns) {
+                if (args.reconstructionFinite && !acc.runFinite()) {
+                    // The run's elements again, element by element with their own group cursor (the batch
+                    // cursor has moved on).
+                    acc.restartRun();
+                    GroupCursor<Pattern> again(args, c);
+                    for (I i = first + I(batch - kRunSteps) * kLanes; i <= first + I(batch - 1) * kLanes;
+                         i += kLanes)
+                        addElement<Kind, Pattern, Divide, Write, TiesAway>(x, i, args, again, acc, out);
+                }
+            }
+            acc.endRun();
+        }
+    }
+}
+
+/// The totals of a chunk from its 16 lanes (kernels.h: the lane sums in lane order 0..15), in every lane.
+template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc)
+{
+    ChunkSums result;
+    for (int s = 0; s < kSumCount; ++s) {
+        double sum = 0;
+        for (int l = 0; l < kLanes; ++l)
+            sum = __dadd_rn(sum, __shfl_sync(kFullMask, acc.sum(s), l, kLanes));
+        result.sums[s] = sum;
+    }
+    double maxAbsError = acc.maxError();
+    unsigned long long count = acc.count;
+    unsigned long long clipped = acc.clipped;
+    unsigned long long nonFinite = acc.nonFinite;
+    for (int offset = kLanes / 2; offset > 0; offset /= 2) {
+        maxAbsError = fmax(maxAbsError, __shfl_xor_sync(kFullMask, maxAbsError, offset, kLanes));
+        count += __shfl_xor_sync(kFullMask, count, offset, kLanes);
+        clipped += __shfl_xor_sync(kFullMask, clipped, offset, kLanes);
+        nonFinite += __shfl_xor_sync(kFullMask, nonFinite, offset, kLanes);
+    }
+    result.maxAbsError = maxAbsError;
+    result.count = count;
+    result.clipped = clipped;
+    result.nonFinite = nonFinite;
+    result.ready = 0;
+    result.flag = 0;
+    return result;
+}
+
+/// Per chunk (16 threads, half a warp), the scalar backend's order: lane l adds the elements
+/// base + l + 16·k in index order; then the 16 lane sums are added in lane order 0..15. A warp takes two
+/// consecutive chunks per iteration, so that its halves stay converged for the shuffles. The total
+/// (TotalMode): writing x̂ (Counts), each block adds its chunks' max and counts into *total (zeroed before)
+/// with atomics; otherwise with `total` (Overlapped), the warps that complete a span or the whole also add
+/// them (completeSpans), without it totalKernel adds the chunk records afterwards (AfterChunks). The
+/// counts live only in the kernels that write x̂: a block tally's registers slowed the sums' kernels 3-5%.
+template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write>
+__global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
+    chunkKernel(const float* __restrict__ x, I n, FakeQuantArgs args, ChunkSums* __restrict__ chunks,
+        float* __restrict__ out, ChunkSums* __restrict__ total)
+{
+    if constexpr (Kind == ElementKind::BinnedTable || Kind == ElementKind::MagnitudeTable)
+        loadTableBins(args.grid.bins);
+    const I chunkTotal = (n + kChunk - 1) / kChunk;
+    const I producer = blockIdx.x;
+    const I producers = gridDim.x;
+    const int lane = static_cast<int>(threadIdx.x) % kLanes;
+    Counts tally {0, 0, 0, 0};
+    for (I pair = producer * kWarps + threadIdx.x / 32; 2 * pair < chunkTotal; pair += producers * kWarps) {
+        const I c = 2 * pair + (threadIdx.x / kLanes) % 2;
+        constexpr bool roundsTies = Kind == ElementKind::Integer || Kind == ElementKind::Minifloat;
+        const bool tiesAway = roundsTies && args.grid.tiesAway;
+        const auto process = [&](auto& acc, float* target) {
+            if (c >= chunkTotal)
+                return;
+            if (tiesAway)
+                processChunk<Kind, Pattern, Divide, Write, roundsTies>(x, n, c, lane, args, acc, target);
+            else
+                processChunk<Kind, Pattern, Divide, Write, false>(x, n, c, lane, args, acc, target);
+        };
+        __shared__ double laneSums[kSumCount * kBlockThreads];
+        RunLaneSums acc(laneSums + threadIdx.x);
+        process(acc, out);
+        ChunkSums result = chunkTotals(acc);
+        if constexpr (!Write) {
+            // Rare (kernels.h): both chunks of the warp take part in the shuffles, only the one that needs it
+            // adds its elements again.
+            const bool again = c < chunkTotal && floatRunsInaccurate(result.sums);
+            if (__any_sync(kFullMask, again)) {
+                DoubleLaneSums exact;
+                if (again)
+                    process(exact, nullptr);
+                const ChunkSums exactResult = chunkTotals(exact);
+                if (again)
+                    result = exactResult;
+            }
+        }
+        if (lane == 0 && c < chunkTotal) {
+            chunks[c] = result;
+            if constexpr (Write)
+                tally.add(result);
+        }
+        if (!Write && total)
+            completeSpans(chunks, chunkTotal, 2 * pair, total);
+    }
+    if constexpr (Write) {
+        __shared__ Counts warpCounts[kWarps];
+        tally.reduceBlock(warpCounts);
+        if (threadIdx.x == 0) {
+            atomicAdd(&total->count, tally.count);
+            atomicAdd(&total->clipped, tally.clipped);
+            atomicAdd(&total->nonFinite, tally.nonFinite);
+            // max e is never NaN (kernels.h: e of a finite x only) and never negative: its bits order as it
+            // does.
+            atomicMax(reinterpret_cast<unsigned long long*>(&total->maxAbsError),
+                static_cast<unsigned long long>(__double_as_longlong(tally.maxAbsError)));
+        }
+    }
+}
+
+/// Where launchChunks writes: the chunk sums, x̂ (or null), the total (null: after the chunks, totalKernel).
+struct ChunkTargets {
+    ChunkSums* chunks;
+    float* out;
+    ChunkSums* total;
+};
+
+template<ElementKind Kind, GroupPattern Pattern>
+void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTargets& to, unsigned grid,
+    cudaStream_t stream)
+{
+    const auto launch = [&](auto kernel) {
+        kernel<<<grid, kBlockThreads, 0, stream>>>(x, n, plan.args, to.chunks, to.out, to.total);
+    };
+    if (plan.divide)
+        to.out ? launch(chunkKernel<Kind, Pattern, true, true>)
+               : launch(chunkKernel<Kind, Pattern, true, false>);
+    else
+        to.out ? launch(chunkKernel<Kind, Pattern, false, true>)
+               : launch(chunkKernel<Kind, Pattern, false, false>);
+}
+
+template<ElementKind Kind>
+void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTargets& to, unsigned grid,
+    cudaStream_t stream)
+{
+    switch (plan.pattern) {
+    case GroupPattern::WholeChunks:
+        launchChunks<Kind, GroupPattern::WholeChunks>(x, n, plan, to, grid, stream);
+        return;
+    case GroupPattern::Run:
+        launchChunks<Kind, GroupPattern::Run>(x, n, plan, to, grid, stream);
+        return;
+    case GroupPattern::General:
+        launchChunks<Kind, GroupPattern::General>(x, n, plan, to, grid, stream);
+        return;
+    }
+}
+
+// Instantiated in fake_quant_integer.cu, fake_quant_minifloat.cu, fake_quant_fp8.cu and fake_quant_table.cu.
+extern template void launchChunks<ElementKind::Integer>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+extern template void launchChunks<ElementKind::Minifloat>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+extern template void launchChunks<ElementKind::E4M3Hardware>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+extern template void launchChunks<ElementKind::E5M2Hardware>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+extern template void launchChunks<ElementKind::Table>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+extern template void launchChunks<ElementKind::BinnedTable>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+extern template void launchChunks<ElementKind::MagnitudeTable>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+
+} // namespace qs::cuda
