@@ -50,11 +50,11 @@ struct BlockScale {
     float inverse = 1;
 };
 
-/// 2^e as a float32, e in [-149, 127]: std::ldexp(1.0f, e), built from the exponent field where it is
-/// normal (std::ldexp is a library call, once per block).
-inline float powerOfTwo(int e)
+/// 2^e as a float32, e in [-149, 127] (std::ldexp(1.0f, e)): the exponent field where it is normal, the one
+/// significand bit of a subnormal.
+QS_HOST_DEVICE inline float powerOfTwo(int e)
 {
-    return e >= -126 ? detail::bitsFloat(static_cast<std::uint32_t>(e + 127) << 23) : std::ldexp(1.0f, e);
+    return detail::bitsFloat(e >= -126 ? static_cast<std::uint32_t>(e + 127) << 23 : 1u << (e + 149));
 }
 
 /// The scale of one block of a fused block format (kernels.h, blockFakeQuantError) from its absmax and

@@ -110,16 +110,23 @@ CudaFakeQuantized cudaFakeQuantize(std::span<const float> values, const Shape& s
     std::span<const float> scales, std::span<const std::int32_t> zeroPoints);
 
 /// blockFakeQuantError (kernels/kernels.h) on the device, equal to the scalar backend's sums bit for bit:
-/// the block min/max reduced on the device (one warp per block), the block scales derived on the host by
-/// kernels/block_scales.h as the CPU backends do, then cudaFakeQuantError's fused pass over the element
-/// format (MX: the scheme's element rounding; NVFP4 E2M1 ties to even; MXINT8 the integers -127..127 by
-/// division) with the references' clip-before-rounding count and the bit rounding for E4M3 (the hardware
+/// for MX blocks of 32 that tile the rows (cudaBlockFakeQuantOnePass) one pass that derives each block's
+/// scale from its absmax (kernels/mx_shared_exponent.h, as kernels/block_scales.h) before its elements;
+/// otherwise the block min/max reduced on the device (one warp per block), the block scales derived on the
+/// host by kernels/block_scales.h as the CPU backends do, then cudaFakeQuantError's fused pass over the
+/// element format (MX: the scheme's element rounding; NVFP4 E2M1 ties to even; MXINT8 the integers -127..127
+/// by division) with the references' clip-before-rounding count and the bit rounding for E4M3 (the hardware
 /// conversion's clip test is not the references'). Throws qs::Error for a block format
 /// blockFakeQuantErrorUnsupported refuses, an invalid block size or a shape that does not match.
 ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& shape, const Scheme& scheme);
 
+/// Whether cudaBlockFakeQuantError reads x once for `scheme` on `shape`: an MX format (not NVFP4, whose
+/// scales need the tensor absmax first) with blocks of 32, rows of a multiple of 32, 32 < n < 2^32.
+bool cudaBlockFakeQuantOnePass(const Scheme& scheme, const Shape& shape);
+
 /// Median device time in milliseconds of `repeats` (>= 1) runs of cudaBlockFakeQuantError's device work
-/// (block reduction and fused pass; the host derivation of the scales between them is done once, untimed),
+/// (one pass, or block reduction and fused pass; the host derivation of the scales between them is done
+/// once, untimed),
 /// CUDA events around each run after two untimed warm-ups, on data copied to the device once.
 double cudaTimeBlockFakeQuantMs(
     std::span<const float> values, const Shape& shape, const Scheme& scheme, int repeats);

@@ -3,11 +3,7 @@
 // The test that sends a chunk's error sums back to double (kernels.h, accumulation order), in one place for
 // the CPU backends and the CUDA kernels, so that every backend decides alike.
 
-#if defined(__CUDACC__)
-#define QS_HOST_DEVICE __host__ __device__
-#else
-#define QS_HOST_DEVICE
-#endif
+#include "base/host_device.h"
 
 namespace qs {
 

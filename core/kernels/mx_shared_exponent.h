@@ -1,8 +1,10 @@
 #pragma once
 
 // The OCP MX shared exponent of a block, as quant/block_mx.cpp derives it; shared by the CPU kernels and the
-// CUDA backend (header-only: the standalone GPU driver does not link the CPU kernels).
+// CUDA backend (header-only: the standalone GPU driver does not link the CPU kernels; the rule itself runs
+// in the CUDA kernels too).
 
+#include "base/host_device.h"
 #include "quant/scale_rounding.h"
 #include "quant/scheme.h"
 
@@ -29,7 +31,7 @@ struct MxExponentRule {
     {
     }
 
-    bool operator()(float absmax, int& exponent) const
+    QS_HOST_DEVICE bool operator()(float absmax, int& exponent) const
     {
         const std::uint32_t bits = detail::floatBits(absmax);
         const int field = static_cast<int>((bits >> 23) & 0xFF);

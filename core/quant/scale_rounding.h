@@ -3,6 +3,7 @@
 // Internal to the quant module: float32 bit-level rounding to minifloat grids (the element hot loop and E4M3
 // scales) and the rounding of scales to their storage format.
 
+#include "base/host_device.h"
 #include "quant/scheme.h"
 
 #include <bit>
@@ -83,13 +84,21 @@ float roundScale(float scale, ScaleFormat format);
 /// span > 0 and finite; e is clamped to [-127, 127].
 float e8m0Scale(float span, double elemMax, int elemMantissaBits, E8M0Rounding rounding);
 
-inline std::uint32_t floatBits(float f)
+QS_HOST_DEVICE inline std::uint32_t floatBits(float f)
 {
+#if defined(__CUDA_ARCH__)
+    return __float_as_uint(f);
+#else
     return std::bit_cast<std::uint32_t>(f);
+#endif
 }
-inline float bitsFloat(std::uint32_t u)
+QS_HOST_DEVICE inline float bitsFloat(std::uint32_t u)
 {
+#if defined(__CUDA_ARCH__)
+    return __uint_as_float(u);
+#else
     return std::bit_cast<float>(u);
+#endif
 }
 
 } // namespace qs::detail

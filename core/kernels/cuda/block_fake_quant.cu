@@ -20,11 +20,13 @@ namespace qs::cuda {
 namespace {
 
 /// A block-format fake-quant pass ready to launch: the block geometry, and the element plan whose group
-/// parameters are the block scales.
+/// parameters are the block scales: found by the fused kernel itself (onePass: MX blocks of 32 that tile the
+/// rows, GroupPattern::MxBlocks), otherwise from a block reduction before it.
 struct BlockPlan {
     Groups groups;
     I groupCount = 0;
     FakeQuantPlan plan;
+    bool onePass = false;
 };
 
 BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& shape, const Scheme& scheme,
@@ -44,8 +46,6 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
     block.groups.size = blockFormatBlockSize(scheme);
     block.groups.perLine = (last + block.groups.size - 1) / block.groups.size;
     block.groupCount = last == 0 ? 0 : n / last * block.groups.perLine;
-    const GroupRanges ranges = deviceRanges(x, n, block.groups, block.groupCount, keys);
-    const std::vector<kernel_detail::BlockScale> scales = kernel_detail::blockScales(scheme, ranges.ranges);
 
     // The element scheme with groups of the block size along the last axis; placeholder scales of 1, replaced
     // by the block scales below.
@@ -80,8 +80,26 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
             plan.kind = ElementKind::MagnitudeTable;
     }
 
-    std::vector<float2> scaleInverses(scales.size());
     const float largest = mxint8 ? 127.0f : static_cast<float>(formatMaxFinite(element.format));
+    if (cudaBlockFakeQuantOnePass(scheme, shape)) {
+        if (plan.pattern != GroupPattern::Run || plan.args.groups.rowShift != 1)
+            throw Error("blockFakeQuantError: the one-pass MX plan did not get runs of two rows");
+        block.onePass = true;
+        plan.pattern = GroupPattern::MxBlocks;
+        plan.scales = DeviceBuffer<float2>(static_cast<std::size_t>(block.groupCount));
+        plan.args.scales = plan.scales.get();
+        plan.args.reconstructionFinite = true;
+        BlockRule& rule = plan.args.blocks;
+        rule.enabled = true;
+        rule.mxint8 = mxint8;
+        rule.largest = largest;
+        rule.mx = kernel_detail::BlockScaler(scheme, 0.0f).params().mx;
+        rule.scales = plan.scales.get();
+        return block;
+    }
+    const GroupRanges ranges = deviceRanges(x, n, block.groups, block.groupCount, keys);
+    const std::vector<kernel_detail::BlockScale> scales = kernel_detail::blockScales(scheme, ranges.ranges);
+    std::vector<float2> scaleInverses(scales.size());
     plan.args.reconstructionFinite = true;
     for (std::size_t g = 0; g < scales.size(); ++g) {
         scaleInverses[g] = {scales[g].scale, scales[g].inverse};
@@ -103,6 +121,15 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
 } // namespace qs::cuda
 
 namespace qs {
+
+bool cudaBlockFakeQuantOnePass(const Scheme& scheme, const Shape& shape)
+{
+    const cuda::I n = shapeElementCount(shape);
+    const cuda::I last = shape.empty() ? 1 : shape.back();
+    return scheme.blockFormat != BlockFormat::NVFP4 && kernel_detail::blockElementFormat(scheme.blockFormat)
+        && blockFormatBlockSize(scheme) == 32 && last > 0 && last % 32 == 0 && n > 32
+        && n < (cuda::I(1) << 32);
+}
 
 ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& shape, const Scheme& scheme)
 {
@@ -133,7 +160,8 @@ double cudaTimeBlockFakeQuantMs(
     cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::workspaceEntries(n)));
     cuda::DeviceBuffer<cuda::ChunkSums> total(1);
     const auto run = [&] {
-        cuda::launchGroupKeys(x.get(), block.groups, block.groupCount, keys.get());
+        if (!block.onePass)
+            cuda::launchGroupKeys(x.get(), block.groups, block.groupCount, keys.get());
         cuda::launchFakeQuant(
             x.get(), n, block.plan, chunks.get(), total.get(), nullptr, cuda::TotalMode::Overlapped, nullptr);
     };

@@ -10,6 +10,7 @@
 
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/encoder_table.h"
+#include "kernels/mx_shared_exponent.h"
 #include "kernels/table_bins.h"
 #include "quant/scale_rounding.h"
 #include "quant/scheme.h"
@@ -349,6 +350,8 @@ enum class GroupPattern {
     /// rows of 4096
     WholeChunks,
     Run, ///< element i is in group i / runLength
+    /// MX blocks of 32 along the last axis in one pass (BlockRule): Run of 32 whose scales the kernel finds
+    MxBlocks,
     General, ///< the index arithmetic of GroupIndexer::Layout
 };
 
@@ -377,7 +380,7 @@ struct GroupIndexer {
     /// Group of element i, and in *end the first element after i's run of elements of that group.
     __device__ I locate(GroupPattern pattern, I i, I* end) const
     {
-        if (pattern == GroupPattern::Run) {
+        if (pattern == GroupPattern::Run || pattern == GroupPattern::MxBlocks) {
             const I g = runGroup(i);
             *end = (g + 1) * runLength;
             return g;
@@ -438,10 +441,24 @@ struct GroupIndexer {
 };
 
 /// The kernel argument: grid, group lookup and the device copies of the group parameters.
+/// MX block formats in one pass (block_fake_quant.cu): the chunk kernel finds each block's scale from its
+/// absmax as kernel_detail::BlockScaler does (the MX exponent rule; {NaN, 0} for a block holding NaN/±Inf or
+/// whose rule gives a NaN scale), a run of 8 blocks of 32 (16 rows of 16 elements) before the run's
+/// elements, and writes them to `scales` for the paths that read them back.
+struct BlockRule {
+    bool enabled = false;
+    bool mxint8 = false; ///< scale 2^(e-6), inverse 0 (the element divides)
+    float largest
+        = 0; ///< the element grid's largest magnitude (x̂ of a block finite while largest · scale is)
+    kernel_detail::MxExponentRule mx {E8M0Rounding::Floor, 1.0, 0};
+    float2* scales = nullptr; ///< FakeQuantArgs::scales, written
+};
+
 struct FakeQuantArgs {
     ElementGrid grid;
     GroupIndexer groups;
     const float2* scales = nullptr; ///< per group {scale, 1.0f / scale}: one load for both
+    BlockRule blocks;
     const float* zeroPoints = nullptr; ///< null: every zero point is 0
     float single[3] = {1, 1, 0}; ///< GroupPattern::WholeChunks of one group: scale, inverse, zero point
     /// GroupPattern::WholeChunks of several groups: chunk c is in group c / chunksPerGroup; 0: one group.

@@ -5,6 +5,7 @@
 // instantiated once per kind group in its own file (fake_quant_integer.cu, fake_quant_minifloat.cu,
 // fake_quant_fp8.cu, fake_quant_table.cu), so that nvcc compiles the kinds side by side.
 
+#include "kernels/block_scales.h"
 #include "kernels/cuda/fake_quant.cuh"
 #include "kernels/float_run_accuracy.h"
 #include "kernels/kernels.h"
@@ -171,11 +172,75 @@ struct RunLaneSums {
     }
 };
 
-/// Group g's parameters from the device arrays.
+/// Group g's parameters from the device arrays (the scales by a coherent load: GroupPattern::MxBlocks writes
+/// them in the same kernel).
 template<class Index> __device__ inline GroupValues groupValues(const FakeQuantArgs& args, Index g)
 {
-    const float2 scale = __ldg(args.scales + g);
+    const float2 scale = args.scales[g];
     return {scale.x, scale.y, args.zeroPoints ? __ldg(args.zeroPoints + g) : 0.0f};
+}
+
+/// GroupPattern::MxBlocks: a lane that holds block b (0..7) of a run after runBlockScales, and the block
+/// lane l holds (lanes l and l ^ 4 hold the same one).
+__device__ inline int laneOfRunBlock(int b)
+{
+    const int k = b >> 1;
+    return ((b & 1) << 3) | ((k & 1) << 1) | (k >> 1);
+}
+
+__device__ inline int runBlockOfLane(int lane)
+{
+    return 2 * (2 * (lane & 1) + ((lane >> 1) & 1)) + (lane >> 3);
+}
+
+/// GroupPattern::MxBlocks: the scales of the 8 blocks of 32 in the run of kKernelRun elements from `start`
+/// (blocks at or past n skipped; n is whole blocks): lane l reads the float4 quads l + 16k (k = 0..3, all
+/// 16 lanes reading 256 contiguous bytes per load), whose block is 2k + l / 8; the 8 lanes of each half
+/// reduce their four maxima transposed (each exchange halves the values a lane holds), which leaves block
+/// runBlockOfLane(l) in lane l. Its scale goes to args.blocks.scales and `scale`. Returns whether every
+/// block of the run gives finite x̂ for finite x (its scale is not NaN and largest · scale is finite), in
+/// every lane of the half-warp (which all call it).
+__device__ inline bool runBlockScales(
+    const float* __restrict__ x, I start, I n, int lane, const FakeQuantArgs& args, float2& scale)
+{
+    const unsigned half = (threadIdx.x & 16u) != 0 ? 0xFFFF0000u : 0x0000FFFFu;
+    // The largest magnitude bits: NaN and ±Inf (0x7F800000 and above) outrank every finite value.
+    std::uint32_t m[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const I first = start + 4 * I(lane + 16 * k);
+        m[k] = 0;
+        if (first < n) {
+            const float4 q = __ldg(reinterpret_cast<const float4*>(x + first));
+            m[k] = max(max(__float_as_uint(q.x) & 0x7FFFFFFFu, __float_as_uint(q.y) & 0x7FFFFFFFu),
+                max(__float_as_uint(q.z) & 0x7FFFFFFFu, __float_as_uint(q.w) & 0x7FFFFFFFu));
+        }
+    }
+    const bool odd = (lane & 1) != 0;
+    const std::uint32_t a0 = max(odd ? m[2] : m[0], __shfl_xor_sync(half, odd ? m[0] : m[2], 1, kLanes));
+    const std::uint32_t a1 = max(odd ? m[3] : m[1], __shfl_xor_sync(half, odd ? m[1] : m[3], 1, kLanes));
+    const bool second = (lane & 2) != 0;
+    std::uint32_t magnitude = max(second ? a1 : a0, __shfl_xor_sync(half, second ? a0 : a1, 2, kLanes));
+    magnitude = max(magnitude, __shfl_xor_sync(half, magnitude, 4, kLanes));
+    const BlockRule& rule = args.blocks;
+    const int block = runBlockOfLane(lane);
+    bool safe = true;
+    scale = {__uint_as_float(0x7FC00000u), 0.0f};
+    if (start + 32 * I(block) < n) {
+        int exponent = 0;
+        if (magnitude < 0x7F800000u && rule.mx(__uint_as_float(magnitude), exponent)) {
+            scale = rule.mxint8
+                ? float2 {kernel_detail::powerOfTwo(exponent - 6), 0.0f}
+                : float2 {kernel_detail::powerOfTwo(exponent), kernel_detail::powerOfTwo(-exponent)};
+            safe = finiteBits(__float_as_uint(__fmul_rn(rule.largest, scale.x)));
+        } else {
+            safe = false;
+        }
+        if ((lane & 4) == 0)
+            rule.scales[start / 32 + block] = scale;
+    }
+    __syncwarp(half);
+    return __all_sync(half, safe);
 }
 
 /// The group parameters of a lane's elements of chunk c, visited in increasing index order: reloaded only
@@ -430,7 +495,14 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     static_assert(kRunSteps % batch == 0, "runs are whole batches");
     GroupCursor<Pattern> cursor(args, c);
     const I base = c * kChunk + lane;
+    constexpr bool blocks = Pattern == GroupPattern::MxBlocks;
+    float2 runScale {0, 0};
+    bool runSafe = true;
     if ((c + 1) * kChunk > n) {
+        if constexpr (blocks) {
+            for (I start = c * kChunk; start < n; start += kKernelRun)
+                runBlockScales(x, start, n, lane, args, runScale);
+        }
         int steps = 0;
         for (I i = base; i < n; i += kLanes) {
             if (steps++ == kRunSteps) {
@@ -444,11 +516,26 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     }
     for (int step = 0; step < kSteps; step += batch) {
         const I first = base + I(step) * kLanes;
+        if constexpr (blocks) {
+            if (step % kRunSteps == 0)
+                runSafe = runBlockScales(x, c * kChunk + I(step) * kLanes, n, lane, args, runScale);
+        }
         float v[batch];
 #pragma unroll
         for (int j = 0; j < batch; ++j)
             v[j] = __ldcs(x + first + j * kLanes);
-        bool finite = args.reconstructionFinite;
+        // MxBlocks: rows 2b and 2b + 1 of the run are block b, whose scale laneOfRunBlock(b) holds.
+        GroupValues blockValues[blocks ? batch / 2 : 1] {};
+        if constexpr (blocks) {
+            const unsigned half = (threadIdx.x & 16u) != 0 ? 0xFFFF0000u : 0x0000FFFFu;
+#pragma unroll
+            for (int j = 0; j < batch; j += 2) {
+                const int source = laneOfRunBlock((step % kRunSteps + j) / 2);
+                blockValues[j / 2] = {__shfl_sync(half, runScale.x, source, kLanes),
+                    __shfl_sync(half, runScale.y, source, kLanes), 0.0f};
+            }
+        }
+        bool finite = args.reconstructionFinite && runSafe;
         if constexpr (!LaneSums::kChecksRuns) {
 #pragma unroll
             for (int j = 0; j < batch; ++j)
@@ -497,7 +584,9 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             p = cursor.values;
             return true;
         };
-        if (finite && oneGroup()) {
+        if (blocks && finite) {
+            finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) { p0 = p1 = blockValues[j / 2]; });
+        } else if (finite && oneGroup()) {
             finiteBatch([&](int, GroupValues& p0, GroupValues& p1) { p0 = p1 = p; });
         } else if (finite && rowShift != 0) {
             finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) {
@@ -534,7 +623,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         }
         if ((step + batch) % kRunSteps == 0) {
             if constexpr (LaneSums::kChecksRuns) {
-                if (args.reconstructionFinite && !acc.runFinite()) {
+                if (args.reconstructionFinite && runSafe && !acc.runFinite()) {
                     // The run's elements again, element by element with their own group cursor (the batch
                     // cursor has moved on).
                     acc.restartRun();
@@ -682,6 +771,13 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
     case GroupPattern::Run:
         launchChunks<Kind, GroupPattern::Run>(x, n, plan, to, grid, stream);
         return;
+    case GroupPattern::MxBlocks:
+        if constexpr (Kind == ElementKind::Integer || Kind == ElementKind::Minifloat
+            || Kind == ElementKind::MagnitudeTable) {
+            launchChunks<Kind, GroupPattern::MxBlocks>(x, n, plan, to, grid, stream);
+            return;
+        }
+        throw Error("the one-pass MX kernel has no such element kind");
     case GroupPattern::General:
         launchChunks<Kind, GroupPattern::General>(x, n, plan, to, grid, stream);
         return;

@@ -261,7 +261,7 @@ inline std::vector<float> blockCaseValues(const Shape& shape, int variant)
     values[1500] = -INFINITY;
     values[2001] = 1e-42f;
     values[2002] = -3e-39f;
-    if (variant == 7)
+    if (variant == 7 || variant == 10)
         values[5000] = 3e38f; // E8M0 rounded up: the largest element times the scale overflows
     values[n - 1] = 1e30f;
     return values;
@@ -281,15 +281,16 @@ using BlockCase = SchemeCase;
 
 /// Every fused block format with every E8M0 and element rounding, odd block sizes, ragged last blocks,
 /// all-zero blocks, NaN/±Inf blocks, subnormals, grid ties and a huge value that underflows its block.
-/// Variants 6-9 have blocks of 32-4096 that tile the rows (the CUDA pass then derives the MX scales
-/// itself), with a partial last chunk, and in variant 7 a block whose x̂ overflows.
+/// Variants 6-11 have blocks of 32-4096 that tile the rows, with a partial last chunk (6, 8, 11), and in
+/// variants 7 and 10 a block whose x̂ overflows; with blocks of 32 (6, 10, 11) the CUDA pass derives the MX
+/// scales itself (GroupPattern::MxBlocks), over whole chunks in variant 10.
 inline std::vector<BlockCase> blockCases()
 {
     std::vector<BlockCase> cases;
     const BlockFormat formats[] = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
         BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
     for (const BlockFormat format : formats) {
-        for (int variant = 0; variant < 10; ++variant) {
+        for (int variant = 0; variant < 12; ++variant) {
             Scheme scheme;
             scheme.blockFormat = format;
             Shape shape {37, 300};
@@ -328,6 +329,14 @@ inline std::vector<BlockCase> blockCases()
                 scheme.e8m0Rounding = E8M0Rounding::RCeil;
                 scheme.blockSize = 4096;
                 shape = {3, 8192};
+                break;
+            case 10:
+                shape = {64, 1024};
+                break;
+            case 11:
+                scheme.e8m0Rounding = E8M0Rounding::Even;
+                scheme.elementRounding = Rounding::NearestAway;
+                shape = {21, 2080};
                 break;
             default:
                 break;

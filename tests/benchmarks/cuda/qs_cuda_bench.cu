@@ -440,12 +440,13 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
         json += ", \"" + name + "\": {\"ms\": " + std::to_string(ms) + ", \"gbps\": " + std::to_string(rate)
             + "}";
     }
-    // Block-format fake-quant error (block reduction + fused pass, x read twice).
+    // Block-format fake-quant error (MX: one pass; NVFP4: block reduction + fused pass, x read twice).
     for (const char* format : {"mxfp8_e4m3", "mxfp6_e2m3", "mxfp4", "mxint8", "nvfp4"}) {
         qs::Scheme scheme;
         scheme.blockFormat = qs::blockFormatByName(format);
         const double ms = qs::cudaTimeBlockFakeQuantMs(values, shape, scheme, repeats);
-        const double rate = 2 * bytes / (ms * 1e-3) / 1e9;
+        const double rate
+            = (qs::cudaBlockFakeQuantOnePass(scheme, shape) ? 1 : 2) * bytes / (ms * 1e-3) / 1e9;
         const std::string name = std::string("blockfq ") + format;
         std::printf("%-38s %10.4f %10.1f %7.1f%%   (input %.1f GB/s)\n", name.c_str(), ms, rate,
             100.0 * rate / copyRate, bytes / (ms * 1e-3) / 1e9);
