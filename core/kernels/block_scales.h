@@ -57,38 +57,80 @@ QS_HOST_DEVICE inline float powerOfTwo(int e)
     return detail::bitsFloat(e >= -126 ? static_cast<std::uint32_t>(e + 127) << 23 : 1u << (e + 149));
 }
 
+/// What BlockScaler's arithmetic reads (for the vectorised copy in simd_kernels.cpp, storeBlockParams, and
+/// the CUDA kernels, which take it as a kernel argument).
+struct BlockScalerParams {
+    bool nvfp4;
+    bool mxint8;
+    MxExponentRule mx;
+    float global; ///< NVFP4: the global encode scale
+    std::uint32_t smallestNormalBinade; ///< float exponent bits of E4M3's smallest normal 2^-6
+    std::uint32_t capBinade; ///< the binade just above E4M3's largest value
+    std::uint32_t magicBase; ///< (23 - M) << 23 | 0x400000: C from the exponent bits of 2^q
+    std::uint32_t maxBits; ///< the largest E4M3 magnitude's float bits
+    float globalInverse; ///< NVFP4: 1 / global (nvfp4BlockScale)
+    float decodeGlobal; ///< NVFP4: float(1 / (1 / double(global))) (nvfp4BlockScale)
+};
+
+/// NVFP4: the float bits of a block's E4M3 scale s8 from its finite absmax, s8 = E4M3 RNE saturating of
+/// global · (absmax · float(1/6)): MinifloatRounder::roundBits by float addition, as the SIMD minifloat
+/// elements round: with C = 1.5·2^(q + 23), q the quantum exponent of sf's binade (at least the smallest
+/// normal's, at most just above the largest value), (sf + C) - C is sf rounded to a multiple of 2^q, ties to
+/// even. Huge sf saturates to the largest value, as roundBits's result does once capped.
+QS_HOST_DEVICE inline std::uint32_t nvfp4ScaleBits(const BlockScalerParams& s, float absmax)
+{
+    const float sf = s.global * (absmax * static_cast<float>(1.0 / 6.0));
+    const std::uint32_t exponent = detail::floatBits(sf) & 0x7F800000u;
+    const std::uint32_t binade = exponent < s.smallestNormalBinade
+        ? s.smallestNormalBinade
+        : (exponent > s.capBinade ? s.capBinade : exponent);
+    const float c = detail::bitsFloat(binade + s.magicBase);
+    const std::uint32_t rounded = detail::floatBits((sf + c) - c);
+    return rounded < s.maxBits ? rounded : s.maxBits;
+}
+
+/// NVFP4: the scale and encode factor of an E4M3 block scale s8.
+QS_HOST_DEVICE inline BlockScale nvfp4BlockScale(const BlockScalerParams& s, float s8)
+{
+    const float encode = s8 * s.globalInverse;
+    return {s8 / s.decodeGlobal, encode == 0.0f ? 0.0f : 1.0f / encode};
+}
+
 /// The scale of one block of a fused block format (kernels.h, blockFakeQuantError) from its absmax and
 /// non-finite count (minMaxGroups' reduction):
 ///   MX: e = mxSharedExponent(absmax), scale 2^e, inverse 2^-e (MXINT8: scale 2^(e-6));
-///   NVFP4: global = (1 / tensor absmax) · 2688 (1 when the tensor absmax is 0), s8 = E4M3 RNE saturating of
-///     global · (absmax · float(1/6)), inverse = 1 / (s8 · (1 / global)) (0 when that product is 0),
-///     scale = s8 / float(1 / (1 / double(global))).
+///   NVFP4: global = (1 / tensor absmax) · 2688 (1 when the tensor absmax is 0), s8 = nvfp4ScaleBits,
+///     inverse = 1 / (s8 · (1 / global)) (0 when that product is 0), scale = s8 / float(1 / (1 /
+///     double(global))) (nvfp4BlockScale).
 /// Made once per tensor (NVFP4 needs the tensor absmax over the finite values), then used for any block.
 class BlockScaler {
 public:
+    using Params = BlockScalerParams;
+
     BlockScaler(const Scheme& scheme, float tensorAbsmax)
-        : m_nvfp4(scheme.blockFormat == BlockFormat::NVFP4)
-        , m_mxint8(scheme.blockFormat == BlockFormat::MXINT8)
-        , m_mx(mxExponentRule(scheme))
+        : m_params {scheme.blockFormat == BlockFormat::NVFP4, scheme.blockFormat == BlockFormat::MXINT8,
+            mxExponentRule(scheme), 1, 0, 0, 0, 0, 1, 1}
     {
-        if (m_nvfp4) {
-            m_global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
-            m_globalInverse = 1.0f / m_global;
-            m_decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(m_global)));
+        if (m_params.nvfp4) {
+            Params& p = m_params;
+            p.global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
+            p.globalInverse = 1.0f / p.global;
+            p.decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(p.global)));
             const NumberFormat e4m3 = fp8E4M3Format();
-            m_rounder = detail::MinifloatRounder::make(
+            const detail::MinifloatRounder rounder = detail::MinifloatRounder::make(
                 std::get<MinifloatSpec>(e4m3.spec), false, formatMaxFinite(e4m3));
-            m_smallestNormalBinade = static_cast<std::uint32_t>(128 - m_rounder.bias) << 23;
-            m_capBinade = ((m_rounder.maxBits >> 23) + 1) << 23;
-            m_magicBase = (static_cast<std::uint32_t>(23 - m_rounder.mantissaBits) << 23) | 0x400000u;
-            m_gridShift = 23 - m_rounder.mantissaBits;
-            m_firstGridPoint = static_cast<std::uint32_t>(128 - m_rounder.bias - m_rounder.mantissaBits)
-                << m_rounder.mantissaBits;
-            m_nvfp4Scales.resize(nvfp4Slot(m_rounder.maxBits) + 1);
+            p.smallestNormalBinade = static_cast<std::uint32_t>(128 - rounder.bias) << 23;
+            p.capBinade = ((rounder.maxBits >> 23) + 1) << 23;
+            p.magicBase = (static_cast<std::uint32_t>(23 - rounder.mantissaBits) << 23) | 0x400000u;
+            p.maxBits = rounder.maxBits;
+            m_gridShift = 23 - rounder.mantissaBits;
+            m_firstGridPoint = static_cast<std::uint32_t>(128 - rounder.bias - rounder.mantissaBits)
+                << rounder.mantissaBits;
+            m_nvfp4Scales.resize(nvfp4Slot(p.maxBits) + 1);
             for (std::size_t slot = 0; slot < m_nvfp4Scales.size(); ++slot) {
                 const std::uint32_t s8Bits
                     = slot == 0 ? 0u : static_cast<std::uint32_t>(slot - 1 + m_firstGridPoint) << m_gridShift;
-                m_nvfp4Scales[slot] = nvfp4Scale(detail::bitsFloat(s8Bits));
+                m_nvfp4Scales[slot] = nvfp4BlockScale(p, detail::bitsFloat(s8Bits));
             }
         }
     }
@@ -98,47 +140,22 @@ public:
         constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
         if (block.nonFinite > 0)
             return {kNaN, 0};
-        if (m_nvfp4) {
-            const float sf = m_global * (block.absmax * static_cast<float>(1.0 / 6.0));
-            // m_rounder.roundBits (RNE) by float addition, as the SIMD minifloat elements round: with C =
-            // 1.5·2^(q + 23), q the quantum exponent of sf's binade (at least the smallest normal's, at most
-            // just above the largest value), (sf + C) - C is sf rounded to a multiple of 2^q, ties to even.
-            // NaN and huge sf saturate to the largest value, as roundBits's result does once capped.
-            const std::uint32_t binade = std::min(
-                std::max(detail::floatBits(sf) & 0x7F800000u, m_smallestNormalBinade), m_capBinade);
-            const float c = detail::bitsFloat(binade + m_magicBase);
-            const std::uint32_t s8Bits = std::min(detail::floatBits((sf + c) - c), m_rounder.maxBits);
+        if (m_params.nvfp4) {
             // s8 is one of the E4M3 grid's magnitudes, whose scales were made once by the same formulas.
+            const std::uint32_t s8Bits = nvfp4ScaleBits(m_params, block.absmax);
             const std::size_t slot = nvfp4Slot(s8Bits);
-            return slot < m_nvfp4Scales.size() ? m_nvfp4Scales[slot] : nvfp4Scale(detail::bitsFloat(s8Bits));
+            return slot < m_nvfp4Scales.size() ? m_nvfp4Scales[slot]
+                                               : nvfp4BlockScale(m_params, detail::bitsFloat(s8Bits));
         }
         int exponent = 0;
-        if (!m_mx(block.absmax, exponent))
+        if (!m_params.mx(block.absmax, exponent))
             return {kNaN, 0};
-        if (m_mxint8)
+        if (m_params.mxint8)
             return {powerOfTwo(exponent - 6), 0};
         return {powerOfTwo(exponent), powerOfTwo(-exponent)};
     }
 
-    /// What the arithmetic above reads, for a vectorised copy of it (simd_kernels.cpp, storeBlockParams).
-    struct Params {
-        bool nvfp4;
-        bool mxint8;
-        MxExponentRule mx;
-        float global; ///< NVFP4: the global encode scale
-        std::uint32_t smallestNormalBinade;
-        std::uint32_t capBinade;
-        std::uint32_t magicBase;
-        std::uint32_t maxBits; ///< the largest E4M3 magnitude's float bits
-        float globalInverse; ///< NVFP4: 1 / global (nvfp4Scale)
-        float decodeGlobal; ///< NVFP4: float(1 / (1 / double(global))) (nvfp4Scale)
-    };
-
-    Params params() const
-    {
-        return {m_nvfp4, m_mxint8, m_mx, m_global, m_smallestNormalBinade, m_capBinade, m_magicBase,
-            m_rounder.maxBits, m_globalInverse, m_decodeGlobal};
-    }
+    const Params& params() const { return m_params; }
 
 private:
     /// MX: the element format's emax and mantissa bits (MXINT8: elements q / 64 with |q| <= 127, largest
@@ -153,13 +170,6 @@ private:
             scheme.e8m0Rounding, formatMaxFinite(format), std::get<MinifloatSpec>(format.spec).mantissaBits);
     }
 
-    /// The NVFP4 scale and encode factor of an E4M3 block scale s8.
-    BlockScale nvfp4Scale(float s8) const
-    {
-        const float encode = s8 * m_globalInverse;
-        return {s8 / m_decodeGlobal, encode == 0.0f ? 0.0f : 1.0f / encode};
-    }
-
     /// Index of E4M3 grid magnitude bits in m_nvfp4Scales: 0 for +0, then the float bits' exponent field and
     /// top mantissa bits counted from the smallest subnormal.
     std::size_t nvfp4Slot(std::uint32_t s8Bits) const
@@ -167,16 +177,7 @@ private:
         return s8Bits == 0 ? 0 : static_cast<std::size_t>((s8Bits >> m_gridShift) - m_firstGridPoint) + 1;
     }
 
-    bool m_nvfp4;
-    bool m_mxint8;
-    MxExponentRule m_mx;
-    float m_global = 1;
-    float m_globalInverse = 1;
-    float m_decodeGlobal = 1;
-    detail::MinifloatRounder m_rounder;
-    std::uint32_t m_smallestNormalBinade = 0; ///< float exponent bits of E4M3's smallest normal 2^-6
-    std::uint32_t m_capBinade = 0; ///< the binade just above E4M3's largest value
-    std::uint32_t m_magicBase = 0; ///< (23 - M) << 23 | 0x400000: C from the exponent bits of 2^q
+    Params m_params;
     int m_gridShift = 20;
     std::uint32_t m_firstGridPoint = 0;
     std::vector<BlockScale> m_nvfp4Scales;

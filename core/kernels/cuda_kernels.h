@@ -110,10 +110,11 @@ CudaFakeQuantized cudaFakeQuantize(std::span<const float> values, const Shape& s
     std::span<const float> scales, std::span<const std::int32_t> zeroPoints);
 
 /// blockFakeQuantError (kernels/kernels.h) on the device, equal to the scalar backend's sums bit for bit:
-/// for MX blocks of 32 that tile the rows (cudaBlockFakeQuantOnePass) one pass that derives each block's
-/// scale from its absmax (kernels/mx_shared_exponent.h, as kernels/block_scales.h) before its elements;
-/// otherwise the block min/max reduced on the device (one warp per block), the block scales derived on the
-/// host by kernels/block_scales.h as the CPU backends do, then cudaFakeQuantError's fused pass over the
+/// for MX blocks of 32 and NVFP4 blocks of 16 that tile the rows, a pass that derives each block's scale
+/// from its absmax (kernels/block_scales.h, the functions the CPU backends use) before its elements, after
+/// a reduction of the tensor absmax for NVFP4 (MX reads x once: cudaBlockFakeQuantOnePass); otherwise the
+/// block min/max reduced on the device (one warp per block), the block scales derived on the host by
+/// kernels/block_scales.h as the CPU backends do, then cudaFakeQuantError's fused pass. Either pass takes the
 /// element format (MX: the scheme's element rounding; NVFP4 E2M1 ties to even; MXINT8 the integers -127..127
 /// by division) with the references' clip-before-rounding count and the bit rounding for E4M3 (the hardware
 /// conversion's clip test is not the references'). Throws qs::Error for a block format
@@ -125,9 +126,9 @@ ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& sh
 bool cudaBlockFakeQuantOnePass(const Scheme& scheme, const Shape& shape);
 
 /// Median device time in milliseconds of `repeats` (>= 1) runs of cudaBlockFakeQuantError's device work
-/// (one pass, or block reduction and fused pass; the host derivation of the scales between them is done
-/// once, untimed),
-/// CUDA events around each run after two untimed warm-ups, on data copied to the device once.
+/// (MX: one pass; NVFP4: the tensor absmax, its download and the global scale on the host, then the pass;
+/// otherwise block reduction and fused pass, the host derivation of the scales between them done once,
+/// untimed), CUDA events around each run after two untimed warm-ups, on data copied to the device once.
 double cudaTimeBlockFakeQuantMs(
     std::span<const float> values, const Shape& shape, const Scheme& scheme, int repeats);
 

@@ -394,9 +394,9 @@ HWY_INLINE VI mxExponents(const MxExponentRule& rule, VI bits, hn::Mask<DI>& ove
 }
 
 /// BlockScaler's parameters of kF blocks from their absmax (finite, non-negative) into out[0, kF): the MX
-/// rule on the absmax bits, or NVFP4's E4M3 rounding by float addition then nvfp4Scale's divisions; a NaN
-/// scale and inverse 0 where `noScale` (a block holding NaN/±Inf). Returns whether largest · scale is finite
-/// for all of them.
+/// rule on the absmax bits, or NVFP4's E4M3 rounding by float addition then nvfp4BlockScale's divisions; a
+/// NaN scale and inverse 0 where `noScale` (a block holding NaN/±Inf). Returns whether largest · scale is
+/// finite for all of them.
 HWY_INLINE bool storeBlockParams(const BlockScaler::Params& s, const FakeQuantPlan& plan, float largest,
     VF absmax, hn::Mask<DI> noScale, GroupParams* out)
 {
@@ -413,7 +413,7 @@ HWY_INLINE bool storeBlockParams(const BlockScaler::Params& s, const FakeQuantPl
         const VF c = hn::BitCast(df, hn::Add(binade, hn::Set(di, static_cast<std::int32_t>(s.magicBase))));
         const VI s8 = hn::Min(
             hn::BitCast(di, hn::Sub(hn::Add(sf, c), c)), hn::Set(di, static_cast<std::int32_t>(s.maxBits)));
-        // nvfp4Scale's divisions (exact, so the same as the scaler's table of them).
+        // nvfp4BlockScale's divisions (exact, so the same as the scaler's table of them).
         const VF s8Value = hn::BitCast(df, s8);
         const VF encode = hn::Mul(s8Value, hn::Set(df, s.globalInverse));
         scale = hn::Div(s8Value, hn::Set(df, s.decodeGlobal));

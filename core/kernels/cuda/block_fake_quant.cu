@@ -20,14 +20,35 @@ namespace qs::cuda {
 namespace {
 
 /// A block-format fake-quant pass ready to launch: the block geometry, and the element plan whose group
-/// parameters are the block scales: found by the fused kernel itself (onePass: MX blocks of 32 that tile the
-/// rows, GroupPattern::MxBlocks), otherwise from a block reduction before it.
+/// parameters are the block scales: found by the fused kernel itself (scalesInKernel: GroupPattern::MxBlocks,
+/// Nvfp4Blocks), otherwise from a block reduction before it.
 struct BlockPlan {
     Groups groups;
     I groupCount = 0;
     FakeQuantPlan plan;
-    bool onePass = false;
+    bool scalesInKernel = false;
 };
+
+/// Whether the fused kernel derives the block scales itself: MX blocks of 32 or NVFP4 blocks of 16 along
+/// rows of a multiple of that, more than one block, n < 2^32 (the kernel's 32-bit row indices).
+bool scalesInKernel(const Scheme& scheme, const Shape& shape)
+{
+    const I n = shapeElementCount(shape);
+    const I last = shape.empty() ? 1 : shape.back();
+    const I size = scheme.blockFormat == BlockFormat::NVFP4 ? 16 : 32;
+    return kernel_detail::blockElementFormat(scheme.blockFormat) && blockFormatBlockSize(scheme) == size
+        && last > 0 && last % size == 0 && n > size && n < (I(1) << 32);
+}
+
+/// The absmax of the finite values among the n at `x` (the NVFP4 global scale's), by the row reduction.
+float tensorAbsmax(const float* x, I n)
+{
+    DeviceBuffer<RowKeys> keys(1);
+    launchMinMaxRows(x, 1, n, keys.get(), nullptr);
+    RowKeys host;
+    download(&host, keys.get(), 1);
+    return minMaxResult(host).absmax;
+}
 
 BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& shape, const Scheme& scheme,
     DeviceBuffer<RowKeys>& keys)
@@ -81,19 +102,18 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
     }
 
     const float largest = mxint8 ? 127.0f : static_cast<float>(formatMaxFinite(element.format));
-    if (cudaBlockFakeQuantOnePass(scheme, shape)) {
-        if (plan.pattern != GroupPattern::Run || plan.args.groups.rowShift != 1)
-            throw Error("blockFakeQuantError: the one-pass MX plan did not get runs of two rows");
-        block.onePass = true;
-        plan.pattern = GroupPattern::MxBlocks;
+    if (scalesInKernel(scheme, shape)) {
+        if (plan.pattern != GroupPattern::Run || plan.args.groups.runLength != block.groups.size
+            || !plan.args.groups.narrow)
+            throw Error("blockFakeQuantError: the block plan did not get runs of its block size");
+        block.scalesInKernel = true;
+        plan.pattern = nvfp4 ? GroupPattern::Nvfp4Blocks : GroupPattern::MxBlocks;
         plan.scales = DeviceBuffer<float2>(static_cast<std::size_t>(block.groupCount));
         plan.args.scales = plan.scales.get();
         plan.args.reconstructionFinite = true;
         BlockRule& rule = plan.args.blocks;
-        rule.enabled = true;
-        rule.mxint8 = mxint8;
         rule.largest = largest;
-        rule.mx = kernel_detail::BlockScaler(scheme, 0.0f).params().mx;
+        rule.scaler = kernel_detail::BlockScaler(scheme, nvfp4 ? tensorAbsmax(x, n) : 0.0f).params();
         rule.scales = plan.scales.get();
         return block;
     }
@@ -124,11 +144,7 @@ namespace qs {
 
 bool cudaBlockFakeQuantOnePass(const Scheme& scheme, const Shape& shape)
 {
-    const cuda::I n = shapeElementCount(shape);
-    const cuda::I last = shape.empty() ? 1 : shape.back();
-    return scheme.blockFormat != BlockFormat::NVFP4 && kernel_detail::blockElementFormat(scheme.blockFormat)
-        && blockFormatBlockSize(scheme) == 32 && last > 0 && last % 32 == 0 && n > 32
-        && n < (cuda::I(1) << 32);
+    return scheme.blockFormat != BlockFormat::NVFP4 && cuda::scalesInKernel(scheme, shape);
 }
 
 ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& shape, const Scheme& scheme)
@@ -155,12 +171,15 @@ double cudaTimeBlockFakeQuantMs(
         throw Error("kernel timing needs at least one repeat, not " + std::to_string(repeats));
     const auto x = cuda::DeviceBuffer<float>::from(values);
     cuda::DeviceBuffer<cuda::RowKeys> keys;
-    const cuda::BlockPlan block = cuda::blockPlan(x.get(), values, shape, scheme, keys);
+    cuda::BlockPlan block = cuda::blockPlan(x.get(), values, shape, scheme, keys);
     const auto n = static_cast<cuda::I>(values.size());
     cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::workspaceEntries(n)));
     cuda::DeviceBuffer<cuda::ChunkSums> total(1);
     const auto run = [&] {
-        if (!block.onePass)
+        if (block.plan.pattern == cuda::GroupPattern::Nvfp4Blocks)
+            block.plan.args.blocks.scaler
+                = kernel_detail::BlockScaler(scheme, cuda::tensorAbsmax(x.get(), n)).params();
+        else if (!block.scalesInKernel)
             cuda::launchGroupKeys(x.get(), block.groups, block.groupCount, keys.get());
         cuda::launchFakeQuant(
             x.get(), n, block.plan, chunks.get(), total.get(), nullptr, cuda::TotalMode::Overlapped, nullptr);

@@ -8,9 +8,9 @@
 // Every float operation is an explicit _rn intrinsic, so nvcc cannot contract or reorder it and the results
 // are the host's IEEE float32 results.
 
+#include "kernels/block_scales.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/encoder_table.h"
-#include "kernels/mx_shared_exponent.h"
 #include "kernels/table_bins.h"
 #include "quant/scale_rounding.h"
 #include "quant/scheme.h"
@@ -352,6 +352,10 @@ enum class GroupPattern {
     Run, ///< element i is in group i / runLength
     /// MX blocks of 32 along the last axis in one pass (BlockRule): Run of 32 whose scales the kernel finds
     MxBlocks,
+    /// NVFP4 blocks of 16 along the last axis (BlockRule, given the tensor absmax): Run of 16 whose scales
+    /// the
+    /// kernel finds
+    Nvfp4Blocks,
     General, ///< the index arithmetic of GroupIndexer::Layout
 };
 
@@ -380,7 +384,8 @@ struct GroupIndexer {
     /// Group of element i, and in *end the first element after i's run of elements of that group.
     __device__ I locate(GroupPattern pattern, I i, I* end) const
     {
-        if (pattern == GroupPattern::Run || pattern == GroupPattern::MxBlocks) {
+        if (pattern == GroupPattern::Run || pattern == GroupPattern::MxBlocks
+            || pattern == GroupPattern::Nvfp4Blocks) {
             const I g = runGroup(i);
             *end = (g + 1) * runLength;
             return g;
@@ -440,20 +445,20 @@ struct GroupIndexer {
 #endif
 };
 
-/// The kernel argument: grid, group lookup and the device copies of the group parameters.
-/// MX block formats in one pass (block_fake_quant.cu): the chunk kernel finds each block's scale from its
-/// absmax as kernel_detail::BlockScaler does (the MX exponent rule; {NaN, 0} for a block holding NaN/±Inf or
-/// whose rule gives a NaN scale), a run of 8 blocks of 32 (16 rows of 16 elements) before the run's
-/// elements, and writes them to `scales` for the paths that read them back.
+/// GroupPattern::MxBlocks and Nvfp4Blocks (block_fake_quant.cu): the chunk kernel finds each block's scale
+/// from its absmax as kernel_detail::BlockScaler does ({NaN, 0} for a block holding NaN/±Inf or whose MX
+/// rule gives a NaN scale), the blocks of a run (16 rows of 16 elements: 8 MX blocks, 16 NVFP4 blocks)
+/// before the run's elements, and writes them to `scales` for the paths that read them back.
 struct BlockRule {
-    bool enabled = false;
-    bool mxint8 = false; ///< scale 2^(e-6), inverse 0 (the element divides)
-    float largest
-        = 0; ///< the element grid's largest magnitude (x̂ of a block finite while largest · scale is)
-    kernel_detail::MxExponentRule mx {E8M0Rounding::Floor, 1.0, 0};
+    /// The element grid's largest magnitude: x̂ of a block is finite while largest · scale is.
+    float largest = 0;
+    /// BlockScaler's parameters (NVFP4: from the tensor absmax over its finite values).
+    kernel_detail::BlockScalerParams scaler {
+        false, false, {E8M0Rounding::Floor, 1.0, 0}, 1, 0, 0, 0, 0, 1, 1};
     float2* scales = nullptr; ///< FakeQuantArgs::scales, written
 };
 
+/// The kernel argument: grid, group lookup and the device copies of the group parameters.
 struct FakeQuantArgs {
     ElementGrid grid;
     GroupIndexer groups;

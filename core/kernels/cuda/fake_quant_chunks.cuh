@@ -180,26 +180,28 @@ template<class Index> __device__ inline GroupValues groupValues(const FakeQuantA
     return {scale.x, scale.y, args.zeroPoints ? __ldg(args.zeroPoints + g) : 0.0f};
 }
 
-/// GroupPattern::MxBlocks: a lane that holds block b (0..7) of a run after runBlockScales, and the block
-/// lane l holds (lanes l and l ^ 4 hold the same one).
-__device__ inline int laneOfRunBlock(int b)
+/// GroupPattern::MxBlocks and Nvfp4Blocks: the lane that holds block b of a run after runBlockScales (MX:
+/// b in 0..7, lanes l and l ^ 4 hold the same block; NVFP4: 0..15), and the block that lane l holds.
+template<bool Nvfp4> __device__ inline int laneOfRunBlock(int b)
 {
-    const int k = b >> 1;
-    return ((b & 1) << 3) | ((k & 1) << 1) | (k >> 1);
+    const int k = Nvfp4 ? b >> 2 : b >> 1;
+    return (Nvfp4 ? (b & 3) << 2 : (b & 1) << 3) | ((k & 1) << 1) | (k >> 1);
 }
 
-__device__ inline int runBlockOfLane(int lane)
+template<bool Nvfp4> __device__ inline int runBlockOfLane(int lane)
 {
-    return 2 * (2 * (lane & 1) + ((lane >> 1) & 1)) + (lane >> 3);
+    const int k = 2 * (lane & 1) + ((lane >> 1) & 1);
+    return Nvfp4 ? 4 * k + (lane >> 2) : 2 * k + (lane >> 3);
 }
 
-/// GroupPattern::MxBlocks: the scales of the 8 blocks of 32 in the run of kKernelRun elements from `start`
-/// (blocks at or past n skipped; n is whole blocks): lane l reads the float4 quads l + 16k (k = 0..3, all
-/// 16 lanes reading 256 contiguous bytes per load), whose block is 2k + l / 8; the 8 lanes of each half
-/// reduce their four maxima transposed (each exchange halves the values a lane holds), which leaves block
-/// runBlockOfLane(l) in lane l. Its scale goes to args.blocks.scales and `scale`. Returns whether every
-/// block of the run gives finite x̂ for finite x (its scale is not NaN and largest · scale is finite), in
-/// every lane of the half-warp (which all call it).
+/// GroupPattern::MxBlocks and Nvfp4Blocks: the scales of the blocks (MX: 8 of 32, NVFP4: 16 of 16) in the
+/// run of kKernelRun elements from `start` (blocks at or past n skipped; n is whole blocks): lane l reads
+/// the float4 quads l + 16k (k = 0..3, all 16 lanes reading 256 contiguous bytes per load), which lie in
+/// row 4k + l / 4 of the run; the lanes sharing a block reduce their four maxima transposed (each exchange
+/// halves the values a lane holds), which leaves block runBlockOfLane(l) in lane l. Its scale goes to
+/// args.blocks.scales and `scale`. Returns whether every block of the run gives finite x̂ for finite x (its
+/// scale is not NaN and largest · scale is finite), in every lane of the half-warp (which all call it).
+template<bool Nvfp4>
 __device__ inline bool runBlockScales(
     const float* __restrict__ x, I start, I n, int lane, const FakeQuantArgs& args, float2& scale)
 {
@@ -221,23 +223,32 @@ __device__ inline bool runBlockScales(
     const std::uint32_t a1 = max(odd ? m[3] : m[1], __shfl_xor_sync(half, odd ? m[1] : m[3], 1, kLanes));
     const bool second = (lane & 2) != 0;
     std::uint32_t magnitude = max(second ? a1 : a0, __shfl_xor_sync(half, second ? a0 : a1, 2, kLanes));
-    magnitude = max(magnitude, __shfl_xor_sync(half, magnitude, 4, kLanes));
+    if constexpr (!Nvfp4)
+        magnitude = max(magnitude, __shfl_xor_sync(half, magnitude, 4, kLanes));
     const BlockRule& rule = args.blocks;
-    const int block = runBlockOfLane(lane);
+    constexpr int blockSize = Nvfp4 ? 16 : 32;
+    const int block = runBlockOfLane<Nvfp4>(lane);
     bool safe = true;
     scale = {__uint_as_float(0x7FC00000u), 0.0f};
-    if (start + 32 * I(block) < n) {
+    if (start + blockSize * I(block) < n) {
         int exponent = 0;
-        if (magnitude < 0x7F800000u && rule.mx(__uint_as_float(magnitude), exponent)) {
-            scale = rule.mxint8
+        const float absmax = __uint_as_float(magnitude);
+        if (magnitude >= 0x7F800000u) {
+            safe = false;
+        } else if constexpr (Nvfp4) {
+            const kernel_detail::BlockScale s = kernel_detail::nvfp4BlockScale(
+                rule.scaler, __uint_as_float(kernel_detail::nvfp4ScaleBits(rule.scaler, absmax)));
+            scale = {s.scale, s.inverse};
+        } else if (rule.scaler.mx(absmax, exponent)) {
+            scale = rule.scaler.mxint8
                 ? float2 {kernel_detail::powerOfTwo(exponent - 6), 0.0f}
                 : float2 {kernel_detail::powerOfTwo(exponent), kernel_detail::powerOfTwo(-exponent)};
-            safe = finiteBits(__float_as_uint(__fmul_rn(rule.largest, scale.x)));
         } else {
             safe = false;
         }
-        if ((lane & 4) == 0)
-            rule.scales[start / 32 + block] = scale;
+        safe = safe && finiteBits(__float_as_uint(__fmul_rn(rule.largest, scale.x)));
+        if (Nvfp4 || (lane & 4) == 0)
+            rule.scales[start / blockSize + block] = scale;
     }
     __syncwarp(half);
     return __all_sync(half, safe);
@@ -495,13 +506,14 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     static_assert(kRunSteps % batch == 0, "runs are whole batches");
     GroupCursor<Pattern> cursor(args, c);
     const I base = c * kChunk + lane;
-    constexpr bool blocks = Pattern == GroupPattern::MxBlocks;
+    constexpr bool nvfp4 = Pattern == GroupPattern::Nvfp4Blocks;
+    constexpr bool blocks = Pattern == GroupPattern::MxBlocks || nvfp4;
     float2 runScale {0, 0};
     bool runSafe = true;
     if ((c + 1) * kChunk > n) {
         if constexpr (blocks) {
             for (I start = c * kChunk; start < n; start += kKernelRun)
-                runBlockScales(x, start, n, lane, args, runScale);
+                runBlockScales<nvfp4>(x, start, n, lane, args, runScale);
         }
         int steps = 0;
         for (I i = base; i < n; i += kLanes) {
@@ -518,21 +530,24 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         const I first = base + I(step) * kLanes;
         if constexpr (blocks) {
             if (step % kRunSteps == 0)
-                runSafe = runBlockScales(x, c * kChunk + I(step) * kLanes, n, lane, args, runScale);
+                runSafe = runBlockScales<nvfp4>(x, c * kChunk + I(step) * kLanes, n, lane, args, runScale);
         }
         float v[batch];
 #pragma unroll
         for (int j = 0; j < batch; ++j)
             v[j] = __ldcs(x + first + j * kLanes);
-        // MxBlocks: rows 2b and 2b + 1 of the run are block b, whose scale laneOfRunBlock(b) holds.
-        GroupValues blockValues[blocks ? batch / 2 : 1] {};
+        // Blocks: row r of the run is in block r (NVFP4) or r / 2 (MX), whose scale laneOfRunBlock holds.
+        GroupValues blockValues[batch] {};
         if constexpr (blocks) {
             const unsigned half = (threadIdx.x & 16u) != 0 ? 0xFFFF0000u : 0x0000FFFFu;
 #pragma unroll
-            for (int j = 0; j < batch; j += 2) {
-                const int source = laneOfRunBlock((step % kRunSteps + j) / 2);
-                blockValues[j / 2] = {__shfl_sync(half, runScale.x, source, kLanes),
+            for (int j = 0; j < batch; j += nvfp4 ? 1 : 2) {
+                const int row = step % kRunSteps + j;
+                const int source = laneOfRunBlock<nvfp4>(nvfp4 ? row : row / 2);
+                blockValues[j] = {__shfl_sync(half, runScale.x, source, kLanes),
                     __shfl_sync(half, runScale.y, source, kLanes), 0.0f};
+                if constexpr (!nvfp4)
+                    blockValues[j + 1] = blockValues[j];
             }
         }
         bool finite = args.reconstructionFinite && runSafe;
@@ -585,7 +600,10 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             return true;
         };
         if (blocks && finite) {
-            finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) { p0 = p1 = blockValues[j / 2]; });
+            finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) {
+                p0 = blockValues[j];
+                p1 = blockValues[j + 1];
+            });
         } else if (finite && oneGroup()) {
             finiteBatch([&](int, GroupValues& p0, GroupValues& p1) { p0 = p1 = p; });
         } else if (finite && rowShift != 0) {
@@ -777,7 +795,13 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
             launchChunks<Kind, GroupPattern::MxBlocks>(x, n, plan, to, grid, stream);
             return;
         }
-        throw Error("the one-pass MX kernel has no such element kind");
+        throw Error("the MX block kernel has no such element kind");
+    case GroupPattern::Nvfp4Blocks:
+        if constexpr (Kind == ElementKind::Minifloat || Kind == ElementKind::MagnitudeTable) {
+            launchChunks<Kind, GroupPattern::Nvfp4Blocks>(x, n, plan, to, grid, stream);
+            return;
+        }
+        throw Error("the NVFP4 block kernel has no such element kind");
     case GroupPattern::General:
         launchChunks<Kind, GroupPattern::General>(x, n, plan, to, grid, stream);
         return;
