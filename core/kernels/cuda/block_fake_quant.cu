@@ -85,8 +85,6 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
     const Shape elementShape = shape.empty() ? Shape {1} : shape;
     block.plan = makeFakeQuantPlan(values, elementShape, element, ones, {});
     FakeQuantPlan& plan = block.plan;
-    if (plan.kind == ElementKind::E4M3Hardware || plan.kind == ElementKind::E5M2Hardware)
-        plan.kind = ElementKind::Minifloat;
     plan.args.grid.clipBeforeRounding = true;
     if (!mxint8)
         plan.args.grid.tiesAway = element.format.minifloat.rounding == Rounding::NearestAway;

@@ -66,7 +66,7 @@ struct ElementGrid {
     float nonFiniteUnits[4] = {0, 0, 0, 0};
     /// An element clips when v lies beyond the grid before rounding (minifloats |v| > max, integers v
     /// outside [qmin - zp, qmax - zp]: the MX and NVFP4 references clamp first) rather than when it rounds
-    /// beyond it (qs::quantize); x̂ is the same either way. Minifloat and Integer kinds only.
+    /// beyond it (qs::quantize); x̂ is the same either way. Integer, Minifloat and the hardware FP8 kinds.
     bool clipBeforeRounding = false;
 };
 
@@ -300,7 +300,8 @@ __device__ inline float fakeQuantElement(
 /// fakeQuantElement (`Finite`: fakeQuantFinite) of two elements. E4M3Hardware converts both with one
 /// cvt.rn.satfinite.e4m3x2.f32, and clipped is |v| > 464: 464 is the tie between 448 and 480, which goes
 /// to the even 448; E5M2Hardware with cvt.rn.satfinite.e5m2x2.f32, clipped |v| >= 61440: the tie between
-/// 57344 and 65536 goes to the even 65536, beyond the grid.
+/// 57344 and 65536 goes to the even 65536, beyond the grid. A grid that clips before rounding (the MX
+/// elements) clips |v| above the largest value, to which satfinite rounds every larger |v| alike.
 template<ElementKind Kind, bool Divide, bool TiesAway, bool Finite>
 __device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, const GroupValues& p1,
     const ElementGrid& grid, float (&y)[2], bool (&clipped)[2])
@@ -319,7 +320,11 @@ __device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, 
         float u0;
         float u1;
         fp8Pair<Kind>(v0, v1, grid, u0, u1);
-        if constexpr (Kind == ElementKind::E4M3Hardware) {
+        if (grid.clipBeforeRounding) {
+            const float largest = __uint_as_float(grid.maxBits);
+            clipped[0] = fabsf(v0) > largest;
+            clipped[1] = fabsf(v1) > largest;
+        } else if constexpr (Kind == ElementKind::E4M3Hardware) {
             clipped[0] = fabsf(v0) > 464.0f;
             clipped[1] = fabsf(v1) > 464.0f;
         } else {

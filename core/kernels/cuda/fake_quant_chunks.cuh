@@ -790,8 +790,7 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
         launchChunks<Kind, GroupPattern::Run>(x, n, plan, to, grid, stream);
         return;
     case GroupPattern::MxBlocks:
-        if constexpr (Kind == ElementKind::Integer || Kind == ElementKind::Minifloat
-            || Kind == ElementKind::MagnitudeTable) {
+        if constexpr (Kind != ElementKind::Table && Kind != ElementKind::BinnedTable) {
             launchChunks<Kind, GroupPattern::MxBlocks>(x, n, plan, to, grid, stream);
             return;
         }

@@ -251,6 +251,16 @@ inline std::vector<float> blockCaseValues(const Shape& shape, int variant)
 {
     const auto n = static_cast<std::size_t>(shapeElementCount(shape));
     std::vector<float> values = testValues(n, 40 + unsigned(variant), std::size_t(shape.back()));
+    if (variant == 12) {
+        // Every block of 32 led by 455·2^s (s cycling over -4..4) over small values: its elements scaled
+        // by the MX exponent lie just above the element format's largest value (E4M3 455 > 448, E5M2
+        // 58240 > 57344…), clipped before rounding, although E4M3's and E5M2's own rounding would keep them.
+        for (std::size_t i = 0; i < n; ++i) {
+            const int s = static_cast<int>(i / 32 % 9) - 4;
+            values[i] = std::ldexp(
+                i % 32 == 0 ? 455.0f : static_cast<float>(static_cast<int>(i * 37 % 101) - 50) / 16.0f, s);
+        }
+    }
     for (std::size_t i = 0; i < 300; ++i)
         values[i] = 0;
     if (variant == 5)
@@ -281,16 +291,17 @@ using BlockCase = SchemeCase;
 
 /// Every fused block format with every E8M0 and element rounding, odd block sizes, ragged last blocks,
 /// all-zero blocks, NaN/±Inf blocks, subnormals, grid ties and a huge value that underflows its block.
-/// Variants 6-11 have blocks of 32-4096 that tile the rows, with a partial last chunk (6, 8, 11), and in
-/// variants 7 and 10 a block whose x̂ overflows; with blocks of 32 (6, 10, 11) the CUDA pass derives the MX
-/// scales itself (GroupPattern::MxBlocks), over whole chunks in variant 10.
+/// Variants 6-12 have blocks of 32-4096 that tile the rows, with a partial last chunk (6, 8, 11), and in
+/// variants 7 and 10 a block whose x̂ overflows; with blocks of 32 (6, 10-12) the CUDA pass derives the MX
+/// scales itself (GroupPattern::MxBlocks), over whole chunks in variant 10; variant 12 puts every block's
+/// largest element just past the element grid.
 inline std::vector<BlockCase> blockCases()
 {
     std::vector<BlockCase> cases;
     const BlockFormat formats[] = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
         BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
     for (const BlockFormat format : formats) {
-        for (int variant = 0; variant < 12; ++variant) {
+        for (int variant = 0; variant < 13; ++variant) {
             Scheme scheme;
             scheme.blockFormat = format;
             Shape shape {37, 300};
@@ -337,6 +348,9 @@ inline std::vector<BlockCase> blockCases()
                 scheme.e8m0Rounding = E8M0Rounding::Even;
                 scheme.elementRounding = Rounding::NearestAway;
                 shape = {21, 2080};
+                break;
+            case 12:
+                shape = {64, 1024};
                 break;
             default:
                 break;
