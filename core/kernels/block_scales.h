@@ -4,6 +4,7 @@
 // quant/block_nvfp4.cpp derive them from each block's absmax; shared by the CPU kernels and the CUDA backend
 // (header-only: the standalone GPU driver does not link the CPU kernels).
 
+#include "base/host_device.h"
 #include "formats/number_format.h"
 #include "kernels/kernels.h"
 #include "kernels/mx_shared_exponent.h"
@@ -79,21 +80,21 @@ struct BlockScalerParams {
 /// even. Huge sf saturates to the largest value, as roundBits's result does once capped.
 QS_HOST_DEVICE inline std::uint32_t nvfp4ScaleBits(const BlockScalerParams& s, float absmax)
 {
-    const float sf = s.global * (absmax * static_cast<float>(1.0 / 6.0));
+    const float sf = roundedMul(s.global, roundedMul(absmax, static_cast<float>(1.0 / 6.0)));
     const std::uint32_t exponent = detail::floatBits(sf) & 0x7F800000u;
     const std::uint32_t binade = exponent < s.smallestNormalBinade
         ? s.smallestNormalBinade
         : (exponent > s.capBinade ? s.capBinade : exponent);
     const float c = detail::bitsFloat(binade + s.magicBase);
-    const std::uint32_t rounded = detail::floatBits((sf + c) - c);
+    const std::uint32_t rounded = detail::floatBits(roundedSub(roundedAdd(sf, c), c));
     return rounded < s.maxBits ? rounded : s.maxBits;
 }
 
 /// NVFP4: the scale and encode factor of an E4M3 block scale s8.
 QS_HOST_DEVICE inline BlockScale nvfp4BlockScale(const BlockScalerParams& s, float s8)
 {
-    const float encode = s8 * s.globalInverse;
-    return {s8 / s.decodeGlobal, encode == 0.0f ? 0.0f : 1.0f / encode};
+    const float encode = roundedMul(s8, s.globalInverse);
+    return {roundedDiv(s8, s.decodeGlobal), encode == 0.0f ? 0.0f : roundedDiv(1.0f, encode)};
 }
 
 /// The scale of one block of a fused block format (kernels.h, blockFakeQuantError) from its absmax and

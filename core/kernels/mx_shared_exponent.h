@@ -50,7 +50,7 @@ struct MxExponentRule {
             break;
         }
         case E8M0Rounding::RCeil: {
-            const std::uint32_t d = detail::floatBits(absmax * descale);
+            const std::uint32_t d = detail::floatBits(roundedMul(absmax, descale));
             const std::uint32_t mantissa = d & 0x7FFFFFu;
             const bool roundUp = ((d >> 23) & 0xFF) == 0 ? mantissa > 0x400000u : mantissa != 0;
             exponent = static_cast<int>((d >> 23) & 0xFF) + (roundUp ? 1 : 0) - 127;

@@ -358,8 +358,7 @@ enum class GroupPattern {
     /// MX blocks of 32 along the last axis in one pass (BlockRule): Run of 32 whose scales the kernel finds
     MxBlocks,
     /// NVFP4 blocks of 16 along the last axis (BlockRule, given the tensor absmax): Run of 16 whose scales
-    /// the
-    /// kernel finds
+    /// the kernel finds
     Nvfp4Blocks,
     General, ///< the index arithmetic of GroupIndexer::Layout
 };
