@@ -1,5 +1,6 @@
-// blockFakeQuantError on the device (kernels/cuda_kernels.h): block reduction, the CPU backends' block
-// scales (kernels/block_scales.h), then the fused fake-quant + error pass of fake_quant.cu.
+// blockFakeQuantError on the device (kernels/cuda_kernels.h): the fused fake-quant + error pass of
+// fake_quant_chunks.cuh, which finds the block scales itself for MX and NVFP4 blocks that tile the rows
+// (kernels/block_scales.h, as the CPU backends), and otherwise takes them from a block reduction before it.
 
 #include "formats/number_format.h"
 #include "kernels/block_scales.h"
