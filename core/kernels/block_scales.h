@@ -97,6 +97,45 @@ QS_HOST_DEVICE inline BlockScale nvfp4BlockScale(const BlockScalerParams& s, flo
     return {roundedDiv(s8, s.decodeGlobal), encode == 0.0f ? 0.0f : roundedDiv(1.0f, encode)};
 }
 
+/// NVFP4's E4M3 block-scale rounding (ties to even, saturating at 448).
+inline detail::MinifloatRounder nvfp4ScaleRounder()
+{
+    const NumberFormat e4m3 = fp8E4M3Format();
+    return detail::MinifloatRounder::make(std::get<MinifloatSpec>(e4m3.spec), false, formatMaxFinite(e4m3));
+}
+
+/// The MX exponent rule of a block format: the element format's emax and mantissa bits (MXINT8: elements
+/// q / 64 with |q| <= 127, largest 127/64 (emax 0), 6 mantissa bits); unused for NVFP4.
+inline MxExponentRule mxExponentRuleOf(const Scheme& scheme)
+{
+    const char* element = blockElementFormat(scheme.blockFormat);
+    if (scheme.blockFormat == BlockFormat::MXINT8 || scheme.blockFormat == BlockFormat::NVFP4 || !element)
+        return MxExponentRule(scheme.e8m0Rounding, 127.0 / 64.0, 6);
+    const NumberFormat format = formatByName(element);
+    return MxExponentRule(
+        scheme.e8m0Rounding, formatMaxFinite(format), std::get<MinifloatSpec>(format.spec).mantissaBits);
+}
+
+/// BlockScaler's parameters for `scheme` without its table of NVFP4 scales (what the CUDA kernels take):
+/// NVFP4's global = (1 / tensor absmax) · 2688 (1 when the tensor absmax is 0) and the E4M3 rounding
+/// constants; the MX exponent rule otherwise.
+inline BlockScalerParams blockScalerParams(const Scheme& scheme, float tensorAbsmax)
+{
+    BlockScalerParams p {scheme.blockFormat == BlockFormat::NVFP4, scheme.blockFormat == BlockFormat::MXINT8,
+        mxExponentRuleOf(scheme), 1, 0, 0, 0, 0, 1, 1};
+    if (p.nvfp4) {
+        p.global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
+        p.globalInverse = 1.0f / p.global;
+        p.decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(p.global)));
+        const detail::MinifloatRounder rounder = nvfp4ScaleRounder();
+        p.smallestNormalBinade = static_cast<std::uint32_t>(128 - rounder.bias) << 23;
+        p.capBinade = ((rounder.maxBits >> 23) + 1) << 23;
+        p.magicBase = (static_cast<std::uint32_t>(23 - rounder.mantissaBits) << 23) | 0x400000u;
+        p.maxBits = rounder.maxBits;
+    }
+    return p;
+}
+
 /// The scale of one block of a fused block format (kernels.h, blockFakeQuantError) from its absmax and
 /// non-finite count (minMaxGroups' reduction):
 ///   MX: e = mxSharedExponent(absmax), scale 2^e, inverse 2^-e (MXINT8: scale 2^(e-6));
@@ -109,29 +148,18 @@ public:
     using Params = BlockScalerParams;
 
     BlockScaler(const Scheme& scheme, float tensorAbsmax)
-        : m_params {scheme.blockFormat == BlockFormat::NVFP4, scheme.blockFormat == BlockFormat::MXINT8,
-            mxExponentRule(scheme), 1, 0, 0, 0, 0, 1, 1}
+        : m_params(blockScalerParams(scheme, tensorAbsmax))
     {
         if (m_params.nvfp4) {
-            Params& p = m_params;
-            p.global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
-            p.globalInverse = 1.0f / p.global;
-            p.decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(p.global)));
-            const NumberFormat e4m3 = fp8E4M3Format();
-            const detail::MinifloatRounder rounder = detail::MinifloatRounder::make(
-                std::get<MinifloatSpec>(e4m3.spec), false, formatMaxFinite(e4m3));
-            p.smallestNormalBinade = static_cast<std::uint32_t>(128 - rounder.bias) << 23;
-            p.capBinade = ((rounder.maxBits >> 23) + 1) << 23;
-            p.magicBase = (static_cast<std::uint32_t>(23 - rounder.mantissaBits) << 23) | 0x400000u;
-            p.maxBits = rounder.maxBits;
+            const detail::MinifloatRounder rounder = nvfp4ScaleRounder();
             m_gridShift = 23 - rounder.mantissaBits;
             m_firstGridPoint = static_cast<std::uint32_t>(128 - rounder.bias - rounder.mantissaBits)
                 << rounder.mantissaBits;
-            m_nvfp4Scales.resize(nvfp4Slot(p.maxBits) + 1);
+            m_nvfp4Scales.resize(nvfp4Slot(m_params.maxBits) + 1);
             for (std::size_t slot = 0; slot < m_nvfp4Scales.size(); ++slot) {
                 const std::uint32_t s8Bits
                     = slot == 0 ? 0u : static_cast<std::uint32_t>(slot - 1 + m_firstGridPoint) << m_gridShift;
-                m_nvfp4Scales[slot] = nvfp4BlockScale(p, detail::bitsFloat(s8Bits));
+                m_nvfp4Scales[slot] = nvfp4BlockScale(m_params, detail::bitsFloat(s8Bits));
             }
         }
     }
@@ -159,18 +187,6 @@ public:
     const Params& params() const { return m_params; }
 
 private:
-    /// MX: the element format's emax and mantissa bits (MXINT8: elements q / 64 with |q| <= 127, largest
-    /// 127/64 (emax 0), 6 mantissa bits); unused for NVFP4.
-    static MxExponentRule mxExponentRule(const Scheme& scheme)
-    {
-        const char* element = blockElementFormat(scheme.blockFormat);
-        if (scheme.blockFormat == BlockFormat::MXINT8 || scheme.blockFormat == BlockFormat::NVFP4 || !element)
-            return MxExponentRule(scheme.e8m0Rounding, 127.0 / 64.0, 6);
-        const NumberFormat format = formatByName(element);
-        return MxExponentRule(
-            scheme.e8m0Rounding, formatMaxFinite(format), std::get<MinifloatSpec>(format.spec).mantissaBits);
-    }
-
     /// Index of E4M3 grid magnitude bits in m_nvfp4Scales: 0 for +0, then the float bits' exponent field and
     /// top mantissa bits counted from the smallest subnormal.
     std::size_t nvfp4Slot(std::uint32_t s8Bits) const

@@ -112,7 +112,7 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
         plan.args.reconstructionFinite = true;
         BlockRule& rule = plan.args.blocks;
         rule.largest = largest;
-        rule.scaler = kernel_detail::BlockScaler(scheme, nvfp4 ? tensorAbsmax(x, n) : 0.0f).params();
+        rule.scaler = kernel_detail::blockScalerParams(scheme, nvfp4 ? tensorAbsmax(x, n) : 0.0f);
         rule.scales = plan.scales.get();
         return block;
     }
@@ -177,7 +177,7 @@ double cudaTimeBlockFakeQuantMs(
     const auto run = [&] {
         if (block.plan.pattern == cuda::GroupPattern::Nvfp4Blocks)
             block.plan.args.blocks.scaler
-                = kernel_detail::BlockScaler(scheme, cuda::tensorAbsmax(x.get(), n)).params();
+                = kernel_detail::blockScalerParams(scheme, cuda::tensorAbsmax(x.get(), n));
         else if (!block.scalesInKernel)
             cuda::launchGroupKeys(x.get(), block.groups, block.groupCount, keys.get());
         cuda::launchFakeQuant(
