@@ -11,6 +11,7 @@
 #include "quant/block_formats.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -87,6 +88,7 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
     block.plan = makeFakeQuantPlan(values, elementShape, element, ones, {});
     FakeQuantPlan& plan = block.plan;
     plan.args.grid.clipBeforeRounding = true;
+    plan.args.grid.clipFrom = std::bit_cast<float>(plan.args.grid.maxBits + 1);
     if (!mxint8)
         plan.args.grid.tiesAway = element.format.minifloat.rounding == Rounding::NearestAway;
     if (plan.kind == ElementKind::Minifloat) {

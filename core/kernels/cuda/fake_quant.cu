@@ -85,16 +85,22 @@ __global__ void __launch_bounds__(kBlockThreads)
 }
 
 /// The element kind of a minifloat that qs::quantize rounds on the float bits: the hardware FP8 conversion
-/// where it gives the same codes (ties to even, saturated to the format's own largest value), otherwise the
-/// bit rounding.
+/// where it gives the same codes (ties to even; E4M3 and E5M2 saturated to their own largest value, or a
+/// format of the same mantissa width whose values up to its largest, scaled by 2^(bias - the hardware bias),
+/// are hardware values), otherwise the bit rounding.
 ElementKind minifloatKind(const NumberFormat& format, const MinifloatSpec& spec)
 {
     if (format.minifloat.rounding != Rounding::NearestEven)
         return ElementKind::Minifloat;
-    if (spec == MinifloatSpec {4, 3, 7, MinifloatSpecials::NanOnlyFn} && formatMaxFinite(format) == 448.0)
+    const double largest = formatMaxFinite(format);
+    if (spec == MinifloatSpec {4, 3, 7, MinifloatSpecials::NanOnlyFn} && largest == 448.0)
         return ElementKind::E4M3Hardware;
-    if (spec == MinifloatSpec {5, 2, 15, MinifloatSpecials::Ieee} && formatMaxFinite(format) == 57344.0)
+    if (spec == MinifloatSpec {5, 2, 15, MinifloatSpecials::Ieee} && largest == 57344.0)
         return ElementKind::E5M2Hardware;
+    if (spec.mantissaBits == 3 && std::ldexp(largest, spec.bias - 7) <= 448.0)
+        return ElementKind::E4M3Embedded;
+    if (spec.mantissaBits == 2 && std::ldexp(largest, spec.bias - 15) <= 57344.0)
+        return ElementKind::E5M2Embedded;
     return ElementKind::Minifloat;
 }
 
@@ -272,6 +278,13 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
         grid.tiesAway = format.minifloat.rounding == Rounding::NearestAway;
         largestUnit = static_cast<float>(formatMaxFinite(format));
         grid.maxBits = std::bit_cast<std::uint32_t>(largestUnit);
+        if (hardwareFp8(plan.kind)) {
+            const int hardwareBias
+                = plan.kind == ElementKind::E4M3Hardware || plan.kind == ElementKind::E4M3Embedded ? 7 : 15;
+            grid.hardwareScale = std::ldexp(1.0f, minifloat.bias - hardwareBias);
+            grid.clipFrom = hardwareClipFrom(
+                detail::MinifloatRounder::make(minifloat, false, formatMaxFinite(format)), false);
+        }
         nonFiniteUnits(format, grid);
     }
     const std::size_t expectedZeroPoints = affine ? scales.size() : 0;
@@ -354,6 +367,12 @@ void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* 
         break;
     case ElementKind::E5M2Hardware:
         launchChunks<ElementKind::E5M2Hardware>(x, n, plan, to, grid, stream);
+        break;
+    case ElementKind::E4M3Embedded:
+        launchChunks<ElementKind::E4M3Embedded>(x, n, plan, to, grid, stream);
+        break;
+    case ElementKind::E5M2Embedded:
+        launchChunks<ElementKind::E5M2Embedded>(x, n, plan, to, grid, stream);
         break;
     case ElementKind::Table:
         launchChunks<ElementKind::Table>(x, n, plan, to, grid, stream);

@@ -30,6 +30,11 @@ enum class ElementKind {
     Minifloat, ///< bit rounding of quant/scale_rounding.h's MinifloatRounder
     E4M3Hardware, ///< FP8 E4M3, ties to even: cvt.rn.satfinite for finite values (sm_89 and later)
     E5M2Hardware, ///< FP8 E5M2, ties to even, saturating: cvt.rn.satfinite likewise
+    /// A minifloat with E4M3's 3 (E5M2's 2) mantissa bits whose values, scaled by 2^(its bias - E4M3's bias
+    /// 7), are E4M3 (E5M2) values (FP6 E2M3, E3M2), ties to even: the hardware conversion of v · that power
+    /// of two, saturated at the format's own largest value (ElementGrid::hardwareScale).
+    E4M3Embedded,
+    E5M2Embedded, ///< E4M3Embedded with E5M2's conversion (bias 15)
     Table, ///< lookup formats: the code regions of the format's encoder (as the quantizer's table kernel)
     /// Table whose thresholds fit 32 bins of at most one threshold (ElementGrid::bins): a bin and one compare
     /// per element instead of the search.
@@ -49,6 +54,10 @@ struct ElementGrid {
     int mantissaBits = 3;
     int bias = 7;
     std::uint32_t maxBits = 0; ///< float bits of the largest finite minifloat value
+    /// The four hardware FP8 kinds: v · hardwareScale is converted (2^(bias - the hardware format's bias), 1
+    /// for FP8 itself), and an element clips when |v| >= clipFrom (hardwareClipFrom).
+    float hardwareScale = 1;
+    float clipFrom = 0;
     /// Table: region r holds the ordered keys in [thresholds[r-1], thresholds[r]) and decodes to values[r];
     /// beyond lowestKey/highestKey (the keys of the extreme values) an element clips.
     const std::int32_t* thresholds = nullptr;
@@ -69,6 +78,28 @@ struct ElementGrid {
     /// beyond it (qs::quantize); x̂ is the same either way. Integer, Minifloat and the hardware FP8 kinds.
     bool clipBeforeRounding = false;
 };
+
+/// Whether `kind` converts by cvt.rn.satfinite (E4M3 or E5M2, themselves or embedded).
+__host__ __device__ constexpr bool hardwareFp8(ElementKind kind)
+{
+    return kind == ElementKind::E4M3Hardware || kind == ElementKind::E5M2Hardware
+        || kind == ElementKind::E4M3Embedded || kind == ElementKind::E5M2Embedded;
+}
+
+/// ElementGrid::clipFrom of a hardware FP8 kind: the smallest |v| that `rounder` rounds, unbounded, past its
+/// largest value (maxBits), or the float just above that value when the grid clips before rounding.
+inline float hardwareClipFrom(const detail::MinifloatRounder& rounder, bool clipBeforeRounding)
+{
+    if (clipBeforeRounding)
+        return std::bit_cast<float>(rounder.maxBits + 1);
+    std::uint32_t low = rounder.maxBits; // rounds to the largest value
+    std::uint32_t high = 0x7F800000u; // +Inf: clips
+    while (high - low > 1) {
+        const std::uint32_t middle = low + (high - low) / 2;
+        (rounder.roundBits(middle) > rounder.maxBits ? high : low) = middle;
+    }
+    return std::bit_cast<float>(high);
+}
 
 /// The bins of ElementGrid::bins, in shared memory.
 constexpr int kTableBins = 32;
@@ -178,35 +209,48 @@ struct GroupValues {
     float zeroPoint;
 };
 
-/// FP8 E4M3 or E5M2 (`Kind`) of two finite-or-infinite floats, ties to even, saturated to the largest value
-/// (±448, ±57344; cvt.rn.satfinite), decoded back to float: the code's 7 magnitude bits under a float
-/// exponent give 2^(e-127)·1.m (or the subnormal 2^-126·0.m), which 2^(127 - bias) rebiases exactly to the
-/// format's 2^(e-bias)·1.m (2^(1-bias)·0.m).
+/// The hardware FP8 kinds (`Kind`) of two finite-or-infinite floats v0, v1: E4M3 or E5M2 of v ·
+/// hardwareScale, ties to even, saturated to the largest value (±448, ±57344; cvt.rn.satfinite), decoded back
+/// to float: the code's 7 magnitude bits under a float exponent give 2^(e-127)·1.m (or the subnormal
+/// 2^-126·0.m), which 2^(127 - bias), the format's own bias, rescales exactly to its value; the embedded
+/// kinds then saturate at their largest value.
 template<ElementKind Kind>
 __device__ inline void fp8Pair(float v0, float v1, const ElementGrid& grid, float& u0, float& u1)
 {
-    constexpr bool e5m2 = Kind == ElementKind::E5M2Hardware;
+    constexpr bool e5m2 = Kind == ElementKind::E5M2Hardware || Kind == ElementKind::E5M2Embedded;
+    constexpr bool embedded = Kind == ElementKind::E4M3Embedded || Kind == ElementKind::E5M2Embedded;
     constexpr int mantissaBits = e5m2 ? 2 : 3;
-    constexpr int bias = e5m2 ? 15 : 7;
+    if constexpr (embedded) {
+        v0 = __fmul_rn(v0, grid.hardwareScale);
+        v1 = __fmul_rn(v1, grid.hardwareScale);
+    }
 #if __CUDA_ARCH__ >= 890
-    (void)grid;
     unsigned short pair;
     if constexpr (e5m2)
         asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(v1), "f"(v0));
     else
         asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(v1), "f"(v0));
-    const auto decode = [](unsigned code) {
-        const float rebias = __uint_as_float(static_cast<unsigned>(254 - bias) << 23); // 2^(127 - bias)
-        const float magnitude = __fmul_rn(__uint_as_float((code & 0x7Fu) << (23 - mantissaBits)), rebias);
+    const int bias = embedded ? grid.bias : (e5m2 ? 15 : 7);
+    const float rebias = __uint_as_float(static_cast<unsigned>(254 - bias) << 23); // 2^(127 - bias)
+    const auto decode = [&](unsigned code) {
+        float magnitude = __fmul_rn(__uint_as_float((code & 0x7Fu) << (23 - mantissaBits)), rebias);
+        if constexpr (embedded)
+            magnitude = fminf(magnitude, __uint_as_float(grid.maxBits));
         return __uint_as_float(__float_as_uint(magnitude) | ((code & 0x80u) << 24));
     };
     u0 = decode(pair & 0xFFu);
     u1 = decode(pair >> 8);
 #else
+    const int bias = e5m2 ? 15 : 7;
+    const float unscale = embedded ? __frcp_rn(grid.hardwareScale) : 1.0f;
     const auto round = [&](float v) {
         const std::uint32_t bits = __float_as_uint(v);
         const std::uint32_t rounded = roundMinifloatBits(bits & 0x7FFFFFFFu, mantissaBits, bias, false);
-        return __uint_as_float((rounded > grid.maxBits ? grid.maxBits : rounded) | (bits & 0x80000000u));
+        const std::uint32_t cap = embedded
+            ? __float_as_uint(__fmul_rn(__uint_as_float(grid.maxBits), grid.hardwareScale))
+            : grid.maxBits;
+        const float magnitude = __fmul_rn(__uint_as_float(rounded > cap ? cap : rounded), unscale);
+        return __uint_as_float(__float_as_uint(magnitude) | (bits & 0x80000000u));
     };
     u0 = round(v0);
     u1 = round(v1);
@@ -297,16 +341,16 @@ __device__ inline float fakeQuantElement(
         return __fmul_rn(grid.nonFiniteUnits[(x != x ? 0 : 2) + static_cast<int>(xBits >> 31)], p.scale);
 }
 
-/// fakeQuantElement (`Finite`: fakeQuantFinite) of two elements. E4M3Hardware converts both with one
-/// cvt.rn.satfinite.e4m3x2.f32, and clipped is |v| > 464: 464 is the tie between 448 and 480, which goes
-/// to the even 448; E5M2Hardware with cvt.rn.satfinite.e5m2x2.f32, clipped |v| >= 61440: the tie between
-/// 57344 and 65536 goes to the even 65536, beyond the grid. A grid that clips before rounding (the MX
-/// elements) clips |v| above the largest value, to which satfinite rounds every larger |v| alike.
+/// fakeQuantElement (`Finite`: fakeQuantFinite) of two elements. The hardware FP8 kinds convert both with
+/// one cvt.rn.satfinite (fp8Pair), and an element clips when |v| >= ElementGrid::clipFrom: for E4M3 the
+/// float after 464, the tie between 448 and 480 going to the even 448; for E5M2 61440, the tie between 57344
+/// and 65536 going to the even 65536, beyond the grid; for a grid that clips before rounding (the MX
+/// elements) the float after the largest value, to which every larger |v| saturates alike.
 template<ElementKind Kind, bool Divide, bool TiesAway, bool Finite>
 __device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, const GroupValues& p1,
     const ElementGrid& grid, float (&y)[2], bool (&clipped)[2])
 {
-    if constexpr (Kind != ElementKind::E4M3Hardware && Kind != ElementKind::E5M2Hardware) {
+    if constexpr (!hardwareFp8(Kind)) {
         if constexpr (Finite) {
             y[0] = fakeQuantFinite<Kind, Divide, TiesAway>(x0, p0, grid, clipped[0]);
             y[1] = fakeQuantFinite<Kind, Divide, TiesAway>(x1, p1, grid, clipped[1]);
@@ -320,17 +364,8 @@ __device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, 
         float u0;
         float u1;
         fp8Pair<Kind>(v0, v1, grid, u0, u1);
-        if (grid.clipBeforeRounding) {
-            const float largest = __uint_as_float(grid.maxBits);
-            clipped[0] = fabsf(v0) > largest;
-            clipped[1] = fabsf(v1) > largest;
-        } else if constexpr (Kind == ElementKind::E4M3Hardware) {
-            clipped[0] = fabsf(v0) > 464.0f;
-            clipped[1] = fabsf(v1) > 464.0f;
-        } else {
-            clipped[0] = fabsf(v0) >= 61440.0f;
-            clipped[1] = fabsf(v1) >= 61440.0f;
-        }
+        clipped[0] = fabsf(v0) >= grid.clipFrom;
+        clipped[1] = fabsf(v1) >= grid.clipFrom;
         if constexpr (!Finite) {
             const auto policy = [&](float x, float unit, bool& clip) {
                 const std::uint32_t bits = __float_as_uint(x);

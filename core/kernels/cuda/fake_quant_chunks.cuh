@@ -199,8 +199,9 @@ template<bool Nvfp4> __device__ inline int runBlockOfLane(int lane)
 /// the float4 quads l + 16k (k = 0..3, all 16 lanes reading 256 contiguous bytes per load), which lie in
 /// row 4k + l / 4 of the run; the lanes sharing a block reduce their four maxima transposed (each exchange
 /// halves the values a lane holds), which leaves block runBlockOfLane(l) in lane l. Its scale goes to
-/// args.blocks.scales and `scale`. Returns whether every block of the run gives finite x̂ for finite x (its
-/// scale is not NaN and largest · scale is finite), in every lane of the half-warp (which all call it).
+/// args.blocks.scales and `scale`. Returns whether every block of the run takes the fast path: it gives
+/// finite x̂ for finite x (its scale is not NaN and largest · scale is finite) and, MXINT8, has a float
+/// reciprocal or only zeros; in every lane of the half-warp (which all call it).
 template<bool Nvfp4>
 __device__ inline bool runBlockScales(
     const float* __restrict__ x, I start, I n, int lane, const FakeQuantArgs& args, float2& scale)
@@ -239,12 +240,17 @@ __device__ inline bool runBlockScales(
             const kernel_detail::BlockScale s = kernel_detail::nvfp4BlockScale(
                 rule.scaler, __uint_as_float(kernel_detail::nvfp4ScaleBits(rule.scaler, absmax)));
             scale = {s.scale, s.inverse};
-        } else if (rule.scaler.mx(absmax, exponent)) {
-            scale = rule.scaler.mxint8
-                ? float2 {kernel_detail::powerOfTwo(exponent - 6), 0.0f}
-                : float2 {kernel_detail::powerOfTwo(exponent), kernel_detail::powerOfTwo(-exponent)};
-        } else {
+        } else if (!rule.scaler.mx(absmax, exponent)) {
             safe = false;
+        } else if (rule.scaler.mxint8) {
+            // The fast path multiplies by the reciprocal 2^(6-e), a float down to e = -121, and x · 2^(6-e)
+            // rounds the same real number as x / 2^(e-6). A block below that takes the checked path, which
+            // divides, unless it is all zeros (±0 · 0 = ±0 / 2^(e-6)).
+            scale = {kernel_detail::powerOfTwo(exponent - 6),
+                exponent >= -121 ? kernel_detail::powerOfTwo(6 - exponent) : 0.0f};
+            safe = exponent >= -121 || magnitude == 0;
+        } else {
+            scale = {kernel_detail::powerOfTwo(exponent), kernel_detail::powerOfTwo(-exponent)};
         }
         safe = safe && finiteBits(__float_as_uint(__fmul_rn(rule.largest, scale.x)));
         if (Nvfp4 || (lane & 4) == 0)
@@ -558,8 +564,10 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         }
         float y[batch];
         bool clipped[batch];
-        // A batch of finite x: the finite arithmetic, with each pair's group values from `groupsOf`.
+        // A batch of finite x: the finite arithmetic, with each pair's group values from `groupsOf`; block
+        // batches multiply by the blocks' encode factors (MXINT8's reciprocals included, runBlockScales).
         const auto finiteBatch = [&](auto groupsOf) {
+            constexpr bool divide = Divide && !blocks;
 #pragma unroll
             for (int j = 0; j < batch; j += 2) {
                 GroupValues p0;
@@ -567,7 +575,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 groupsOf(j, p0, p1);
                 float pair[2];
                 bool pairClipped[2];
-                fakeQuantPair<Kind, Divide, TiesAway, true>(
+                fakeQuantPair<Kind, divide, TiesAway, true>(
                     v[j], v[j + 1], p0, p1, args.grid, pair, pairClipped);
                 y[j] = pair[0];
                 y[j + 1] = pair[1];
@@ -807,7 +815,8 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
     }
 }
 
-// Instantiated in fake_quant_integer.cu, fake_quant_minifloat.cu, fake_quant_fp8.cu and fake_quant_table.cu.
+// Instantiated in fake_quant_integer.cu, fake_quant_minifloat.cu, fake_quant_fp8.cu, fake_quant_fp6.cu and
+// fake_quant_table.cu.
 extern template void launchChunks<ElementKind::Integer>(
     const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
 extern template void launchChunks<ElementKind::Minifloat>(
@@ -815,6 +824,10 @@ extern template void launchChunks<ElementKind::Minifloat>(
 extern template void launchChunks<ElementKind::E4M3Hardware>(
     const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
 extern template void launchChunks<ElementKind::E5M2Hardware>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+extern template void launchChunks<ElementKind::E4M3Embedded>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+extern template void launchChunks<ElementKind::E5M2Embedded>(
     const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
 extern template void launchChunks<ElementKind::Table>(
     const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);

@@ -242,6 +242,15 @@ inline std::vector<FakeQuantCase> fakeQuantCases()
     add("fp8_e5m2 tensor", makeScheme("fp8_e5m2", Granularity::perTensor()), {500, 1000}, 17);
     add("fp4_e2m1 group 32", makeScheme("fp4_e2m1", Granularity::perGroup(32)), {256, 1024}, 18, 1024);
     add("fp6_e3m2 channel", makeScheme("fp6_e3m2", Granularity::perChannel(0)), {256, 1000}, 19, 1000);
+    add("fp6_e2m3 group 32", makeScheme("fp6_e2m3", Granularity::perGroup(32)), {256, 1024}, 50, 1024);
+    add(
+        "fp6_e3m2 group 64 e8m0 scales",
+        [] {
+            Scheme s = makeScheme("fp6_e3m2", Granularity::perGroup(64));
+            s.scaleFormat = ScaleFormat::E8M0;
+            return s;
+        }(),
+        {128, 4096}, 51, 4096);
     add("fp16 tensor", makeScheme("fp16", Granularity::perTensor()), {300, 1000}, 20);
     add("bf16 group 64", makeScheme("bf16", Granularity::perGroup(64)), {300, 1024}, 21, 1024);
     add("nf4 group 64", makeScheme("nf4", Granularity::perGroup(64)), {256, 1024}, 26, 1024);

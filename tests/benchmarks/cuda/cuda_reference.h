@@ -261,6 +261,14 @@ inline std::vector<float> blockCaseValues(const Shape& shape, int variant)
                 i % 32 == 0 ? 455.0f : static_cast<float>(static_cast<int>(i * 37 % 101) - 50) / 16.0f, s);
         }
     }
+    if (variant == 13) {
+        // Every fifth block of 32 scaled down to 2^-118 … 2^-129 of its values: block exponents around -121,
+        // below which MXINT8's 2^(6-e) is no float, subnormal elements among them.
+        for (std::size_t i = 0; i < n; ++i)
+            if (i / 32 % 5 == 2)
+                values[i]
+                    = std::ldexp(std::fmax(std::fmin(values[i], 8.0f), -8.0f), -118 - int(i / 160 % 12));
+    }
     for (std::size_t i = 0; i < 300; ++i)
         values[i] = 0;
     if (variant == 5)
@@ -293,15 +301,16 @@ using BlockCase = SchemeCase;
 /// all-zero blocks, NaN/±Inf blocks, subnormals, grid ties and a huge value that underflows its block.
 /// Variants 6-12 have blocks of 32-4096 that tile the rows, with a partial last chunk (6, 8, 11), and in
 /// variants 7 and 10 a block whose x̂ overflows; with blocks of 32 (6, 10-12) the CUDA pass derives the MX
-/// scales itself (GroupPattern::MxBlocks), over whole chunks in variant 10; variant 12 puts every block's
-/// largest element just past the element grid.
+/// scales itself (GroupPattern::MxBlocks), over whole chunks in variants 10, 12 and 13; variant 12 puts every
+/// block's largest element just past the element grid, variant 13 blocks of tiny values (exponents
+/// -118 … -129).
 inline std::vector<BlockCase> blockCases()
 {
     std::vector<BlockCase> cases;
     const BlockFormat formats[] = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
         BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
     for (const BlockFormat format : formats) {
-        for (int variant = 0; variant < 13; ++variant) {
+        for (int variant = 0; variant < 14; ++variant) {
             Scheme scheme;
             scheme.blockFormat = format;
             Shape shape {37, 300};
@@ -350,6 +359,7 @@ inline std::vector<BlockCase> blockCases()
                 shape = {21, 2080};
                 break;
             case 12:
+            case 13:
                 shape = {64, 1024};
                 break;
             default:

@@ -19,6 +19,7 @@
 #include "quant/scale_rounding.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -33,10 +34,11 @@ namespace {
 
 using qs::cuda::ElementGrid;
 
-/// Counts the floats (all 2^32 bit patterns but NaN) whose hardware FP8 result (E4M3 or E5M2, as `E5M2`
-/// says) or clipped flag differs from the bit rounding of quant/scale_rounding.h saturated to the largest
-/// value; the smallest such pattern goes to *first.
-template<bool E5M2>
+/// Counts the floats (all 2^32 bit patterns but NaN) whose hardware FP8 result (`Kind`: E4M3 or E5M2, or a
+/// format embedded in them) or clipped flag differs from the bit rounding of quant/scale_rounding.h
+/// saturated to the largest value (clipped: rounded past it, or beyond it before rounding); the smallest
+/// such pattern goes to *first.
+template<qs::cuda::ElementKind Kind>
 __global__ void compareFp8(ElementGrid grid, unsigned long long* mismatches, unsigned* first)
 {
     const unsigned long long stride = 1ull * gridDim.x * blockDim.x;
@@ -47,14 +49,12 @@ __global__ void compareFp8(ElementGrid grid, unsigned long long* mismatches, uns
         const float v = __uint_as_float(bits);
         float y[2];
         bool hardwareClipped[2];
-        constexpr auto kind
-            = E5M2 ? qs::cuda::ElementKind::E5M2Hardware : qs::cuda::ElementKind::E4M3Hardware;
         const qs::cuda::GroupValues unit {1.0f, 1.0f, 0.0f};
-        qs::cuda::fakeQuantPair<kind, false, false, true>(v, 0.0f, unit, unit, grid, y, hardwareClipped);
+        qs::cuda::fakeQuantPair<Kind, false, false, true>(v, 0.0f, unit, unit, grid, y, hardwareClipped);
         std::uint32_t rounded
-            = qs::cuda::roundMinifloatBits(bits & 0x7FFFFFFFu, E5M2 ? 2 : 3, E5M2 ? 15 : 7, false);
-        const bool softwareClipped = rounded > grid.maxBits;
-        rounded = softwareClipped ? grid.maxBits : rounded;
+            = qs::cuda::roundMinifloatBits(bits & 0x7FFFFFFFu, grid.mantissaBits, grid.bias, false);
+        const bool softwareClipped = (grid.clipBeforeRounding ? bits & 0x7FFFFFFFu : rounded) > grid.maxBits;
+        rounded = rounded > grid.maxBits ? grid.maxBits : rounded;
         const float software = __uint_as_float(rounded | (bits & 0x80000000u));
         if (__float_as_uint(y[0]) != __float_as_uint(software) || hardwareClipped[0] != softwareClipped) {
             atomicAdd(mismatches, 1ull);
@@ -63,18 +63,28 @@ __global__ void compareFp8(ElementGrid grid, unsigned long long* mismatches, uns
     }
 }
 
-/// compareFp8 over all 2^32 floats for one format.
-template<bool E5M2> bool exhaustiveFp8()
+/// compareFp8 over all 2^32 floats for one format (its grid as makeFakeQuantPlan builds it, and the MX
+/// elements' clipping before rounding).
+template<qs::cuda::ElementKind Kind> bool exhaustiveFp8(const char* format, bool clipBeforeRounding)
 {
-    ElementGrid grid;
-    grid.maxBits = E5M2 ? 0x47600000u : 0x43E00000u; // 57344.0f, 448.0f
+    qs::Scheme scheme;
+    scheme.format = qs::formatByName(format);
+    scheme.granularity = qs::Granularity::perTensor();
+    const std::vector<float> one {1.0f};
+    qs::cuda::FakeQuantPlan plan = qs::cuda::makeFakeQuantPlan(one, {1}, scheme, one, {});
+    ElementGrid grid = plan.args.grid;
+    if (clipBeforeRounding) {
+        grid.clipBeforeRounding = true;
+        grid.clipFrom = std::bit_cast<float>(grid.maxBits + 1);
+    }
+    bool ok = plan.kind == Kind;
     unsigned long long* mismatches = nullptr;
     unsigned* first = nullptr;
     qs::cuda::check(cudaMalloc(&mismatches, sizeof(unsigned long long)), "cudaMalloc");
     qs::cuda::check(cudaMalloc(&first, sizeof(unsigned)), "cudaMalloc");
     qs::cuda::check(cudaMemset(mismatches, 0, sizeof(unsigned long long)), "cudaMemset");
     qs::cuda::check(cudaMemset(first, 0xFF, sizeof(unsigned)), "cudaMemset");
-    compareFp8<E5M2><<<4096, 256>>>(grid, mismatches, first);
+    compareFp8<Kind><<<4096, 256>>>(grid, mismatches, first);
     qs::cuda::checkLaunch("compareFp8");
     unsigned long long count = 0;
     unsigned bits = 0;
@@ -82,12 +92,14 @@ template<bool E5M2> bool exhaustiveFp8()
     qs::cuda::download(&bits, first, 1);
     cudaFree(mismatches);
     cudaFree(first);
-    std::printf("%s  %s cvt.rn.satfinite vs bit rounding, all 2^32 floats but NaN: %llu mismatches",
-        count ? "FAIL" : "PASS", E5M2 ? "E5M2" : "E4M3", count);
+    ok = ok && count == 0;
+    std::printf("%s  %s%s cvt.rn.satfinite vs bit rounding, all 2^32 floats but NaN: %llu mismatches%s",
+        ok ? "PASS" : "FAIL", format, clipBeforeRounding ? " (clipped before rounding)" : "", count,
+        plan.kind == Kind ? "" : " (not the expected element kind)");
     if (count)
         std::printf(" (first bits 0x%08X)", bits);
     std::printf("\n");
-    return count == 0;
+    return ok;
 }
 
 /// The device copy of MinifloatRounder::roundBits against the host original, on random magnitudes.
@@ -321,8 +333,12 @@ int runChecks()
     ok &= report("overlapped and two-pass totals on 2^26 values, aligned and not", checkTotalModes());
     ok &= report("timing entry point", checkTiming());
     ok &= hostRoundingMatches();
-    ok &= exhaustiveFp8<false>();
-    ok &= exhaustiveFp8<true>();
+    for (const bool before : {false, true}) {
+        ok &= exhaustiveFp8<qs::cuda::ElementKind::E4M3Hardware>("fp8_e4m3", before);
+        ok &= exhaustiveFp8<qs::cuda::ElementKind::E5M2Hardware>("fp8_e5m2", before);
+        ok &= exhaustiveFp8<qs::cuda::ElementKind::E4M3Embedded>("fp6_e2m3", before);
+        ok &= exhaustiveFp8<qs::cuda::ElementKind::E5M2Embedded>("fp6_e3m2", before);
+    }
     std::printf("%s\n", ok ? "ALL PASSED" : "SOME FAILED");
     return ok ? 0 : 1;
 }
@@ -367,7 +383,8 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
             {"fakequant int8 group:128", 1}, {"fakequant int4 group:128", 1},
             {"fakequant int8 group:32 4096", 1}, {"fakequant fp8_e4m3 tensor", 1},
             {"fakequant fp8_e4m3 tensor 4096 bitround", 1}, {"fakequant fp8_e4m3 channel 4096", 1},
-            {"fakequant fp8_e5m2 tensor", 1}, {"fakequant nf4 group:64", 1},
+            {"fakequant fp8_e5m2 tensor", 1}, {"fakequant fp6_e2m3 channel 4096", 1},
+            {"fakequant fp6_e2m3 channel 4096 bitround", 1}, {"fakequant nf4 group:64", 1},
             {"fakequant_values int8 tensor", 2}, {"fakequant_values int8 channel 4096", 2},
             {"fakequant_values int8 group:128", 2}, {"fakequant_values fp8_e4m3 tensor", 2}};
     std::string json = "{\"device\": \"" + device + "\", \"date\": \"" + date + "\", \"bytes\": "
@@ -441,7 +458,7 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
             + "}";
     }
     // Block-format fake-quant error (MX: one pass; NVFP4: block reduction + fused pass, x read twice).
-    for (const char* format : {"mxfp8_e4m3", "mxfp6_e2m3", "mxfp4", "mxint8", "nvfp4"}) {
+    for (const char* format : {"mxfp8_e4m3", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp4", "mxint8", "nvfp4"}) {
         qs::Scheme scheme;
         scheme.blockFormat = qs::blockFormatByName(format);
         const double ms = qs::cudaTimeBlockFakeQuantMs(values, shape, scheme, repeats);
@@ -497,13 +514,22 @@ int main(int argc, char** argv)
         if (mode.starts_with("--time=")) {
             const std::vector<float> values
                 = benchValues(std::size_t(gib * double(1ull << 30) / 4) / 4096 * 4096);
-            std::printf(
-                "%s: %.4f ms\n", mode.c_str() + 7, qs::cudaTimeKernelMs(mode.substr(7), values, repeats));
+            const std::string kernel = mode.substr(7);
+            double ms = 0;
+            if (kernel.starts_with("blockfq ")) {
+                qs::Scheme scheme;
+                scheme.blockFormat = qs::blockFormatByName(kernel.substr(8));
+                ms = qs::cudaTimeBlockFakeQuantMs(
+                    values, {static_cast<std::int64_t>(values.size() / 4096), 4096}, scheme, repeats);
+            } else {
+                ms = qs::cudaTimeKernelMs(kernel, values, repeats);
+            }
+            std::printf("%s: %.4f ms\n", kernel.c_str(), ms);
             return 0;
         }
         std::printf(
             "usage: qs_cuda_bench --check | --bench [--gib G] [--repeats R] [--json FILE] | --probe [--gib G]"
-            " | --time=KERNEL [--gib G] [--repeats R]\n");
+            " | --time=KERNEL [--gib G] [--repeats R] (KERNEL: a cudaTimeKernelMs spelling or blockfq FORMAT)\n");
         return 2;
     } catch (const std::exception& error) {
         std::printf("error: %s\n", error.what());
