@@ -24,6 +24,9 @@ inline constexpr int kRunSteps = static_cast<int>(kKernelRun / kKernelLanes); //
 static_assert(kRunSteps % kBatch == 0 && kSteps % kRunSteps == 0, "runs are whole batches");
 inline constexpr int kWarps = kBlockThreads / 32;
 inline constexpr unsigned kMaxGrid = 1u << 20;
+inline constexpr int kPrefetchRuns = 1; ///< how many runs ahead a chunk's lines are prefetched (2: slower)
+inline constexpr int kLineFloats = 32; ///< floats per 128-byte line
+inline constexpr int kRunLines = static_cast<int>(kKernelRun) / kLineFloats;
 inline constexpr int kChunkBlocksPerSm = 3; ///< at most 80 registers per thread: 24 warps per SM
 
 /// One lane of a chunk in the double order (kernels.h: the chunks needsDoubleSums sends back): its six sums
@@ -481,6 +484,12 @@ __device__ inline void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, Chun
     }
 }
 
+/// Asks L2 for the 128-byte line at `p` ahead of its loads (the chunk kernel: a run kPrefetchRuns ahead).
+__device__ inline void prefetchLine(const float* p)
+{
+    asm volatile("prefetch.global.L2 [%0];" : : "l"(p));
+}
+
 /// Element i on its own, whatever x is (the non-finite policies included): x̂ written when `Write`, its terms
 /// added to `acc`. The cursor must not have passed i's group.
 template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
@@ -534,6 +543,11 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     }
     for (int step = 0; step < kSteps; step += batch) {
         const I first = base + I(step) * kLanes;
+        // The next run's lines on their way to L2 (H100: MX blocks 0.570 -> 0.544 ms, groups of 128 0.455 ->
+        // 0.434 ms; not for whole-chunk groups, whose batches are whole runs already: 0.422 -> 0.452 ms with it).
+        if (Pattern != GroupPattern::WholeChunks && step % kRunSteps == 0
+            && step + kPrefetchRuns * kRunSteps < kSteps && lane < kRunLines)
+            prefetchLine(x + c * kChunk + I(step + kPrefetchRuns * kRunSteps) * kLanes + lane * kLineFloats);
         if constexpr (blocks) {
             if (step % kRunSteps == 0)
                 runSafe = runBlockScales<nvfp4>(x, c * kChunk + I(step) * kLanes, n, lane, args, runScale);
