@@ -43,9 +43,11 @@
 // cvt.rn.satfinite.e4m3x2.f32 / .e5m2x2.f32 for finite x: the result equals the quantizer's bit rounding,
 // saturated to ±448 / ±57344, for every float v = x/scale including ±Inf (checked for all 2^32 inputs by
 // qs_cuda_bench --check), and "clipped" is |v| > 464 (464 rounds to the even 448) / |v| >= 61440 (61440
-// rounds to the even 65536, beyond the grid). For non-finite x its result is never used: NaN and ±Inf take
-// the format's own encodeValue policy (e4m3fn: NaN), as in the quantizer, not satfinite's largest value (the
-// fused pass redoes element by element any run of a lane that met one).
+// rounds to the even 65536, beyond the grid). FP6 E2M3 and E3M2 (ties to even) take the same conversions of
+// v · 2^(bias - 7) / 2^(bias - 15), exact, whose grids are theirs scaled, decoded with their own bias and
+// saturated at their largest value (also checked for all 2^32 inputs). For non-finite x its result is never
+// used: NaN and ±Inf take the format's own encodeValue policy (e4m3fn: NaN), as in the quantizer, not
+// satfinite's largest value (the fused pass redoes element by element any run of a lane that met one).
 // Ternary/binary (BitNet) and block formats are not supported here (MX and NVFP4: cudaBlockFakeQuantError).
 //
 // `threads` arguments are the CPU backends' thread count; they are accepted, so that kernels.cpp calls
@@ -116,8 +118,9 @@ CudaFakeQuantized cudaFakeQuantize(std::span<const float> values, const Shape& s
 /// block min/max reduced on the device (one warp per block), the block scales derived on the host by
 /// kernels/block_scales.h as the CPU backends do, then cudaFakeQuantError's fused pass. Either pass takes the
 /// element format (MX: the scheme's element rounding; NVFP4 E2M1 ties to even; MXINT8 the integers -127..127
-/// by division) with the references' clip-before-rounding count and the bit rounding for E4M3 (the hardware
-/// conversion's clip test is not the references'). Throws qs::Error for a block format
+/// by division, or in the one-pass kernel by the exact reciprocal 2^(6-e), which rounds the same quotient)
+/// with the references' clip-before-rounding count (the hardware FP8 conversions, which MXFP8 and MXFP6 take
+/// with ties to even, count |v| above the largest value). Throws qs::Error for a block format
 /// blockFakeQuantErrorUnsupported refuses, an invalid block size or a shape that does not match.
 ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& shape, const Scheme& scheme);
 
