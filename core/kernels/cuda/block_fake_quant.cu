@@ -11,7 +11,6 @@
 #include "quant/block_formats.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -87,8 +86,7 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
     const Shape elementShape = shape.empty() ? Shape {1} : shape;
     block.plan = makeFakeQuantPlan(values, elementShape, element, ones, {});
     FakeQuantPlan& plan = block.plan;
-    plan.args.grid.clipBeforeRounding = true;
-    plan.args.grid.clipFrom = std::bit_cast<float>(plan.args.grid.maxBits + 1);
+    clipBeforeRounding(plan.args.grid);
     if (!mxint8)
         plan.args.grid.tiesAway = element.format.minifloat.rounding == Rounding::NearestAway;
     if (plan.kind == ElementKind::Minifloat) {

@@ -282,8 +282,8 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
             const int hardwareBias
                 = plan.kind == ElementKind::E4M3Hardware || plan.kind == ElementKind::E4M3Embedded ? 7 : 15;
             grid.hardwareScale = std::ldexp(1.0f, minifloat.bias - hardwareBias);
-            grid.clipFrom = hardwareClipFrom(
-                detail::MinifloatRounder::make(minifloat, false, formatMaxFinite(format)), false);
+            grid.clipFrom
+                = hardwareClipFrom(detail::MinifloatRounder::make(minifloat, false, formatMaxFinite(format)));
         }
         nonFiniteUnits(format, grid);
     }

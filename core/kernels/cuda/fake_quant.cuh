@@ -55,7 +55,7 @@ struct ElementGrid {
     int bias = 7;
     std::uint32_t maxBits = 0; ///< float bits of the largest finite minifloat value
     /// The four hardware FP8 kinds: v · hardwareScale is converted (2^(bias - the hardware format's bias), 1
-    /// for FP8 itself), and an element clips when |v| >= clipFrom (hardwareClipFrom).
+    /// for FP8 itself), and an element clips when |v| >= clipFrom (hardwareClipFrom, clipBeforeRounding).
     float hardwareScale = 1;
     float clipFrom = 0;
     /// Table: region r holds the ordered keys in [thresholds[r-1], thresholds[r]) and decodes to values[r];
@@ -86,12 +86,10 @@ __host__ __device__ constexpr bool hardwareFp8(ElementKind kind)
         || kind == ElementKind::E4M3Embedded || kind == ElementKind::E5M2Embedded;
 }
 
-/// ElementGrid::clipFrom of a hardware FP8 kind: the smallest |v| that `rounder` rounds, unbounded, past its
-/// largest value (maxBits), or the float just above that value when the grid clips before rounding.
-inline float hardwareClipFrom(const detail::MinifloatRounder& rounder, bool clipBeforeRounding)
+/// ElementGrid::clipFrom of a hardware FP8 kind that clips as the quantizer does: the smallest |v| that
+/// `rounder` rounds, unbounded, past its largest value (maxBits).
+inline float hardwareClipFrom(const detail::MinifloatRounder& rounder)
 {
-    if (clipBeforeRounding)
-        return std::bit_cast<float>(rounder.maxBits + 1);
     std::uint32_t low = rounder.maxBits; // rounds to the largest value
     std::uint32_t high = 0x7F800000u; // +Inf: clips
     while (high - low > 1) {
@@ -99,6 +97,15 @@ inline float hardwareClipFrom(const detail::MinifloatRounder& rounder, bool clip
         (rounder.roundBits(middle) > rounder.maxBits ? high : low) = middle;
     }
     return std::bit_cast<float>(high);
+}
+
+/// Makes `grid` count an element as clipped when v lies beyond the grid before rounding (the MX and NVFP4
+/// references): clipBeforeRounding for the integer and bit-rounding kinds, and for the hardware kinds
+/// clipFrom the float just above the largest value.
+inline void clipBeforeRounding(ElementGrid& grid)
+{
+    grid.clipBeforeRounding = true;
+    grid.clipFrom = std::bit_cast<float>(grid.maxBits + 1);
 }
 
 /// The bins of ElementGrid::bins, in shared memory.

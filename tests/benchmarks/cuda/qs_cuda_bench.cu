@@ -19,7 +19,6 @@
 #include "quant/scale_rounding.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -73,10 +72,8 @@ template<qs::cuda::ElementKind Kind> bool exhaustiveFp8(const char* format, bool
     const std::vector<float> one {1.0f};
     qs::cuda::FakeQuantPlan plan = qs::cuda::makeFakeQuantPlan(one, {1}, scheme, one, {});
     ElementGrid grid = plan.args.grid;
-    if (clipBeforeRounding) {
-        grid.clipBeforeRounding = true;
-        grid.clipFrom = std::bit_cast<float>(grid.maxBits + 1);
-    }
+    if (clipBeforeRounding)
+        qs::cuda::clipBeforeRounding(grid);
     bool ok = plan.kind == Kind;
     unsigned long long* mismatches = nullptr;
     unsigned* first = nullptr;
@@ -529,7 +526,8 @@ int main(int argc, char** argv)
         }
         std::printf(
             "usage: qs_cuda_bench --check | --bench [--gib G] [--repeats R] [--json FILE] | --probe [--gib G]"
-            " | --time=KERNEL [--gib G] [--repeats R] (KERNEL: a cudaTimeKernelMs spelling or blockfq FORMAT)\n");
+            " | --time=KERNEL [--gib G] [--repeats R] (KERNEL: a cudaTimeKernelMs spelling or blockfq "
+            "FORMAT)\n");
         return 2;
     } catch (const std::exception& error) {
         std::printf("error: %s\n", error.what());
