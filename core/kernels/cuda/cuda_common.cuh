@@ -190,6 +190,7 @@ struct HistogramPlan {
     float hiFloat = 0;
     float scaleFloat = 0;
     float margin = 0; ///< bins · 2^-20
+    float upperMargin = 0; ///< 1 - margin
 };
 
 /// Checks the arguments as qs::computeHistogram does (qs::Error) and derives the constants.

@@ -18,44 +18,46 @@ constexpr int kSharedBins = 12288;
 constexpr int kMaxReplicas = 8;
 constexpr int kReplicaBins = 8192;
 
-/// The bin of a finite value already known to lie in [lo, hi] (cuda_kernels.h: float position with the
-/// double expression near bin edges, or the double expression alone).
-template<bool FloatPath> __device__ unsigned binOf(float v, const HistogramPlan& plan)
+/// Whether v lies in [lo, hi] (false for NaN and ±Inf: lo and hi are finite).
+template<bool FloatPath> __device__ bool inRange(float v, const HistogramPlan& plan)
+{
+    if constexpr (FloatPath)
+        return v >= plan.loFloat && v <= plan.hiFloat;
+    else
+        return static_cast<double>(v) >= plan.lo && static_cast<double>(v) <= plan.hi;
+}
+
+/// The bin of v in [lo, hi] by the double expression (cuda_kernels.h).
+__device__ unsigned doubleBin(float v, const HistogramPlan& plan)
 {
     const auto last = static_cast<unsigned>(plan.bins - 1);
     if (plan.degenerate)
         return last;
-    if constexpr (FloatPath) {
-        const float position = __fmul_rn(__fsub_rn(v, plan.loFloat), plan.scaleFloat);
-        const float whole = floorf(position);
-        const float fraction = __fsub_rn(position, whole);
-        if (position < 16777216.0f && fraction > plan.margin && fraction < 1.0f - plan.margin)
-            return whole < static_cast<float>(last) ? static_cast<unsigned>(whole) : last;
-    }
     const double position = __dmul_rn(__dsub_rn(static_cast<double>(v), plan.lo), plan.scale);
     return position < static_cast<double>(last) ? static_cast<unsigned>(position) : last;
 }
 
-template<bool FloatPath> __device__ bool below(float v, const HistogramPlan& plan)
+/// The float path's bin of v when `sure`: v in [lo, hi] and the float position farther than bins · 2^-20
+/// from an integer, where it floors to the double expression's bin (cuda_kernels.h). position = (v - lo) ·
+/// scale lies in [0, bins · (1 + 2^-22)] with bins <= 2^20, so adding 2^23 rounding down gives 2^23 +
+/// floor(position) exactly, its mantissa bits the integer. A position of bins or more is within
+/// bins · 3·2^-24 of bins, so never sure: a sure bin is at most bins - 1. NaN and ±Inf are never in range.
+__device__ unsigned floatBin(float v, const HistogramPlan& plan, bool& sure)
 {
-    if constexpr (FloatPath)
-        return v < plan.loFloat;
-    else
-        return static_cast<double>(v) < plan.lo;
-}
-
-template<bool FloatPath> __device__ bool above(float v, const HistogramPlan& plan)
-{
-    if constexpr (FloatPath)
-        return v > plan.hiFloat;
-    else
-        return static_cast<double>(v) > plan.hi;
+    constexpr float kOrigin = 8388608.0f;
+    const float position = __fmul_rn(__fsub_rn(v, plan.loFloat), plan.scaleFloat);
+    const float biased = __fadd_rd(position, kOrigin);
+    const float fraction = __fsub_rn(position, __fsub_rn(biased, kOrigin));
+    sure = v >= plan.loFloat && v <= plan.hiFloat && fraction > plan.margin && fraction < plan.upperMargin;
+    return __float_as_uint(biased) - __float_as_uint(kOrigin);
 }
 
 /// `Shared`: bin counts privatised per block in `replicas` shared uint32 copies, added to `counts` at the
 /// end; otherwise int64 atomics straight to `counts`. Below, above and non-finite are counted per thread and
-/// added to counts[bins], [bins + 1], [bins + 2] once per warp.
-template<bool FloatPath, bool Shared>
+/// added to counts[bins], [bins + 1], [bins + 2] once per warp. The float path takes 8 values at a time and
+/// counts those it is sure of at once, without a branch; the others (out of range, non-finite, or near a
+/// bin edge: rare in most data) are marked and counted afterwards by the full tests.
+template<bool FloatPath, bool Shared, bool Absolute>
 __global__ void __launch_bounds__(kBlockThreads) histogramKernel(const float* __restrict__ x, I n,
     HistogramPlan plan, int replicas, unsigned long long* __restrict__ counts)
 {
@@ -66,26 +68,48 @@ __global__ void __launch_bounds__(kBlockThreads) histogramKernel(const float* __
         __syncthreads();
     }
     unsigned int* mine = local + ((threadIdx.x >> 5) % static_cast<unsigned>(replicas)) * plan.bins;
-    unsigned long long outside[3] = {0, 0, 0}; // below, above, non-finite
-    const auto count = [&](float raw) {
-        if (!finiteBits(__float_as_uint(raw))) {
-            ++outside[2];
-            return;
-        }
-        const float v = plan.absolute ? fabsf(raw) : raw;
-        if (below<FloatPath>(v, plan)) {
-            ++outside[0];
-            return;
-        }
-        if (above<FloatPath>(v, plan)) {
-            ++outside[1];
-            return;
-        }
-        const unsigned bin = binOf<FloatPath>(v, plan);
+    const auto add = [&](unsigned bin) {
         if constexpr (Shared)
             atomicAdd(mine + bin, 1u);
         else
             atomicAdd(counts + bin, 1ull);
+    };
+    // A thread sees at most 2^30 / kBlockThreads values (launch), so uint32 counts cannot overflow.
+    unsigned outside[3] = {0, 0, 0}; // below, above, non-finite
+    const auto countFully = [&](float raw) {
+        const float v = Absolute ? fabsf(raw) : raw;
+        if (inRange<FloatPath>(v, plan))
+            add(doubleBin(v, plan));
+        else if (!finiteBits(__float_as_uint(raw)))
+            ++outside[2];
+        else if (FloatPath ? v < plan.loFloat : static_cast<double>(v) < plan.lo)
+            ++outside[0];
+        else
+            ++outside[1];
+    };
+    const auto countValues = [&]<int N>(const float(&raw)[N]) {
+        if constexpr (FloatPath) {
+            unsigned unsure = 0;
+#pragma unroll
+            for (int k = 0; k < N; ++k) {
+                bool sure;
+                const unsigned bin = floatBin(Absolute ? fabsf(raw[k]) : raw[k], plan, sure);
+                if (sure)
+                    add(bin);
+                else
+                    unsure |= 1u << k;
+            }
+            if (unsure != 0) {
+#pragma unroll
+                for (int k = 0; k < N; ++k)
+                    if (unsure & (1u << k))
+                        countFully(raw[k]);
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < N; ++k)
+                countFully(raw[k]);
+        }
     };
     const I stride = I(gridDim.x) * kBlockThreads;
     const I quads = n / 4;
@@ -94,29 +118,22 @@ __global__ void __launch_bounds__(kBlockThreads) histogramKernel(const float* __
     for (; k + stride < quads; k += 2 * stride) {
         const float4 a = __ldcs(q + k);
         const float4 b = __ldcs(q + k + stride);
-        count(a.x);
-        count(a.y);
-        count(a.z);
-        count(a.w);
-        count(b.x);
-        count(b.y);
-        count(b.z);
-        count(b.w);
+        const float values[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+        countValues(values);
     }
     for (; k < quads; k += stride) {
         const float4 a = __ldcs(q + k);
-        count(a.x);
-        count(a.y);
-        count(a.z);
-        count(a.w);
+        const float values[4] = {a.x, a.y, a.z, a.w};
+        countValues(values);
     }
-    for (I i = 4 * quads + I(blockIdx.x) * kBlockThreads + threadIdx.x; i < n; i += stride)
-        count(x[i]);
+    for (I i = 4 * quads + I(blockIdx.x) * kBlockThreads + threadIdx.x; i < n; i += stride) {
+        const float values[1] = {x[i]};
+        countValues(values);
+    }
     for (int k = 0; k < 3; ++k) {
-        for (int offset = 16; offset > 0; offset /= 2)
-            outside[k] += __shfl_xor_sync(kFullMask, outside[k], offset);
-        if ((threadIdx.x & 31) == 0 && outside[k] != 0)
-            atomicAdd(counts + plan.bins + k, outside[k]);
+        const unsigned long long sum = __reduce_add_sync(kFullMask, outside[k]);
+        if ((threadIdx.x & 31) == 0 && sum != 0)
+            atomicAdd(counts + plan.bins + k, sum);
     }
     if constexpr (Shared) {
         __syncthreads();
@@ -130,11 +147,11 @@ __global__ void __launch_bounds__(kBlockThreads) histogramKernel(const float* __
     }
 }
 
-template<bool FloatPath, bool Shared>
+template<bool FloatPath, bool Shared, bool Absolute>
 void launch(const float* x, I n, const HistogramPlan& plan, int replicas, unsigned long long* counts,
     cudaStream_t stream)
 {
-    const auto kernel = histogramKernel<FloatPath, Shared>;
+    const auto kernel = histogramKernel<FloatPath, Shared, Absolute>;
     const std::size_t shared = Shared ? std::size_t(replicas) * std::size_t(plan.bins) * sizeof(unsigned) : 0;
     int perSm = 0;
     check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernel, kBlockThreads, shared),
@@ -169,6 +186,7 @@ HistogramPlan histogramPlan(int bins, double lo, double hi, bool absolute)
     plan.hiFloat = static_cast<float>(hi);
     plan.scaleFloat = static_cast<float>(plan.scale);
     plan.margin = std::ldexp(static_cast<float>(bins), -20);
+    plan.upperMargin = 1.0f - plan.margin;
     plan.floatPath = !plan.degenerate && bins <= (1 << 20) && static_cast<double>(plan.loFloat) == lo
         && static_cast<double>(plan.hiFloat) == hi && std::isfinite(plan.scaleFloat)
         && plan.scaleFloat >= FLT_MIN;
@@ -188,16 +206,20 @@ void launchHistogram(
         while (replicas < kMaxReplicas && 2 * replicas * plan.bins <= kReplicaBins)
             replicas *= 2;
     }
-    if (replicas == 0) {
-        if (plan.floatPath)
-            launch<true, false>(x, n, plan, 1, counts, stream);
+    const auto run = [&]<bool Shared>() {
+        if (plan.floatPath && plan.absolute)
+            launch<true, Shared, true>(x, n, plan, std::max(replicas, 1), counts, stream);
+        else if (plan.floatPath)
+            launch<true, Shared, false>(x, n, plan, std::max(replicas, 1), counts, stream);
+        else if (plan.absolute)
+            launch<false, Shared, true>(x, n, plan, std::max(replicas, 1), counts, stream);
         else
-            launch<false, false>(x, n, plan, 1, counts, stream);
-    } else if (plan.floatPath) {
-        launch<true, true>(x, n, plan, replicas, counts, stream);
-    } else {
-        launch<false, true>(x, n, plan, replicas, counts, stream);
-    }
+            launch<false, Shared, false>(x, n, plan, std::max(replicas, 1), counts, stream);
+    };
+    if (replicas == 0)
+        run.template operator()<false>();
+    else
+        run.template operator()<true>();
 }
 
 } // namespace qs::cuda

@@ -248,6 +248,47 @@ __device__ void encodeVectorAs(const EncodeArgs& a, const float (&x)[N], const G
         }
         return;
     }
+    if constexpr (K == Kind::Minifloat) {
+        // encodeAs's bins path without a branch per element; the rare others (a non-finite x) take
+        // encodeAs afterwards.
+        if (a.bins != nullptr && !isnan(p.scale)) {
+            unsigned irregular = 0;
+#pragma unroll
+            for (int k = 0; k < N; ++k) {
+                const float v = divide ? __fdiv_rn(x[k], p.scale) : __fmul_rn(x[k], p.inverse);
+                const std::uint32_t vBits = __float_as_uint(v);
+                const std::uint32_t magnitude = vBits & 0x7FFFFFFFu;
+                const int4 bin = tableBinEntry(__uint_as_float(magnitude), a.binScale, a.binOffset);
+                const bool regular = finiteBits(__float_as_uint(x[k])) & (magnitude <= 0x7F800000u);
+                irregular |= regular ? 0u : 1u << k;
+                clipped += (regular & (magnitude > a.maxBits)) ? 1u : 0u;
+                codes[k] = static_cast<std::uint32_t>(static_cast<int>(magnitude) >= bin.x ? bin.z : bin.y)
+                    | ((vBits >> 31) ? a.signCode : 0u);
+            }
+            if (irregular != 0) {
+#pragma unroll
+                for (int k = 0; k < N; ++k)
+                    if (irregular & (1u << k))
+                        codes[k] = encodeAs<K, Plain>(a, x[k], p, clipped, nonFinite);
+            }
+            return;
+        }
+    } else if constexpr (K == Kind::Nf4) {
+        // encodeAs's bins path without a branch per element: a NaN s takes code 0, as on the ladder.
+        if (a.bins != nullptr) {
+#pragma unroll
+            for (int k = 0; k < N; ++k) {
+                nonFinite += finiteBits(__float_as_uint(x[k])) ? 0u : 1u;
+                const float s = __fmul_rn(x[k], p.inverse);
+                clipped += fabsf(s) > 1.0f ? 1u : 0u;
+                const int4 bin = tableBinEntry(s, a.binScale, a.binOffset);
+                const auto code
+                    = static_cast<std::uint32_t>(signedKey(__float_as_uint(s)) >= bin.x ? bin.z : bin.y);
+                codes[k] = isnan(s) ? 0u : code;
+            }
+            return;
+        }
+    }
 #pragma unroll
     for (int k = 0; k < N; ++k)
         codes[k] = encodeAs<K, Plain>(a, x[k], p, clipped, nonFinite);
@@ -316,6 +357,151 @@ struct GroupKeys {
             absBits = max(absBits, __shfl_xor_sync(kFullMask, absBits, offset));
             nonFinite += __shfl_xor_sync(kFullMask, nonFinite, offset);
         }
+    }
+};
+
+/// The finite min and max the affine and one-sided ranges need (deriveParams), for fewer instructions per
+/// element than GroupKeys: fminf / fmaxf of all elements (NaN ignored, ±Inf taken) and the largest magnitude
+/// bits (a NaN's above ±Inf's), which give the finite min and max when the group is all finite. Only when
+/// some group of the warp holds a non-finite value does `resolve` go over the lane's values again. Which zero
+/// fminf / fmaxf keep of -0 and +0 does not matter: deriveParams takes the range's min with 0 and max with
+/// 0, and a zero of either sign gives the same scale and zero point.
+struct GroupRange {
+    float lowest = INFINITY;
+    float highest = -INFINITY;
+    std::uint32_t top = 0;
+
+    __device__ void add(float v)
+    {
+        lowest = fminf(lowest, v);
+        highest = fmaxf(highest, v);
+        top = max(top, __float_as_uint(v) & 0x7FFFFFFFu);
+    }
+
+    __device__ void add(const float4& v)
+    {
+        add(v.x);
+        add(v.y);
+        add(v.z);
+        add(v.w);
+    }
+
+    __device__ void reduce(int lanes)
+    {
+        for (int offset = lanes / 2; offset > 0; offset /= 2) {
+            lowest = fminf(lowest, __shfl_xor_sync(kFullMask, lowest, offset));
+            highest = fmaxf(highest, __shfl_xor_sync(kFullMask, highest, offset));
+            top = max(top, __shfl_xor_sync(kFullMask, top, offset));
+        }
+    }
+
+    /// After reduce, with the lane's Q float4 of its group; every lane of the warp calls it.
+    template<int Q> __device__ void resolve(const float4 (&v)[Q], int lanes)
+    {
+        if (!__any_sync(kFullMask, top >= 0x7F800000u))
+            return;
+        lowest = INFINITY;
+        highest = -INFINITY;
+        const auto take = [&](float x) {
+            const bool finite = finiteBits(__float_as_uint(x));
+            lowest = fminf(lowest, finite ? x : INFINITY);
+            highest = fmaxf(highest, finite ? x : -INFINITY);
+        };
+#pragma unroll
+        for (int j = 0; j < Q; ++j) {
+            take(v[j].x);
+            take(v[j].y);
+            take(v[j].z);
+            take(v[j].w);
+        }
+        for (int offset = lanes / 2; offset > 0; offset /= 2) {
+            lowest = fminf(lowest, __shfl_xor_sync(kFullMask, lowest, offset));
+            highest = fmaxf(highest, __shfl_xor_sync(kFullMask, highest, offset));
+        }
+    }
+
+    static constexpr bool kHasRange = true;
+    /// 0 for both when the group has no finite value.
+    __device__ float low() const
+    {
+        return lowest <= highest ? lowest : 0.0f;
+    }
+    __device__ float high() const
+    {
+        return lowest <= highest ? highest : 0.0f;
+    }
+    __device__ float finiteAbsmax() const
+    {
+        const float l = fabsf(low());
+        const float h = fabsf(high());
+        return l < h ? h : l;
+    }
+};
+
+/// The magnitudes the symmetric, NF4 and MX scales need (deriveParams), for fewer instructions per element
+/// than GroupKeys: the largest magnitude bits of all elements (one max each; a NaN's are above ±Inf's), which
+/// is the finite and the non-NaN largest magnitude when the group is all finite. Only when some group of the
+/// warp holds a non-finite value does `resolve` go over the lane's values again for those two.
+struct GroupMagnitude {
+    std::uint32_t top = 0;
+    std::uint32_t finiteBits = 0;
+    std::uint32_t nonNanBits = 0;
+
+    __device__ void add(float v) { top = max(top, __float_as_uint(v) & 0x7FFFFFFFu); }
+
+    __device__ void add(const float4& v)
+    {
+        add(v.x);
+        add(v.y);
+        add(v.z);
+        add(v.w);
+    }
+
+    __device__ void reduce(int lanes)
+    {
+        for (int offset = lanes / 2; offset > 0; offset /= 2)
+            top = max(top, __shfl_xor_sync(kFullMask, top, offset));
+        finiteBits = top;
+        nonNanBits = top;
+    }
+
+    /// After reduce, with the lane's Q float4 of its group; every lane of the warp calls it.
+    template<int Q> __device__ void resolve(const float4 (&v)[Q], int lanes)
+    {
+        if (!__any_sync(kFullMask, top >= 0x7F800000u))
+            return;
+        finiteBits = 0;
+        nonNanBits = 0;
+        const auto take = [&](float x) {
+            const std::uint32_t magnitude = __float_as_uint(x) & 0x7FFFFFFFu;
+            finiteBits = max(finiteBits, magnitude < 0x7F800000u ? magnitude : 0u);
+            nonNanBits = max(nonNanBits, magnitude <= 0x7F800000u ? magnitude : 0u);
+        };
+#pragma unroll
+        for (int j = 0; j < Q; ++j) {
+            take(v[j].x);
+            take(v[j].y);
+            take(v[j].z);
+            take(v[j].w);
+        }
+        for (int offset = lanes / 2; offset > 0; offset /= 2) {
+            finiteBits = max(finiteBits, __shfl_xor_sync(kFullMask, finiteBits, offset));
+            nonNanBits = max(nonNanBits, __shfl_xor_sync(kFullMask, nonNanBits, offset));
+        }
+    }
+
+    static constexpr bool kHasRange = false;
+    __device__ float finiteAbsmax() const
+    {
+        return __uint_as_float(finiteBits);
+    }
+    __device__ float absmax() const
+    {
+        return __uint_as_float(nonNanBits);
+    }
+    __device__ bool anyNonFinite() const
+    {
+        return top >= 0x7F800000u;
     }
 };
 
@@ -455,63 +641,64 @@ struct DeriveArgs {
 
 /// groupParams: std::min / std::max are spelled out (fminf/fmaxf may pick either zero of ±0), every float
 /// operation rounds to nearest as on the host.
-__device__ GroupParams deriveParams(const EncodeArgs& a, const DeriveArgs& d, const GroupKeys& keys)
+template<class Keys>
+__device__ GroupParams deriveParams(const EncodeArgs& a, const DeriveArgs& d, const Keys& keys)
 {
     constexpr float kPyTorchEps = 1.1920928955078125e-07f;
     const auto least = [](float x, float y) { return y < x ? y : x; };
     const auto greatest = [](float x, float y) { return x < y ? y : x; };
-    if (d.mxScale) {
-        // encodePlan's MXFP4 parameters: a NaN scale for a block holding a non-finite value or whose even
-        // rounding overflows, else 2^e with e = mxSharedExponent(absmax of the finite values).
-        const float low = __uint_as_float(keyBits(keys.minKey));
-        const float high = __uint_as_float(keyBits(keys.maxKey));
-        const float absmax = keys.minKey == 0xFFFFFFFFu ? 0.0f : greatest(fabsf(low), fabsf(high));
-        const std::uint32_t bits = __float_as_uint(absmax);
-        const int field = static_cast<int>((bits >> 23) & 0xFF);
-        int exponent = 0;
-        bool valid = keys.nonFinite == 0;
-        switch (d.e8m0) {
-        case E8M0Rounding::Floor:
-            exponent = field - 127 - d.emax;
-            break;
-        case E8M0Rounding::Ceil:
-            exponent = field - 127 + ((bits & 0x7FFFFFu) != 0 ? 1 : 0) - d.emax;
-            break;
-        case E8M0Rounding::Even: {
-            const std::uint32_t rounded = (bits + (1u << (22 - d.elementMantissaBits))) & 0xFF800000u;
-            valid = valid && (rounded >> 23) != 0xFF;
-            exponent = static_cast<int>(rounded >> 23) - 127 - d.emax;
-            break;
+    // Range keys serve integers only (launchSinglePassQ).
+    if constexpr (!Keys::kHasRange) {
+        if (d.mxScale) {
+            // encodePlan's MXFP4 parameters: a NaN scale for a block holding a non-finite value or whose even
+            // rounding overflows, else 2^e with e = mxSharedExponent(absmax of the finite values).
+            const float absmax = keys.finiteAbsmax();
+            const std::uint32_t bits = __float_as_uint(absmax);
+            const int field = static_cast<int>((bits >> 23) & 0xFF);
+            int exponent = 0;
+            bool valid = !keys.anyNonFinite();
+            switch (d.e8m0) {
+            case E8M0Rounding::Floor:
+                exponent = field - 127 - d.emax;
+                break;
+            case E8M0Rounding::Ceil:
+                exponent = field - 127 + ((bits & 0x7FFFFFu) != 0 ? 1 : 0) - d.emax;
+                break;
+            case E8M0Rounding::Even: {
+                const std::uint32_t rounded = (bits + (1u << (22 - d.elementMantissaBits))) & 0xFF800000u;
+                valid = valid && (rounded >> 23) != 0xFF;
+                exponent = static_cast<int>(rounded >> 23) - 127 - d.emax;
+                break;
+            }
+            case E8M0Rounding::RCeil: {
+                const std::uint32_t descale = __float_as_uint(__fmul_rn(absmax, d.inverseElementMax));
+                const std::uint32_t mantissa = descale & 0x7FFFFFu;
+                const bool roundUp = ((descale >> 23) & 0xFF) == 0 ? mantissa > 0x400000u : mantissa != 0;
+                exponent = static_cast<int>((descale >> 23) & 0xFF) + (roundUp ? 1 : 0) - 127;
+                break;
+            }
+            }
+            exponent = min(max(exponent, -127), 127);
+            if (!valid)
+                return {__uint_as_float(0x7FC00000u), 0.0f, 0.0f};
+            // 2^exponent and 2^-exponent for exponent in [-127, 127] (2^-127 is subnormal): exact by scalbn.
+            return {scalbnf(1.0f, exponent), scalbnf(1.0f, -exponent), 0.0f};
         }
-        case E8M0Rounding::RCeil: {
-            const std::uint32_t descale = __float_as_uint(__fmul_rn(absmax, d.inverseElementMax));
-            const std::uint32_t mantissa = descale & 0x7FFFFFu;
-            const bool roundUp = ((descale >> 23) & 0xFF) == 0 ? mantissa > 0x400000u : mantissa != 0;
-            exponent = static_cast<int>((descale >> 23) & 0xFF) + (roundUp ? 1 : 0) - 127;
-            break;
+        if (d.absmaxScale) {
+            // encodePlan's NF4 parameters: absmax, and 1 / max(absmax, 1e-38) as the multiplier.
+            const float absmax = keys.absmax();
+            return {absmax, __fdiv_rn(1.0f, greatest(absmax, 1e-38f)), 0.0f};
         }
-        }
-        exponent = min(max(exponent, -127), 127);
-        if (!valid)
-            return {__uint_as_float(0x7FC00000u), 0.0f, 0.0f};
-        // 2^exponent and 2^-exponent for exponent in [-127, 127] (2^-127 is subnormal): exact by scalbn.
-        return {scalbnf(1.0f, exponent), scalbnf(1.0f, -exponent), 0.0f};
     }
-    if (d.absmaxScale) {
-        // encodePlan's NF4 parameters: absmax, and 1 / max(absmax, 1e-38) as the multiplier.
-        const float absmax = __uint_as_float(keys.absBits);
-        return {absmax, __fdiv_rn(1.0f, greatest(absmax, 1e-38f)), 0.0f};
+    float span = keys.finiteAbsmax();
+    float low = 0;
+    if constexpr (Keys::kHasRange) {
+        low = keys.low();
+        if (d.affine)
+            span = __fsub_rn(greatest(keys.high(), 0.0f), least(low, 0.0f));
+        else if (d.oneSided)
+            span = greatest(keys.high(), 0.0f);
     }
-    const bool any = keys.minKey != 0xFFFFFFFFu;
-    const float low = any ? __uint_as_float(keyBits(keys.minKey)) : 0.0f;
-    const float high = any ? __uint_as_float(keyBits(keys.maxKey)) : 0.0f;
-    float span;
-    if (d.affine)
-        span = __fsub_rn(greatest(high, 0.0f), least(low, 0.0f));
-    else if (d.oneSided)
-        span = greatest(high, 0.0f);
-    else
-        span = greatest(fabsf(low), fabsf(high));
     float scale = span > 0 ? __fdiv_rn(span, d.elemMax) : (d.pytorchEps ? kPyTorchEps : 1.0f);
     if (d.pytorchEps)
         scale = greatest(scale, kPyTorchEps);
@@ -527,27 +714,39 @@ __device__ GroupParams deriveParams(const EncodeArgs& a, const DeriveArgs& d, co
     return p;
 }
 
+/// Bytes of one warp's step of the MXFP4 single-pass kernel: 512 elements, their 256 code bytes and one
+/// E8M0 byte per block.
+constexpr int kMxStageBytes = 256 + 128;
+
 /// Groups of `lanes` · Q float4 (lines a multiple of the group size): the group's range, scale and zero
 /// point and its codes in one pass over x. `lanes` (a power of two <= 32) lanes hold a group's Q float4
 /// each in registers (Q = 4, or 1 and 2 for groups of 4 and 8 elements); a warp takes 32 / lanes groups side
 /// by side and 4 / Q such rows of groups at once (four loads in flight per lane), reduces each group by
-/// shuffles, derives its parameters (one derivation per warp serves 32 / lanes groups: few lanes per group
-/// keep that and the shuffles cheap), and writes 4 codes per float4 (one 4-byte store, or 2 bytes for the
-/// nibble layout), the scale and the zero point of each group by its first lane.
-template<Layout L, int Q, class E>
-__global__ void __launch_bounds__(kBlockThreads) singlePassKernel(EncodeArgs a, DeriveArgs d,
-    const float4* __restrict__ x, std::uint8_t* __restrict__ out, float* __restrict__ scales,
+/// shuffles (Keys: GroupRange for the affine and one-sided ranges, GroupMagnitude otherwise), derives its
+/// parameters (one derivation per warp serves 32 / lanes groups: few lanes per group keep that and the
+/// shuffles cheap), and writes 4 codes per float4 (one 4-byte store, or 2 bytes for the nibble layout),
+/// the scale and the zero point of each group by its first lane. MXFP4's blocks of 17 bytes (E8M0, then
+/// the codes) are not aligned: when a warp's step starts on 16 bytes (blocks of up to 32 elements), its
+/// bytes are assembled in shared memory and written as 16-byte stores.
+template<Layout L, int Q, class E, class Keys>
+__global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) singlePassKernel(EncodeArgs a,
+    DeriveArgs d, const float4* __restrict__ x, std::uint8_t* __restrict__ out, float* __restrict__ scales,
     int* __restrict__ zeroPoints, I groupCount, int lanes, unsigned long long* counts)
 {
     if (a.bins != nullptr)
         loadTableBins(a.bins);
     constexpr int kRows = 4 / Q;
+    constexpr int kWarps = kBlockThreads / 32;
+    __shared__ uint4 stage[L == Layout::Mxfp4 ? kWarps : 1][kMxStageBytes / 16];
     const int lane = static_cast<int>(threadIdx.x) & 31;
     const int sub = lane & (lanes - 1);
     const int slots = 32 / lanes;
     const I sizeQuads = I(lanes) * Q;
     const I perWarp = I(kRows) * slots;
     const I warps = (I(gridDim.x) * blockDim.x) >> 5;
+    const I blockBytes = 2 * sizeQuads + 1; // Mxfp4
+    const bool staged = L == Layout::Mxfp4 && perWarp % 16 == 0;
+    auto* mine = reinterpret_cast<std::uint8_t*>(stage[L == Layout::Mxfp4 ? threadIdx.x / 32 : 0]);
     unsigned clipped = 0;
     unsigned nonFinite = 0;
     for (I first = ((I(blockIdx.x) * blockDim.x + threadIdx.x) >> 5) * perWarp; first < groupCount;
@@ -563,11 +762,12 @@ __global__ void __launch_bounds__(kBlockThreads) singlePassKernel(EncodeArgs a, 
         }
 #pragma unroll
         for (int r = 0; r < kRows; ++r) {
-            GroupKeys keys;
+            Keys keys;
 #pragma unroll
             for (int j = 0; j < Q; ++j)
                 keys.add(v[r][j]);
             keys.reduce(lanes);
+            keys.resolve(v[r], lanes);
             const I g = first + r * slots + lane / lanes;
             if (g >= groupCount)
                 continue;
@@ -593,14 +793,27 @@ __global__ void __launch_bounds__(kBlockThreads) singlePassKernel(EncodeArgs a, 
                     reinterpret_cast<unsigned short*>(out)[quad] = static_cast<unsigned short>(
                         ((c[0] & 0xFu) << 4) | (c[1] & 0xFu) | ((c[2] & 0xFu) << 12) | ((c[3] & 0xFu) << 8));
                 else {
-                    // MXFP4: per block its E8M0 byte, then size / 2 code bytes (not aligned).
-                    std::uint8_t* block = out + g * (2 * sizeQuads + 1);
+                    // MXFP4: per block its E8M0 byte, then size / 2 code bytes.
+                    std::uint8_t* block = staged ? mine + (g - first) * blockBytes : out + g * blockBytes;
                     if (sub == 0 && j == 0)
                         block[0] = isnan(p.scale) ? 0xFF : static_cast<std::uint8_t>(ilogbf(p.scale) + 127);
                     std::uint8_t* bytes = block + 1 + 2 * (sub + j * lanes);
                     bytes[0] = static_cast<std::uint8_t>((c[0] & 0xFu) | ((c[1] & 0xFu) << 4));
                     bytes[1] = static_cast<std::uint8_t>((c[2] & 0xFu) | ((c[3] & 0xFu) << 4));
                 }
+            }
+        }
+        if constexpr (L == Layout::Mxfp4) {
+            if (staged) {
+                // The step's bytes start at first · blockBytes, a multiple of 16 (perWarp is).
+                __syncwarp();
+                const I bytes = min(perWarp, groupCount - first) * blockBytes;
+                std::uint8_t* target = out + first * blockBytes;
+                for (I k = lane; k < bytes / 16; k += 32)
+                    __stcs(reinterpret_cast<uint4*>(target) + k, stage[threadIdx.x / 32][k]);
+                for (I k = bytes / 16 * 16 + lane; k < bytes; k += 32)
+                    target[k] = mine[k];
+                __syncwarp();
             }
         }
     }
@@ -918,22 +1131,31 @@ void launchSinglePassQ(
     const I perWarp = I(4 / Q) * (32 / plan.lanes);
     const unsigned grid = gridFor((plan.groupCount + perWarp - 1) / perWarp * 32);
     const auto* x4 = reinterpret_cast<const float4*>(x);
+    const bool range = plan.derive.affine || plan.derive.oneSided;
     withElement(plan.args, [&](auto element) {
         using E = decltype(element);
-        if constexpr (E::kind == Kind::Nf4) {
-            singlePassKernel<Layout::Nf4, Q, E><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4, out,
+        const auto run = [&]<Layout L, class Keys>() {
+            singlePassKernel<L, Q, E, Keys><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4, out,
                 plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
+        };
+        if constexpr (E::kind == Kind::Nf4) {
+            run.template operator()<Layout::Nf4, GroupMagnitude>();
         } else if (plan.args.layout == Layout::Mxfp4) {
             if constexpr (E::kind == Kind::Minifloat)
-                singlePassKernel<Layout::Mxfp4, Q, E><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4,
-                    out, plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
+                run.template operator()<Layout::Mxfp4, GroupMagnitude>();
+        } else if constexpr (E::kind == Kind::Integer) {
+            // Only integers have affine and one-sided ranges.
+            if (plan.args.layout == Layout::Byte)
+                range ? run.template operator()<Layout::Byte, GroupRange>()
+                      : run.template operator()<Layout::Byte, GroupMagnitude>();
+            else
+                range ? run.template operator()<Layout::Nibble, GroupRange>()
+                      : run.template operator()<Layout::Nibble, GroupMagnitude>();
         } else {
             if (plan.args.layout == Layout::Byte)
-                singlePassKernel<Layout::Byte, Q, E><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4, out,
-                    plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
+                run.template operator()<Layout::Byte, GroupMagnitude>();
             else
-                singlePassKernel<Layout::Nibble, Q, E><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4,
-                    out, plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
+                run.template operator()<Layout::Nibble, GroupMagnitude>();
         }
     });
 }

@@ -143,6 +143,21 @@ inline std::string checkHistogram()
                 + std::to_string(expected.nonFinite);
     }
     {
+        // Enough values that every thread takes the 8-value steps, the bin edges among them throughout.
+        std::vector<float> values;
+        for (unsigned copy = 0; copy < 16; ++copy) {
+            const std::vector<float> part = edgeValues(2048, -3.0f, 3.0f, 200 + copy);
+            values.insert(values.end(), part.begin(), part.end());
+        }
+        for (const bool absolute : {false, true}) {
+            const double lo = absolute ? 0.0 : -3.0;
+            const Histogram expected = computeHistogram(values, 2048, lo, 3.0, absolute);
+            if (!(cudaHistogram(values, 2048, lo, 3.0, absolute, 0) == expected))
+                return std::string("histogram of 5M values over [-3, 3]") + (absolute ? " abs" : "")
+                    + " differs";
+        }
+    }
+    {
         // A double range that is not a pair of floats takes the double path only.
         const std::vector<float> values = edgeValues(2048, -0.3f, 0.7f, 99);
         const Histogram expected = computeHistogram(values, 2048, -0.3, 0.7, false);

@@ -10,6 +10,9 @@
 //                                      1) as GB/s and as a share of the device-to-device copy, the packed
 //                                      quantize ("pack …") and dequantize ("unpack …") kernels and the
 //                                      scaled E4M3 cast ("cast fp8_e4m3 scaled") included
+//   qs_cuda_bench --time=KERNEL [--gib G] [--repeats R]
+//                                      one kernel: a cudaTimeKernelMs spelling, "blockfq FORMAT", or a packed
+//                                      row of --bench ("pack int4 group:128", "unpack mxfp4")
 
 #include "benchmarks/cuda/cuda_checks.h"
 #include "kernels/cuda/fake_quant.cuh"
@@ -25,6 +28,7 @@
 #include <ctime>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -358,6 +362,46 @@ std::vector<float> benchValues(std::size_t n)
     return v;
 }
 
+/// The packed quantize ("pack …") and dequantize ("unpack …") rows of --bench, on [n / 4096, 4096].
+struct Packed {
+    const char* name;
+    const char* format; ///< element format or block format
+    qs::Granularity granularity;
+    qs::RangeMode range;
+    double codeBytes; ///< packed bytes per element
+};
+
+const Packed kPacked[]
+    = {{"int8 channel", "int8", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow, 1},
+        {"int8 group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow, 1},
+        {"int8 affine group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::Affine, 1},
+        {"int4 group:128", "int4", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow, 0.5},
+        {"fp8_e4m3 tensor", "fp8_e4m3", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 1},
+        {"fp8_e4m3 channel", "fp8_e4m3", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow, 1},
+        {"nf4", "bnb_nf4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 0.5},
+        {"mxfp4", "mxfp4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 17.0 / 32}};
+
+qs::Scheme packedScheme(const Packed& p)
+{
+    qs::Scheme scheme;
+    if (qs::blockFormatByName(p.format) != qs::BlockFormat::None)
+        scheme.blockFormat = qs::blockFormatByName(p.format);
+    else
+        scheme.format = qs::formatByName(p.format);
+    scheme.granularity = p.granularity;
+    scheme.rangeMode = p.range;
+    return scheme;
+}
+
+/// The kPacked row called `name`; throws for an unknown one.
+const Packed& packedRow(const std::string& name)
+{
+    for (const Packed& p : kPacked)
+        if (name == p.name)
+            return p;
+    throw std::runtime_error("no packed bench row '" + name + "'");
+}
+
 int runBench(double gib, int repeats, const std::string& jsonPath)
 {
     const auto n = static_cast<std::size_t>(gib * double(1ull << 30) / sizeof(float)) / 4096 * 4096;
@@ -401,32 +445,10 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
     // Packed quantize (single pass: x read once; otherwise group reduction + packing kernel: x read twice;
     // codes written) and dequantize (codes read, float32 written), on [n / 4096, 4096]; "of copy" compares
     // the bytes moved with the copy's.
-    struct Packed {
-        const char* name;
-        const char* format; ///< element format or block format
-        qs::Granularity granularity;
-        qs::RangeMode range;
-        double codeBytes; ///< packed bytes per element
-    };
-    const Packed packed[] = {
-        {"int8 channel", "int8", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow, 1},
-        {"int8 group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow, 1},
-        {"int8 affine group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::Affine, 1},
-        {"int4 group:128", "int4", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow, 0.5},
-        {"fp8_e4m3 tensor", "fp8_e4m3", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 1},
-        {"fp8_e4m3 channel", "fp8_e4m3", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow, 1},
-        {"nf4", "bnb_nf4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 0.5},
-        {"mxfp4", "mxfp4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 17.0 / 32}};
     const qs::Shape shape {static_cast<std::int64_t>(n / 4096), 4096};
     for (const bool unpack : {false, true}) {
-        for (const Packed& p : packed) {
-            qs::Scheme scheme;
-            if (qs::blockFormatByName(p.format) != qs::BlockFormat::None)
-                scheme.blockFormat = qs::blockFormatByName(p.format);
-            else
-                scheme.format = qs::formatByName(p.format);
-            scheme.granularity = p.granularity;
-            scheme.rangeMode = p.range;
+        for (const Packed& p : kPacked) {
+            const qs::Scheme scheme = packedScheme(p);
             const double ms = qs::cudaTimePackedMs(unpack, values, shape, scheme, repeats);
             // Two-pass packing reads x twice (group ranges, then codes); single-pass packing once.
             const double reads = unpack || qs::cudaPackedSinglePass(scheme, shape) ? 1 : 2;
@@ -513,11 +535,15 @@ int main(int argc, char** argv)
                 = benchValues(std::size_t(gib * double(1ull << 30) / 4) / 4096 * 4096);
             const std::string kernel = mode.substr(7);
             double ms = 0;
-            if (kernel.starts_with("blockfq ")) {
+            const qs::Shape shape {static_cast<std::int64_t>(values.size() / 4096), 4096};
+            if (kernel.starts_with("pack ") || kernel.starts_with("unpack ")) {
+                const bool unpack = kernel.starts_with("unpack ");
+                const Packed& row = packedRow(kernel.substr(unpack ? 7 : 5));
+                ms = qs::cudaTimePackedMs(unpack, values, shape, packedScheme(row), repeats);
+            } else if (kernel.starts_with("blockfq ")) {
                 qs::Scheme scheme;
                 scheme.blockFormat = qs::blockFormatByName(kernel.substr(8));
-                ms = qs::cudaTimeBlockFakeQuantMs(
-                    values, {static_cast<std::int64_t>(values.size() / 4096), 4096}, scheme, repeats);
+                ms = qs::cudaTimeBlockFakeQuantMs(values, shape, scheme, repeats);
             } else {
                 ms = qs::cudaTimeKernelMs(kernel, values, repeats);
             }
@@ -526,8 +552,8 @@ int main(int argc, char** argv)
         }
         std::printf(
             "usage: qs_cuda_bench --check | --bench [--gib G] [--repeats R] [--json FILE] | --probe [--gib G]"
-            " | --time=KERNEL [--gib G] [--repeats R] (KERNEL: a cudaTimeKernelMs spelling or blockfq "
-            "FORMAT)\n");
+            " | --time=KERNEL [--gib G] [--repeats R] (KERNEL: a cudaTimeKernelMs spelling, blockfq "
+            "FORMAT, pack ROW or unpack ROW)\n");
         return 2;
     } catch (const std::exception& error) {
         std::printf("error: %s\n", error.what());
