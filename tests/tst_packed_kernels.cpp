@@ -302,6 +302,24 @@ private slots:
         checkPacked(tensor, scheme);
     }
 
+    /// Floats every 4099 bit patterns from 2^-31 to past 448, both signs, through E4M3 per tensor (scale 1:
+    /// every binade of the format, its subnormals and the rounding beyond its largest value) and MXFP4 (the
+    /// E2M1 grid and its subnormal, at every block exponent the range holds).
+    void minifloatSweep()
+    {
+        std::vector<float> values;
+        for (std::uint32_t bits = 0x30000000u; bits <= 0x43F00000u; bits += 4099) {
+            const float v = std::bit_cast<float>(bits);
+            values.insert(values.end(), {v, -v});
+        }
+        values.push_back(448.0f);
+        while (values.size() % 32 != 0)
+            values.push_back(0.0f);
+        const Tensor tensor {"sweep", {static_cast<std::int64_t>(values.size() / 32), 32}, values};
+        checkPacked(tensor, elementScheme(fp8E4M3Format(), Granularity::perTensor()));
+        checkPacked(tensor, blockScheme(BlockFormat::MXFP4));
+    }
+
     /// bitsandbytes NF4 blocks of absmax 1 (s = x) holding the floats beside every decision threshold and
     /// every boundary of the 16 bins the SIMD packing takes (table_bins.h), with a NaN.
     void nf4BinEdges()

@@ -17,6 +17,7 @@
 #include "kernels/packed_backends.h"
 #include "kernels/simd_dispatch.h"
 
+#include <cmath>
 #include <cstring>
 
 HWY_BEFORE_NAMESPACE();
@@ -69,14 +70,25 @@ HWY_INLINE void encodeScalar(const PackPlan& plan, const GroupParams& p, const f
 /// Integer codes of a run of finite x: round(v) + zp clamped to [qmin, qmax] (hn::Round is RNE; EMU128's
 /// Round is not exact, so that target keeps the quantizer's clamp and 1.5·2^23 addition).
 template<bool Divide, bool TiesAway> struct IntegerCodes {
-    IntegerCodes(const PackPlan&, const GroupParams& p)
-        : divisor(hn::Set(DF(), Divide ? p.scale : p.inverse))
-        , low(hn::Set(DF(), p.low))
-        , high(hn::Set(DF(), p.high))
-        , lowBound(hn::Set(DF(), p.low - 1.0f))
-        , highBound(hn::Set(DF(), p.high + 1.0f))
-        , zeroPoint(hn::Set(DI(), p.zeroPoint))
+    explicit IntegerCodes(const PackPlan&)
+        : divisor(hn::Zero(DF()))
+        , low(divisor)
+        , high(divisor)
+        , lowBound(divisor)
+        , highBound(divisor)
+        , zeroPoint(hn::Zero(DI()))
     {
+    }
+
+    /// Takes the parameters of the group whose elements come next.
+    void setGroup(const GroupParams& p)
+    {
+        divisor = hn::Set(DF(), Divide ? p.scale : p.inverse);
+        low = hn::Set(DF(), p.low);
+        high = hn::Set(DF(), p.high);
+        lowBound = hn::Set(DF(), p.low - 1.0f);
+        highBound = hn::Set(DF(), p.high + 1.0f);
+        zeroPoint = hn::Set(DI(), p.zeroPoint);
     }
 
     HWY_INLINE VI operator()(VF x, MF& clip) const
@@ -108,21 +120,48 @@ template<bool Divide, bool TiesAway> struct IntegerCodes {
     VI zeroPoint;
 };
 
-/// Minifloat codes of a run of finite x: MinifloatRounder::roundBits vectorised with a per-lane shift, then
-/// saturated and turned into the code (codeOf) with the sign bit.
-template<bool Divide, bool TiesAway> struct MinifloatCodes {
-    MinifloatCodes(const PackPlan& plan, const GroupParams& p)
-        : divisor(hn::Set(DF(), Divide ? p.scale : p.inverse))
+/// Whether MinifloatCodes<…, true> applies: ties to even, a normal float32 smallest normal, and the
+/// rounding constant C = 1.5 · 2^(q + 23 - M) finite for every binade q up to just above the largest
+/// finite value (simd_kernels.cpp's MinifloatMethod::Magic, the rounding of the fused kernels).
+bool minifloatCodesByMagic(const PackPlan& plan)
+{
+    const detail::MinifloatRounder& r = plan.groups.rounder;
+    const int maxField = static_cast<int>(r.maxBits >> 23);
+    return !plan.groups.tiesAway && r.mantissaBits <= 20 && maxField + 1 + 23 - r.mantissaBits <= 254
+        && r.bias >= 1 && r.bias <= 126;
+}
+
+/// Minifloat codes of a run of finite x: the rounded magnitude r (MinifloatRounder::roundBits), saturated,
+/// turned into the code (codeOf) with the sign bit. `Magic` (minifloatCodesByMagic): r = (|v| + C) - C,
+/// with C as above for |v|'s binade held between the smallest normal's and just above the largest finite
+/// value's; a normal r's float bits shifted right by 23 - M are its code plus (127 - bias) << M, and a
+/// subnormal r (a multiple of 2^(1 - bias - M)) plus 2^(1 - bias) has the code in its mantissa's top M
+/// bits, so its shifted bits are the code plus (128 - bias) << M. Every value stays a normal float32 (no
+/// subnormal results, which cost microcode assists on x86). Otherwise roundBits with a per-lane shift and
+/// codeOf spelled out.
+template<bool Divide, bool TiesAway, bool Magic> struct MinifloatCodes {
+    explicit MinifloatCodes(const PackPlan& plan)
+        : divisor(hn::Set(DF(), 1.0f))
         , normalField(hn::Set(DI(), 128 - plan.groups.rounder.bias))
         , shiftBase(hn::Set(DI(), 23 - plan.groups.rounder.mantissaBits))
         , maxBits(hn::Set(DI(), static_cast<std::int32_t>(plan.groups.rounder.maxBits)))
         , bias(hn::Set(DI(), plan.groups.rounder.bias))
         , signCode(hn::Set(DI(), static_cast<std::int32_t>(plan.signCode)))
         , subnormalShift(hn::Set(DI(), 151 - plan.groups.rounder.mantissaBits - plan.groups.rounder.bias))
+        , normalFieldBits(hn::Set(DI(), (128 - plan.groups.rounder.bias) << 23))
+        , capFieldBits(
+              hn::Set(DI(), (static_cast<std::int32_t>(plan.groups.rounder.maxBits >> 23) + 1) << 23))
+        , magicBase(hn::Set(DI(), ((23 - plan.groups.rounder.mantissaBits) << 23) | 0x400000))
+        , smallestNormal(hn::Set(DF(), std::ldexp(1.0f, 1 - plan.groups.rounder.bias)))
+        , normalOffset(hn::Set(DI(), (127 - plan.groups.rounder.bias) << plan.groups.rounder.mantissaBits))
+        , subnormalOffset(hn::Set(DI(), (128 - plan.groups.rounder.bias) << plan.groups.rounder.mantissaBits))
         , mantissaBits(plan.groups.rounder.mantissaBits)
         , clipBeforeRounding(plan.groups.clipBeforeRounding)
     {
     }
+
+    /// Takes the parameters of the group whose elements come next.
+    void setGroup(const GroupParams& p) { divisor = hn::Set(DF(), Divide ? p.scale : p.inverse); }
 
     HWY_INLINE VI operator()(VF x, MF& clip) const
     {
@@ -130,6 +169,19 @@ template<bool Divide, bool TiesAway> struct MinifloatCodes {
         const VI absMask = hn::Set(di, 0x7FFFFFFF);
         const VI bits = hn::BitCast(di, Divide ? hn::Div(x, divisor) : hn::Mul(x, divisor));
         const VI u = hn::And(bits, absMask);
+        if constexpr (Magic) {
+            const VI field
+                = hn::Min(hn::Max(hn::And(bits, hn::Set(di, 0x7F800000)), normalFieldBits), capFieldBits);
+            const VF c = hn::BitCast(DF(), hn::Add(field, magicBase));
+            const VI rounded = hn::BitCast(di, hn::Sub(hn::Add(hn::BitCast(DF(), u), c), c));
+            clip = hn::RebindMask(DF(), hn::Gt(clipBeforeRounding ? u : rounded, maxBits));
+            const VF r = hn::BitCast(DF(), hn::Min(rounded, maxBits));
+            const MF subnormal = hn::Lt(r, smallestNormal);
+            const VF t = hn::IfThenElse(subnormal, hn::Add(r, smallestNormal), r);
+            const VI code = hn::Sub(hn::ShiftRightSame(hn::BitCast(di, t), 23 - mantissaBits),
+                hn::IfThenElse(hn::RebindMask(di, subnormal), subnormalOffset, normalOffset));
+            return hn::Or(code, hn::IfThenElseZero(hn::Lt(bits, hn::Zero(di)), signCode));
+        }
         const VI zero = hn::Zero(di);
         const VI one = hn::Set(di, 1);
         const VI c23 = hn::Set(di, 23);
@@ -169,7 +221,10 @@ template<bool Divide, bool TiesAway> struct MinifloatCodes {
     }
 
     VF divisor;
-    VI normalField, shiftBase, maxBits, bias, signCode, subnormalShift;
+    VI normalField, shiftBase, maxBits, bias, signCode, subnormalShift, normalFieldBits, capFieldBits,
+        magicBase;
+    VF smallestNormal;
+    VI normalOffset, subnormalOffset;
     int mantissaBits;
     bool clipBeforeRounding;
 };
@@ -177,10 +232,9 @@ template<bool Divide, bool TiesAway> struct MinifloatCodes {
 /// One run of a group: whole vectors through `Codes`, vectors with a non-finite x and the tail through the
 /// reference.
 template<class Codes>
-HWY_INLINE void encodeRun(const PackPlan& plan, const GroupParams& p, const float* x, I i, I stop,
-    std::uint8_t* out, I base, EncodeCounts& counts)
+HWY_INLINE void encodeRun(const PackPlan& plan, const Codes& codes, const GroupParams& p, const float* x, I i,
+    I stop, std::uint8_t* out, I base, EncodeCounts& counts)
 {
-    const Codes codes(plan, p);
     const DF df;
     for (; i + kF <= stop; i += kF) {
         const VF v = hn::LoadU(df, x + i);
@@ -226,6 +280,7 @@ EncodeCounts encodeWith(const PackPlan& plan, const float* x, I begin, I end, st
 {
     EncodeCounts counts;
     const SimdTableBins<DF> nf4Bins(plan.nf4Bins);
+    Codes codes(plan);
     GroupCursor cursor(plan.groups, begin);
     for (I i = begin; i < end;) {
         while (i >= cursor.end)
@@ -237,7 +292,8 @@ EncodeCounts encodeWith(const PackPlan& plan, const float* x, I begin, I end, st
         } else if (plan.kind == CodeKind::Minifloat && std::isnan(p.scale)) {
             encodeScalar(plan, p, x, i, stop, out, begin, counts);
         } else {
-            encodeRun<Codes>(plan, p, x, i, stop, out, begin, counts);
+            codes.setGroup(p);
+            encodeRun(plan, codes, p, x, i, stop, out, begin, counts);
         }
         i = stop;
     }
@@ -247,9 +303,12 @@ EncodeCounts encodeWith(const PackPlan& plan, const float* x, I begin, I end, st
 template<bool Divide, bool TiesAway>
 EncodeCounts encodeRounding(const PackPlan& plan, const float* x, I begin, I end, std::uint8_t* out)
 {
-    return plan.kind == CodeKind::Integer
-        ? encodeWith<IntegerCodes<Divide, TiesAway>>(plan, x, begin, end, out)
-        : encodeWith<MinifloatCodes<Divide, TiesAway>>(plan, x, begin, end, out);
+    if (plan.kind == CodeKind::Integer)
+        return encodeWith<IntegerCodes<Divide, TiesAway>>(plan, x, begin, end, out);
+    if constexpr (!TiesAway)
+        if (minifloatCodesByMagic(plan))
+            return encodeWith<MinifloatCodes<Divide, false, true>>(plan, x, begin, end, out);
+    return encodeWith<MinifloatCodes<Divide, TiesAway, false>>(plan, x, begin, end, out);
 }
 
 EncodeCounts EncodeRange(const PackPlan& plan, const float* x, I begin, I end, std::uint8_t* out)
