@@ -317,6 +317,23 @@ template<class F> void withElement(const EncodeArgs& a, F&& f)
     }
 }
 
+/// Calls f(value) for each value of v.
+template<class F> __device__ void forEachValue(const float4& v, F&& f)
+{
+    f(v.x);
+    f(v.y);
+    f(v.z);
+    f(v.w);
+}
+
+/// Calls f(value) for each value of the Q float4 of v.
+template<int Q, class F> __device__ void forEachValue(const float4 (&v)[Q], F&& f)
+{
+#pragma unroll
+    for (int j = 0; j < Q; ++j)
+        forEachValue(v[j], f);
+}
+
 /// Min/max keys of the finite values, the largest non-NaN magnitude (±Inf included) and the non-finite
 /// count of some elements.
 struct GroupKeys {
@@ -342,10 +359,7 @@ struct GroupKeys {
 
     __device__ void add(const float4& v)
     {
-        add(v.x);
-        add(v.y);
-        add(v.z);
-        add(v.w);
+        forEachValue(v, [&](float x) { add(x); });
     }
 
     /// Merges the `lanes` (a power of two) lanes of each aligned lane group; every lane of the warp calls it.
@@ -380,10 +394,7 @@ struct GroupRange {
 
     __device__ void add(const float4& v)
     {
-        add(v.x);
-        add(v.y);
-        add(v.z);
-        add(v.w);
+        forEachValue(v, [&](float x) { add(x); });
     }
 
     __device__ void reduce(int lanes)
@@ -407,13 +418,7 @@ struct GroupRange {
             lowest = fminf(lowest, finite ? x : INFINITY);
             highest = fmaxf(highest, finite ? x : -INFINITY);
         };
-#pragma unroll
-        for (int j = 0; j < Q; ++j) {
-            take(v[j].x);
-            take(v[j].y);
-            take(v[j].z);
-            take(v[j].w);
-        }
+        forEachValue(v, take);
         for (int offset = lanes / 2; offset > 0; offset /= 2) {
             lowest = fminf(lowest, __shfl_xor_sync(kFullMask, lowest, offset));
             highest = fmaxf(highest, __shfl_xor_sync(kFullMask, highest, offset));
@@ -422,14 +427,8 @@ struct GroupRange {
 
     static constexpr bool kHasRange = true;
     /// 0 for both when the group has no finite value.
-    __device__ float low() const
-    {
-        return lowest <= highest ? lowest : 0.0f;
-    }
-    __device__ float high() const
-    {
-        return lowest <= highest ? highest : 0.0f;
-    }
+    __device__ float low() const { return lowest <= highest ? lowest : 0.0f; }
+    __device__ float high() const { return lowest <= highest ? highest : 0.0f; }
     __device__ float finiteAbsmax() const
     {
         const float l = fabsf(low());
@@ -451,10 +450,7 @@ struct GroupMagnitude {
 
     __device__ void add(const float4& v)
     {
-        add(v.x);
-        add(v.y);
-        add(v.z);
-        add(v.w);
+        forEachValue(v, [&](float x) { add(x); });
     }
 
     __device__ void reduce(int lanes)
@@ -477,13 +473,7 @@ struct GroupMagnitude {
             finiteBits = max(finiteBits, magnitude < 0x7F800000u ? magnitude : 0u);
             nonNanBits = max(nonNanBits, magnitude <= 0x7F800000u ? magnitude : 0u);
         };
-#pragma unroll
-        for (int j = 0; j < Q; ++j) {
-            take(v[j].x);
-            take(v[j].y);
-            take(v[j].z);
-            take(v[j].w);
-        }
+        forEachValue(v, take);
         for (int offset = lanes / 2; offset > 0; offset /= 2) {
             finiteBits = max(finiteBits, __shfl_xor_sync(kFullMask, finiteBits, offset));
             nonNanBits = max(nonNanBits, __shfl_xor_sync(kFullMask, nonNanBits, offset));
@@ -491,18 +481,9 @@ struct GroupMagnitude {
     }
 
     static constexpr bool kHasRange = false;
-    __device__ float finiteAbsmax() const
-    {
-        return __uint_as_float(finiteBits);
-    }
-    __device__ float absmax() const
-    {
-        return __uint_as_float(nonNanBits);
-    }
-    __device__ bool anyNonFinite() const
-    {
-        return top >= 0x7F800000u;
-    }
+    __device__ float finiteAbsmax() const { return __uint_as_float(finiteBits); }
+    __device__ float absmax() const { return __uint_as_float(nonNanBits); }
+    __device__ bool anyNonFinite() const { return top >= 0x7F800000u; }
 };
 
 __device__ void addCounts(unsigned clipped, unsigned nonFinite, unsigned long long* counts)
