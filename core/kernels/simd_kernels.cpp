@@ -22,6 +22,7 @@
 #include <hwy/foreach_target.h> // IWYU pragma: keep
 #include <hwy/highway.h>
 #include <hwy/cache_control.h>
+#include "kernels/simd_magic_rounding-inl.h"
 #include "kernels/simd_table_bins-inl.h"
 // clang-format on
 
@@ -784,10 +785,9 @@ enum class MinifloatMethod {
 MinifloatMethod minifloatMethod(const FakeQuantPlan& plan)
 {
     const detail::MinifloatRounder& r = plan.rounder;
-    const int maxField = static_cast<int>(r.maxBits >> 23);
     if (r.bias >= 127 && r.mantissaBits >= 1)
         return MinifloatMethod::FixedShift;
-    if (!r.tiesAway && r.mantissaBits <= 20 && maxField + 1 + 23 - r.mantissaBits <= 254 && 128 - r.bias >= 1)
+    if (magicRoundingApplies(r))
         return MinifloatMethod::Magic;
     return MinifloatMethod::Bits;
 }
@@ -795,9 +795,7 @@ MinifloatMethod minifloatMethod(const FakeQuantPlan& plan)
 template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatElement {
     explicit MinifloatElement(const FakeQuantPlan& plan)
         : normalField(hn::Set(DI(), 128 - plan.rounder.bias))
-        , normalFieldBits(hn::Set(DI(), (128 - plan.rounder.bias) << 23))
-        , capFieldBits(hn::Set(DI(), (static_cast<std::int32_t>(plan.rounder.maxBits >> 23) + 1) << 23))
-        , magicBase(hn::Set(DI(), ((23 - plan.rounder.mantissaBits) << 23) | 0x400000))
+        , magic(plan.rounder)
         , shiftBase(hn::Set(DI(), 23 - plan.rounder.mantissaBits))
         , capField(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits >> 23) + 1))
         , maxBits(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits)))
@@ -814,13 +812,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
         const VI u = hn::And(bits, hn::Set(di, 0x7FFFFFFF));
         VI rounded;
         if constexpr (Method == MinifloatMethod::Magic) {
-            // C's exponent field: the lane's binade (at least the smallest normal, at most just above the
-            // largest finite value, beyond which everything clips anyway) plus 23 - M, formed in place (the
-            // fields shifted by 23) so that C is one add away.
-            const VI field
-                = hn::Min(hn::Max(hn::And(bits, hn::Set(di, 0x7F800000)), normalFieldBits), capFieldBits);
-            const VF c = hn::BitCast(DF(), hn::Add(field, magicBase));
-            rounded = hn::BitCast(di, hn::Sub(hn::Add(hn::BitCast(DF(), u), c), c));
+            rounded = magic(bits, u);
         } else if constexpr (Method == MinifloatMethod::FixedShift) {
             const VI one = hn::Set(di, 1);
             const VI quantum = hn::Set(di, 1 << fixedShift);
@@ -861,9 +853,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
     }
 
     VI normalField; ///< 128 - bias: float exponent field of the smallest normal (2^(1 - bias))
-    VI normalFieldBits; ///< normalField << 23
-    VI capFieldBits; ///< capField << 23
-    VI magicBase; ///< (23 - M) << 23 | 0x400000: C = 1.5·2^(q + 23) from the field bits of 2^q
+    MagicRounding<DI> magic;
     VI shiftBase; ///< 23 - M
     VI capField;
     VI maxBits;

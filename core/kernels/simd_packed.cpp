@@ -11,6 +11,7 @@
 // clang-format off
 #include <hwy/foreach_target.h> // IWYU pragma: keep
 #include <hwy/highway.h>
+#include "kernels/simd_magic_rounding-inl.h"
 #include "kernels/simd_table_bins-inl.h"
 // clang-format on
 
@@ -120,21 +121,17 @@ template<bool Divide, bool TiesAway> struct IntegerCodes {
     VI zeroPoint;
 };
 
-/// Whether MinifloatCodes<…, true> applies: ties to even, a normal float32 smallest normal, and the
-/// rounding constant C = 1.5 · 2^(q + 23 - M) finite for every binade q up to just above the largest
-/// finite value (simd_kernels.cpp's MinifloatMethod::Magic, the rounding of the fused kernels).
+/// Whether MinifloatCodes<…, true> applies: MagicRounding does, and bias lies in [1, 126], so that the
+/// smallest normal 2^(1 - bias) is at most 1 and the code offsets below are positive.
 bool minifloatCodesByMagic(const PackPlan& plan)
 {
     const detail::MinifloatRounder& r = plan.groups.rounder;
-    const int maxField = static_cast<int>(r.maxBits >> 23);
-    return !plan.groups.tiesAway && r.mantissaBits <= 20 && maxField + 1 + 23 - r.mantissaBits <= 254
-        && r.bias >= 1 && r.bias <= 126;
+    return magicRoundingApplies(r) && r.bias >= 1 && r.bias <= 126;
 }
 
 /// Minifloat codes of a run of finite x: the rounded magnitude r (MinifloatRounder::roundBits), saturated,
-/// turned into the code (codeOf) with the sign bit. `Magic` (minifloatCodesByMagic): r = (|v| + C) - C,
-/// with C as above for |v|'s binade held between the smallest normal's and just above the largest finite
-/// value's; a normal r's float bits shifted right by 23 - M are its code plus (127 - bias) << M, and a
+/// turned into the code (codeOf) with the sign bit. `Magic` (minifloatCodesByMagic): r by MagicRounding;
+/// a normal r's float bits shifted right by 23 - M are its code plus (127 - bias) << M, and a
 /// subnormal r (a multiple of 2^(1 - bias - M)) plus 2^(1 - bias) has the code in its mantissa's top M
 /// bits, so its shifted bits are the code plus (128 - bias) << M. Every value stays a normal float32 (no
 /// subnormal results, which cost microcode assists on x86). Otherwise roundBits with a per-lane shift and
@@ -148,10 +145,7 @@ template<bool Divide, bool TiesAway, bool Magic> struct MinifloatCodes {
         , bias(hn::Set(DI(), plan.groups.rounder.bias))
         , signCode(hn::Set(DI(), static_cast<std::int32_t>(plan.signCode)))
         , subnormalShift(hn::Set(DI(), 151 - plan.groups.rounder.mantissaBits - plan.groups.rounder.bias))
-        , normalFieldBits(hn::Set(DI(), (128 - plan.groups.rounder.bias) << 23))
-        , capFieldBits(
-              hn::Set(DI(), (static_cast<std::int32_t>(plan.groups.rounder.maxBits >> 23) + 1) << 23))
-        , magicBase(hn::Set(DI(), ((23 - plan.groups.rounder.mantissaBits) << 23) | 0x400000))
+        , magic(plan.groups.rounder)
         , smallestNormal(hn::Set(DF(), std::ldexp(1.0f, 1 - plan.groups.rounder.bias)))
         , normalOffset(hn::Set(DI(), (127 - plan.groups.rounder.bias) << plan.groups.rounder.mantissaBits))
         , subnormalOffset(hn::Set(DI(), (128 - plan.groups.rounder.bias) << plan.groups.rounder.mantissaBits))
@@ -170,10 +164,7 @@ template<bool Divide, bool TiesAway, bool Magic> struct MinifloatCodes {
         const VI bits = hn::BitCast(di, Divide ? hn::Div(x, divisor) : hn::Mul(x, divisor));
         const VI u = hn::And(bits, absMask);
         if constexpr (Magic) {
-            const VI field
-                = hn::Min(hn::Max(hn::And(bits, hn::Set(di, 0x7F800000)), normalFieldBits), capFieldBits);
-            const VF c = hn::BitCast(DF(), hn::Add(field, magicBase));
-            const VI rounded = hn::BitCast(di, hn::Sub(hn::Add(hn::BitCast(DF(), u), c), c));
+            const VI rounded = magic(bits, u);
             clip = hn::RebindMask(DF(), hn::Gt(clipBeforeRounding ? u : rounded, maxBits));
             const VF r = hn::BitCast(DF(), hn::Min(rounded, maxBits));
             const MF subnormal = hn::Lt(r, smallestNormal);
@@ -221,8 +212,8 @@ template<bool Divide, bool TiesAway, bool Magic> struct MinifloatCodes {
     }
 
     VF divisor;
-    VI normalField, shiftBase, maxBits, bias, signCode, subnormalShift, normalFieldBits, capFieldBits,
-        magicBase;
+    VI normalField, shiftBase, maxBits, bias, signCode, subnormalShift;
+    MagicRounding<DI> magic;
     VF smallestNormal;
     VI normalOffset, subnormalOffset;
     int mantissaBits;
