@@ -338,6 +338,9 @@ void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* 
 {
     if ((mode == TotalMode::Counts) != (out != nullptr))
         throw Error("the fused kernel reduces counts only when it writes x̂, and writes x̂ only then");
+    if ((plan.pattern == GroupPattern::MxBlocks || plan.pattern == GroupPattern::Nvfp4Blocks)
+        && reinterpret_cast<std::uintptr_t>(x) % 16 != 0)
+        throw Error("the block kernels read x in 16-byte pieces: x must be 16-byte aligned");
     const I count = chunkCount(n);
     if (count == 0) {
         check(cudaMemsetAsync(total, 0, sizeof(ChunkSums), stream), "cudaMemsetAsync");

@@ -33,6 +33,7 @@ inline constexpr int kChunkBlocksPerSm = 3; ///< at most 80 registers per thread
 /// (Σe², Σe, Σx², Σ|x|, Σx·x̂, Σx̂²) and the order-independent rest.
 struct DoubleLaneSums {
     static constexpr bool kChecksRuns = false; ///< batches test each x for finiteness (processChunk)
+    static constexpr bool kStaged = false; ///< full chunks read x from global memory (RunStage)
     double sums[kSumCount] = {0, 0, 0, 0, 0, 0};
     double maxAbsError = 0;
     unsigned count = 0;
@@ -81,6 +82,7 @@ struct RunLaneSums {
     /// Batches take every x as finite; a run whose partial of x² is not finite (a NaN or ±Inf x, or an x²
     /// beyond the float range) is dropped and done again element by element (processChunk).
     static constexpr bool kChecksRuns = true;
+    static constexpr bool kStaged = true; ///< block patterns' full chunks read x from their copy (RunStage)
     float runs[kSumCount] = {0, 0, 0, 0, 0, 0};
     /// The six double lane sums, in shared memory (slot s at sums[s · kBlockThreads]): touched once per run,
     /// they would otherwise hold twelve registers through the batches.
@@ -197,6 +199,52 @@ template<bool Nvfp4> __device__ inline int runBlockOfLane(int lane)
     return Nvfp4 ? 4 * k + (lane >> 2) : 2 * k + (lane >> 3);
 }
 
+/// The block patterns' copy of x in shared memory (the first pass over the full chunks of a warp's two
+/// chunks, both full; x 16-byte aligned, as runBlockScales' quad loads need anyway): each half-warp copies
+/// the runs of its chunk by cp.async into kStageSlots slots of its own, run r + 1 while it computes run r
+/// (slot r % kStageSlots). The copies hold no registers, so a run's reads stay in flight through the
+/// arithmetic of the run before, and the block maxima and the elements read one copy (they read x twice from
+/// global memory before). The run's block scales are kept beside it, read by every lane at once. H100, 1 GiB:
+/// MXFP8 0.553
+/// -> 0.532 ms, MXFP6 0.574 -> 0.550, MXFP4 0.640 -> 0.625 with the copy alone. Not for the other patterns,
+/// which it slowed (int8 per tensor 0.428 -> 0.441 ms, group 32 0.497 -> 0.539). The DoubleLaneSums pass and
+/// the warps holding the last, partial chunk read x from global memory.
+inline constexpr int kStageSlots = 2;
+/// Floats per half-warp: its slots, and 16 more so that the two halves of a warp read different banks.
+inline constexpr int kStageFloats = kStageSlots * static_cast<int>(kKernelRun) + 16;
+inline constexpr int kChunkRuns = kChunk / static_cast<int>(kKernelRun);
+inline constexpr int kRunBlocks = 16; ///< block scales per run at most (NVFP4: 16 of 16, MX: 8 of 32)
+
+struct RunStage {
+    float* ring; ///< this half-warp's kStageSlots runs, 16-byte aligned
+    float2* blockScales; ///< the current run's block scales {scale, 1 / scale}, by block of the run
+
+    __device__ float* slot(int run) const { return ring + (run % kStageSlots) * kKernelRun; }
+
+    /// Starts the copy of run `run` of the chunk at `chunk` (x + c · kChunk, 16-byte aligned) into its slot:
+    /// lane l copies the quads l + 16k, as runBlockScales reads them; then closes the copy group.
+    __device__ void copy(const float* chunk, int run, int lane) const
+    {
+        const float* source = chunk + run * kKernelRun + 4 * lane;
+        const auto target = static_cast<unsigned>(__cvta_generic_to_shared(slot(run) + 4 * lane));
+#pragma unroll
+        for (int k = 0; k < 4; ++k)
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16;"
+                         :
+                         : "r"(target + 256 * k), "l"(source + 64 * k)
+                         : "memory");
+        asm volatile("cp.async.commit_group;" ::: "memory");
+    }
+
+    /// Waits for every copy group of this thread but the newest, then for the warp: run r is readable by
+    /// every lane once the group of run r + 1 (or the empty group after the last run) is the newest.
+    __device__ static void awaitRun()
+    {
+        asm volatile("cp.async.wait_group 1;" ::: "memory");
+        __syncwarp();
+    }
+};
+
 /// GroupPattern::MxBlocks and Nvfp4Blocks: the scales of the blocks (MX: 8 of 32, NVFP4: 16 of 16) in the
 /// run of kKernelRun elements from `start` (blocks at or past n skipped; n is whole blocks): lane l reads
 /// the float4 quads l + 16k (k = 0..3, all 16 lanes reading 256 contiguous bytes per load), which lie in
@@ -204,37 +252,41 @@ template<bool Nvfp4> __device__ inline int runBlockOfLane(int lane)
 /// halves the values a lane holds), which leaves block runBlockOfLane(l) in lane l. Its scale goes to
 /// args.blocks.scales and `scale`. Returns whether every block of the run takes the fast path: it gives
 /// finite x̂ for finite x (its scale is not NaN and largest · scale is finite) and, MXINT8, has a float
-/// reciprocal or only zeros; in every lane of the half-warp (which all call it).
-template<bool Nvfp4>
-__device__ inline bool runBlockScales(
-    const float* __restrict__ x, I start, I n, int lane, const FakeQuantArgs& args, float2& scale)
+/// reciprocal or only zeros; in every lane of the half-warp (which all call it). `run` holds the run's
+/// values: x + start in global memory; or, with `stage`, its copy (RunStage): then the run is whole, both
+/// halves of the warp call it together, the answer is the warp's, and the scales also go to
+/// stage->blockScales.
+template<bool Nvfp4, bool Staged = false>
+__device__ inline bool runBlockScales(const float* __restrict__ run, I start, I n, int lane,
+    const FakeQuantArgs& args, float2& scale, const RunStage* stage = nullptr)
 {
-    const unsigned half = (threadIdx.x & 16u) != 0 ? 0xFFFF0000u : 0x0000FFFFu;
+    // Staged: the whole warp, whose shuffles and votes then need no convergence checks.
+    const unsigned mask = Staged ? kFullMask : ((threadIdx.x & 16u) != 0 ? 0xFFFF0000u : 0x0000FFFFu);
     // The largest magnitude bits: NaN and ±Inf (0x7F800000 and above) outrank every finite value.
     std::uint32_t m[4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-        const I first = start + 4 * I(lane + 16 * k);
         m[k] = 0;
-        if (first < n) {
-            const float4 q = __ldg(reinterpret_cast<const float4*>(x + first));
+        if (Staged || start + 4 * I(lane + 16 * k) < n) {
+            const float4* quad = reinterpret_cast<const float4*>(run + 4 * (lane + 16 * k));
+            const float4 q = Staged ? *quad : __ldg(quad);
             m[k] = max(max(__float_as_uint(q.x) & 0x7FFFFFFFu, __float_as_uint(q.y) & 0x7FFFFFFFu),
                 max(__float_as_uint(q.z) & 0x7FFFFFFFu, __float_as_uint(q.w) & 0x7FFFFFFFu));
         }
     }
     const bool odd = (lane & 1) != 0;
-    const std::uint32_t a0 = max(odd ? m[2] : m[0], __shfl_xor_sync(half, odd ? m[0] : m[2], 1, kLanes));
-    const std::uint32_t a1 = max(odd ? m[3] : m[1], __shfl_xor_sync(half, odd ? m[1] : m[3], 1, kLanes));
+    const std::uint32_t a0 = max(odd ? m[2] : m[0], __shfl_xor_sync(mask, odd ? m[0] : m[2], 1, kLanes));
+    const std::uint32_t a1 = max(odd ? m[3] : m[1], __shfl_xor_sync(mask, odd ? m[1] : m[3], 1, kLanes));
     const bool second = (lane & 2) != 0;
-    std::uint32_t magnitude = max(second ? a1 : a0, __shfl_xor_sync(half, second ? a0 : a1, 2, kLanes));
+    std::uint32_t magnitude = max(second ? a1 : a0, __shfl_xor_sync(mask, second ? a0 : a1, 2, kLanes));
     if constexpr (!Nvfp4)
-        magnitude = max(magnitude, __shfl_xor_sync(half, magnitude, 4, kLanes));
+        magnitude = max(magnitude, __shfl_xor_sync(mask, magnitude, 4, kLanes));
     const BlockRule& rule = args.blocks;
     constexpr int blockSize = Nvfp4 ? 16 : 32;
     const int block = runBlockOfLane<Nvfp4>(lane);
     bool safe = true;
     scale = {__uint_as_float(0x7FC00000u), 0.0f};
-    if (start + blockSize * I(block) < n) {
+    if (Staged || start + blockSize * I(block) < n) {
         int exponent = 0;
         const float absmax = __uint_as_float(magnitude);
         if (magnitude >= 0x7F800000u) {
@@ -256,11 +308,14 @@ __device__ inline bool runBlockScales(
             scale = {kernel_detail::powerOfTwo(exponent), kernel_detail::powerOfTwo(-exponent)};
         }
         safe = safe && finiteBits(__float_as_uint(__fmul_rn(rule.largest, scale.x)));
-        if (Nvfp4 || (lane & 4) == 0)
+        if (Nvfp4 || (lane & 4) == 0) {
             rule.scales[start / blockSize + block] = scale;
+            if constexpr (Staged)
+                stage->blockScales[block] = scale;
+        }
     }
-    __syncwarp(half);
-    return __all_sync(half, safe);
+    __syncwarp(mask);
+    return __all_sync(mask, safe);
 }
 
 /// The group parameters of a lane's elements of chunk c, visited in increasing index order: reloaded only
@@ -510,10 +565,12 @@ __device__ inline void addElement(const float* __restrict__ x, I i, const FakeQu
 /// batches of kBatch loads (a run's kRunSteps for whole-chunk groups). A batch inside one group (the usual
 /// case) takes the fast path without per-element checks when its x are finite: RunLaneSums assumes so and
 /// redoes a run that shows otherwise, DoubleLaneSums tests each x. Other batches and the last, partial chunk
-/// go element by element.
+/// go element by element. LaneSums::kStaged, block patterns: the batches read x from its copy in `stage`
+/// when both chunks of the warp are full (`warpFull`; both halves then call this together); otherwise the
+/// chunk goes element by element.
 template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
 __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
-    LaneSums& acc, float* __restrict__ out)
+    LaneSums& acc, float* __restrict__ out, const RunStage& stage, bool warpFull)
 {
     // Whole-chunk groups: a whole run's loads in flight at once. Other groups keep batches of kBatch: a
     // run's 16 loads per lane measured slower there (they hold more registers through the group lookups).
@@ -523,15 +580,17 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     const I base = c * kChunk + lane;
     constexpr bool nvfp4 = Pattern == GroupPattern::Nvfp4Blocks;
     constexpr bool blocks = Pattern == GroupPattern::MxBlocks || nvfp4;
+    constexpr bool staged = LaneSums::kStaged && blocks;
     float2 runScale {0, 0};
     bool runSafe = true;
-    if ((c + 1) * kChunk > n) {
+    const I end = min(n, (c + 1) * kChunk);
+    if (end < (c + 1) * kChunk || (staged && !warpFull)) {
         if constexpr (blocks) {
-            for (I start = c * kChunk; start < n; start += kKernelRun)
-                runBlockScales<nvfp4>(x, start, n, lane, args, runScale);
+            for (I start = c * kChunk; start < end; start += kKernelRun)
+                runBlockScales<nvfp4>(x + start, start, n, lane, args, runScale);
         }
         int steps = 0;
-        for (I i = base; i < n; i += kLanes) {
+        for (I i = base; i < end; i += kLanes) {
             if (steps++ == kRunSteps) {
                 acc.endRun();
                 steps = 1;
@@ -541,31 +600,63 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         acc.endRun();
         return;
     }
+    const unsigned half = (threadIdx.x & 16u) != 0 ? 0xFFFF0000u : 0x0000FFFFu;
+    const float* chunkStart = x + c * kChunk;
+    if constexpr (staged)
+        stage.copy(chunkStart, 0, lane);
     for (int step = 0; step < kSteps; step += batch) {
         const I first = base + I(step) * kLanes;
+        const int run = step / kRunSteps;
+        if (staged && step % kRunSteps == 0) {
+            // Every lane is done with the slot that run + 1 takes, and with the block scales of the run
+            // before.
+            __syncwarp();
+            if (run + 1 < kChunkRuns)
+                stage.copy(chunkStart, run + 1, lane);
+            else
+                asm volatile("cp.async.commit_group;" ::: "memory");
+            RunStage::awaitRun();
+        }
         // The next run's lines on their way to L2 (H100: MX blocks 0.570 -> 0.544 ms, groups of 128 0.455 ->
-        // 0.434 ms; not for whole-chunk groups, whose batches are whole runs already: 0.422 -> 0.452 ms with it).
-        if (Pattern != GroupPattern::WholeChunks && step % kRunSteps == 0
+        // 0.434 ms; not for whole-chunk groups, whose batches are whole runs already: 0.422 -> 0.452 ms with
+        // it).
+        if (!staged && Pattern != GroupPattern::WholeChunks && step % kRunSteps == 0
             && step + kPrefetchRuns * kRunSteps < kSteps && lane < kRunLines)
-            prefetchLine(x + c * kChunk + I(step + kPrefetchRuns * kRunSteps) * kLanes + lane * kLineFloats);
+            prefetchLine(chunkStart + I(step + kPrefetchRuns * kRunSteps) * kLanes + lane * kLineFloats);
         if constexpr (blocks) {
-            if (step % kRunSteps == 0)
-                runSafe = runBlockScales<nvfp4>(x, c * kChunk + I(step) * kLanes, n, lane, args, runScale);
+            if (step % kRunSteps == 0) {
+                const I start = c * kChunk + I(step) * kLanes;
+                runSafe = staged
+                    ? runBlockScales<nvfp4, true>(stage.slot(run), start, n, lane, args, runScale, &stage)
+                    : runBlockScales<nvfp4>(x + start, start, n, lane, args, runScale);
+            }
         }
         float v[batch];
+        if constexpr (staged) {
+            const float* rows = stage.slot(run) + (step % kRunSteps) * kLanes + lane;
 #pragma unroll
-        for (int j = 0; j < batch; ++j)
-            v[j] = __ldcs(x + first + j * kLanes);
-        // Blocks: row r of the run is in block r (NVFP4) or r / 2 (MX), whose scale laneOfRunBlock holds.
+            for (int j = 0; j < batch; ++j)
+                v[j] = rows[j * kLanes];
+        } else {
+#pragma unroll
+            for (int j = 0; j < batch; ++j)
+                v[j] = __ldcs(x + first + j * kLanes);
+        }
+        // Blocks: row r of the run is in block r (NVFP4) or r / 2 (MX), whose scale laneOfRunBlock holds
+        // (and, staged, blockScales).
         GroupValues blockValues[batch] {};
         if constexpr (blocks) {
-            const unsigned half = (threadIdx.x & 16u) != 0 ? 0xFFFF0000u : 0x0000FFFFu;
 #pragma unroll
             for (int j = 0; j < batch; j += nvfp4 ? 1 : 2) {
                 const int row = step % kRunSteps + j;
-                const int source = laneOfRunBlock<nvfp4>(nvfp4 ? row : row / 2);
-                blockValues[j] = {__shfl_sync(half, runScale.x, source, kLanes),
-                    __shfl_sync(half, runScale.y, source, kLanes), 0.0f};
+                const int block = nvfp4 ? row : row / 2;
+                if constexpr (staged) {
+                    blockValues[j] = {stage.blockScales[block].x, stage.blockScales[block].y, 0.0f};
+                } else {
+                    const int source = laneOfRunBlock<nvfp4>(block);
+                    blockValues[j] = {__shfl_sync(half, runScale.x, source, kLanes),
+                        __shfl_sync(half, runScale.y, source, kLanes), 0.0f};
+                }
                 if constexpr (!nvfp4)
                     blockValues[j + 1] = blockValues[j];
             }
@@ -726,17 +817,26 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     const I producers = gridDim.x;
     const int lane = static_cast<int>(threadIdx.x) % kLanes;
     Counts tally {0, 0, 0, 0};
+    constexpr bool blocks = Pattern == GroupPattern::MxBlocks || Pattern == GroupPattern::Nvfp4Blocks;
+    __shared__ __align__(16) float stageRings[blocks ? kChunksPerBlock * kStageFloats : 4];
+    __shared__ float2 stageScales[blocks ? kChunksPerBlock * kRunBlocks : 1];
+    const int halfWarp = static_cast<int>(threadIdx.x) / kLanes;
+    const RunStage stage {
+        stageRings + halfWarp * kStageFloats, stageScales + (blocks ? halfWarp * kRunBlocks : 0)};
     for (I pair = producer * kWarps + threadIdx.x / 32; 2 * pair < chunkTotal; pair += producers * kWarps) {
         const I c = 2 * pair + (threadIdx.x / kLanes) % 2;
+        const bool warpFull = (2 * pair + 2) * kChunk <= n;
         constexpr bool roundsTies = Kind == ElementKind::Integer || Kind == ElementKind::Minifloat;
         const bool tiesAway = roundsTies && args.grid.tiesAway;
         const auto process = [&](auto& acc, float* target) {
             if (c >= chunkTotal)
                 return;
             if (tiesAway)
-                processChunk<Kind, Pattern, Divide, Write, roundsTies>(x, n, c, lane, args, acc, target);
+                processChunk<Kind, Pattern, Divide, Write, roundsTies>(
+                    x, n, c, lane, args, acc, target, stage, warpFull);
             else
-                processChunk<Kind, Pattern, Divide, Write, false>(x, n, c, lane, args, acc, target);
+                processChunk<Kind, Pattern, Divide, Write, false>(
+                    x, n, c, lane, args, acc, target, stage, warpFull);
         };
         __shared__ double laneSums[kSumCount * kBlockThreads];
         RunLaneSums acc(laneSums + threadIdx.x);
