@@ -199,16 +199,17 @@ template<bool Nvfp4> __device__ inline int runBlockOfLane(int lane)
     return Nvfp4 ? 4 * k + (lane >> 2) : 2 * k + (lane >> 3);
 }
 
-/// The block patterns' copy of x in shared memory (the first pass over the full chunks of a warp's two
-/// chunks, both full; x 16-byte aligned, as runBlockScales' quad loads need anyway): each half-warp copies
-/// the runs of its chunk by cp.async into kStageSlots slots of its own, run r + 1 while it computes run r
-/// (slot r % kStageSlots). The copies hold no registers, so a run's reads stay in flight through the
-/// arithmetic of the run before, and the block maxima and the elements read one copy (they read x twice from
-/// global memory before). The run's block scales are kept beside it, read by every lane at once. H100, 1 GiB:
-/// MXFP8 0.553
-/// -> 0.532 ms, MXFP6 0.574 -> 0.550, MXFP4 0.640 -> 0.625 with the copy alone. Not for the other patterns,
-/// which it slowed (int8 per tensor 0.428 -> 0.441 ms, group 32 0.497 -> 0.539). The DoubleLaneSums pass and
-/// the warps holding the last, partial chunk read x from global memory.
+/// The block patterns' copy of x in shared memory, for the first pass over a warp's two chunks when both are
+/// full (x 16-byte aligned, as runBlockScales' quad loads need anyway). Each half-warp copies the runs of its
+/// chunk by cp.async into kStageSlots slots of its own, run r + 1 while it computes run r (slot r %
+/// kStageSlots): the copies hold no registers, so a run's reads stay in flight through the arithmetic of the
+/// run before, and the block maxima and the elements read one copy (they read x twice from global memory
+/// before). The run's block scales lie beside it, and every lane reads a pair's scale at once. With both
+/// halves of the warp in step, the block step's shuffles and votes are whole-warp ones, without convergence
+/// checks. H100, 1 GiB: MXFP8 0.553 -> 0.481 ms, MXFP4 0.640 -> 0.589, MXINT8 0.571 -> 0.511, NVFP4 1.104 ->
+/// 1.057 (the copy alone: 2-4%). Not for the other patterns, which it slowed (int8 per tensor 0.428 -> 0.441
+/// ms, group 32 0.497 -> 0.539). The DoubleLaneSums pass and the warp holding the last, partial chunk read x
+/// from global memory.
 inline constexpr int kStageSlots = 2;
 /// Floats per half-warp: its slots, and 16 more so that the two halves of a warp read different banks.
 inline constexpr int kStageFloats = kStageSlots * static_cast<int>(kKernelRun) + 16;
@@ -821,8 +822,8 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     __shared__ __align__(16) float stageRings[blocks ? kChunksPerBlock * kStageFloats : 4];
     __shared__ float2 stageScales[blocks ? kChunksPerBlock * kRunBlocks : 1];
     const int halfWarp = static_cast<int>(threadIdx.x) / kLanes;
-    const RunStage stage {
-        stageRings + halfWarp * kStageFloats, stageScales + (blocks ? halfWarp * kRunBlocks : 0)};
+    const RunStage stage {stageRings + (blocks ? halfWarp * kStageFloats : 0),
+        stageScales + (blocks ? halfWarp * kRunBlocks : 0)};
     for (I pair = producer * kWarps + threadIdx.x / 32; 2 * pair < chunkTotal; pair += producers * kWarps) {
         const I c = 2 * pair + (threadIdx.x / kLanes) % 2;
         const bool warpFull = (2 * pair + 2) * kChunk <= n;
