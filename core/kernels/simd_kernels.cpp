@@ -587,12 +587,14 @@ HWY_INLINE VF fusedMulAdd(VF a, VF b, VF c)
 struct ErrorAccumulator {
     VF runs[kSumCount][kVectors];
     VD sums[kSumCount][2 * kVectors];
-    VF maxError;
+    /// The largest e so far as integer lanes of its bits (e >= 0 orders as its bits do): an integer max
+    /// issues on more vector pipes than a float one.
+    VI maxError;
     I count = 0;
     I clipped = 0;
 
     ErrorAccumulator()
-        : maxError(hn::Zero(DF()))
+        : maxError(hn::Zero(DI()))
     {
         for (auto& run : runs)
             for (VF& lanes : run)
@@ -618,12 +620,12 @@ struct ErrorAccumulator {
         runs[kAbsSignal][k] = hn::Add(runs[kAbsSignal][k], hn::Abs(x));
         runs[kProduct][k] = fusedMulAdd(x, y, runs[kProduct][k]);
         runs[kSquaredRecon][k] = fusedMulAdd(y, y, runs[kSquaredRecon][k]);
-        maxError = hn::Max(maxError, error);
+        maxError = hn::Max(maxError, hn::BitCast(DI(), error));
     }
 
     /// The counters and the running maximum, as they stood at the start of a run.
     struct Tallies {
-        VF maxError;
+        VI maxError;
         I count;
         I clipped;
     };
@@ -674,7 +676,7 @@ struct ErrorAccumulator {
             for (std::size_t j = 0; j < 2 * kVectors; ++j)
                 hn::Store(sums[s][j], dd, &lanes[s][j * kD]);
         addLanes(lanes, chunk);
-        chunk.maxAbsError = hn::GetLane(hn::MaxOfLanes(DF(), maxError));
+        chunk.maxAbsError = hn::GetLane(hn::BitCast(DF(), hn::MaxOfLanes(DI(), maxError)));
         chunk.count = count;
         chunk.clipped = clipped;
     }

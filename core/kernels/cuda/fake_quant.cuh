@@ -272,14 +272,16 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
 {
     float v = Divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
     if constexpr (Kind == ElementKind::Integer) {
-        // With L = qmin - zp and H = qmax - zp (integers, exact): clamp(v, L - 1, H + 1), round to r, clipped
-        // when v (clipBeforeRounding) or r lies outside [L, H], x̂ = clamp(r, L, H)·scale. This is
-        // (clamp(r + zp, qmin, qmax) - zp)·scale exactly: every value here is an integer below 2^17.
+        // With L = qmin - zp and H = qmax - zp (integers, exact): the quantizer clamps v to [L - 1, H + 1],
+        // rounds to r, clips when v (clipBeforeRounding) or r lies outside [L, H], and x̂ = clamp(r, L,
+        // H)·scale, which is (clamp(r + zp, qmin, qmax) - zp)·scale exactly: every value here is an integer
+        // below 2^17. The clamp before rounding is left out: it only keeps v + kMagic exact, and a v beyond
+        // it gives an r beyond [L, H] all the same (|v| < 2^22: r = round(v) < L or > H; |v| >= 2^22, ±Inf
+        // included: |r| >= 2^22), so the same code and the same clip.
         constexpr float kMagic = 12582912.0f; // 1.5 * 2^23: v + kMagic has no fraction bits
         const float low = __fsub_rn(grid.qminFloat, p.zeroPoint);
         const float high = __fsub_rn(grid.qmaxFloat, p.zeroPoint);
         const float unclamped = v;
-        v = fminf(fmaxf(v, __fsub_rn(low, 1.0f)), __fadd_rn(high, 1.0f));
         float rounded = __fsub_rn(__fadd_rn(v, kMagic), kMagic);
         if constexpr (TiesAway) {
             const float below = __fsub_rn(v, rounded);

@@ -721,10 +721,19 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         } else if (finite && oneGroup()) {
             finiteBatch([&](int, GroupValues& p0, GroupValues& p1) { p0 = p1 = p; });
         } else if (finite && rowShift != 0) {
-            finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) {
-                p0 = groupValues(args, (row + j) >> rowShift);
-                p1 = p0;
-            });
+            // Groups of 2 or 4 rows: the batch's rows start a group (row is a multiple of 8), so its groups
+            // are the 4 or 2 that follow row >> rowShift, read at constant offsets from one address.
+            const std::uint32_t g0 = row >> rowShift;
+            const float2* scales = args.scales + g0;
+            const float* zeroPoints = args.zeroPoints ? args.zeroPoints + g0 : nullptr;
+            const auto groupAt = [&](int k) {
+                const float2 scale = __ldg(scales + k);
+                return GroupValues {scale.x, scale.y, zeroPoints ? __ldg(zeroPoints + k) : 0.0f};
+            };
+            if (rowShift == 1)
+                finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) { p0 = p1 = groupAt(j >> 1); });
+            else
+                finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) { p0 = p1 = groupAt(j >> 2); });
         } else if (finite) {
             // Groups shorter than the batch's span of 8 · 16 elements: the values of each element's group, in
             // element order (the cursor only moves forward).
