@@ -470,8 +470,8 @@ private slots:
         QTest::addColumn<int>("dataset");
         const std::vector<NamedScheme> list = schemes();
         for (int s = 0; s < static_cast<int>(list.size()); ++s)
-            for (int d = 0; d < 9; ++d)
-                if (d < 8 || !binEdgeValues(list[static_cast<std::size_t>(s)].scheme.format, 16, 2).empty())
+            for (int d = 0; d < 10; ++d)
+                if (d != 8 || !binEdgeValues(list[static_cast<std::size_t>(s)].scheme.format, 16, 2).empty())
                     QTest::addRow("%s / %d", list[static_cast<std::size_t>(s)].name, d) << s << d;
     }
 
@@ -520,6 +520,26 @@ private slots:
         case 8:
             c = binEdgeCase(base);
             break;
+        case 9: {
+            // Runs within the range, then a few values just or far beyond it late in some chunks, one at the
+            // bound itself, one NaN: the SIMD integer pass takes runs without the clamp while their |v| stay
+            // within the grid, and a run that leaves it (and the rest of its chunk) with the clamp.
+            std::vector<float> values(3 * 4096 + 100);
+            std::mt19937 random(14);
+            std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+            for (float& v : values)
+                v = uniform(random);
+            values[100] = 1.0f;
+            values[4096 + 2000] = 1.0000001f;
+            values[2 * 4096 + 3000] = -40.0f;
+            values[2 * 4096 + 3500] = std::numeric_limits<float>::quiet_NaN();
+            values[2 * 4096 + 3999] = 1.5f;
+            c.scheme = base;
+            c.scheme.granularity = Granularity::perTensor();
+            c.tensor = Tensor {"late clips", {static_cast<std::int64_t>(values.size())}, std::move(values)};
+            c.ranges = std::vector<GroupRange> {{-1.0, 1.0}};
+            break;
+        }
         }
         if (!fakeQuantErrorUnsupported(c.scheme, c.tensor.shape).empty())
             QSKIP("granularity does not apply to this shape");

@@ -101,6 +101,9 @@ struct FakeQuantPlan {
     /// [low, high]: the MX and NVFP4 references clamp first) rather than when it rounds beyond it
     /// (qs::quantize); x̂ is the same either way.
     bool clipBeforeRounding = false;
+    /// Integers: B > 0 when no element with |v| <= B clips in any group (min(qmax, -qmin), every zero point
+    /// 0), else 0. The SIMD backend takes runs whose |v| stay within B without the clamp (simd_kernels.cpp).
+    float unclippedBound = 0;
     /// Table: region r holds the keys in [thresholds[r-1], thresholds[r]) and decodes to values[r];
     /// keys are orderedKey(v); lowestKey/highestKey are the keys of the table's extreme values (beyond
     /// them an element clips).

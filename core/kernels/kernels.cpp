@@ -196,6 +196,8 @@ FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const 
         plan.qmin
             = !integer->isSigned ? 0 : (scheme.rangeMode == RangeMode::SymmetricNarrow ? -top : -top - 1);
         plan.tiesAway = scheme.elementRounding == Rounding::NearestAway;
+        if (!affine)
+            plan.unclippedBound = static_cast<float>(std::max(0, std::min(plan.qmax, -plan.qmin)));
     } else if (const auto* minifloat = std::get_if<MinifloatSpec>(&format.spec);
                minifloat && detail::MinifloatRounder::supports(*minifloat)) {
         plan.kind = ElementKind::Minifloat;

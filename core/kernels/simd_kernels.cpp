@@ -590,11 +590,14 @@ struct ErrorAccumulator {
     /// The largest e so far as integer lanes of its bits (e >= 0 orders as its bits do): an integer max
     /// issues on more vector pipes than a float one.
     VI maxError;
+    /// UnclippedIntegerElement: the largest |v| of the current run, as integer lanes of its bits.
+    VI scaledMax;
     I count = 0;
     I clipped = 0;
 
     ErrorAccumulator()
         : maxError(hn::Zero(DI()))
+        , scaledMax(hn::Zero(DI()))
     {
         for (auto& run : runs)
             for (VF& lanes : run)
@@ -636,6 +639,7 @@ struct ErrorAccumulator {
     HWY_INLINE void restartRun(const Tallies& start)
     {
         maxError = start.maxError;
+        scaledMax = hn::Zero(DI());
         count = start.count;
         clipped = start.clipped;
         for (auto& run : runs)
@@ -665,6 +669,7 @@ struct ErrorAccumulator {
                     = hn::Add(sums[s][2 * k + 1], hn::PromoteTo(dd, hn::UpperHalf(dh, runs[s][k])));
                 runs[s][k] = hn::Zero(DF());
             }
+        scaledMax = hn::Zero(DI());
     }
 
     void finish(ChunkErrorSums& chunk)
@@ -733,10 +738,33 @@ template<bool Divide> HWY_INLINE VF scaled(VF x, const ParamVectors& p)
     return Divide ? hn::Div(x, p.divisor) : hn::Mul(x, p.divisor);
 }
 
+/// round(v) to an integer, ties to even or (TiesAway) away from zero, for |v| < 2^22: hn::Round (roundps,
+/// RNE) and a correction of exact halves; on EMU128, whose Round is not exact (0.49999997f -> 1), the
+/// quantizer's addition and subtraction of 1.5·2^23.
+template<bool TiesAway> HWY_INLINE VF roundIntegral(VF v)
+{
+    const DF df;
+#if HWY_TARGET == HWY_EMU128
+    const VF magic = hn::Set(df, 12582912.0f);
+    VF rounded = hn::Sub(hn::Add(v, magic), magic);
+#else
+    VF rounded = hn::Round(v);
+#endif
+    if constexpr (TiesAway) {
+        const VF zero = hn::Zero(df);
+        const VF one = hn::Set(df, 1.0f);
+        const VF below = hn::Sub(v, rounded);
+        rounded = hn::Add(
+            rounded, hn::IfThenElseZero(hn::And(hn::Gt(v, zero), hn::Eq(below, hn::Set(df, 0.5f))), one));
+        rounded = hn::Sub(
+            rounded, hn::IfThenElseZero(hn::And(hn::Lt(v, zero), hn::Eq(below, hn::Set(df, -0.5f))), one));
+    }
+    return rounded;
+}
+
 /// Integers, as the quantizer: round(v) + zp clipped when outside [qmin, qmax], i.e. round(v) outside
-/// [low, high]. The quantizer clamps v to [low - 1, high + 1] and rounds by adding and subtracting 1.5·2^23
-/// (RNE); hn::Round (roundps, RNE) gives the same codes without the clamp, except on EMU128, whose Round
-/// is not exact (0.49999997f -> 1), so that target keeps the quantizer's arithmetic.
+/// [low, high]. The quantizer clamps v to [low - 1, high + 1] before rounding; roundps needs no clamp,
+/// EMU128's addition of 1.5·2^23 keeps it.
 template<bool Divide, bool TiesAway> struct IntegerElement {
     explicit IntegerElement(const FakeQuantPlan& plan)
         : clipBeforeRounding(plan.clipBeforeRounding)
@@ -745,30 +773,42 @@ template<bool Divide, bool TiesAway> struct IntegerElement {
 
     HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
     {
-        const DF df;
 #if HWY_TARGET == HWY_EMU128
-        const VF magic = hn::Set(df, 12582912.0f);
         const VF v = hn::Min(hn::Max(scaled<Divide>(x, p), p.lowBound), p.highBound);
-        VF rounded = hn::Sub(hn::Add(v, magic), magic);
 #else
         const VF v = scaled<Divide>(x, p);
-        VF rounded = hn::Round(v);
 #endif
-        if constexpr (TiesAway) {
-            const VF zero = hn::Zero(df);
-            const VF one = hn::Set(df, 1.0f);
-            const VF below = hn::Sub(v, rounded);
-            rounded = hn::Add(
-                rounded, hn::IfThenElseZero(hn::And(hn::Gt(v, zero), hn::Eq(below, hn::Set(df, 0.5f))), one));
-            rounded = hn::Sub(rounded,
-                hn::IfThenElseZero(hn::And(hn::Lt(v, zero), hn::Eq(below, hn::Set(df, -0.5f))), one));
-        }
+        const VF rounded = roundIntegral<TiesAway>(v);
         const VF code = hn::Min(hn::Max(rounded, p.low), p.high);
         clip = clipBeforeRounding ? hn::Or(hn::Gt(v, p.high), hn::Lt(v, p.low)) : hn::Ne(code, rounded);
         return hn::Mul(code, p.scale);
     }
 
     bool clipBeforeRounding;
+};
+
+/// IntegerElement for a run in which every |v| <= FakeQuantPlan::unclippedBound: no element clips (before or
+/// after rounding), so round(v)·scale without the clamp and the clip test is x̂ bit for bit. The run's
+/// largest |v| goes to ErrorAccumulator::scaledMax (NaN and ±Inf above every finite value), and
+/// fakeQuantChunkWalk keeps the run only when inRange says so. Zen 4 issues the float min, max and compare
+/// on the pipes that also take every add or every multiply; the integer max goes to any vector pipe.
+template<bool Divide, bool TiesAway> struct UnclippedIntegerElement {
+    explicit UnclippedIntegerElement(const FakeQuantPlan& plan)
+        : bound(hn::BitCast(DI(), hn::Set(DF(), plan.unclippedBound)))
+    {
+    }
+
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip, VI& scaledMax) const
+    {
+        const VF v = scaled<Divide>(x, p);
+        scaledMax = hn::Max(scaledMax, hn::BitCast(DI(), hn::Abs(v)));
+        clip = hn::FirstN(DF(), 0);
+        return hn::Mul(roundIntegral<TiesAway>(v), p.scale);
+    }
+
+    HWY_INLINE bool inRange(VI scaledMax) const { return hn::AllFalse(DI(), hn::Gt(scaledMax, bound)); }
+
+    VI bound;
 };
 
 /// How a minifloat element is rounded; all three give MinifloatRounder::roundBits bit for bit.
@@ -988,6 +1028,17 @@ template<bool Divide> struct TableBinElement {
 /// Float vector k of a block. Unchecked assumes every x finite: a run where one is not shows a non-finite
 /// partial of x² and is done again Checked (fakeQuantChunkWalk). Checked lets lanes with a non-finite x take
 /// part as x = x̂ = 0, which adds nothing.
+/// x̂ of a vector by `element`, which may also track the run's range in `acc` (UnclippedIntegerElement).
+template<class Element>
+HWY_INLINE VF reconstruct(
+    const Element& element, VF x, const ParamVectors& p, MF& clip, ErrorAccumulator& acc)
+{
+    if constexpr (requires { element(x, p, clip, acc.scaledMax); })
+        return element(x, p, clip, acc.scaledMax);
+    else
+        return element(x, p, clip);
+}
+
 template<bool Checked, bool ReconstructionFinite, class Element>
 HWY_INLINE void addBlockVector(
     ErrorAccumulator& acc, const Element& element, std::size_t k, VF xRaw, const ParamVectors& p)
@@ -995,14 +1046,14 @@ HWY_INLINE void addBlockVector(
     const DF df;
     MF clip;
     if constexpr (!Checked) {
-        const VF y = element(xRaw, p, clip);
+        const VF y = reconstruct(element, xRaw, p, clip, acc);
         acc.clipped += static_cast<I>(hn::CountTrue(df, clip));
         acc.count += static_cast<I>(kF);
         acc.add<ReconstructionFinite>(k, xRaw, y);
     } else {
         const MF finite = finiteMask(xRaw);
         const VF x = hn::IfThenElseZero(finite, xRaw);
-        const VF y = hn::IfThenElseZero(finite, element(x, p, clip));
+        const VF y = hn::IfThenElseZero(finite, reconstruct(element, x, p, clip, acc));
         acc.clipped += static_cast<I>(hn::CountTrue(df, hn::And(clip, finite)));
         acc.count += static_cast<I>(hn::CountTrue(df, finite));
         acc.add<ReconstructionFinite>(k, x, y);
@@ -1143,10 +1194,13 @@ private:
     GroupCursor m_cursor;
 };
 
-/// Run by run: each first Unchecked, and again Checked when it met a non-finite x.
-template<bool ReconstructionFinite, class Walk, class Element>
-ChunkErrorSums fakeQuantChunkWalk(
-    const FakeQuantPlan& plan, const Element& element, const float* HWY_RESTRICT x, I begin, I end)
+/// Run by run: each first Unchecked, and again Checked when it met a non-finite x. With `fast`
+/// (UnclippedIntegerElement), runs take it first while they stay within its range; the first run that does
+/// not is done again with `element`, which takes the rest of the chunk (a scale that clips some elements
+/// clips them in most runs).
+template<bool ReconstructionFinite, class Walk, class Element, class Fast = Element>
+ChunkErrorSums fakeQuantChunkWalk(const FakeQuantPlan& plan, const Element& element,
+    const float* HWY_RESTRICT x, I begin, I end, const Fast* fast = nullptr)
 {
     ErrorAccumulator acc;
     Walk walk(plan, begin);
@@ -1154,11 +1208,25 @@ ChunkErrorSums fakeQuantChunkWalk(
         const I runEnd = std::min(end, r + kKernelRun);
         const Walk runStart = walk;
         const ErrorAccumulator::Tallies tallies = acc.tallies();
-        walk.template run<false, ReconstructionFinite>(acc, element, x, r, runEnd);
-        if (!acc.runFinite()) {
-            walk = runStart;
-            acc.restartRun(tallies);
-            walk.template run<true, ReconstructionFinite>(acc, element, x, r, runEnd);
+        bool done = false;
+        if constexpr (!std::is_same_v<Fast, Element>) {
+            if (fast) {
+                walk.template run<false, ReconstructionFinite>(acc, *fast, x, r, runEnd);
+                done = acc.runFinite() && fast->inRange(acc.scaledMax);
+                if (!done) {
+                    walk = runStart;
+                    acc.restartRun(tallies);
+                    fast = nullptr;
+                }
+            }
+        }
+        if (!done) {
+            walk.template run<false, ReconstructionFinite>(acc, element, x, r, runEnd);
+            if (!acc.runFinite()) {
+                walk = runStart;
+                acc.restartRun(tallies);
+                walk.template run<true, ReconstructionFinite>(acc, element, x, r, runEnd);
+            }
         }
         acc.fold();
     }
@@ -1168,21 +1236,32 @@ ChunkErrorSums fakeQuantChunkWalk(
     return chunk;
 }
 
-template<bool ReconstructionFinite, class Element>
-ChunkErrorSums fakeQuantChunkWith(
-    const FakeQuantPlan& plan, const Element& element, const float* HWY_RESTRICT x, I begin, I end)
+template<bool ReconstructionFinite, class Element, class Fast>
+ChunkErrorSums fakeQuantChunkWith(const FakeQuantPlan& plan, const Element& element,
+    const float* HWY_RESTRICT x, I begin, I end, const Fast* fast)
 {
     return TiledGroupWalk::applies(plan)
-        ? fakeQuantChunkWalk<ReconstructionFinite, TiledGroupWalk>(plan, element, x, begin, end)
-        : fakeQuantChunkWalk<ReconstructionFinite, CursorWalk>(plan, element, x, begin, end);
+        ? fakeQuantChunkWalk<ReconstructionFinite, TiledGroupWalk>(plan, element, x, begin, end, fast)
+        : fakeQuantChunkWalk<ReconstructionFinite, CursorWalk>(plan, element, x, begin, end, fast);
 }
 
-template<class Element>
-ChunkErrorSums fakeQuantChunkFinite(
-    const FakeQuantPlan& plan, const Element& element, const float* x, I begin, I end)
+template<class Element, class Fast = Element>
+ChunkErrorSums fakeQuantChunkFinite(const FakeQuantPlan& plan, const Element& element, const float* x,
+    I begin, I end, const Fast* fast = nullptr)
 {
-    return plan.reconstructionFinite ? fakeQuantChunkWith<true>(plan, element, x, begin, end)
-                                     : fakeQuantChunkWith<false>(plan, element, x, begin, end);
+    return plan.reconstructionFinite ? fakeQuantChunkWith<true>(plan, element, x, begin, end, fast)
+                                     : fakeQuantChunkWith<false>(plan, element, x, begin, end, fast);
+}
+
+template<bool Divide, bool TiesAway>
+ChunkErrorSums integerChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
+{
+    const IntegerElement<Divide, TiesAway> element(plan);
+    if (plan.unclippedBound > 0) {
+        const UnclippedIntegerElement<Divide, TiesAway> fast(plan);
+        return fakeQuantChunkFinite(plan, element, x, begin, end, &fast);
+    }
+    return fakeQuantChunkFinite(plan, element, x, begin, end);
 }
 
 template<bool Divide>
@@ -1190,8 +1269,8 @@ ChunkErrorSums fakeQuantChunkScaled(const FakeQuantPlan& plan, const float* x, I
 {
     switch (plan.kind) {
     case ElementKind::Integer:
-        return plan.tiesAway ? fakeQuantChunkFinite(plan, IntegerElement<Divide, true>(plan), x, begin, end)
-                             : fakeQuantChunkFinite(plan, IntegerElement<Divide, false>(plan), x, begin, end);
+        return plan.tiesAway ? integerChunk<Divide, true>(plan, x, begin, end)
+                             : integerChunk<Divide, false>(plan, x, begin, end);
     case ElementKind::Minifloat:
         switch (minifloatMethod(plan)) {
         case MinifloatMethod::Magic:
