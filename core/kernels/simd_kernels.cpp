@@ -738,30 +738,6 @@ template<bool Divide> HWY_INLINE VF scaled(VF x, const ParamVectors& p)
     return Divide ? hn::Div(x, p.divisor) : hn::Mul(x, p.divisor);
 }
 
-/// round(v) to an integer, ties to even or (TiesAway) away from zero, for |v| < 2^22: hn::Round (roundps,
-/// RNE) and a correction of exact halves; on EMU128, whose Round is not exact (0.49999997f -> 1), the
-/// quantizer's addition and subtraction of 1.5·2^23.
-template<bool TiesAway> HWY_INLINE VF roundIntegral(VF v)
-{
-    const DF df;
-#if HWY_TARGET == HWY_EMU128
-    const VF magic = hn::Set(df, 12582912.0f);
-    VF rounded = hn::Sub(hn::Add(v, magic), magic);
-#else
-    VF rounded = hn::Round(v);
-#endif
-    if constexpr (TiesAway) {
-        const VF zero = hn::Zero(df);
-        const VF one = hn::Set(df, 1.0f);
-        const VF below = hn::Sub(v, rounded);
-        rounded = hn::Add(
-            rounded, hn::IfThenElseZero(hn::And(hn::Gt(v, zero), hn::Eq(below, hn::Set(df, 0.5f))), one));
-        rounded = hn::Sub(
-            rounded, hn::IfThenElseZero(hn::And(hn::Lt(v, zero), hn::Eq(below, hn::Set(df, -0.5f))), one));
-    }
-    return rounded;
-}
-
 /// Integers, as the quantizer: round(v) + zp clipped when outside [qmin, qmax], i.e. round(v) outside
 /// [low, high]. The quantizer clamps v to [low - 1, high + 1] before rounding; roundps needs no clamp,
 /// EMU128's addition of 1.5·2^23 keeps it.

@@ -1,5 +1,5 @@
-// Minifloat rounding by float addition on SIMD targets, for the Highway files that include this per target
-// (after hwy/highway.h): the fused fake-quant kernels and the packing kernels round the same way.
+// Rounding on SIMD targets, for the Highway files that include this per target (after hwy/highway.h): the
+// fused fake-quant kernels and the packing kernels round minifloats and integers the same way.
 
 #if defined(QS_SIMD_MAGIC_ROUNDING_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QS_SIMD_MAGIC_ROUNDING_INL_H_
@@ -55,6 +55,31 @@ template<class DI> struct MagicRounding {
     VI capFieldBits; ///< the field bits just above the largest finite value's binade
     VI magicBase; ///< (23 - M) << 23 | 0x400000: C from the field bits of 2^q
 };
+
+/// round(v) to an integer, ties to even or (TiesAway) away from zero, for |v| < 2^22 (the quantizer's
+/// roundSmall): hn::Round (roundps, RNE) and a correction of exact halves; on EMU128, whose Round is not
+/// exact (0.49999997f -> 1), the quantizer's addition and subtraction of 1.5·2^23.
+template<bool TiesAway, class V> HWY_INLINE V roundIntegral(V v)
+{
+    namespace hn = hwy::HWY_NAMESPACE;
+    const hn::DFromV<V> df;
+#if HWY_TARGET == HWY_EMU128
+    const V magic = hn::Set(df, 12582912.0f);
+    V rounded = hn::Sub(hn::Add(v, magic), magic);
+#else
+    V rounded = hn::Round(v);
+#endif
+    if constexpr (TiesAway) {
+        const V zero = hn::Zero(df);
+        const V one = hn::Set(df, 1.0f);
+        const V below = hn::Sub(v, rounded);
+        rounded = hn::Add(
+            rounded, hn::IfThenElseZero(hn::And(hn::Gt(v, zero), hn::Eq(below, hn::Set(df, 0.5f))), one));
+        rounded = hn::Sub(
+            rounded, hn::IfThenElseZero(hn::And(hn::Lt(v, zero), hn::Eq(below, hn::Set(df, -0.5f))), one));
+    }
+    return rounded;
+}
 
 } // namespace HWY_NAMESPACE
 } // namespace qs::kernel_detail

@@ -94,24 +94,11 @@ template<bool Divide, bool TiesAway> struct IntegerCodes {
 
     HWY_INLINE VI operator()(VF x, MF& clip) const
     {
-        const DF df;
         VF v = Divide ? hn::Div(x, divisor) : hn::Mul(x, divisor);
 #if HWY_TARGET == HWY_EMU128
-        const VF magic = hn::Set(df, 12582912.0f);
         v = hn::Min(hn::Max(v, lowBound), highBound);
-        VF rounded = hn::Sub(hn::Add(v, magic), magic);
-#else
-        VF rounded = hn::Round(v);
 #endif
-        if constexpr (TiesAway) {
-            const VF zero = hn::Zero(df);
-            const VF one = hn::Set(df, 1.0f);
-            const VF below = hn::Sub(v, rounded);
-            rounded = hn::Add(
-                rounded, hn::IfThenElseZero(hn::And(hn::Gt(v, zero), hn::Eq(below, hn::Set(df, 0.5f))), one));
-            rounded = hn::Sub(rounded,
-                hn::IfThenElseZero(hn::And(hn::Lt(v, zero), hn::Eq(below, hn::Set(df, -0.5f))), one));
-        }
+        const VF rounded = roundIntegral<TiesAway>(v);
         const VF code = hn::Min(hn::Max(rounded, low), high);
         clip = hn::Ne(code, rounded);
         return hn::Add(hn::ConvertTo(DI(), code), zeroPoint);
