@@ -1001,9 +1001,6 @@ template<bool Divide> struct TableBinElement {
     SimdTableBins<DF> bins;
 };
 
-/// Float vector k of a block. Unchecked assumes every x finite: a run where one is not shows a non-finite
-/// partial of x² and is done again Checked (fakeQuantChunkWalk). Checked lets lanes with a non-finite x take
-/// part as x = x̂ = 0, which adds nothing.
 /// x̂ of a vector by `element`, which may also track the run's range in `acc` (UnclippedIntegerElement).
 template<class Element>
 HWY_INLINE VF reconstruct(
@@ -1015,6 +1012,9 @@ HWY_INLINE VF reconstruct(
         return element(x, p, clip);
 }
 
+/// Float vector k of a block. Unchecked assumes every x finite: a run where one is not shows a non-finite
+/// partial of x² and is done again Checked (fakeQuantChunkWalk). Checked lets lanes with a non-finite x take
+/// part as x = x̂ = 0, which adds nothing.
 template<bool Checked, bool ReconstructionFinite, class Element>
 HWY_INLINE void addBlockVector(
     ErrorAccumulator& acc, const Element& element, std::size_t k, VF xRaw, const ParamVectors& p)
