@@ -270,7 +270,7 @@ __device__ inline void fp8Pair(float v0, float v1, const ElementGrid& grid, floa
 template<ElementKind Kind, bool Divide, bool TiesAway>
 __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const ElementGrid& grid, bool& clipped)
 {
-    float v = Divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
+    const float v = Divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
     if constexpr (Kind == ElementKind::Integer) {
         // With L = qmin - zp and H = qmax - zp (integers, exact): the quantizer clamps v to [L - 1, H + 1],
         // rounds to r, clips when v (clipBeforeRounding) or r lies outside [L, H], and x̂ = clamp(r, L,
@@ -281,14 +281,13 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         constexpr float kMagic = 12582912.0f; // 1.5 * 2^23: v + kMagic has no fraction bits
         const float low = __fsub_rn(grid.qminFloat, p.zeroPoint);
         const float high = __fsub_rn(grid.qmaxFloat, p.zeroPoint);
-        const float unclamped = v;
         float rounded = __fsub_rn(__fadd_rn(v, kMagic), kMagic);
         if constexpr (TiesAway) {
             const float below = __fsub_rn(v, rounded);
             rounded = __fadd_rn(
                 rounded, (v > 0 && below == 0.5f) ? 1.0f : ((v < 0 && below == -0.5f) ? -1.0f : 0.0f));
         }
-        const float tested = grid.clipBeforeRounding ? unclamped : rounded;
+        const float tested = grid.clipBeforeRounding ? v : rounded;
         clipped = tested < low || tested > high;
         return __fmul_rn(fminf(fmaxf(rounded, low), high), p.scale);
     } else if constexpr (Kind == ElementKind::MagnitudeTable) {
