@@ -45,7 +45,11 @@
 // qs_cuda_bench --check), and "clipped" is |v| > 464 (464 rounds to the even 448) / |v| >= 61440 (61440
 // rounds to the even 65536, beyond the grid). FP6 E2M3 and E3M2 (ties to even) take the same conversions of
 // v · 2^(bias - 7) / 2^(bias - 15), exact, whose grids are theirs scaled, decoded with their own bias and
-// saturated at their largest value (also checked for all 2^32 inputs). For non-finite x its result is never
+// saturated at their largest value (also checked for all 2^32 inputs). Other minifloats with ties to even
+// whose range allows it (fp4, fp16, eXmY with M <= 20; MinifloatRounder::roundsByMagicAddition) round |v| by
+// (|v| + C) - C, C = 1.5 · 2^(q + 23 - M) for the binade 2^q of |v| (at least the smallest normal), two float
+// additions whose one rounding is the grid's (checked for all 2^32 inputs too); the rest by the bit rounding.
+// For non-finite x its result is never
 // used: NaN and ±Inf take the format's own encodeValue policy (e4m3fn: NaN), as in the quantizer, not
 // satfinite's largest value (the fused pass redoes element by element any run of a lane that met one).
 // Ternary/binary (BitNet) and block formats are not supported here (MX and NVFP4: cudaBlockFakeQuantError).
@@ -148,8 +152,9 @@ double cudaTimeBlockFakeQuantMs(
 ///                                 cudaFakeQuantError's kernel on [size / COLS, COLS] (COLS default 4096)
 ///                                 with symmetric scales amax / formatMaxFinite per group from the device
 ///                                 min-max; FORMAT as qs::formatByName, GRANULARITY "tensor", "channel"
-///                                 (axis 0) or "group:G" (G dividing COLS); "bitround": FP8 E4M3 by the bit
-///                                 rounding instead of cvt.rn.satfinite (same results, to compare the cost)
+///                                 (axis 0) or "group:G" (G dividing COLS); "bitround": the bit rounding
+///                                 instead of cvt.rn.satfinite or the magic addition (same results, to
+///                                 compare the cost)
 ///   "fakequant_twopass …"         the same sums with the chunk-order total in a second kernel after the
 ///                                 chunk kernel instead of overlapped with it
 ///   "fakequant_values …"          cudaFakeQuantize's kernels: x̂ written, max e and counts reduced

@@ -805,7 +805,7 @@ MinifloatMethod minifloatMethod(const FakeQuantPlan& plan)
     const detail::MinifloatRounder& r = plan.rounder;
     if (r.bias >= 127 && r.mantissaBits >= 1)
         return MinifloatMethod::FixedShift;
-    if (magicRoundingApplies(r))
+    if (r.roundsByMagicAddition())
         return MinifloatMethod::Magic;
     return MinifloatMethod::Bits;
 }

@@ -16,18 +16,11 @@ HWY_BEFORE_NAMESPACE();
 namespace qs::kernel_detail {
 namespace HWY_NAMESPACE {
 
-/// Whether MagicRounding gives r.roundBits: ties to even, C (below) a finite float for every binade up to
-/// just above the largest finite value, and the smallest normal 2^(1 - bias) a float32 normal.
-inline bool magicRoundingApplies(const detail::MinifloatRounder& r)
-{
-    const int maxField = static_cast<int>(r.maxBits >> 23);
-    return !r.tiesAway && r.mantissaBits <= 20 && maxField + 1 + 23 - r.mantissaBits <= 254 && r.bias <= 127;
-}
-
-/// MinifloatRounder::roundBits with ties to even by the FPU: with C = 1.5 · 2^(q + 23 - M), q the binade of
-/// |v| held between the smallest normal's and just above the largest finite value's, (|v| + C) - C rounds
-/// |v| to a multiple of the format's quantum there. Beyond the largest finite value the result only has to
-/// exceed it (the callers saturate and count it clipped); a ±Inf v gives NaN bits, which do.
+/// MinifloatRounder::roundBits with ties to even by the FPU (where MinifloatRounder::roundsByMagicAddition):
+/// with C = 1.5 · 2^(q + 23 - M), q the binade of |v| held between the smallest normal's and just above the
+/// largest finite value's, (|v| + C) - C rounds |v| to a multiple of the format's quantum there. Beyond the
+/// largest finite value the result only has to exceed it (the callers saturate and count it clipped); a ±Inf
+/// v gives NaN bits, which do.
 template<class DI> struct MagicRounding {
     using VI = hwy::HWY_NAMESPACE::Vec<DI>;
 

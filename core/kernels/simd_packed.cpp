@@ -113,7 +113,7 @@ template<bool Divide, bool TiesAway> struct IntegerCodes {
 bool minifloatCodesByMagic(const PackPlan& plan)
 {
     const detail::MinifloatRounder& r = plan.groups.rounder;
-    return magicRoundingApplies(r) && r.bias >= 1 && r.bias <= 126;
+    return r.roundsByMagicAddition() && r.bias >= 1 && r.bias <= 126;
 }
 
 /// Minifloat codes of a run of finite x: the rounded magnitude r (MinifloatRounder::roundBits), saturated,

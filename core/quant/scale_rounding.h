@@ -26,6 +26,17 @@ struct MinifloatRounder {
     static bool supports(const MinifloatSpec& spec);
     static MinifloatRounder make(const MinifloatSpec& spec, bool tiesAway, double maxFinite);
 
+    /// Whether adding and subtracting C = 1.5 · 2^(q + 23 - M), q the binade of |v| held between the smallest
+    /// normal's and the largest finite value's, rounds |v| as roundBits does (the fused kernels' rounding by
+    /// the FPU; C's ulp is the quantum 2^(q - M)): ties to even, M <= 20 (|v| + C stays in C's binade), C
+    /// finite for every binade up to one above the largest value's, and the smallest normal 2^(1 - bias) a
+    /// float32 normal.
+    constexpr bool roundsByMagicAddition() const
+    {
+        const int maxField = static_cast<int>(maxBits >> 23);
+        return !tiesAway && mantissaBits <= 20 && maxField + 1 + 23 - mantissaBits <= 254 && bias <= 127;
+    }
+
     /// Rounded magnitude as float bits (may exceed maxBits).
     std::uint32_t roundBits(std::uint32_t u) const
     {

@@ -90,7 +90,8 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
     if (!mxint8)
         plan.args.grid.tiesAway = element.format.minifloat.rounding == Rounding::NearestAway;
     if (plan.kind == ElementKind::Minifloat) {
-        // E2M1 elements (MXFP4, NVFP4): the rounding by bins.
+        // E2M1 elements rounded ties away (an MXFP4 element rounding; ties to even is MagicMinifloat): the
+        // rounding by bins.
         const MagnitudeBins magnitude
             = magnitudeBins(detail::MinifloatRounder::make(std::get<MinifloatSpec>(element.format.spec),
                                 plan.args.grid.tiesAway, formatMaxFinite(element.format)),

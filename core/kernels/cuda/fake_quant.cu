@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(kBlockThreads)
 /// The element kind of a minifloat that qs::quantize rounds on the float bits: the hardware FP8 conversion
 /// where it gives the same codes (ties to even; E4M3 and E5M2 saturated to their own largest value, or a
 /// format of the same mantissa width whose values up to its largest, scaled by 2^(bias - the hardware bias),
-/// are hardware values), otherwise the bit rounding.
+/// are hardware values), the magic addition where it rounds alike, otherwise the bit rounding.
 ElementKind minifloatKind(const NumberFormat& format, const MinifloatSpec& spec)
 {
     if (format.minifloat.rounding != Rounding::NearestEven)
@@ -101,6 +101,8 @@ ElementKind minifloatKind(const NumberFormat& format, const MinifloatSpec& spec)
         return ElementKind::E4M3Embedded;
     if (spec.mantissaBits == 2 && std::ldexp(largest, spec.bias - 15) <= 57344.0)
         return ElementKind::E5M2Embedded;
+    if (detail::MinifloatRounder::make(spec, false, largest).roundsByMagicAddition())
+        return ElementKind::MagicMinifloat;
     return ElementKind::Minifloat;
 }
 
@@ -282,9 +284,14 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
             const int hardwareBias
                 = plan.kind == ElementKind::E4M3Hardware || plan.kind == ElementKind::E4M3Embedded ? 7 : 15;
             grid.hardwareScale = std::ldexp(1.0f, minifloat.bias - hardwareBias);
-            grid.clipFrom
-                = hardwareClipFrom(detail::MinifloatRounder::make(minifloat, false, formatMaxFinite(format)));
         }
+        if (plan.kind == ElementKind::MagicMinifloat) {
+            grid.smallestNormal = std::ldexp(1.0f, 1 - minifloat.bias);
+            grid.magicFactor = std::ldexp(1.5f, 23 - minifloat.mantissaBits);
+        }
+        if (hardwareFp8(plan.kind) || plan.kind == ElementKind::MagicMinifloat)
+            grid.clipFrom
+                = clipFromOf(detail::MinifloatRounder::make(minifloat, false, formatMaxFinite(format)));
         nonFiniteUnits(format, grid);
     }
     const std::size_t expectedZeroPoints = affine ? scales.size() : 0;
@@ -364,6 +371,9 @@ void launchFakeQuant(const float* x, I n, const FakeQuantPlan& plan, ChunkSums* 
         break;
     case ElementKind::Minifloat:
         launchChunks<ElementKind::Minifloat>(x, n, plan, to, grid, stream);
+        break;
+    case ElementKind::MagicMinifloat:
+        launchChunks<ElementKind::MagicMinifloat>(x, n, plan, to, grid, stream);
         break;
     case ElementKind::E4M3Hardware:
         launchChunks<ElementKind::E4M3Hardware>(x, n, plan, to, grid, stream);

@@ -35,6 +35,10 @@ enum class ElementKind {
     /// of two, saturated at the format's own largest value (ElementGrid::hardwareScale).
     E4M3Embedded,
     E5M2Embedded, ///< E4M3Embedded with E5M2's conversion (bias 15)
+    /// Other minifloats with ties to even whose rounding is MinifloatRounder::roundsByMagicAddition's:
+    /// (|v| + C) - C by two float additions, C = 2^q · 1.5 · 2^(23 - M) with 2^q the binade of max(|v|, the
+    /// smallest normal); saturated at the largest value, clipped when |v| >= ElementGrid::clipFrom.
+    MagicMinifloat,
     Table, ///< lookup formats: the code regions of the format's encoder (as the quantizer's table kernel)
     /// Table whose thresholds fit 32 bins of at most one threshold (ElementGrid::bins): a bin and one compare
     /// per element instead of the search.
@@ -55,9 +59,13 @@ struct ElementGrid {
     int bias = 7;
     std::uint32_t maxBits = 0; ///< float bits of the largest finite minifloat value
     /// The four hardware FP8 kinds: v · hardwareScale is converted (2^(bias - the hardware format's bias), 1
-    /// for FP8 itself), and an element clips when |v| >= clipFrom (hardwareClipFrom, clipBeforeRounding).
+    /// for FP8 itself). These and MagicMinifloat: an element clips when |v| >= clipFrom (clipFromOf,
+    /// clipBeforeRounding).
     float hardwareScale = 1;
     float clipFrom = 0;
+    /// MagicMinifloat: the smallest normal 2^(1 - bias), and 1.5 · 2^(23 - M), C over 2^q.
+    float smallestNormal = 0;
+    float magicFactor = 0;
     /// Table: region r holds the ordered keys in [thresholds[r-1], thresholds[r]) and decodes to values[r];
     /// beyond lowestKey/highestKey (the keys of the extreme values) an element clips.
     const std::int32_t* thresholds = nullptr;
@@ -86,9 +94,9 @@ __host__ __device__ constexpr bool hardwareFp8(ElementKind kind)
         || kind == ElementKind::E4M3Embedded || kind == ElementKind::E5M2Embedded;
 }
 
-/// ElementGrid::clipFrom of a hardware FP8 kind that clips as the quantizer does: the smallest |v| that
-/// `rounder` rounds, unbounded, past its largest value (maxBits).
-inline float hardwareClipFrom(const detail::MinifloatRounder& rounder)
+/// ElementGrid::clipFrom of a kind that clips as the quantizer does: the smallest |v| that `rounder` rounds,
+/// unbounded, past its largest value (maxBits).
+inline float clipFromOf(const detail::MinifloatRounder& rounder)
 {
     std::uint32_t low = rounder.maxBits; // rounds to the largest value
     std::uint32_t high = 0x7F800000u; // +Inf: clips
@@ -100,8 +108,8 @@ inline float hardwareClipFrom(const detail::MinifloatRounder& rounder)
 }
 
 /// Makes `grid` count an element as clipped when v lies beyond the grid before rounding (the MX and NVFP4
-/// references): clipBeforeRounding for the integer and bit-rounding kinds, and for the hardware kinds
-/// clipFrom the float just above the largest value.
+/// references): clipBeforeRounding for the integer and bit-rounding kinds, and for the hardware and magic
+/// kinds clipFrom the float just above the largest value.
 inline void clipBeforeRounding(ElementGrid& grid)
 {
     grid.clipBeforeRounding = true;
@@ -290,6 +298,16 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         const float tested = grid.clipBeforeRounding ? v : rounded;
         clipped = tested < low || tested > high;
         return __fmul_rn(fminf(fmaxf(rounded, low), high), p.scale);
+    } else if constexpr (Kind == ElementKind::MagicMinifloat) {
+        // A C past the float range (|v| far beyond the grid) or an infinite |v| makes the difference NaN,
+        // which fminf saturates like any other |v| beyond the grid.
+        const float magnitude = fabsf(v);
+        const float binade
+            = __uint_as_float(__float_as_uint(fmaxf(magnitude, grid.smallestNormal)) & 0x7F800000u);
+        const float c = __fmul_rn(binade, grid.magicFactor);
+        const float rounded = fminf(__fsub_rn(__fadd_rn(magnitude, c), c), __uint_as_float(grid.maxBits));
+        clipped = magnitude >= grid.clipFrom;
+        return __fmul_rn(copysignf(rounded, v), p.scale);
     } else if constexpr (Kind == ElementKind::MagnitudeTable) {
         // |v|'s rounded value from its bin, v's sign (a NaN v gives garbage; only a NaN x, whose result the
         // callers replace, makes one).

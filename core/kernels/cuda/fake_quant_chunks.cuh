@@ -3,7 +3,8 @@
 // Internal to the CUDA backend: the fused fake-quant + error chunk kernel of fake_quant.cuh's element kinds,
 // with its lane sums, group lookups and the overlapped reduction of the chunk sums. launchChunks<Kind> is
 // instantiated once per kind group in its own file (fake_quant_integer.cu, fake_quant_minifloat.cu,
-// fake_quant_fp8.cu, fake_quant_table.cu), so that nvcc compiles the kinds side by side.
+// fake_quant_minifloat_magic.cu, fake_quant_fp8.cu, fake_quant_fp6.cu, fake_quant_table.cu), so that nvcc
+// compiles the kinds side by side.
 
 #include "kernels/block_scales.h"
 #include "kernels/cuda/fake_quant.cuh"
@@ -928,7 +929,8 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
         }
         throw Error("the MX block kernel has no such element kind");
     case GroupPattern::Nvfp4Blocks:
-        if constexpr (Kind == ElementKind::Minifloat || Kind == ElementKind::MagnitudeTable) {
+        if constexpr (Kind == ElementKind::MagicMinifloat || Kind == ElementKind::Minifloat
+            || Kind == ElementKind::MagnitudeTable) {
             launchChunks<Kind, GroupPattern::Nvfp4Blocks>(x, n, plan, to, grid, stream);
             return;
         }
@@ -939,9 +941,11 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
     }
 }
 
-// Instantiated in fake_quant_integer.cu, fake_quant_minifloat.cu, fake_quant_fp8.cu, fake_quant_fp6.cu and
-// fake_quant_table.cu.
+// Instantiated in fake_quant_integer.cu, fake_quant_minifloat.cu, fake_quant_minifloat_magic.cu,
+// fake_quant_fp8.cu, fake_quant_fp6.cu and fake_quant_table.cu.
 extern template void launchChunks<ElementKind::Integer>(
+    const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
+extern template void launchChunks<ElementKind::MagicMinifloat>(
     const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);
 extern template void launchChunks<ElementKind::Minifloat>(
     const float*, I, const FakeQuantPlan&, const ChunkTargets&, unsigned, cudaStream_t);

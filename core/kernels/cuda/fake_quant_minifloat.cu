@@ -1,5 +1,5 @@
-// The fused chunk kernels of the minifloat elements by bit rounding and by magnitude bins (MXFP4, NVFP4)
-// (fake_quant_chunks.cuh).
+// The fused chunk kernels of the minifloat elements by bit rounding and by magnitude bins (MXFP4 with ties
+// away) (fake_quant_chunks.cuh).
 
 #include "kernels/cuda/fake_quant_chunks.cuh"
 

@@ -2,9 +2,9 @@
 // Qt, no CMake) so that it runs on a GPU machine without the project's dependencies.
 //
 //   qs_cuda_bench --check              every case of tst_cuda_kernels (cuda_checks.h), the device's
-//                                      cvt.rn.satfinite E4M3 path against the bit rounding for all 2^32
-//                                      floats, and the device bit rounding against quant/scale_rounding.h on
-//                                      the host
+//                                      cvt.rn.satfinite and magic-addition elements against the bit rounding
+//                                      for all 2^32 floats, and the device bit rounding against
+//                                      quant/scale_rounding.h on the host
 //   qs_cuda_bench --bench [--gib G] [--repeats R] [--json FILE]
 //                                      median device time of every kernel on a G GiB float32 tensor (default
 //                                      1) as GB/s and as a share of the device-to-device copy, the packed
@@ -37,12 +37,12 @@ namespace {
 
 using qs::cuda::ElementGrid;
 
-/// Counts the floats (all 2^32 bit patterns but NaN) whose hardware FP8 result (`Kind`: E4M3 or E5M2, or a
-/// format embedded in them) or clipped flag differs from the bit rounding of quant/scale_rounding.h
-/// saturated to the largest value (clipped: rounded past it, or beyond it before rounding); the smallest
-/// such pattern goes to *first.
+/// Counts the floats (all 2^32 bit patterns but NaN) whose element result (`Kind`: the hardware E4M3 or E5M2,
+/// a format embedded in them, or the magic addition) or clipped flag differs from the bit rounding of
+/// quant/scale_rounding.h saturated to the largest value (clipped: rounded past it, or beyond it before
+/// rounding); the smallest such pattern goes to *first.
 template<qs::cuda::ElementKind Kind>
-__global__ void compareFp8(ElementGrid grid, unsigned long long* mismatches, unsigned* first)
+__global__ void compareElement(ElementGrid grid, unsigned long long* mismatches, unsigned* first)
 {
     const unsigned long long stride = 1ull * gridDim.x * blockDim.x;
     for (unsigned long long k = 1ull * blockIdx.x * blockDim.x + threadIdx.x; k < (1ull << 32); k += stride) {
@@ -51,24 +51,24 @@ __global__ void compareFp8(ElementGrid grid, unsigned long long* mismatches, uns
             continue;
         const float v = __uint_as_float(bits);
         float y[2];
-        bool hardwareClipped[2];
+        bool elementClipped[2];
         const qs::cuda::GroupValues unit {1.0f, 1.0f, 0.0f};
-        qs::cuda::fakeQuantPair<Kind, false, false, true>(v, 0.0f, unit, unit, grid, y, hardwareClipped);
+        qs::cuda::fakeQuantPair<Kind, false, false, true>(v, 0.0f, unit, unit, grid, y, elementClipped);
         std::uint32_t rounded
             = qs::cuda::roundMinifloatBits(bits & 0x7FFFFFFFu, grid.mantissaBits, grid.bias, false);
         const bool softwareClipped = (grid.clipBeforeRounding ? bits & 0x7FFFFFFFu : rounded) > grid.maxBits;
         rounded = rounded > grid.maxBits ? grid.maxBits : rounded;
         const float software = __uint_as_float(rounded | (bits & 0x80000000u));
-        if (__float_as_uint(y[0]) != __float_as_uint(software) || hardwareClipped[0] != softwareClipped) {
+        if (__float_as_uint(y[0]) != __float_as_uint(software) || elementClipped[0] != softwareClipped) {
             atomicAdd(mismatches, 1ull);
             atomicMin(first, bits);
         }
     }
 }
 
-/// compareFp8 over all 2^32 floats for one format (its grid as makeFakeQuantPlan builds it, and the MX
+/// compareElement over all 2^32 floats for one format (its grid as makeFakeQuantPlan builds it, and the MX
 /// elements' clipping before rounding).
-template<qs::cuda::ElementKind Kind> bool exhaustiveFp8(const char* format, bool clipBeforeRounding)
+template<qs::cuda::ElementKind Kind> bool exhaustiveElement(const char* format, bool clipBeforeRounding)
 {
     qs::Scheme scheme;
     scheme.format = qs::formatByName(format);
@@ -85,8 +85,8 @@ template<qs::cuda::ElementKind Kind> bool exhaustiveFp8(const char* format, bool
     qs::cuda::check(cudaMalloc(&first, sizeof(unsigned)), "cudaMalloc");
     qs::cuda::check(cudaMemset(mismatches, 0, sizeof(unsigned long long)), "cudaMemset");
     qs::cuda::check(cudaMemset(first, 0xFF, sizeof(unsigned)), "cudaMemset");
-    compareFp8<Kind><<<4096, 256>>>(grid, mismatches, first);
-    qs::cuda::checkLaunch("compareFp8");
+    compareElement<Kind><<<4096, 256>>>(grid, mismatches, first);
+    qs::cuda::checkLaunch("compareElement");
     unsigned long long count = 0;
     unsigned bits = 0;
     qs::cuda::download(&count, mismatches, 1);
@@ -94,8 +94,10 @@ template<qs::cuda::ElementKind Kind> bool exhaustiveFp8(const char* format, bool
     cudaFree(mismatches);
     cudaFree(first);
     ok = ok && count == 0;
-    std::printf("%s  %s%s cvt.rn.satfinite vs bit rounding, all 2^32 floats but NaN: %llu mismatches%s",
-        ok ? "PASS" : "FAIL", format, clipBeforeRounding ? " (clipped before rounding)" : "", count,
+    std::printf("%s  %s%s: %s vs bit rounding, all 2^32 floats but NaN: %llu mismatches%s",
+        ok ? "PASS" : "FAIL", format,
+        Kind == qs::cuda::ElementKind::MagicMinifloat ? "magic addition" : "cvt.rn.satfinite",
+        clipBeforeRounding ? " (clipped before rounding)" : "", count,
         plan.kind == Kind ? "" : " (not the expected element kind)");
     if (count)
         std::printf(" (first bits 0x%08X)", bits);
@@ -335,10 +337,12 @@ int runChecks()
     ok &= report("timing entry point", checkTiming());
     ok &= hostRoundingMatches();
     for (const bool before : {false, true}) {
-        ok &= exhaustiveFp8<qs::cuda::ElementKind::E4M3Hardware>("fp8_e4m3", before);
-        ok &= exhaustiveFp8<qs::cuda::ElementKind::E5M2Hardware>("fp8_e5m2", before);
-        ok &= exhaustiveFp8<qs::cuda::ElementKind::E4M3Embedded>("fp6_e2m3", before);
-        ok &= exhaustiveFp8<qs::cuda::ElementKind::E5M2Embedded>("fp6_e3m2", before);
+        ok &= exhaustiveElement<qs::cuda::ElementKind::E4M3Hardware>("fp8_e4m3", before);
+        ok &= exhaustiveElement<qs::cuda::ElementKind::E5M2Hardware>("fp8_e5m2", before);
+        ok &= exhaustiveElement<qs::cuda::ElementKind::E4M3Embedded>("fp6_e2m3", before);
+        ok &= exhaustiveElement<qs::cuda::ElementKind::E5M2Embedded>("fp6_e3m2", before);
+        for (const char* format : {"fp4_e2m1", "fp4_e3m0", "e3m4", "fp16"})
+            ok &= exhaustiveElement<qs::cuda::ElementKind::MagicMinifloat>(format, before);
     }
     std::printf("%s\n", ok ? "ALL PASSED" : "SOME FAILED");
     return ok ? 0 : 1;
