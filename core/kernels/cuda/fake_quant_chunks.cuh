@@ -35,6 +35,7 @@ inline constexpr int kChunkBlocksPerSm = 3; ///< at most 80 registers per thread
 struct DoubleLaneSums {
     static constexpr bool kChecksRuns = false; ///< batches test each x for finiteness (processChunk)
     static constexpr bool kStaged = false; ///< full chunks read x from global memory (RunStage)
+    static constexpr bool kSumsInSlots = false; ///< chunkTotals stores the sums in shared memory
     double sums[kSumCount] = {0, 0, 0, 0, 0, 0};
     double maxAbsError = 0;
     unsigned count = 0;
@@ -84,6 +85,7 @@ struct RunLaneSums {
     /// beyond the float range) is dropped and done again element by element (processChunk).
     static constexpr bool kChecksRuns = true;
     static constexpr bool kStaged = true; ///< block patterns' full chunks read x from their copy (RunStage)
+    static constexpr bool kSumsInSlots = true; ///< the double lane sums live in shared memory (`sums`)
     float runs[kSumCount] = {0, 0, 0, 0, 0, 0};
     /// The six double lane sums, in shared memory (slot s at sums[s · kBlockThreads]): touched once per run,
     /// they would otherwise hold twelve registers through the batches.
@@ -172,7 +174,7 @@ struct RunLaneSums {
         runStartCount = count;
         runStartClipped = clipped;
     }
-    __device__ double maxError() const
+    __device__ float maxError() const
     {
         return maxAbsError;
     }
@@ -247,6 +249,15 @@ struct RunStage {
     }
 };
 
+/// max(|a|, |b|), NaN when either is NaN (max.NaN: one FMNMX with the magnitudes as operand modifiers, where
+/// the integer max of the magnitude bits takes three instructions).
+__device__ inline float maxMagnitude(float a, float b)
+{
+    float m;
+    asm("max.NaN.f32 %0, %1, %2;" : "=f"(m) : "f"(fabsf(a)), "f"(fabsf(b)));
+    return m;
+}
+
 /// GroupPattern::MxBlocks and Nvfp4Blocks: the scales of the blocks (MX: 8 of 32, NVFP4: 16 of 16) in the
 /// run of kKernelRun elements from `start` (blocks at or past n skipped; n is whole blocks): lane l reads
 /// the float4 quads l + 16k (k = 0..3, all 16 lanes reading 256 contiguous bytes per load), which lie in
@@ -264,7 +275,8 @@ __device__ inline bool runBlockScales(const float* __restrict__ run, I start, I 
 {
     // Staged: the whole warp, whose shuffles and votes then need no convergence checks.
     const unsigned mask = Staged ? kFullMask : ((threadIdx.x & 16u) != 0 ? 0xFFFF0000u : 0x0000FFFFu);
-    // The largest magnitude bits: NaN and ±Inf (0x7F800000 and above) outrank every finite value.
+    // The largest magnitude bits: NaN (propagated by maxMagnitude) and ±Inf (0x7F800000 and above) outrank
+    // every finite value.
     std::uint32_t m[4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
@@ -272,8 +284,7 @@ __device__ inline bool runBlockScales(const float* __restrict__ run, I start, I 
         if (Staged || start + 4 * I(lane + 16 * k) < n) {
             const float4* quad = reinterpret_cast<const float4*>(run + 4 * (lane + 16 * k));
             const float4 q = Staged ? *quad : __ldg(quad);
-            m[k] = max(max(__float_as_uint(q.x) & 0x7FFFFFFFu, __float_as_uint(q.y) & 0x7FFFFFFFu),
-                max(__float_as_uint(q.z) & 0x7FFFFFFFu, __float_as_uint(q.w) & 0x7FFFFFFFu));
+            m[k] = __float_as_uint(maxMagnitude(maxMagnitude(q.x, q.y), maxMagnitude(q.z, q.w)));
         }
     }
     const bool odd = (lane & 1) != 0;
@@ -780,22 +791,42 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     }
 }
 
-/// The totals of a chunk from its 16 lanes (kernels.h: the lane sums in lane order 0..15), in every lane.
-template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc)
+/// The totals of a chunk from its 16 lanes (kernels.h: the lane sums in lane order 0..15), in every lane; the
+/// whole warp calls it. The lane sums go through shared memory: `slots` holds this thread's (sum s at
+/// slots[s · kBlockThreads]: RunLaneSums keeps them there, others are stored), lane s < 6 adds sum s over the
+/// half-warp's lanes in lane order and puts the total in place of its own entry of sum s (no other lane reads
+/// that row), and every lane reads the six totals back. The tallies, at most kChunk each, are reduced in 32
+/// bits by shuffles. (Each lane adding every lane's sums by double
+/// shuffles cost about 3 instructions per element: 28 per element for int8 per channel on the H100.)
+template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc, double* slots, int lane)
 {
-    ChunkSums result;
-    for (int s = 0; s < kSumCount; ++s) {
-        double sum = 0;
-        for (int l = 0; l < kLanes; ++l)
-            sum = __dadd_rn(sum, __shfl_sync(kFullMask, acc.sum(s), l, kLanes));
-        result.sums[s] = sum;
+    if constexpr (!LaneSums::kSumsInSlots) {
+#pragma unroll
+        for (int s = 0; s < kSumCount; ++s)
+            slots[s * kBlockThreads] = acc.sum(s);
     }
-    double maxAbsError = acc.maxError();
-    unsigned long long count = acc.count;
-    unsigned long long clipped = acc.clipped;
-    unsigned long long nonFinite = acc.nonFinite;
+    __syncwarp();
+    double* const laneZero = slots - lane;
+    if (lane < kSumCount) {
+        double* const column = laneZero + lane * kBlockThreads;
+        double sum = 0;
+#pragma unroll
+        for (int l = 0; l < kLanes; ++l)
+            sum = __dadd_rn(sum, column[l]);
+        column[lane] = sum;
+    }
+    __syncwarp();
+    ChunkSums result;
+#pragma unroll
+    for (int s = 0; s < kSumCount; ++s)
+        result.sums[s] = laneZero[s * kBlockThreads + s];
+    auto maxAbsError = acc.maxError();
+    unsigned count = acc.count;
+    unsigned clipped = acc.clipped;
+    unsigned nonFinite = acc.nonFinite;
+#pragma unroll
     for (int offset = kLanes / 2; offset > 0; offset /= 2) {
-        maxAbsError = fmax(maxAbsError, __shfl_xor_sync(kFullMask, maxAbsError, offset, kLanes));
+        maxAbsError = max(maxAbsError, __shfl_xor_sync(kFullMask, maxAbsError, offset, kLanes));
         count += __shfl_xor_sync(kFullMask, count, offset, kLanes);
         clipped += __shfl_xor_sync(kFullMask, clipped, offset, kLanes);
         nonFinite += __shfl_xor_sync(kFullMask, nonFinite, offset, kLanes);
@@ -806,6 +837,8 @@ template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc)
     result.nonFinite = nonFinite;
     result.ready = 0;
     result.flag = 0;
+    // Every lane has read the slots before the next chunk writes them.
+    __syncwarp();
     return result;
 }
 
@@ -850,9 +883,10 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
                     x, n, c, lane, args, acc, target, stage, warpFull);
         };
         __shared__ double laneSums[kSumCount * kBlockThreads];
-        RunLaneSums acc(laneSums + threadIdx.x);
+        double* const slots = laneSums + threadIdx.x;
+        RunLaneSums acc(slots);
         process(acc, out);
-        ChunkSums result = chunkTotals(acc);
+        ChunkSums result = chunkTotals(acc, slots, lane);
         if constexpr (!Write) {
             // Rare (kernels.h): both chunks of the warp take part in the shuffles, only the one that needs it
             // adds its elements again.
@@ -861,7 +895,7 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
                 DoubleLaneSums exact;
                 if (again)
                     process(exact, nullptr);
-                const ChunkSums exactResult = chunkTotals(exact);
+                const ChunkSums exactResult = chunkTotals(exact, slots, lane);
                 if (again)
                     result = exactResult;
             }
