@@ -421,17 +421,18 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
         const char* name;
         double traffic; ///< bytes moved per byte of input: read only 1, read + write 2
     };
-    const Kernel kernels[]
-        = {{"copy", 2}, {"read", 1}, {"minmax", 1}, {"minmax_rows 4096", 1}, {"minmax_rows 128", 1},
-            {"histogram 2048", 1}, {"histogram_abs 2048", 1}, {"fakequant int8 tensor", 1},
-            {"fakequant int8 channel 4096", 1}, {"fakequant_twopass int8 channel 4096", 1},
-            {"fakequant int8 group:128", 1}, {"fakequant int4 group:128", 1},
-            {"fakequant int8 group:32 4096", 1}, {"fakequant fp8_e4m3 tensor", 1},
-            {"fakequant fp8_e4m3 tensor 4096 bitround", 1}, {"fakequant fp8_e4m3 channel 4096", 1},
-            {"fakequant fp8_e5m2 tensor", 1}, {"fakequant fp6_e2m3 channel 4096", 1},
-            {"fakequant fp6_e2m3 channel 4096 bitround", 1}, {"fakequant nf4 group:64", 1},
-            {"fakequant_values int8 tensor", 2}, {"fakequant_values int8 channel 4096", 2},
-            {"fakequant_values int8 group:128", 2}, {"fakequant_values fp8_e4m3 tensor", 2}};
+    const Kernel kernels[] = {{"copy", 2}, {"read", 1}, {"minmax", 1}, {"minmax_rows 4096", 1},
+        {"minmax_rows 128", 1}, {"histogram 2048", 1}, {"histogram_abs 2048", 1},
+        {"fakequant int8 tensor", 1}, {"fakequant int8 channel 4096", 1},
+        {"fakequant_twopass int8 channel 4096", 1}, {"fakequant int8 group:128", 1},
+        {"fakequant int4 group:128", 1}, {"fakequant int8 group:32 4096", 1},
+        {"fakequant fp8_e4m3 tensor", 1}, {"fakequant fp8_e4m3 tensor 4096 bitround", 1},
+        {"fakequant fp8_e4m3 channel 4096", 1}, {"fakequant fp8_e5m2 tensor", 1},
+        {"fakequant fp6_e2m3 channel 4096", 1}, {"fakequant fp6_e2m3 channel 4096 bitround", 1},
+        {"fakequant fp16 tensor", 1}, {"fakequant fp4_e2m1 group:32 4096", 1},
+        {"fakequant fp4_e2m1 group:32 4096 bitround", 1}, {"fakequant nf4 group:64", 1},
+        {"fakequant_values int8 tensor", 2}, {"fakequant_values int8 channel 4096", 2},
+        {"fakequant_values int8 group:128", 2}, {"fakequant_values fp8_e4m3 tensor", 2}};
     std::string json = "{\"device\": \"" + device + "\", \"date\": \"" + date + "\", \"bytes\": "
         + std::to_string(bytes) + ", \"repeats\": " + std::to_string(repeats) + ", \"kernels\": {";
     double copyRate = 0;
