@@ -46,12 +46,12 @@
 // rounds to the even 65536, beyond the grid). FP6 E2M3 and E3M2 (ties to even) take the same conversions of
 // v · 2^(bias - 7) / 2^(bias - 15), exact, whose grids are theirs scaled, decoded with their own bias and
 // saturated at their largest value (also checked for all 2^32 inputs). Other minifloats with ties to even
-// whose range allows it (fp4, fp16, eXmY with M <= 20; MinifloatRounder::roundsByMagicAddition) round |v| by
-// (|v| + C) - C, C = 1.5 · 2^(q + 23 - M) for the binade 2^q of |v| (at least the smallest normal), two float
-// additions whose one rounding is the grid's (checked for all 2^32 inputs too); the rest by the bit rounding.
-// For non-finite x its result is never
-// used: NaN and ±Inf take the format's own encodeValue policy (e4m3fn: NaN), as in the quantizer, not
-// satfinite's largest value (the fused pass redoes element by element any run of a lane that met one).
+// whose range allows it (fp4_e2m1, fp16, eXmY with M <= 20; MinifloatRounder::roundsByMagicAddition) round
+// |v| by (|v| + C) - C, C = 1.5 · 2^(q + 23 - M) for the binade 2^q of |v| (at least the smallest normal),
+// two float additions whose one rounding is the grid's (checked for all 2^32 inputs too); the rest by the bit
+// rounding. For non-finite x the element's result is never used: NaN and ±Inf take the format's own
+// encodeValue policy (e4m3fn: NaN), as in the quantizer, not satfinite's largest value (the fused pass redoes
+// element by element any run of a lane that met one).
 // Ternary/binary (BitNet) and block formats are not supported here (MX and NVFP4: cudaBlockFakeQuantError).
 //
 // `threads` arguments are the CPU backends' thread count; they are accepted, so that kernels.cpp calls

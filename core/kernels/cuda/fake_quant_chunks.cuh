@@ -796,8 +796,8 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
 /// slots[s · kBlockThreads]: RunLaneSums keeps them there, others are stored), lane s < 6 adds sum s over the
 /// half-warp's lanes in lane order and puts the total in place of its own entry of sum s (no other lane reads
 /// that row), and every lane reads the six totals back. The tallies, at most kChunk each, are reduced in 32
-/// bits by shuffles. (Each lane adding every lane's sums by double
-/// shuffles cost about 3 instructions per element: 28 per element for int8 per channel on the H100.)
+/// bits by shuffles. (Shuffling the 16 lanes' six double sums to every lane cost about 3 instructions per
+/// element, of 28 for int8 per channel on the H100.)
 template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc, double* slots, int lane)
 {
     if constexpr (!LaneSums::kSumsInSlots) {
