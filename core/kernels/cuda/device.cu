@@ -231,7 +231,7 @@ double cudaTimeKernelMs(const std::string& kernel, std::span<const float> values
             scales.push_back(scale > 0 ? std::clamp(scale, FLT_MIN, FLT_MAX) : 1.0f);
         }
         plan = cuda::makeFakeQuantPlan(values, {n / cols, cols}, scheme, scales, {});
-        if (bitRounding && (cuda::hardwareFp8(plan.kind) || plan.kind == cuda::ElementKind::MagicMinifloat))
+        if (bitRounding && cuda::clipsFromThreshold(plan.kind))
             plan.kind = cuda::ElementKind::Minifloat;
         chunks = cuda::DeviceBuffer<cuda::ChunkSums>(static_cast<std::size_t>(cuda::workspaceEntries(n)));
         total = cuda::DeviceBuffer<cuda::ChunkSums>(1);

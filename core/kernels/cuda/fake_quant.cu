@@ -289,7 +289,7 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
             grid.smallestNormal = std::ldexp(1.0f, 1 - minifloat.bias);
             grid.magicFactor = std::ldexp(1.5f, 23 - minifloat.mantissaBits);
         }
-        if (hardwareFp8(plan.kind) || plan.kind == ElementKind::MagicMinifloat)
+        if (clipsFromThreshold(plan.kind))
             grid.clipFrom
                 = clipFromOf(detail::MinifloatRounder::make(minifloat, false, formatMaxFinite(format)));
         nonFiniteUnits(format, grid);

@@ -94,6 +94,13 @@ __host__ __device__ constexpr bool hardwareFp8(ElementKind kind)
         || kind == ElementKind::E4M3Embedded || kind == ElementKind::E5M2Embedded;
 }
 
+/// Whether `kind` is a minifloat kind that stands in for the bit rounding (the hardware conversions, the
+/// magic addition) and so clips when |v| >= ElementGrid::clipFrom.
+__host__ __device__ constexpr bool clipsFromThreshold(ElementKind kind)
+{
+    return hardwareFp8(kind) || kind == ElementKind::MagicMinifloat;
+}
+
 /// ElementGrid::clipFrom of a kind that clips as the quantizer does: the smallest |v| that `rounder` rounds,
 /// unbounded, past its largest value (maxBits).
 inline float clipFromOf(const detail::MinifloatRounder& rounder)
