@@ -3,10 +3,12 @@
 #include "quant/block_formats.h"
 #include "quant/compare_matrix.h"
 #include "quant/quantizer.h"
+#include "quant/scale_rounding.h"
 #include "quant/scheme.h"
 
 #include <QtTest>
 #include <atomic>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -949,6 +951,28 @@ private slots:
         bnb.blockSize = 128;
         bnb.doubleQuantization = true;
         QCOMPARE(schemeName(bnb), std::string("bnb_nf4 b128 dq"));
+    }
+
+    // The kernels count a clip as |v| bits >= clipFromBits: the first float that roundBits takes past the
+    // largest value. E4M3 (max 448, next grid point 480): the tie 464 rounds to the even 448 with ties to
+    // even, up with ties away. E2M1 (max 6, next 8): the tie 7 goes up to 8, the even mantissa.
+    void minifloatClipThreshold()
+    {
+        const auto bits = [](float v) { return std::bit_cast<std::uint32_t>(v); };
+        const MinifloatSpec e4m3 {4, 3, 7};
+        const MinifloatSpec e2m1 {2, 1, 1};
+        QCOMPARE(detail::MinifloatRounder::make(e4m3, false, 448.0).clipFromBits, bits(464.0f) + 1);
+        QCOMPARE(detail::MinifloatRounder::make(e4m3, true, 448.0).clipFromBits, bits(464.0f));
+        QCOMPARE(detail::MinifloatRounder::make(e2m1, false, 6.0).clipFromBits, bits(7.0f));
+        QCOMPARE(detail::MinifloatRounder::make(e2m1, true, 6.0).clipFromBits, bits(7.0f));
+        for (const auto& [spec, max] : {std::pair {e4m3, 448.0}, {MinifloatSpec {5, 2, 15}, 57344.0},
+                 {MinifloatSpec {3, 2, 3}, 28.0}, {MinifloatSpec {5, 10, 15}, 65504.0}})
+            for (const bool tiesAway : {false, true}) {
+                const detail::MinifloatRounder r = detail::MinifloatRounder::make(spec, tiesAway, max);
+                QVERIFY(r.roundBits(r.clipFromBits) > r.maxBits);
+                QVERIFY(r.roundBits(r.clipFromBits - 1) <= r.maxBits);
+                QVERIFY(r.roundBits(0x7F7FFFFFu) > r.maxBits);
+            }
     }
 };
 

@@ -262,7 +262,9 @@ std::vector<NumberFormat> allFormats()
 NumberFormat formatByName(const std::string& name)
 {
     const std::string key = lowercaseTrimmed(name);
-    for (NumberFormat& format : allFormats())
+    // Built once: the fused kernels look their element formats up on every call.
+    static const std::vector<NumberFormat> formats = allFormats();
+    for (const NumberFormat& format : formats)
         if (format.name == key)
             return format;
 

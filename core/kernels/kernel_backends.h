@@ -134,6 +134,14 @@ struct FakeQuantPlan {
     }
 };
 
+/// Minifloats: an element clips exactly when the bits of |v| exceed this (|v| > the largest value with
+/// clipBeforeRounding, else |v| at or past MinifloatRounder::clipFromBits).
+inline std::int32_t clipAboveBits(const FakeQuantPlan& plan)
+{
+    return static_cast<std::int32_t>(
+        plan.clipBeforeRounding ? plan.rounder.maxBits : plan.rounder.clipFromBits - 1);
+}
+
 /// Walks the groups of a plan in memory order: `group` holds the element indices [begin, end).
 class GroupCursor {
 public:

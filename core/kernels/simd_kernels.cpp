@@ -818,7 +818,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
         , capField(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits >> 23) + 1))
         , maxBits(hn::Set(DI(), static_cast<std::int32_t>(plan.rounder.maxBits)))
         , fixedShift(23 - plan.rounder.mantissaBits)
-        , clipBeforeRounding(plan.clipBeforeRounding)
+        , clipAbove(hn::Set(DI(), clipAboveBits(plan)))
     {
     }
 
@@ -865,7 +865,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
             const VI tiny = hn::IfThenElseZero(roundsUp, hn::ShiftLeft<23>(hn::Add(field, one)));
             rounded = hn::IfThenElse(hn::Lt(shift, c24), onGrid, tiny);
         }
-        clip = hn::RebindMask(DF(), hn::Gt(clipBeforeRounding ? u : rounded, maxBits));
+        clip = hn::RebindMask(DF(), hn::Gt(u, clipAbove));
         const VI saturated = hn::Min(rounded, maxBits);
         return hn::Mul(hn::CopySignToAbs(hn::BitCast(DF(), saturated), v), p.scale);
     }
@@ -876,7 +876,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
     VI capField;
     VI maxBits;
     int fixedShift;
-    bool clipBeforeRounding;
+    VI clipAbove; ///< clipAboveBits
 };
 
 /// Lookup tables: the region of v's ordered key found by a compare ladder over the ascending thresholds.

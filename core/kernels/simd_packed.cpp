@@ -137,7 +137,7 @@ template<bool Divide, bool TiesAway, bool Magic> struct MinifloatCodes {
         , normalOffset(hn::Set(DI(), (127 - plan.groups.rounder.bias) << plan.groups.rounder.mantissaBits))
         , subnormalOffset(hn::Set(DI(), (128 - plan.groups.rounder.bias) << plan.groups.rounder.mantissaBits))
         , mantissaBits(plan.groups.rounder.mantissaBits)
-        , clipBeforeRounding(plan.groups.clipBeforeRounding)
+        , clipAbove(hn::Set(DI(), clipAboveBits(plan.groups)))
     {
     }
 
@@ -152,7 +152,7 @@ template<bool Divide, bool TiesAway, bool Magic> struct MinifloatCodes {
         const VI u = hn::And(bits, absMask);
         if constexpr (Magic) {
             const VI rounded = magic(bits, u);
-            clip = hn::RebindMask(DF(), hn::Gt(clipBeforeRounding ? u : rounded, maxBits));
+            clip = hn::RebindMask(DF(), hn::Gt(u, clipAbove));
             const VF r = hn::BitCast(DF(), hn::Min(rounded, maxBits));
             const MF subnormal = hn::Lt(r, smallestNormal);
             const VF t = hn::IfThenElse(subnormal, hn::Add(r, smallestNormal), r);
@@ -182,7 +182,7 @@ template<bool Divide, bool TiesAway, bool Magic> struct MinifloatCodes {
             roundsUp = hn::AndNot(hn::Eq(hn::And(u, hn::Set(di, 0x7FFFFF)), zero), roundsUp);
         const VI tiny = hn::IfThenElseZero(roundsUp, hn::ShiftLeft<23>(hn::Add(field, one)));
         const VI rounded = hn::IfThenElse(hn::Lt(shift, c24), onGrid, tiny);
-        clip = hn::RebindMask(DF(), hn::Gt(clipBeforeRounding ? u : rounded, maxBits));
+        clip = hn::RebindMask(DF(), hn::Gt(u, clipAbove));
         const VI r = hn::Min(rounded, maxBits);
 
         // codeOf: normal (e + bias) << M | mantissa; subnormal the significand shifted down; 0 stays 0.
@@ -204,7 +204,7 @@ template<bool Divide, bool TiesAway, bool Magic> struct MinifloatCodes {
     VF smallestNormal;
     VI normalOffset, subnormalOffset;
     int mantissaBits;
-    bool clipBeforeRounding;
+    VI clipAbove; ///< clipAboveBits
 };
 
 /// One run of a group: whole vectors through `Codes`, vectors with a non-finite x and the tail through the

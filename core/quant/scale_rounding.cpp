@@ -41,6 +41,13 @@ MinifloatRounder MinifloatRounder::make(const MinifloatSpec& spec, bool tiesAway
     rounder.bias = spec.bias;
     rounder.tiesAway = tiesAway;
     rounder.maxBits = floatBits(static_cast<float>(maxFinite));
+    std::uint32_t low = rounder.maxBits; // rounds to the largest value
+    std::uint32_t high = 0x7F800000u; // +Inf rounds past it
+    while (high - low > 1) {
+        const std::uint32_t middle = low + (high - low) / 2;
+        (rounder.roundBits(middle) > rounder.maxBits ? high : low) = middle;
+    }
+    rounder.clipFromBits = high;
     return rounder;
 }
 

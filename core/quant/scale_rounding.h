@@ -21,6 +21,10 @@ struct MinifloatRounder {
     int bias = 7;
     bool tiesAway = false;
     std::uint32_t maxBits = 0; ///< float bits of the largest finite value
+    /// The smallest magnitude bits u that roundBits takes past maxBits (make() finds it by bisection,
+    /// roundBits being monotonic): |v| rounds beyond the largest value exactly when its bits are at least
+    /// this. The kernels count a clip by this one comparison, off the rounding's dependency chain.
+    std::uint32_t clipFromBits = 0x7F800000u;
 
     /// True when the spec's range lies inside float32's and this rounder applies.
     static bool supports(const MinifloatSpec& spec);

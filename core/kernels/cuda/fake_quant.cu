@@ -290,8 +290,8 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
             grid.magicFactor = std::ldexp(1.5f, 23 - minifloat.mantissaBits);
         }
         if (clipsFromThreshold(plan.kind))
-            grid.clipFrom
-                = clipFromOf(detail::MinifloatRounder::make(minifloat, false, formatMaxFinite(format)));
+            grid.clipFrom = std::bit_cast<float>(
+                detail::MinifloatRounder::make(minifloat, false, formatMaxFinite(format)).clipFromBits);
         nonFiniteUnits(format, grid);
     }
     const std::size_t expectedZeroPoints = affine ? scales.size() : 0;

@@ -59,8 +59,8 @@ struct ElementGrid {
     int bias = 7;
     std::uint32_t maxBits = 0; ///< float bits of the largest finite minifloat value
     /// The four hardware FP8 kinds: v · hardwareScale is converted (2^(bias - the hardware format's bias), 1
-    /// for FP8 itself). These and MagicMinifloat: an element clips when |v| >= clipFrom (clipFromOf,
-    /// clipBeforeRounding).
+    /// for FP8 itself). These and MagicMinifloat: an element clips when |v| >= clipFrom
+    /// (MinifloatRounder::clipFromBits, or clipBeforeRounding).
     float hardwareScale = 1;
     float clipFrom = 0;
     /// MagicMinifloat: the smallest normal 2^(1 - bias), and 1.5 · 2^(23 - M), C over 2^q.
@@ -99,19 +99,6 @@ __host__ __device__ constexpr bool hardwareFp8(ElementKind kind)
 __host__ __device__ constexpr bool clipsFromThreshold(ElementKind kind)
 {
     return hardwareFp8(kind) || kind == ElementKind::MagicMinifloat;
-}
-
-/// ElementGrid::clipFrom of a kind that clips as the quantizer does: the smallest |v| that `rounder` rounds,
-/// unbounded, past its largest value (maxBits).
-inline float clipFromOf(const detail::MinifloatRounder& rounder)
-{
-    std::uint32_t low = rounder.maxBits; // rounds to the largest value
-    std::uint32_t high = 0x7F800000u; // +Inf: clips
-    while (high - low > 1) {
-        const std::uint32_t middle = low + (high - low) / 2;
-        (rounder.roundBits(middle) > rounder.maxBits ? high : low) = middle;
-    }
-    return std::bit_cast<float>(high);
 }
 
 /// Makes `grid` count an element as clipped when v lies beyond the grid before rounding (the MX and NVFP4
