@@ -312,6 +312,17 @@ inline std::vector<FakeQuantCase> fakeQuantCases()
         cases.push_back({away ? "int8 ties away" : "int8 ties even", s, {std::int64_t(ties.size())}, ties,
             std::vector<GroupRange> {{-127.0, 127.0}}});
     }
+    // The same values repeated over several full chunks, whose batches (unlike a partial chunk's elements)
+    // first take the path without the clamp and must fall back wherever |v| passes 127.
+    std::vector<float> tiled;
+    while (tiled.size() < 5 * 4096)
+        tiled.insert(tiled.end(), ties.begin(), ties.end());
+    for (const bool away : {false, true}) {
+        Scheme s = makeScheme("int8", Granularity::perTensor());
+        s.elementRounding = away ? Rounding::NearestAway : Rounding::NearestEven;
+        cases.push_back({away ? "int8 ties away, full chunks" : "int8 ties even, full chunks", s,
+            {std::int64_t(tiled.size())}, tiled, std::vector<GroupRange> {{-127.0, 127.0}}});
+    }
     const std::vector<float> probe = e4m3Probe(24);
     const std::vector<GroupRange> unit {{-448.0, 448.0}};
     cases.push_back({"fp8_e4m3 probe", makeScheme("fp8_e4m3", Granularity::perTensor()),
