@@ -116,6 +116,17 @@ inline MxExponentRule mxExponentRuleOf(const Scheme& scheme)
         scheme.e8m0Rounding, formatMaxFinite(format), std::get<MinifloatSpec>(format.spec).mantissaBits);
 }
 
+/// NVFP4's global scales from the tensor absmax over its finite values: global = (1 / absmax) · 2688 (1 when
+/// the absmax is 0), globalInverse = 1 / global and decodeGlobal = float(1 / (1 / double(global)))
+/// (nvfp4BlockScale). On the host (blockScalerParams) and in the CUDA kernel, which reads the absmax that a
+/// reduction before it left on the device.
+QS_HOST_DEVICE inline void setNvfp4Globals(BlockScalerParams& p, float tensorAbsmax)
+{
+    p.global = tensorAbsmax > 0.0f ? roundedMul(roundedDiv(1.0f, tensorAbsmax), 2688.0f) : 1.0f;
+    p.globalInverse = roundedDiv(1.0f, p.global);
+    p.decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(p.global)));
+}
+
 /// BlockScaler's parameters for `scheme` without its table of NVFP4 scales (what the CUDA kernels take):
 /// NVFP4's global = (1 / tensor absmax) · 2688 (1 when the tensor absmax is 0) and the E4M3 rounding
 /// constants; the MX exponent rule otherwise.
@@ -124,9 +135,7 @@ inline BlockScalerParams blockScalerParams(const Scheme& scheme, float tensorAbs
     BlockScalerParams p {scheme.blockFormat == BlockFormat::NVFP4, scheme.blockFormat == BlockFormat::MXINT8,
         mxExponentRuleOf(scheme), 1, 0, 0, 0, 0, 1, 1};
     if (p.nvfp4) {
-        p.global = tensorAbsmax > 0.0f ? (1.0f / tensorAbsmax) * 2688.0f : 1.0f;
-        p.globalInverse = 1.0f / p.global;
-        p.decodeGlobal = static_cast<float>(1.0 / (1.0 / static_cast<double>(p.global)));
+        setNvfp4Globals(p, tensorAbsmax);
         const detail::MinifloatRounder rounder = nvfp4ScaleRounder();
         p.smallestNormalBinade = static_cast<std::uint32_t>(128 - rounder.bias) << 23;
         p.capBinade = ((rounder.maxBits >> 23) + 1) << 23;

@@ -28,6 +28,9 @@ struct BlockPlan {
     I groupCount = 0;
     FakeQuantPlan plan;
     bool scalesInKernel = false;
+    /// GroupPattern::Nvfp4Blocks: the tensor absmax (launchFiniteAbsKey), which launchBlockFakeQuant
+    /// reduces before the pass (BlockRule::tensorAbsKey).
+    DeviceBuffer<std::int32_t> tensorAbsKey;
 };
 
 /// Whether the fused kernel derives the block scales itself: MX blocks of 32 or NVFP4 blocks of 16 along
@@ -39,16 +42,6 @@ bool scalesInKernel(const Scheme& scheme, const Shape& shape)
     const I size = scheme.blockFormat == BlockFormat::NVFP4 ? 16 : 32;
     return kernel_detail::blockElementFormat(scheme.blockFormat) && blockFormatBlockSize(scheme) == size
         && last > 0 && last % size == 0 && n > size && n < (I(1) << 32);
-}
-
-/// The absmax of the finite values among the n at `x` (the NVFP4 global scale's), by the row reduction.
-float tensorAbsmax(const float* x, I n)
-{
-    DeviceBuffer<RowKeys> keys(1);
-    launchMinMaxRows(x, 1, n, keys.get(), nullptr);
-    RowKeys host;
-    download(&host, keys.get(), 1);
-    return minMaxResult(host).absmax;
 }
 
 BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& shape, const Scheme& scheme,
@@ -113,8 +106,12 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
         plan.args.reconstructionFinite = true;
         BlockRule& rule = plan.args.blocks;
         rule.largest = largest;
-        rule.scaler = kernel_detail::blockScalerParams(scheme, nvfp4 ? tensorAbsmax(x, n) : 0.0f);
+        rule.scaler = kernel_detail::blockScalerParams(scheme, 0.0f);
         rule.scales = plan.scales.get();
+        if (nvfp4) {
+            block.tensorAbsKey = DeviceBuffer<std::int32_t>(1);
+            rule.tensorAbsKey = block.tensorAbsKey.get();
+        }
         return block;
     }
     const GroupRanges ranges = deviceRanges(x, n, block.groups, block.groupCount, keys);
@@ -134,6 +131,15 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
         plan.args.single[2] = 0.0f;
     }
     return block;
+}
+
+/// The fused pass of `block` over the n values at `x`, after the tensor reduction NVFP4's global scale needs
+/// (on the same stream: the kernel reads the absmax from the device).
+void launchBlockFakeQuant(const BlockPlan& block, const float* x, I n, ChunkSums* chunks, ChunkSums* total)
+{
+    if (block.plan.pattern == GroupPattern::Nvfp4Blocks)
+        launchFiniteAbsKey(x, n, block.tensorAbsKey.get(), nullptr);
+    launchFakeQuant(x, n, block.plan, chunks, total, nullptr, TotalMode::Overlapped, nullptr);
 }
 
 } // namespace
@@ -157,8 +163,7 @@ ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& sh
     const auto n = static_cast<cuda::I>(values.size());
     cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::workspaceEntries(n)));
     cuda::DeviceBuffer<cuda::ChunkSums> total(1);
-    cuda::launchFakeQuant(
-        x.get(), n, block.plan, chunks.get(), total.get(), nullptr, cuda::TotalMode::Overlapped, nullptr);
+    cuda::launchBlockFakeQuant(block, x.get(), n, chunks.get(), total.get());
     cuda::ChunkSums host;
     cuda::download(&host, total.get(), 1);
     return cuda::errorSums(host);
@@ -176,13 +181,9 @@ double cudaTimeBlockFakeQuantMs(
     cuda::DeviceBuffer<cuda::ChunkSums> chunks(static_cast<std::size_t>(cuda::workspaceEntries(n)));
     cuda::DeviceBuffer<cuda::ChunkSums> total(1);
     const auto run = [&] {
-        if (block.plan.pattern == cuda::GroupPattern::Nvfp4Blocks)
-            block.plan.args.blocks.scaler
-                = kernel_detail::blockScalerParams(scheme, cuda::tensorAbsmax(x.get(), n));
-        else if (!block.scalesInKernel)
+        if (!block.scalesInKernel)
             cuda::launchGroupKeys(x.get(), block.groups, block.groupCount, keys.get());
-        cuda::launchFakeQuant(
-            x.get(), n, block.plan, chunks.get(), total.get(), nullptr, cuda::TotalMode::Overlapped, nullptr);
+        cuda::launchBlockFakeQuant(block, x.get(), n, chunks.get(), total.get());
     };
     run();
     run();

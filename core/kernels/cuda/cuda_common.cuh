@@ -175,6 +175,12 @@ void launchMinMaxRows(const float* x, I rows, I cols, RowKeys* out, cudaStream_t
 /// The public result of one row.
 MinMaxResult minMaxResult(const RowKeys& keys);
 
+/// Sets *key (device memory) to the largest (bits & 0x7FFFFFFF) + 2^23 over the finite values among the n at
+/// `x`, or 0 without one: the float bits of the absmax over the finite values are max(*key, 2^23) - 2^23
+/// (NVFP4's tensor absmax; a read of x with one integer max per element, where launchMinMaxRows keeps four
+/// results).
+void launchFiniteAbsKey(const float* x, I n, std::int32_t* key, cudaStream_t stream);
+
 // ---- Histogram (histogram.cu) ----
 
 /// A validated histogram request with the constants the kernel uses.

@@ -515,6 +515,10 @@ struct BlockRule {
     kernel_detail::BlockScalerParams scaler {
         false, false, {E8M0Rounding::Floor, 1.0, 0}, 1, 0, 0, 0, 0, 1, 1};
     float2* scales = nullptr; ///< FakeQuantArgs::scales, written
+    /// NVFP4: the tensor absmax over its finite values on the device, as launchFiniteAbsKey's key from the
+    /// reduction launched before the kernel, from which the kernel sets scaler's global scales
+    /// (loadNvfp4Globals), so that no copy to the host stands between the two; null: scaler holds them.
+    const std::int32_t* tensorAbsKey = nullptr;
 };
 
 /// The kernel argument: grid, group lookup and the device copies of the group parameters.

@@ -258,6 +258,26 @@ __device__ inline float maxMagnitude(float a, float b)
     return m;
 }
 
+/// GroupPattern::Nvfp4Blocks: the global scales {global, globalInverse, decodeGlobal} of BlockRule::scaler,
+/// or those of the absmax at BlockRule::tensorAbsKey (kernel_detail::setNvfp4Globals).
+__shared__ float nvfp4Globals[3];
+
+/// Fills nvfp4Globals for the whole block; every thread of the block calls it.
+__device__ inline void loadNvfp4Globals(const BlockRule& rule)
+{
+    if (threadIdx.x == 0) {
+        kernel_detail::BlockScalerParams scaler = rule.scaler;
+        if (rule.tensorAbsKey) {
+            const std::int32_t key = max(*rule.tensorAbsKey, 0x00800000);
+            kernel_detail::setNvfp4Globals(scaler, __int_as_float(key - 0x00800000));
+        }
+        nvfp4Globals[0] = scaler.global;
+        nvfp4Globals[1] = scaler.globalInverse;
+        nvfp4Globals[2] = scaler.decodeGlobal;
+    }
+    __syncthreads();
+}
+
 /// GroupPattern::MxBlocks and Nvfp4Blocks: the scales of the blocks (MX: 8 of 32, NVFP4: 16 of 16) in the
 /// run of kKernelRun elements from `start` (blocks at or past n skipped; n is whole blocks): lane l reads
 /// the float4 quads l + 16k (k = 0..3, all 16 lanes reading 256 contiguous bytes per load), which lie in
@@ -305,8 +325,12 @@ __device__ inline bool runBlockScales(const float* __restrict__ run, I start, I 
         if (magnitude >= 0x7F800000u) {
             safe = false;
         } else if constexpr (Nvfp4) {
+            kernel_detail::BlockScalerParams scaler = rule.scaler;
+            scaler.global = nvfp4Globals[0];
+            scaler.globalInverse = nvfp4Globals[1];
+            scaler.decodeGlobal = nvfp4Globals[2];
             const kernel_detail::BlockScale s = kernel_detail::nvfp4BlockScale(
-                rule.scaler, __uint_as_float(kernel_detail::nvfp4ScaleBits(rule.scaler, absmax)));
+                scaler, __uint_as_float(kernel_detail::nvfp4ScaleBits(scaler, absmax)));
             scale = {s.scale, s.inverse};
         } else if (!rule.scaler.mx(absmax, exponent)) {
             safe = false;
@@ -856,6 +880,8 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
 {
     if constexpr (Kind == ElementKind::BinnedTable || Kind == ElementKind::MagnitudeTable)
         loadTableBins(args.grid.bins);
+    if constexpr (Pattern == GroupPattern::Nvfp4Blocks)
+        loadNvfp4Globals(args.blocks);
     const I chunkTotal = (n + kChunk - 1) / kChunk;
     const I producer = blockIdx.x;
     const I producers = gridDim.x;

@@ -174,6 +174,65 @@ void launchMinMaxRows(const float* x, I rows, I cols, RowKeys* out, cudaStream_t
     checkLaunch("min/max kernel");
 }
 
+namespace {
+
+/// A float's key for launchFiniteAbsKey: (bits & 0x7FFFFFFF) + 2^23 as int32, negative exactly for NaN and
+/// ±Inf (an exponent field of 255 carries into the sign bit), so one signed max skips them.
+__device__ inline std::int32_t finiteAbsKey(float v)
+{
+    return static_cast<std::int32_t>((__float_as_uint(v) & 0x7FFFFFFFu) + 0x00800000u);
+}
+
+__device__ inline std::int32_t finiteAbsKey(const float4& v)
+{
+    return max(max(finiteAbsKey(v.x), finiteAbsKey(v.y)), max(finiteAbsKey(v.z), finiteAbsKey(v.w)));
+}
+
+/// Grid-stride over x: quads (x 16-byte aligned) four at a time, then the rest one by one; one atomic max per
+/// warp.
+__global__ void __launch_bounds__(kBlockThreads)
+    finiteAbsKeyKernel(const float* __restrict__ x, I n, std::int32_t* __restrict__ key)
+{
+    const I thread = I(blockIdx.x) * blockDim.x + threadIdx.x;
+    const I threads = I(gridDim.x) * blockDim.x;
+    std::int32_t best = 0;
+    I rest = 0;
+    if (reinterpret_cast<std::uintptr_t>(x) % 16 == 0) {
+        const auto* q = reinterpret_cast<const float4*>(x);
+        const I quads = n / 4;
+        I k = thread;
+        for (; k + 3 * threads < quads; k += 4 * threads) {
+            const float4 a = __ldcs(q + k);
+            const float4 b = __ldcs(q + k + threads);
+            const float4 c = __ldcs(q + k + 2 * threads);
+            const float4 d = __ldcs(q + k + 3 * threads);
+            best = max(
+                best, max(max(finiteAbsKey(a), finiteAbsKey(b)), max(finiteAbsKey(c), finiteAbsKey(d))));
+        }
+        for (; k < quads; k += threads)
+            best = max(best, finiteAbsKey(__ldcs(q + k)));
+        rest = 4 * quads;
+    }
+    for (I i = rest + thread; i < n; i += threads)
+        best = max(best, finiteAbsKey(__ldcs(x + i)));
+    best = __reduce_max_sync(kFullMask, best);
+    if ((threadIdx.x & 31) == 0 && best > 0)
+        atomicMax(key, best);
+}
+
+} // namespace
+
+void launchFiniteAbsKey(const float* x, I n, std::int32_t* key, cudaStream_t stream)
+{
+    check(cudaMemsetAsync(key, 0, sizeof(std::int32_t), stream), "cudaMemsetAsync");
+    if (n == 0)
+        return;
+    const I blocks
+        = std::min<I>((n / 4 + kBlockThreads - 1) / kBlockThreads + 1, I(8) * multiprocessorCount());
+    finiteAbsKeyKernel<<<static_cast<unsigned>(blocks), kBlockThreads, 0, stream>>>(x, n, key);
+    checkLaunch("absmax kernel");
+}
+
 MinMaxResult minMaxResult(const RowKeys& keys)
 {
     MinMaxResult result;

@@ -282,6 +282,12 @@ inline std::vector<float> blockCaseValues(const Shape& shape, int variant)
     if (variant == 7 || variant == 10)
         values[5000] = 3e38f; // E8M0 rounded up: the largest element times the scale overflows
     values[n - 1] = 1e30f;
+    if (variant == 14)
+        for (std::size_t i = 0; i < n; ++i)
+            values[i] = i % 3 == 0 ? NAN : (i % 3 == 1 ? INFINITY : -INFINITY);
+    if (variant == 15)
+        for (std::size_t i = 0; i < n; ++i)
+            values[i] = std::ldexp(static_cast<float>(static_cast<int>(i % 61) - 30), -140);
     return values;
 }
 
@@ -303,14 +309,15 @@ using BlockCase = SchemeCase;
 /// variants 7 and 10 a block whose x̂ overflows; with blocks of 32 (6, 10-12) the CUDA pass derives the MX
 /// scales itself (GroupPattern::MxBlocks), over whole chunks in variants 10, 12 and 13; variant 12 puts every
 /// block's largest element just past the element grid, variant 13 blocks of tiny values (exponents
-/// -118 … -129).
+/// -118 … -129), variant 14 only NaN and ±Inf (no finite value: NVFP4's tensor absmax 0), variant 15 only
+/// subnormals and zeros (NVFP4's global scale 1 / absmax · 2688 overflows).
 inline std::vector<BlockCase> blockCases()
 {
     std::vector<BlockCase> cases;
     const BlockFormat formats[] = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
         BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
     for (const BlockFormat format : formats) {
-        for (int variant = 0; variant < 14; ++variant) {
+        for (int variant = 0; variant < 16; ++variant) {
             Scheme scheme;
             scheme.blockFormat = format;
             Shape shape {37, 300};
@@ -360,6 +367,8 @@ inline std::vector<BlockCase> blockCases()
                 break;
             case 12:
             case 13:
+            case 14:
+            case 15:
                 shape = {64, 1024};
                 break;
             default:
