@@ -133,7 +133,7 @@ ErrorSums cudaBlockFakeQuantError(std::span<const float> values, const Shape& sh
 bool cudaBlockFakeQuantOnePass(const Scheme& scheme, const Shape& shape);
 
 /// Median device time in milliseconds of `repeats` (>= 1) runs of cudaBlockFakeQuantError's device work
-/// (MX: one pass; NVFP4: the tensor absmax, its download and the global scale on the host, then the pass;
+/// (MX: one pass; NVFP4: the tensor absmax reduction, then the pass, which derives the global scale from it;
 /// otherwise block reduction and fused pass, the host derivation of the scales between them done once,
 /// untimed), CUDA events around each run after two untimed warm-ups, on data copied to the device once.
 double cudaTimeBlockFakeQuantMs(

@@ -511,7 +511,8 @@ struct GroupIndexer {
 struct BlockRule {
     /// The element grid's largest magnitude: x̂ of a block is finite while largest · scale is.
     float largest = 0;
-    /// BlockScaler's parameters (NVFP4: from the tensor absmax over its finite values).
+    /// BlockScaler's parameters (NVFP4: from the tensor absmax over its finite values, or with the global
+    /// scales that the kernel derives from tensorAbsKey).
     kernel_detail::BlockScalerParams scaler {
         false, false, {E8M0Rounding::Floor, 1.0, 0}, 1, 0, 0, 0, 0, 1, 1};
     float2* scales = nullptr; ///< FakeQuantArgs::scales, written
