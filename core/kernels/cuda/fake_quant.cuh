@@ -511,14 +511,14 @@ struct GroupIndexer {
 struct BlockRule {
     /// The element grid's largest magnitude: x̂ of a block is finite while largest · scale is.
     float largest = 0;
-    /// BlockScaler's parameters (NVFP4: from the tensor absmax over its finite values, or with the global
-    /// scales that the kernel derives from tensorAbsKey).
+    /// BlockScaler's parameters (NVFP4: the rounding constants; the kernel derives the global scales from
+    /// tensorAbsKey).
     kernel_detail::BlockScalerParams scaler {
         false, false, {E8M0Rounding::Floor, 1.0, 0}, 1, 0, 0, 0, 0, 1, 1};
     float2* scales = nullptr; ///< FakeQuantArgs::scales, written
-    /// NVFP4: the tensor absmax over its finite values on the device, as launchFiniteAbsKey's key from the
-    /// reduction launched before the kernel, from which the kernel sets scaler's global scales
-    /// (loadNvfp4Globals), so that no copy to the host stands between the two; null: scaler holds them.
+    /// NVFP4 (required): the tensor absmax over its finite values on the device, as launchFiniteAbsKey's key
+    /// from the reduction launched before the kernel, from which the kernel sets scaler's global scales
+    /// (loadNvfp4Globals), so that no copy to the host stands between the two.
     const std::int32_t* tensorAbsKey = nullptr;
 };
 

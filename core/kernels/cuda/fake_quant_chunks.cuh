@@ -258,8 +258,8 @@ __device__ inline float maxMagnitude(float a, float b)
     return m;
 }
 
-/// GroupPattern::Nvfp4Blocks: the global scales {global, globalInverse, decodeGlobal} of BlockRule::scaler,
-/// or those of the absmax at BlockRule::tensorAbsKey (kernel_detail::setNvfp4Globals).
+/// GroupPattern::Nvfp4Blocks: the global scales {global, globalInverse, decodeGlobal} of the absmax at
+/// BlockRule::tensorAbsKey (kernel_detail::setNvfp4Globals).
 __shared__ float nvfp4Globals[3];
 
 /// Fills nvfp4Globals for the whole block; every thread of the block calls it.
@@ -267,10 +267,8 @@ __device__ inline void loadNvfp4Globals(const BlockRule& rule)
 {
     if (threadIdx.x == 0) {
         kernel_detail::BlockScalerParams scaler = rule.scaler;
-        if (rule.tensorAbsKey) {
-            const std::int32_t key = max(*rule.tensorAbsKey, 0x00800000);
-            kernel_detail::setNvfp4Globals(scaler, __int_as_float(key - 0x00800000));
-        }
+        const std::int32_t key = max(*rule.tensorAbsKey, 0x00800000);
+        kernel_detail::setNvfp4Globals(scaler, __int_as_float(key - 0x00800000));
         nvfp4Globals[0] = scaler.global;
         nvfp4Globals[1] = scaler.globalInverse;
         nvfp4Globals[2] = scaler.decodeGlobal;
