@@ -125,11 +125,9 @@ BlockPlan blockPlan(const float* x, std::span<const float> values, const Shape& 
     }
     plan.scales = DeviceBuffer<float2>::from(scaleInverses);
     plan.args.scales = plan.scales.get();
-    if (plan.pattern == GroupPattern::WholeChunks && plan.args.chunksPerGroup == 0 && !scales.empty()) {
-        plan.args.single[0] = scales[0].scale;
-        plan.args.single[1] = scales[0].inverse;
-        plan.args.single[2] = 0.0f;
-    }
+    // Of the patterns that take given scales, only General follows the grid's clip rule (ClipRule): the
+    // others clip after rounding at compile time.
+    plan.pattern = GroupPattern::General;
     return block;
 }
 

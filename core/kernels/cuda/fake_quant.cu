@@ -172,6 +172,15 @@ void groupLookup(const detail::GroupGeometry& g, I n, FakeQuantPlan& plan)
         indexer.layout = GroupIndexer::Layout::Block;
         break;
     }
+    if (indexer.narrow) {
+        // Every divisor below is at most n < 2^32. Set for every pattern: a plan may be switched to General
+        // (block_fake_quant.cu).
+        indexer.runDivider = FastDivider::make(static_cast<std::uint32_t>(std::max<I>(run, 1)));
+        if (indexer.layout == GroupIndexer::Layout::GroupLast) {
+            indexer.lengthDivider = FastDivider::make(static_cast<std::uint32_t>(g.length));
+            indexer.sizeDivider = FastDivider::make(static_cast<std::uint32_t>(g.size));
+        }
+    }
     if (g.groupCount == 1) {
         plan.pattern = GroupPattern::WholeChunks;
         return;
@@ -189,14 +198,6 @@ void groupLookup(const detail::GroupGeometry& g, I n, FakeQuantPlan& plan)
         for (std::uint32_t shift = 1; shift <= 7; ++shift)
             if (indexer.narrow && run == (I(kLanes) << shift))
                 indexer.rowShift = shift;
-    }
-    if (indexer.narrow) {
-        // Every divisor below is at most n < 2^32.
-        indexer.runDivider = FastDivider::make(static_cast<std::uint32_t>(std::max<I>(run, 1)));
-        if (indexer.layout == GroupIndexer::Layout::GroupLast) {
-            indexer.lengthDivider = FastDivider::make(static_cast<std::uint32_t>(g.length));
-            indexer.sizeDivider = FastDivider::make(static_cast<std::uint32_t>(g.size));
-        }
     }
 }
 

@@ -83,9 +83,13 @@ struct ElementGrid {
     float nonFiniteUnits[4] = {0, 0, 0, 0};
     /// An element clips when v lies beyond the grid before rounding (minifloats |v| > max, integers v
     /// outside [qmin - zp, qmax - zp]: the MX and NVFP4 references clamp first) rather than when it rounds
-    /// beyond it (qs::quantize); x̂ is the same either way. Integer, Minifloat and the hardware FP8 kinds.
+    /// beyond it (qs::quantize); x̂ is the same either way. Integer and Minifloat kinds (ClipRule).
     bool clipBeforeRounding = false;
 };
+
+/// Where the integer and bit-rounding kinds take the clip rule from: fixed at compile time (the chunk
+/// kernel's block patterns clip before rounding, WholeChunks and Run after), or ElementGrid's flag.
+enum class ClipRule { AfterRounding, BeforeRounding, Grid };
 
 /// Whether `kind` converts by cvt.rn.satfinite (E4M3 or E5M2, themselves or embedded).
 __host__ __device__ constexpr bool hardwareFp8(ElementKind kind)
@@ -267,12 +271,14 @@ __device__ inline void fp8Pair(float v0, float v1, const ElementGrid& grid, floa
 }
 
 /// x̂ of one element with a finite x, and whether it clipped, exactly as quantizePass (`Kind` is not a
-/// hardware FP8 kind, see fakeQuantPair). ±Inf and NaN x go through the same arithmetic harmlessly; the
-/// callers replace their results (fakeQuantElement).
-template<ElementKind Kind, bool Divide, bool TiesAway>
+/// hardware FP8 kind, see fakeQuantPair), the clip rule from `Clip`. ±Inf and NaN x go through the same
+/// arithmetic harmlessly; the callers replace their results (fakeQuantElement).
+template<ElementKind Kind, bool Divide, bool TiesAway, ClipRule Clip = ClipRule::Grid>
 __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const ElementGrid& grid, bool& clipped)
 {
     const float v = Divide ? __fdiv_rn(x, p.scale) : __fmul_rn(x, p.inverse);
+    const bool beforeRounding
+        = Clip == ClipRule::Grid ? grid.clipBeforeRounding : Clip == ClipRule::BeforeRounding;
     if constexpr (Kind == ElementKind::Integer) {
         // With L = qmin - zp and H = qmax - zp (integers, exact): the quantizer clamps v to [L - 1, H + 1],
         // rounds to r, clips when v (clipBeforeRounding) or r lies outside [L, H], and x̂ = clamp(r, L,
@@ -289,9 +295,11 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
             rounded = __fadd_rn(
                 rounded, (v > 0 && below == 0.5f) ? 1.0f : ((v < 0 && below == -0.5f) ? -1.0f : 0.0f));
         }
-        const float tested = grid.clipBeforeRounding ? v : rounded;
-        clipped = tested < low || tested > high;
-        return __fmul_rn(fminf(fmaxf(rounded, low), high), p.scale);
+        const float kept = fminf(fmaxf(rounded, low), high);
+        // r outside [L, H] is r != clamp(r) (r is not NaN for a finite x and a finite scale): one compare
+        // instead of two.
+        clipped = beforeRounding ? v < low || v > high : kept != rounded;
+        return __fmul_rn(kept, p.scale);
     } else if constexpr (Kind == ElementKind::MagicMinifloat) {
         // A C past the float range (|v| far beyond the grid) or an infinite |v| makes the difference NaN,
         // which fminf saturates like any other |v| beyond the grid.
@@ -337,7 +345,7 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         const std::uint32_t bits = __float_as_uint(v);
         const std::uint32_t rounded
             = roundMinifloatBits(bits & 0x7FFFFFFFu, grid.mantissaBits, grid.bias, TiesAway);
-        clipped = (grid.clipBeforeRounding ? bits & 0x7FFFFFFFu : rounded) > grid.maxBits;
+        clipped = (beforeRounding ? bits & 0x7FFFFFFFu : rounded) > grid.maxBits;
         return __fmul_rn(
             __uint_as_float((rounded > grid.maxBits ? grid.maxBits : rounded) | (bits & 0x80000000u)),
             p.scale);
@@ -346,11 +354,11 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
 
 /// fakeQuantFinite for any x: a non-finite x is never clipped; integers saturate ±Inf (the arithmetic
 /// above does) and give 0 for NaN, other formats take their own NaN/±Inf policy (nonFiniteUnits).
-template<ElementKind Kind, bool Divide, bool TiesAway>
+template<ElementKind Kind, bool Divide, bool TiesAway, ClipRule Clip = ClipRule::Grid>
 __device__ inline float fakeQuantElement(
     float x, const GroupValues& p, const ElementGrid& grid, bool& clipped)
 {
-    const float y = fakeQuantFinite<Kind, Divide, TiesAway>(x, p, grid, clipped);
+    const float y = fakeQuantFinite<Kind, Divide, TiesAway, Clip>(x, p, grid, clipped);
     const std::uint32_t xBits = __float_as_uint(x);
     if (finiteBits(xBits))
         return y;
@@ -366,17 +374,17 @@ __device__ inline float fakeQuantElement(
 /// float after 464, the tie between 448 and 480 going to the even 448; for E5M2 61440, the tie between 57344
 /// and 65536 going to the even 65536, beyond the grid; for a grid that clips before rounding (the MX
 /// elements) the float after the largest value, to which every larger |v| saturates alike.
-template<ElementKind Kind, bool Divide, bool TiesAway, bool Finite>
+template<ElementKind Kind, bool Divide, bool TiesAway, bool Finite, ClipRule Clip = ClipRule::Grid>
 __device__ inline void fakeQuantPair(float x0, float x1, const GroupValues& p0, const GroupValues& p1,
     const ElementGrid& grid, float (&y)[2], bool (&clipped)[2])
 {
     if constexpr (!hardwareFp8(Kind)) {
         if constexpr (Finite) {
-            y[0] = fakeQuantFinite<Kind, Divide, TiesAway>(x0, p0, grid, clipped[0]);
-            y[1] = fakeQuantFinite<Kind, Divide, TiesAway>(x1, p1, grid, clipped[1]);
+            y[0] = fakeQuantFinite<Kind, Divide, TiesAway, Clip>(x0, p0, grid, clipped[0]);
+            y[1] = fakeQuantFinite<Kind, Divide, TiesAway, Clip>(x1, p1, grid, clipped[1]);
         } else {
-            y[0] = fakeQuantElement<Kind, Divide, TiesAway>(x0, p0, grid, clipped[0]);
-            y[1] = fakeQuantElement<Kind, Divide, TiesAway>(x1, p1, grid, clipped[1]);
+            y[0] = fakeQuantElement<Kind, Divide, TiesAway, Clip>(x0, p0, grid, clipped[0]);
+            y[1] = fakeQuantElement<Kind, Divide, TiesAway, Clip>(x1, p1, grid, clipped[1]);
         }
     } else {
         const float v0 = Divide ? __fdiv_rn(x0, p0.scale) : __fmul_rn(x0, p0.inverse);

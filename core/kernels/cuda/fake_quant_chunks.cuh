@@ -30,6 +30,33 @@ inline constexpr int kLineFloats = 32; ///< floats per 128-byte line
 inline constexpr int kRunLines = static_cast<int>(kKernelRun) / kLineFloats;
 inline constexpr int kChunkBlocksPerSm = 3; ///< at most 80 registers per thread: 24 warps per SM
 
+/// The clip rule of the chunk kernel's pattern: the block patterns' references clip before rounding, General
+/// (which the block formats take when their scales come from before the pass) reads the grid's flag, and
+/// WholeChunks and Run clip after rounding (launchChunks checks that the plan agrees).
+__host__ __device__ constexpr ClipRule clipRuleOf(GroupPattern pattern)
+{
+    switch (pattern) {
+    case GroupPattern::MxBlocks:
+    case GroupPattern::Nvfp4Blocks:
+        return ClipRule::BeforeRounding;
+    case GroupPattern::General:
+        return ClipRule::Grid;
+    case GroupPattern::WholeChunks:
+    case GroupPattern::Run:
+        break;
+    }
+    return ClipRule::AfterRounding;
+}
+
+/// tally + 1 when `flag`, as one predicated add: ptxas makes `tally += flag` an add and a conditional move,
+/// one instruction more per element of the fused passes.
+__device__ inline void countIf(unsigned& tally, bool flag)
+{
+    asm("{\n\t.reg .pred p;\n\tsetp.ne.u32 p, %1, 0;\n\t@p add.u32 %0, %0, 1;\n\t}"
+        : "+r"(tally)
+        : "r"(static_cast<unsigned>(flag)));
+}
+
 /// One lane of a chunk in the double order (kernels.h: the chunks needsDoubleSums sends back): its six sums
 /// (Σe², Σe, Σx², Σ|x|, Σx·x̂, Σx̂²) and the order-independent rest.
 struct DoubleLaneSums {
@@ -160,7 +187,7 @@ struct RunLaneSums {
         runs[4] = __fmaf_rn(x, y, runs[4]);
         runs[5] = __fmaf_rn(y, y, runs[5]);
         maxAbsError = fmaxf(maxAbsError, e);
-        clipped += wasClipped;
+        countIf(clipped, wasClipped);
     }
 
     __device__ void endRun()
@@ -590,7 +617,7 @@ __device__ inline void addElement(const float* __restrict__ x, I i, const FakeQu
     const GroupValues p = cursor.at(args, i);
     float y[2];
     bool clipped[2];
-    fakeQuantPair<Kind, Divide, TiesAway, false>(xi, 0.0f, p, p, args.grid, y, clipped);
+    fakeQuantPair<Kind, Divide, TiesAway, false, clipRuleOf(Pattern)>(xi, 0.0f, p, p, args.grid, y, clipped);
     if constexpr (Write)
         out[i] = y[0];
     acc.add(xi, y[0], clipped[0]);
@@ -715,7 +742,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 groupsOf(j, p0, p1);
                 float pair[2];
                 bool pairClipped[2];
-                fakeQuantPair<Kind, divide, TiesAway, true>(
+                fakeQuantPair<Kind, divide, TiesAway, true, clipRuleOf(Pattern)>(
                     v[j], v[j + 1], p0, p1, args.grid, pair, pairClipped);
                 y[j] = pair[0];
                 y[j + 1] = pair[1];
@@ -781,7 +808,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 const GroupValues p1 = cursor.at(args, first + (j + 1) * kLanes);
                 float pair[2];
                 bool pairClipped[2];
-                fakeQuantPair<Kind, Divide, TiesAway, false>(
+                fakeQuantPair<Kind, Divide, TiesAway, false, clipRuleOf(Pattern)>(
                     v[j], v[j + 1], p0, p1, args.grid, pair, pairClipped);
                 y[j] = pair[0];
                 y[j + 1] = pair[1];
@@ -961,6 +988,9 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
     const auto launch = [&](auto kernel) {
         kernel<<<grid, kBlockThreads, 0, stream>>>(x, n, plan.args, to.chunks, to.out, to.total);
     };
+    constexpr ClipRule clip = clipRuleOf(Pattern);
+    if (clip != ClipRule::Grid && plan.args.grid.clipBeforeRounding != (clip == ClipRule::BeforeRounding))
+        throw Error("the fused kernel's group pattern does not clip as the plan's grid does");
     if (plan.divide)
         to.out ? launch(chunkKernel<Kind, Pattern, true, true>)
                : launch(chunkKernel<Kind, Pattern, true, false>);
