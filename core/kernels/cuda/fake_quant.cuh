@@ -515,7 +515,8 @@ struct GroupIndexer {
 /// GroupPattern::MxBlocks and Nvfp4Blocks (block_fake_quant.cu): the chunk kernel finds each block's scale
 /// from its absmax as kernel_detail::BlockScaler does ({NaN, 0} for a block holding NaN/±Inf or whose MX
 /// rule gives a NaN scale), the blocks of a run (16 rows of 16 elements: 8 MX blocks, 16 NVFP4 blocks)
-/// before the run's elements, and writes them to `scales` for the paths that read them back.
+/// before the run's elements, and writes them to `scales` for the paths that read them back (the staged pass
+/// only for a run with an unsafe block: runBlockScales).
 struct BlockRule {
     /// The element grid's largest magnitude: x̂ of a block is finite while largest · scale is.
     float largest = 0;

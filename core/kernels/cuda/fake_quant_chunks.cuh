@@ -308,12 +308,12 @@ __device__ inline void loadNvfp4Globals(const BlockRule& rule)
 /// the float4 quads l + 16k (k = 0..3, all 16 lanes reading 256 contiguous bytes per load), which lie in
 /// row 4k + l / 4 of the run; the lanes sharing a block reduce their four maxima transposed (each exchange
 /// halves the values a lane holds), which leaves block runBlockOfLane(l) in lane l. Its scale goes to
-/// args.blocks.scales and `scale`. Returns whether every block of the run takes the fast path: it gives
+/// `scale` and args.blocks.scales. Returns whether every block of the run takes the fast path: it gives
 /// finite x̂ for finite x (its scale is not NaN and largest · scale is finite) and, MXINT8, has a float
 /// reciprocal or only zeros; in every lane of the half-warp (which all call it). `run` holds the run's
 /// values: x + start in global memory; or, with `stage`, its copy (RunStage): then the run is whole, both
-/// halves of the warp call it together, the answer is the warp's, and the scales also go to
-/// stage->blockScales.
+/// halves of the warp call it together, the answer is the warp's, and the scales go to stage->blockScales,
+/// and to args.blocks.scales only when the answer is no.
 template<bool Nvfp4, bool Staged = false>
 __device__ inline bool runBlockScales(const float* __restrict__ run, I start, I n, int lane,
     const FakeQuantArgs& args, float2& scale, const RunStage* stage = nullptr)
@@ -343,6 +343,7 @@ __device__ inline bool runBlockScales(const float* __restrict__ run, I start, I 
     constexpr int blockSize = Nvfp4 ? 16 : 32;
     const int block = runBlockOfLane<Nvfp4>(lane);
     bool safe = true;
+    bool owner = false; ///< this lane writes its block's scale
     scale = {__uint_as_float(0x7FC00000u), 0.0f};
     if (Staged || start + blockSize * I(block) < n) {
         int exponent = 0;
@@ -370,14 +371,18 @@ __device__ inline bool runBlockScales(const float* __restrict__ run, I start, I 
             scale = {kernel_detail::powerOfTwo(exponent), kernel_detail::powerOfTwo(-exponent)};
         }
         safe = safe && finiteBits(__float_as_uint(__fmul_rn(rule.largest, scale.x)));
-        if (Nvfp4 || (lane & 4) == 0) {
-            rule.scales[start / blockSize + block] = scale;
-            if constexpr (Staged)
-                stage->blockScales[block] = scale;
-        }
+        owner = Nvfp4 || (lane & 4) == 0;
+        if (Staged && owner)
+            stage->blockScales[block] = scale;
     }
+    const bool allSafe = __all_sync(mask, safe);
+    // Staged, a safe run's scales are read from stage->blockScales only (processChunk), so args.scales is
+    // written only for a run whose unsafe batches look their blocks up there: 8 bytes per block less to
+    // write (MX: 1/16 of x, NVFP4: 1/8).
+    if (owner && (!Staged || !allSafe))
+        rule.scales[start / blockSize + block] = scale;
     __syncwarp(mask);
-    return __all_sync(mask, safe);
+    return allSafe;
 }
 
 /// The group parameters of a lane's elements of chunk c, visited in increasing index order: reloaded only
@@ -607,14 +612,13 @@ __device__ inline void prefetchLine(const float* p)
     asm volatile("prefetch.global.L2 [%0];" : : "l"(p));
 }
 
-/// Element i on its own, whatever x is (the non-finite policies included): x̂ written when `Write`, its terms
-/// added to `acc`. The cursor must not have passed i's group.
+/// Element i on its own, whatever x is (the non-finite policies included), in the group of values p: x̂
+/// written when `Write`, its terms added to `acc`.
 template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
-__device__ inline void addElement(const float* __restrict__ x, I i, const FakeQuantArgs& args,
-    GroupCursor<Pattern>& cursor, LaneSums& acc, float* __restrict__ out)
+__device__ inline void addElement(const float* __restrict__ x, I i, const GroupValues& p,
+    const FakeQuantArgs& args, LaneSums& acc, float* __restrict__ out)
 {
     const float xi = x[i];
-    const GroupValues p = cursor.at(args, i);
     float y[2];
     bool clipped[2];
     fakeQuantPair<Kind, Divide, TiesAway, false, clipRuleOf(Pattern)>(xi, 0.0f, p, p, args.grid, y, clipped);
@@ -657,7 +661,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 acc.endRun();
                 steps = 1;
             }
-            addElement<Kind, Pattern, Divide, Write, TiesAway>(x, i, args, cursor, acc, out);
+            addElement<Kind, Pattern, Divide, Write, TiesAway>(x, i, cursor.at(args, i), args, acc, out);
         }
         acc.endRun();
         return;
@@ -827,12 +831,20 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             if constexpr (LaneSums::kChecksRuns) {
                 if (args.reconstructionFinite && runSafe && !acc.runFinite()) {
                     // The run's elements again, element by element with their own group cursor (the batch
-                    // cursor has moved on).
+                    // cursor has moved on). Staged, runBlockScales left a safe run's block scales out of
+                    // args.scales: this lane writes them there first.
+                    if constexpr (staged) {
+                        constexpr int runBlocks = nvfp4 ? 16 : 8;
+                        const I firstBlock = (c * kChunk + I(run) * kKernelRun) / (nvfp4 ? 16 : 32);
+                        for (int b = 0; b < runBlocks; ++b)
+                            args.blocks.scales[firstBlock + b] = stage.blockScales[b];
+                    }
                     acc.restartRun();
                     GroupCursor<Pattern> again(args, c);
                     for (I i = first + I(batch - kRunSteps) * kLanes; i <= first + I(batch - 1) * kLanes;
                          i += kLanes)
-                        addElement<Kind, Pattern, Divide, Write, TiesAway>(x, i, args, again, acc, out);
+                        addElement<Kind, Pattern, Divide, Write, TiesAway>(
+                            x, i, again.at(args, i), args, acc, out);
                 }
             }
             acc.endRun();
