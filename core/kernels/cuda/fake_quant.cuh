@@ -298,7 +298,7 @@ __device__ inline float fakeQuantFinite(float x, const GroupValues& p, const Ele
         const float kept = fminf(fmaxf(rounded, low), high);
         // r outside [L, H] is r != clamp(r) (r is not NaN for a finite x and a finite scale): one compare
         // instead of two.
-        clipped = beforeRounding ? v < low || v > high : kept != rounded;
+        clipped = beforeRounding ? (v < low || v > high) : kept != rounded;
         return __fmul_rn(kept, p.scale);
     } else if constexpr (Kind == ElementKind::MagicMinifloat) {
         // A C past the float range (|v| far beyond the grid) or an infinite |v| makes the difference NaN,

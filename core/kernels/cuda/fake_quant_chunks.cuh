@@ -376,9 +376,9 @@ __device__ inline bool runBlockScales(const float* __restrict__ run, I start, I 
             stage->blockScales[block] = scale;
     }
     const bool allSafe = __all_sync(mask, safe);
-    // Staged, a safe run's scales are read from stage->blockScales only (processChunk), so args.scales is
-    // written only for a run whose unsafe batches look their blocks up there: 8 bytes per block less to
-    // write (MX: 1/16 of x, NVFP4: 1/8).
+    // Staged, a safe run's batches read its scales from stage->blockScales (a run redone element by element
+    // first writes them to args.scales, processChunk), so args.scales is written here only for a run whose
+    // unsafe batches look their blocks up there: 8 bytes per block less to write (MX: 1/16 of x, NVFP4: 1/8).
     if (owner && (!Staged || !allSafe))
         rule.scales[start / blockSize + block] = scale;
     __syncwarp(mask);
