@@ -90,7 +90,7 @@ struct DoubleLaneSums {
         }
         maxAbsError = fmax(maxAbsError, e);
         ++count;
-        clipped += wasClipped;
+        countIf(clipped, wasClipped);
     }
 
     /// add() for a finite x and a finite x̂; the caller counts the elements.
@@ -173,7 +173,7 @@ struct RunLaneSums {
         runs[2] = __fmaf_rn(x, x, runs[2]);
         runs[3] = __fadd_rn(runs[3], fabsf(x));
         maxAbsError = e;
-        clipped += wasClipped;
+        countIf(clipped, wasClipped);
     }
 
     /// add() for a finite x and a finite x̂; the caller counts the elements.
