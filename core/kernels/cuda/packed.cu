@@ -662,8 +662,11 @@ __device__ GroupParams deriveParams(const EncodeArgs& a, const DeriveArgs& d, co
             exponent = min(max(exponent, -127), 127);
             if (!valid)
                 return {__uint_as_float(0x7FC00000u), 0.0f, 0.0f};
-            // 2^exponent and 2^-exponent for exponent in [-127, 127] (2^-127 is subnormal): exact by scalbn.
-            return {scalbnf(1.0f, exponent), scalbnf(1.0f, -exponent), 0.0f};
+            // 2^exponent and 2^-exponent for exponent in [-127, 127], by their bits (2^-127 is subnormal).
+            const auto power = [](int e) {
+                return __uint_as_float(e >= -126 ? static_cast<std::uint32_t>(e + 127) << 23 : 0x00400000u);
+            };
+            return {power(exponent), power(-exponent), 0.0f};
         }
         if (d.absmaxScale) {
             // encodePlan's NF4 parameters: absmax, and 1 / max(absmax, 1e-38) as the multiplier.
@@ -693,6 +696,20 @@ __device__ GroupParams deriveParams(const EncodeArgs& a, const DeriveArgs& d, co
         p.zeroPoint = fminf(fmaxf(__fsub_rn(a.qminFloat, rounded), a.qminFloat), a.qmaxFloat);
     }
     return p;
+}
+
+/// The FP4 E2M1 code of a finite v (the sign in bit 3), ties to even, clipped before rounding: MXFP4's
+/// element with the default rounding (MinifloatRounder::roundBits and codeOf; values 0, 0.5, 1, 1.5, 2,
+/// 3, 4, 6). m = min(|v|, 6) is rounded by magic addition, c = 1.5 · 2^22 · 2^q with 2^q the binade of
+/// max(m, 1) (ulp 2^(q-1)); the code is the ulps of c in m + c, plus 2q. `clipped` tells |v| > 6.
+__device__ inline std::uint32_t e2m1CodeTiesEven(float v, bool& clipped)
+{
+    const float magnitude = fminf(fabsf(v), 6.0f);
+    const std::uint32_t binade = __float_as_uint(fmaxf(magnitude, 1.0f)) & 0x7F800000u;
+    const float c = __fmul_rn(__uint_as_float(binade), 6291456.0f);
+    const std::uint32_t ulps = __float_as_uint(__fadd_rn(magnitude, c)) - __float_as_uint(c);
+    clipped = fabsf(v) > 6.0f;
+    return (ulps + ((binade - 0x3F800000u) >> 22)) | ((__float_as_uint(v) >> 28) & 8u);
 }
 
 /// Bytes of one warp's step of the MXFP4 single-pass kernel: 512 elements, their 256 code bytes and one
@@ -749,6 +766,12 @@ __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) sin
                 keys.add(v[r][j]);
             keys.reduce(lanes);
             keys.resolve(v[r], lanes);
+            // MXFP4 with ties to even over all-finite groups (a warp-wide vote): the E2M1 codes by magic
+            // addition, without the per-element tests for non-finite values (every x is finite, and so is
+            // v = x · 2^-e, |v| < 8) or the bins.
+            bool magicE2m1 = false;
+            if constexpr (L == Layout::Mxfp4 && E::plain)
+                magicE2m1 = !__any_sync(kFullMask, keys.anyNonFinite());
             const I g = first + r * slots + lane / lanes;
             if (g >= groupCount)
                 continue;
@@ -762,7 +785,16 @@ __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) sin
             for (int j = 0; j < Q; ++j) {
                 const float values[4] = {v[r][j].x, v[r][j].y, v[r][j].z, v[r][j].w};
                 std::uint32_t c[4];
-                encodeVectorAs<E::kind, E::plain>(a, values, p, c, clipped, nonFinite);
+                if (magicE2m1) {
+#pragma unroll
+                    for (int k = 0; k < 4; ++k) {
+                        bool clip;
+                        c[k] = e2m1CodeTiesEven(__fmul_rn(values[k], p.inverse), clip);
+                        clipped += clip ? 1u : 0u;
+                    }
+                } else {
+                    encodeVectorAs<E::kind, E::plain>(a, values, p, c, clipped, nonFinite);
+                }
                 const I quad = g * sizeQuads + sub + j * lanes;
                 if constexpr (L == Layout::Byte)
                     __stcs(reinterpret_cast<unsigned*>(out) + quad,
@@ -774,13 +806,28 @@ __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) sin
                     reinterpret_cast<unsigned short*>(out)[quad] = static_cast<unsigned short>(
                         ((c[0] & 0xFu) << 4) | (c[1] & 0xFu) | ((c[2] & 0xFu) << 12) | ((c[3] & 0xFu) << 8));
                 else {
-                    // MXFP4: per block its E8M0 byte, then size / 2 code bytes.
-                    std::uint8_t* block = staged ? mine + (g - first) * blockBytes : out + g * blockBytes;
-                    if (sub == 0 && j == 0)
-                        block[0] = isnan(p.scale) ? 0xFF : static_cast<std::uint8_t>(ilogbf(p.scale) + 127);
-                    std::uint8_t* bytes = block + 1 + 2 * (sub + j * lanes);
-                    bytes[0] = static_cast<std::uint8_t>((c[0] & 0xFu) | ((c[1] & 0xFu) << 4));
-                    bytes[1] = static_cast<std::uint8_t>((c[2] & 0xFu) | ((c[3] & 0xFu) << 4));
+                    // MXFP4: per block its E8M0 byte (the scale's exponent field: 0 for 2^-127, 0xFF for the
+                    // NaN scale), then size / 2 code bytes. A block with the NaN scale takes the NaN code
+                    // throughout (the magic path's codes are of v = x · 0).
+                    std::uint32_t codes
+                        = (c[0] & 0xFu) | ((c[1] & 0xFu) << 4) | ((c[2] & 0xFu) << 8) | ((c[3] & 0xFu) << 12);
+                    if (magicE2m1 && isnan(p.scale))
+                        codes = a.nanCode * 0x1111u;
+                    const I offset = g * blockBytes + 1 + 2 * (sub + j * lanes);
+                    const bool head = sub == 0 && j == 0;
+                    const std::uint32_t e8m0 = __float_as_uint(p.scale) >> 23;
+                    if (staged) {
+                        std::uint8_t* block = mine + (offset - first * blockBytes);
+                        if (head)
+                            block[-1] = static_cast<std::uint8_t>(e8m0);
+                        block[0] = static_cast<std::uint8_t>(codes);
+                        block[1] = static_cast<std::uint8_t>(codes >> 8);
+                    } else {
+                        if (head)
+                            out[offset - 1] = static_cast<std::uint8_t>(e8m0);
+                        out[offset] = static_cast<std::uint8_t>(codes);
+                        out[offset + 1] = static_cast<std::uint8_t>(codes >> 8);
+                    }
                 }
             }
         }
