@@ -117,6 +117,17 @@ __host__ __device__ inline bool finiteBits(std::uint32_t bits)
     return (bits & 0x7F800000u) != 0x7F800000u;
 }
 
+// ---- Tallies ----
+
+/// tally + 1 when `flag`, as one predicated add: ptxas makes `tally += flag` an add and a conditional move,
+/// one instruction more per element of the fused passes and the packing kernels.
+__device__ inline void countIf(unsigned& tally, bool flag)
+{
+    asm("{\n\t.reg .pred p;\n\tsetp.ne.u32 p, %1, 0;\n\t@p add.u32 %0, %0, 1;\n\t}"
+        : "+r"(tally)
+        : "r"(static_cast<unsigned>(flag)));
+}
+
 // ---- 2-D blocks ----
 
 /// Group of element i (flat index) under 2-D blocks of `height` rows × `width` columns over matrices of

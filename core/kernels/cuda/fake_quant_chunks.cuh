@@ -48,15 +48,6 @@ __host__ __device__ constexpr ClipRule clipRuleOf(GroupPattern pattern)
     return ClipRule::AfterRounding;
 }
 
-/// tally + 1 when `flag`, as one predicated add: ptxas makes `tally += flag` an add and a conditional move,
-/// one instruction more per element of the fused passes.
-__device__ inline void countIf(unsigned& tally, bool flag)
-{
-    asm("{\n\t.reg .pred p;\n\tsetp.ne.u32 p, %1, 0;\n\t@p add.u32 %0, %0, 1;\n\t}"
-        : "+r"(tally)
-        : "r"(static_cast<unsigned>(flag)));
-}
-
 /// One lane of a chunk in the double order (kernels.h: the chunks needsDoubleSums sends back): its six sums
 /// (Σe², Σe, Σx², Σ|x|, Σx·x̂, Σx̂²) and the order-independent rest.
 struct DoubleLaneSums {

@@ -698,18 +698,32 @@ __device__ GroupParams deriveParams(const EncodeArgs& a, const DeriveArgs& d, co
     return p;
 }
 
-/// The FP4 E2M1 code of a finite v (the sign in bit 3), ties to even, clipped before rounding: MXFP4's
-/// element with the default rounding (MinifloatRounder::roundBits and codeOf; values 0, 0.5, 1, 1.5, 2,
-/// 3, 4, 6). m = min(|v|, 6) is rounded by magic addition, c = 1.5 · 2^22 · 2^q with 2^q the binade of
-/// max(m, 1) (ulp 2^(q-1)); the code is the ulps of c in m + c, plus 2q. `clipped` tells |v| > 6.
-__device__ inline std::uint32_t e2m1CodeTiesEven(float v, bool& clipped)
+/// The FP4 E2M1 code of a finite v without its sign, ties to even, clipped before rounding: MXFP4's element
+/// with the default rounding (MinifloatRounder::roundBits and codeOf; values 0, 0.5, 1, 1.5, 2, 3, 4, 6).
+/// m = min(|v|, 6) is rounded by magic addition, c = 1.5 · 2^22 · 2^q with 2^q the binade of max(m, 1)
+/// (ulp 2^(q-1)): the code is the ulps of c in m + c, plus 2q. The bits of c are those of 2^q plus
+/// 0x0B400000, and 2q is (bits(2^q) >> 22) - 254.
+__device__ inline std::uint32_t e2m1MagnitudeCode(float v)
 {
     const float magnitude = fminf(fabsf(v), 6.0f);
     const std::uint32_t binade = __float_as_uint(fmaxf(magnitude, 1.0f)) & 0x7F800000u;
-    const float c = __fmul_rn(__uint_as_float(binade), 6291456.0f);
-    const std::uint32_t ulps = __float_as_uint(__fadd_rn(magnitude, c)) - __float_as_uint(c);
-    clipped = fabsf(v) > 6.0f;
-    return (ulps + ((binade - 0x3F800000u) >> 22)) | ((__float_as_uint(v) >> 28) & 8u);
+    const std::uint32_t sum = __float_as_uint(__fadd_rn(magnitude, __uint_as_float(binade + 0x0B400000u)));
+    return sum - binade + (binade >> 22) - (0x0B400000u + 254u);
+}
+
+/// The MXFP4 code nibbles of one float4 of a block whose every x is finite, v = x · inverse (|v| < 8),
+/// c0 in the low nibble: e2m1MagnitudeCode and v's sign in bit 3; `clipped` counts |v| > 6.
+__device__ inline std::uint32_t e2m1Nibbles(const float4& x, float inverse, unsigned& clipped)
+{
+    const float v[4] = {
+        __fmul_rn(x.x, inverse), __fmul_rn(x.y, inverse), __fmul_rn(x.z, inverse), __fmul_rn(x.w, inverse)};
+    std::uint32_t nibbles = 0;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        countIf(clipped, fabsf(v[k]) > 6.0f);
+        nibbles += (e2m1MagnitudeCode(v[k]) + ((__float_as_uint(v[k]) >> 31) << 3)) << (4 * k);
+    }
+    return nibbles;
 }
 
 /// Bytes of one warp's step of the MXFP4 single-pass kernel: 512 elements, their 256 code bytes and one
@@ -745,6 +759,20 @@ __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) sin
     const I blockBytes = 2 * sizeQuads + 1; // Mxfp4
     const bool staged = L == Layout::Mxfp4 && perWarp % 16 == 0;
     auto* mine = reinterpret_cast<std::uint8_t*>(stage[L == Layout::Mxfp4 ? threadIdx.x / 32 : 0]);
+    // MXFP4: the bytes of float4 j of group g's lane, in the warp's stage (offsets within the step) or in
+    // place: the block's E8M0 byte first (the scale's exponent field: 0 for 2^-127, 0xFF for the NaN
+    // scale), then two code bytes per float4, the first code in the low nibble.
+    const auto putMxfp4 = [&](I first, I g, int j, std::uint32_t nibbles, float scale) {
+        const int at = static_cast<int>(g - first) * static_cast<int>(blockBytes) + 1 + 2 * (sub + j * lanes);
+        const auto put = [&](std::uint8_t* bytes) {
+            if (sub == 0 && j == 0)
+                bytes[-1] = static_cast<std::uint8_t>(__float_as_uint(scale) >> 23);
+            bytes[0] = static_cast<std::uint8_t>(nibbles);
+            bytes[1] = static_cast<std::uint8_t>(nibbles >> 8);
+        };
+        // Apart, so that the stage's stores are shared-memory ones.
+        staged ? put(mine + at) : put(out + first * blockBytes + at);
+    };
     unsigned clipped = 0;
     unsigned nonFinite = 0;
     for (I first = ((I(blockIdx.x) * blockDim.x + threadIdx.x) >> 5) * perWarp; first < groupCount;
@@ -766,12 +794,15 @@ __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) sin
                 keys.add(v[r][j]);
             keys.reduce(lanes);
             keys.resolve(v[r], lanes);
-            // MXFP4 with ties to even over all-finite groups (a warp-wide vote): the E2M1 codes by magic
-            // addition, without the per-element tests for non-finite values (every x is finite, and so is
-            // v = x · 2^-e, |v| < 8) or the bins.
-            bool magicE2m1 = false;
-            if constexpr (L == Layout::Mxfp4 && E::plain)
-                magicE2m1 = !__any_sync(kFullMask, keys.anyNonFinite());
+            // MXFP4 with ties to even: the E2M1 codes by magic addition, with no per-element test for
+            // non-finite values or bins. A block holding one has the NaN scale, whose codes are all the NaN
+            // code; otherwise every x is finite, and so is v = x · 2^-e (|v| < 8). The non-finite values are
+            // counted only when the warp holds one (lanes past the last group hold zeros).
+            constexpr bool kMagicE2m1 = L == Layout::Mxfp4 && E::plain;
+            if constexpr (kMagicE2m1) {
+                if (__any_sync(kFullMask, keys.anyNonFinite()))
+                    forEachValue(v[r], [&](float x) { countIf(nonFinite, !finiteBits(__float_as_uint(x))); });
+            }
             const I g = first + r * slots + lane / lanes;
             if (g >= groupCount)
                 continue;
@@ -781,52 +812,36 @@ __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) sin
                 if (zeroPoints)
                     zeroPoints[g] = static_cast<int>(p.zeroPoint);
             }
+            if constexpr (kMagicE2m1) {
+                const bool nanScale = isnan(p.scale);
 #pragma unroll
-            for (int j = 0; j < Q; ++j) {
-                const float values[4] = {v[r][j].x, v[r][j].y, v[r][j].z, v[r][j].w};
-                std::uint32_t c[4];
-                if (magicE2m1) {
-#pragma unroll
-                    for (int k = 0; k < 4; ++k) {
-                        bool clip;
-                        c[k] = e2m1CodeTiesEven(__fmul_rn(values[k], p.inverse), clip);
-                        clipped += clip ? 1u : 0u;
-                    }
-                } else {
-                    encodeVectorAs<E::kind, E::plain>(a, values, p, c, clipped, nonFinite);
+                for (int j = 0; j < Q; ++j) {
+                    const std::uint32_t nibbles = e2m1Nibbles(v[r][j], p.inverse, clipped);
+                    putMxfp4(first, g, j, nanScale ? a.nanCode * 0x1111u : nibbles, p.scale);
                 }
-                const I quad = g * sizeQuads + sub + j * lanes;
-                if constexpr (L == Layout::Byte)
-                    __stcs(reinterpret_cast<unsigned*>(out) + quad,
-                        c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24));
-                else if constexpr (L == Layout::Nibble)
-                    reinterpret_cast<unsigned short*>(out)[quad] = static_cast<unsigned short>(
-                        (c[0] & 0xFu) | ((c[1] & 0xFu) << 4) | ((c[2] & 0xFu) << 8) | ((c[3] & 0xFu) << 12));
-                else if constexpr (L == Layout::Nf4)
-                    reinterpret_cast<unsigned short*>(out)[quad] = static_cast<unsigned short>(
-                        ((c[0] & 0xFu) << 4) | (c[1] & 0xFu) | ((c[2] & 0xFu) << 12) | ((c[3] & 0xFu) << 8));
-                else {
-                    // MXFP4: per block its E8M0 byte (the scale's exponent field: 0 for 2^-127, 0xFF for the
-                    // NaN scale), then size / 2 code bytes. A block with the NaN scale takes the NaN code
-                    // throughout (the magic path's codes are of v = x · 0).
-                    std::uint32_t codes
-                        = (c[0] & 0xFu) | ((c[1] & 0xFu) << 4) | ((c[2] & 0xFu) << 8) | ((c[3] & 0xFu) << 12);
-                    if (magicE2m1 && isnan(p.scale))
-                        codes = a.nanCode * 0x1111u;
-                    const I offset = g * blockBytes + 1 + 2 * (sub + j * lanes);
-                    const bool head = sub == 0 && j == 0;
-                    const std::uint32_t e8m0 = __float_as_uint(p.scale) >> 23;
-                    if (staged) {
-                        std::uint8_t* block = mine + (offset - first * blockBytes);
-                        if (head)
-                            block[-1] = static_cast<std::uint8_t>(e8m0);
-                        block[0] = static_cast<std::uint8_t>(codes);
-                        block[1] = static_cast<std::uint8_t>(codes >> 8);
-                    } else {
-                        if (head)
-                            out[offset - 1] = static_cast<std::uint8_t>(e8m0);
-                        out[offset] = static_cast<std::uint8_t>(codes);
-                        out[offset + 1] = static_cast<std::uint8_t>(codes >> 8);
+            } else {
+#pragma unroll
+                for (int j = 0; j < Q; ++j) {
+                    const float values[4] = {v[r][j].x, v[r][j].y, v[r][j].z, v[r][j].w};
+                    std::uint32_t c[4];
+                    encodeVectorAs<E::kind, E::plain>(a, values, p, c, clipped, nonFinite);
+                    const I quad = g * sizeQuads + sub + j * lanes;
+                    if constexpr (L == Layout::Byte)
+                        __stcs(reinterpret_cast<unsigned*>(out) + quad,
+                            c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24));
+                    else if constexpr (L == Layout::Nibble)
+                        reinterpret_cast<unsigned short*>(out)[quad]
+                            = static_cast<unsigned short>((c[0] & 0xFu) | ((c[1] & 0xFu) << 4)
+                                | ((c[2] & 0xFu) << 8) | ((c[3] & 0xFu) << 12));
+                    else if constexpr (L == Layout::Nf4)
+                        reinterpret_cast<unsigned short*>(out)[quad]
+                            = static_cast<unsigned short>(((c[0] & 0xFu) << 4) | (c[1] & 0xFu)
+                                | ((c[2] & 0xFu) << 12) | ((c[3] & 0xFu) << 8));
+                    else {
+                        putMxfp4(first, g, j,
+                            (c[0] & 0xFu) | ((c[1] & 0xFu) << 4) | ((c[2] & 0xFu) << 8)
+                                | ((c[3] & 0xFu) << 12),
+                            p.scale);
                     }
                 }
             }
