@@ -740,11 +740,13 @@ constexpr int kMxStageBytes = 256 + 128;
 /// the scale and the zero point of each group by its first lane. MXFP4's blocks of 17 bytes (E8M0, then
 /// the codes) are not aligned: when a warp's step starts on 16 bytes (blocks of up to 32 elements), its
 /// bytes are assembled in shared memory and written as 16-byte stores.
-template<Layout L, int Q, class E, class Keys>
+template<Layout L, int Q, class E, class Keys, int kLanes = 0>
 __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) singlePassKernel(EncodeArgs a,
     DeriveArgs d, const float4* __restrict__ x, std::uint8_t* __restrict__ out, float* __restrict__ scales,
-    int* __restrict__ zeroPoints, I groupCount, int lanes, unsigned long long* counts)
+    int* __restrict__ zeroPoints, I groupCount, int lanesArgument, unsigned long long* counts)
 {
+    // kLanes: `lanes` known at compile time (MXFP4's blocks of 32), its index arithmetic folded.
+    const int lanes = kLanes != 0 ? kLanes : lanesArgument;
     if (a.bins != nullptr)
         loadTableBins(a.bins);
     constexpr int kRows = 4 / Q;
@@ -848,14 +850,15 @@ __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) sin
         }
         if constexpr (L == Layout::Mxfp4) {
             if (staged) {
-                // The step's bytes start at first · blockBytes, a multiple of 16 (perWarp is).
+                // The step's bytes start at first · blockBytes, a multiple of 16 (perWarp is); they number at
+                // most kMxStageBytes.
                 __syncwarp();
-                const I bytes = min(perWarp, groupCount - first) * blockBytes;
+                const int bytes = static_cast<int>(min(perWarp, groupCount - first) * blockBytes);
                 std::uint8_t* target = out + first * blockBytes;
-                for (I k = lane; k < bytes / 16; k += 32)
+                for (int k = lane; k < bytes / 16; k += 32)
                     __stcs(reinterpret_cast<uint4*>(target) + k, stage[threadIdx.x / 32][k]);
-                for (I k = bytes / 16 * 16 + lane; k < bytes; k += 32)
-                    target[k] = mine[k];
+                if (bytes % 16 != 0 && lane < bytes % 16)
+                    target[bytes / 16 * 16 + lane] = mine[bytes / 16 * 16 + lane];
                 __syncwarp();
             }
         }
@@ -1178,6 +1181,13 @@ void launchSinglePassQ(
     withElement(plan.args, [&](auto element) {
         using E = decltype(element);
         const auto run = [&]<Layout L, class Keys>() {
+            if constexpr (L == Layout::Mxfp4 && Q == 4) {
+                if (plan.lanes == 2) {
+                    singlePassKernel<L, Q, E, Keys, 2><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4,
+                        out, plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
+                    return;
+                }
+            }
             singlePassKernel<L, Q, E, Keys><<<grid, kBlockThreads>>>(plan.args, plan.derive, x4, out,
                 plan.scales.get(), plan.zeroPoints.get(), plan.groupCount, plan.lanes, counts);
         };

@@ -515,6 +515,22 @@ inline std::vector<PackedCase> packedCases()
         mx.elementRounding = rounding == E8M0Rounding::Ceil ? Rounding::NearestAway : Rounding::NearestEven;
         add(std::string("mxfp4 ") + name, mx);
     }
+    {
+        // Single-pass MXFP4 whose last warp step is partial (21 blocks of 32: 16, then 5 whose 85 bytes end
+        // off a 16-byte boundary), for ties to even (the magic E2M1 path) and ties away (the bins); the
+        // second 512 values hold a NaN and an Inf.
+        for (const Rounding rounding : {Rounding::NearestEven, Rounding::NearestAway}) {
+            Scheme mx;
+            mx.blockFormat = BlockFormat::MXFP4;
+            mx.elementRounding = rounding;
+            std::vector<float> values = testValues(21 * 32, unsigned(cases.size()) + 3, 32);
+            values[600] = NAN;
+            values[601] = -INFINITY;
+            cases.push_back(
+                {std::string("mxfp4 partial step ") + (rounding == Rounding::NearestEven ? "even" : "away"),
+                    mx, Shape {21, 32}, std::move(values)});
+        }
+    }
     Scheme mx7;
     mx7.blockFormat = BlockFormat::MXFP4;
     mx7.blockSize = 7;
