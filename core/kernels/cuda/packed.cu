@@ -739,13 +739,14 @@ constexpr int kMxStageBytes = 256 + 128;
 /// shuffles cheap), and writes 4 codes per float4 (one 4-byte store, or 2 bytes for the nibble layout),
 /// the scale and the zero point of each group by its first lane. MXFP4's blocks of 17 bytes (E8M0, then
 /// the codes) are not aligned: when a warp's step starts on 16 bytes (blocks of up to 32 elements), its
-/// bytes are assembled in shared memory and written as 16-byte stores.
+/// bytes are assembled in shared memory and written as 16-byte stores; with ties to even its E2M1 codes come
+/// by magic addition (e2m1Nibbles). kLanes, when not 0, is `lanes` fixed at compile time.
 template<Layout L, int Q, class E, class Keys, int kLanes = 0>
 __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) singlePassKernel(EncodeArgs a,
     DeriveArgs d, const float4* __restrict__ x, std::uint8_t* __restrict__ out, float* __restrict__ scales,
     int* __restrict__ zeroPoints, I groupCount, int lanesArgument, unsigned long long* counts)
 {
-    // kLanes: `lanes` known at compile time (MXFP4's blocks of 32), its index arithmetic folded.
+    // Known at compile time (MXFP4's blocks of 32), the index arithmetic folds: no spills at 64 registers.
     const int lanes = kLanes != 0 ? kLanes : lanesArgument;
     if (a.bins != nullptr)
         loadTableBins(a.bins);
