@@ -406,11 +406,12 @@ struct GroupRange {
         }
     }
 
-    /// After reduce, with the lane's Q float4 of its group; every lane of the warp calls it.
-    template<int Q> __device__ void resolve(const float4 (&v)[Q], int lanes)
+    /// After reduce, with the lane's Q float4 of its group; every lane of the warp calls it. Returns whether
+    /// some group of the warp holds a non-finite value (the same in every lane).
+    template<int Q> __device__ bool resolve(const float4 (&v)[Q], int lanes)
     {
         if (!__any_sync(kFullMask, top >= 0x7F800000u))
-            return;
+            return false;
         lowest = INFINITY;
         highest = -INFINITY;
         const auto take = [&](float x) {
@@ -423,6 +424,7 @@ struct GroupRange {
             lowest = fminf(lowest, __shfl_xor_sync(kFullMask, lowest, offset));
             highest = fmaxf(highest, __shfl_xor_sync(kFullMask, highest, offset));
         }
+        return true;
     }
 
     static constexpr bool kHasRange = true;
@@ -461,11 +463,12 @@ struct GroupMagnitude {
         nonNanBits = top;
     }
 
-    /// After reduce, with the lane's Q float4 of its group; every lane of the warp calls it.
-    template<int Q> __device__ void resolve(const float4 (&v)[Q], int lanes)
+    /// After reduce, with the lane's Q float4 of its group; every lane of the warp calls it. Returns whether
+    /// some group of the warp holds a non-finite value (the same in every lane).
+    template<int Q> __device__ bool resolve(const float4 (&v)[Q], int lanes)
     {
         if (!__any_sync(kFullMask, top >= 0x7F800000u))
-            return;
+            return false;
         finiteBits = 0;
         nonNanBits = 0;
         const auto take = [&](float x) {
@@ -478,6 +481,7 @@ struct GroupMagnitude {
             finiteBits = max(finiteBits, __shfl_xor_sync(kFullMask, finiteBits, offset));
             nonNanBits = max(nonNanBits, __shfl_xor_sync(kFullMask, nonNanBits, offset));
         }
+        return true;
     }
 
     static constexpr bool kHasRange = false;
@@ -796,14 +800,14 @@ __global__ void __launch_bounds__(kBlockThreads, L == Layout::Mxfp4 ? 4 : 1) sin
             for (int j = 0; j < Q; ++j)
                 keys.add(v[r][j]);
             keys.reduce(lanes);
-            keys.resolve(v[r], lanes);
+            [[maybe_unused]] const bool warpNonFinite = keys.resolve(v[r], lanes);
             // MXFP4 with ties to even: the E2M1 codes by magic addition, with no per-element test for
             // non-finite values or bins. A block holding one has the NaN scale, whose codes are all the NaN
             // code; otherwise every x is finite, and so is v = x · 2^-e (|v| < 8). The non-finite values are
             // counted only when the warp holds one (lanes past the last group hold zeros).
             constexpr bool kMagicE2m1 = L == Layout::Mxfp4 && E::plain;
             if constexpr (kMagicE2m1) {
-                if (__any_sync(kFullMask, keys.anyNonFinite()))
+                if (warpNonFinite)
                     forEachValue(v[r], [&](float x) { countIf(nonFinite, !finiteBits(__float_as_uint(x))); });
             }
             const I g = first + r * slots + lane / lanes;
