@@ -625,12 +625,18 @@ __device__ inline void addElement(const float* __restrict__ x, I i, const GroupV
 /// go element by element. LaneSums::kStaged, block patterns: the batches read x from its copy in `stage`
 /// when both chunks of the warp are full (`warpFull`; both halves then call this together); otherwise the
 /// chunk goes element by element.
-template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write, bool TiesAway, class LaneSums>
+/// Shift, GroupPattern::Run only: 1 or 2 for runs of exactly 2^Shift rows of kLanes elements (groups of 32 or
+/// 64), 3 for runs of 2^s rows with s >= 3 (GroupIndexer::rowShift), 0 otherwise. A compile-time geometry
+/// spares the batch its choice of group path and the index arithmetic that choice kept in registers (H100,
+/// 1 GiB: int8 group 32 0.485 -> 0.468 ms, NF4 group 64 0.516 -> 0.504, int8 group 128 0.440 -> 0.433).
+template<ElementKind Kind, GroupPattern Pattern, int Shift, bool Divide, bool Write, bool TiesAway,
+    class LaneSums>
 __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
     LaneSums& acc, float* __restrict__ out, const RunStage& stage, bool warpFull)
 {
     // Whole-chunk groups: a whole run's loads in flight at once. Other groups keep batches of kBatch: a
     // run's 16 loads per lane measured slower there (they hold more registers through the group lookups).
+    constexpr bool fixedRows = Pattern == GroupPattern::Run && Shift > 0;
     constexpr int batch = Pattern == GroupPattern::WholeChunks ? kRunSteps : kBatch;
     static_assert(kRunSteps % batch == 0, "runs are whole batches");
     GroupCursor<Pattern> cursor(args, c);
@@ -659,6 +665,9 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     }
     const unsigned half = (threadIdx.x & 16u) != 0 ? 0xFFFF0000u : 0x0000FFFFu;
     const float* chunkStart = x + c * kChunk;
+    // Line `lane` of the run kPrefetchRuns ahead, from the batch's first element (first = c · kChunk + lane +
+    // 16 · step).
+    const int prefetchOffset = kPrefetchRuns * static_cast<int>(kKernelRun) + (kLineFloats - 1) * lane;
     if constexpr (staged)
         stage.copy(chunkStart, 0, lane);
     for (int step = 0; step < kSteps; step += batch) {
@@ -677,9 +686,9 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         // The next run's lines on their way to L2 (H100: MX blocks 0.570 -> 0.544 ms, groups of 128 0.455 ->
         // 0.434 ms; not for whole-chunk groups, whose batches are whole runs already: 0.422 -> 0.452 ms with
         // it).
-        if (!staged && Pattern != GroupPattern::WholeChunks && step % kRunSteps == 0
+        if (!staged && batch < kRunSteps && step % kRunSteps == 0
             && step + kPrefetchRuns * kRunSteps < kSteps && lane < kRunLines)
-            prefetchLine(chunkStart + I(step + kPrefetchRuns * kRunSteps) * kLanes + lane * kLineFloats);
+            prefetchLine(x + first + prefetchOffset);
         if constexpr (blocks) {
             if (step % kRunSteps == 0) {
                 const I start = c * kChunk + I(step) * kLanes;
@@ -749,22 +758,9 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 acc.addFinite(v[j], y[j], clipped[j]);
             acc.count += batch;
         };
-        // Runs of 2^s whole rows: a batch's 8 rows lie in one run from 8 rows on; shorter runs take each
-        // pair's group straight from its row (rows 2k and 2k + 1 share one), the loads of the batch's groups
-        // independent of each other (a cursor would wait for each in turn).
-        const std::uint32_t rowShift = Pattern == GroupPattern::Run ? args.groups.rowShift : 0;
-        const std::uint32_t row = static_cast<std::uint32_t>(c) * (kChunk / kLanes) + step;
         GroupValues p;
         const auto oneGroup = [&] {
-            if (Pattern == GroupPattern::WholeChunks) {
-                p = cursor.values;
-                return true;
-            }
-            if (rowShift >= 3) {
-                p = groupValues(args, row >> rowShift);
-                return true;
-            }
-            if (rowShift != 0 || !cursor.spans(args, first, first + (batch - 1) * kLanes))
+            if (Pattern != GroupPattern::WholeChunks && !cursor.spans(args, first, first + (batch - 1) * kLanes))
                 return false;
             p = cursor.values;
             return true;
@@ -774,22 +770,25 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 p0 = blockValues[j];
                 p1 = blockValues[j + 1];
             });
-        } else if (finite && oneGroup()) {
-            finiteBatch([&](int, GroupValues& p0, GroupValues& p1) { p0 = p1 = p; });
-        } else if (finite && rowShift != 0) {
-            // Groups of 2 or 4 rows: the batch's rows start a group (row is a multiple of 8), so its groups
-            // are the 4 or 2 that follow row >> rowShift, read at constant offsets from one address.
-            const std::uint32_t g0 = row >> rowShift;
+        } else if (fixedRows && finite) {
+            // Runs of 2^s whole rows of 16 (GroupIndexer::rowShift; Shift is s, or 3 for any s >= 3): the
+            // batch's 8 rows start a group (row is a multiple of 8) and lie in the 4, 2 or 1 groups from
+            // row >> s on, loaded at constant offsets from one address, independent of each other (a cursor
+            // would wait for each in turn).
+            constexpr int rowsPerGroup = Shift >= 3 ? batch : 1 << Shift;
+            const std::uint32_t row = static_cast<std::uint32_t>(c) * (kChunk / kLanes) + step;
+            const std::uint32_t g0 = row >> (Shift >= 3 ? args.groups.rowShift : Shift);
             const float2* scales = args.scales + g0;
             const float* zeroPoints = args.zeroPoints ? args.zeroPoints + g0 : nullptr;
-            const auto groupAt = [&](int k) {
+            GroupValues groups[batch / rowsPerGroup];
+#pragma unroll
+            for (int k = 0; k < batch / rowsPerGroup; ++k) {
                 const float2 scale = __ldg(scales + k);
-                return GroupValues {scale.x, scale.y, zeroPoints ? __ldg(zeroPoints + k) : 0.0f};
-            };
-            if (rowShift == 1)
-                finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) { p0 = p1 = groupAt(j >> 1); });
-            else
-                finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) { p0 = p1 = groupAt(j >> 2); });
+                groups[k] = {scale.x, scale.y, zeroPoints ? __ldg(zeroPoints + k) : 0.0f};
+            }
+            finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) { p0 = p1 = groups[j / rowsPerGroup]; });
+        } else if (finite && oneGroup()) {
+            finiteBatch([&](int, GroupValues& p0, GroupValues& p1) { p0 = p1 = p; });
         } else if (finite) {
             // Groups shorter than the batch's span of 8 · 16 elements: the values of each element's group, in
             // element order (the cursor only moves forward).
@@ -832,10 +831,15 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                     }
                     acc.restartRun();
                     GroupCursor<Pattern> again(args, c);
-                    for (I i = first + I(batch - kRunSteps) * kLanes; i <= first + I(batch - 1) * kLanes;
-                         i += kLanes)
+                    // A count of steps: a bound on the index made nvcc keep the loop's 64-bit trip count
+                    // through every batch (spilled, 3 instructions per element).
+                    const I runFirst = first + I(batch - kRunSteps) * kLanes;
+#pragma unroll 1
+                    for (int k = 0; k < kRunSteps; ++k) {
+                        const I i = runFirst + I(k) * kLanes;
                         addElement<Kind, Pattern, Divide, Write, TiesAway>(
                             x, i, again.at(args, i), args, acc, out);
+                    }
                 }
             }
             acc.endRun();
@@ -901,7 +905,7 @@ template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc, d
 /// with atomics; otherwise with `total` (Overlapped), the warps that complete a span or the whole also add
 /// them (completeSpans), without it totalKernel adds the chunk records afterwards (AfterChunks). The
 /// counts live only in the kernels that write x̂: a block tally's registers slowed the sums' kernels 3-5%.
-template<ElementKind Kind, GroupPattern Pattern, bool Divide, bool Write>
+template<ElementKind Kind, GroupPattern Pattern, int Shift, bool Divide, bool Write>
 __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     chunkKernel(const float* __restrict__ x, I n, FakeQuantArgs args, ChunkSums* __restrict__ chunks,
         float* __restrict__ out, ChunkSums* __restrict__ total)
@@ -930,10 +934,10 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
             if (c >= chunkTotal)
                 return;
             if (tiesAway)
-                processChunk<Kind, Pattern, Divide, Write, roundsTies>(
+                processChunk<Kind, Pattern, Shift, Divide, Write, roundsTies>(
                     x, n, c, lane, args, acc, target, stage, warpFull);
             else
-                processChunk<Kind, Pattern, Divide, Write, false>(
+                processChunk<Kind, Pattern, Shift, Divide, Write, false>(
                     x, n, c, lane, args, acc, target, stage, warpFull);
         };
         __shared__ double laneSums[kSumCount * kBlockThreads];
@@ -984,7 +988,8 @@ struct ChunkTargets {
     ChunkSums* total;
 };
 
-template<ElementKind Kind, GroupPattern Pattern>
+/// launchChunks for one pattern (and, GroupPattern::Run, the Shift of processChunk).
+template<ElementKind Kind, GroupPattern Pattern, int Shift = 0>
 void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTargets& to, unsigned grid,
     cudaStream_t stream)
 {
@@ -995,11 +1000,11 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
     if (clip != ClipRule::Grid && plan.args.grid.clipBeforeRounding != (clip == ClipRule::BeforeRounding))
         throw Error("the fused kernel's group pattern does not clip as the plan's grid does");
     if (plan.divide)
-        to.out ? launch(chunkKernel<Kind, Pattern, true, true>)
-               : launch(chunkKernel<Kind, Pattern, true, false>);
+        to.out ? launch(chunkKernel<Kind, Pattern, Shift, true, true>)
+               : launch(chunkKernel<Kind, Pattern, Shift, true, false>);
     else
-        to.out ? launch(chunkKernel<Kind, Pattern, false, true>)
-               : launch(chunkKernel<Kind, Pattern, false, false>);
+        to.out ? launch(chunkKernel<Kind, Pattern, Shift, false, true>)
+               : launch(chunkKernel<Kind, Pattern, Shift, false, false>);
 }
 
 template<ElementKind Kind>
@@ -1011,8 +1016,20 @@ void launchChunks(const float* x, I n, const FakeQuantPlan& plan, const ChunkTar
         launchChunks<Kind, GroupPattern::WholeChunks>(x, n, plan, to, grid, stream);
         return;
     case GroupPattern::Run:
-        launchChunks<Kind, GroupPattern::Run>(x, n, plan, to, grid, stream);
-        return;
+        switch (plan.args.groups.rowShift) {
+        case 0:
+            launchChunks<Kind, GroupPattern::Run, 0>(x, n, plan, to, grid, stream);
+            return;
+        case 1:
+            launchChunks<Kind, GroupPattern::Run, 1>(x, n, plan, to, grid, stream);
+            return;
+        case 2:
+            launchChunks<Kind, GroupPattern::Run, 2>(x, n, plan, to, grid, stream);
+            return;
+        default:
+            launchChunks<Kind, GroupPattern::Run, 3>(x, n, plan, to, grid, stream);
+            return;
+        }
     case GroupPattern::MxBlocks:
         if constexpr (Kind != ElementKind::Table && Kind != ElementKind::BinnedTable) {
             launchChunks<Kind, GroupPattern::MxBlocks>(x, n, plan, to, grid, stream);
