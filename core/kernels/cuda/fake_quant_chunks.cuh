@@ -686,8 +686,8 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         // The next run's lines on their way to L2 (H100: MX blocks 0.570 -> 0.544 ms, groups of 128 0.455 ->
         // 0.434 ms; not for whole-chunk groups, whose batches are whole runs already: 0.422 -> 0.452 ms with
         // it).
-        if (!staged && batch < kRunSteps && step % kRunSteps == 0
-            && step + kPrefetchRuns * kRunSteps < kSteps && lane < kRunLines)
+        if (!staged && batch < kRunSteps && step % kRunSteps == 0 && step + kPrefetchRuns * kRunSteps < kSteps
+            && lane < kRunLines)
             prefetchLine(x + first + prefetchOffset);
         if constexpr (blocks) {
             if (step % kRunSteps == 0) {
@@ -760,7 +760,8 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         };
         GroupValues p;
         const auto oneGroup = [&] {
-            if (Pattern != GroupPattern::WholeChunks && !cursor.spans(args, first, first + (batch - 1) * kLanes))
+            if (Pattern != GroupPattern::WholeChunks
+                && !cursor.spans(args, first, first + (batch - 1) * kLanes))
                 return false;
             p = cursor.values;
             return true;
