@@ -31,8 +31,8 @@ struct ChainShared {
 /// totals in span order; max and counts in any order.
 __device__ void reduceChunks(const ChunkSums* chunks, I count, ChunkSums* total, ChainShared& shared)
 {
-    const int warp = static_cast<int>(threadIdx.x) / 32;
-    const int lane = static_cast<int>(threadIdx.x) % 32;
+    const int warp = static_cast<int>(threadIdx.x / 32);
+    const int lane = static_cast<int>(threadIdx.x % 32);
     Counts counts {0, 0, 0, 0};
     double running = 0;
     const I spans = (count + kKernelSpan - 1) / kKernelSpan;

@@ -468,7 +468,7 @@ __device__ inline ChunkSums loadChunk(const ChunkSums* chunk)
 /// after a fence.
 __device__ inline ChunkSums sumRecordsInOrder(const ChunkSums* records, I count, const ChunkSums& start)
 {
-    const int lane = static_cast<int>(threadIdx.x) % 32;
+    const int lane = static_cast<int>(threadIdx.x % 32);
     __threadfence();
     const ChunkSums zero {{0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
     double sums[kSumCount];
@@ -516,7 +516,7 @@ __device__ inline ChunkSums sumRecordsInOrder(const ChunkSums* records, I count,
 /// at the end.
 __device__ inline void foldSpans(ChunkSums* spans, I spanCount, ChunkSums* chain, ChunkSums* total)
 {
-    const int lane = static_cast<int>(threadIdx.x) % 32;
+    const int lane = static_cast<int>(threadIdx.x % 32);
     for (;;) {
         bool held = false;
         if (lane == 0)
@@ -568,7 +568,7 @@ __device__ inline void completeSpans(ChunkSums* chunks, I chunkTotal, I c0, Chun
 {
     ChunkSums* spans = chunks + chunkTotal;
     const I spanCount = (chunkTotal + kKernelSpan - 1) / kKernelSpan;
-    const int lane = static_cast<int>(threadIdx.x) % 32;
+    const int lane = static_cast<int>(threadIdx.x % 32);
     const I c = c0 + lane / kLanes;
     long long completed = -1;
     if (lane % kLanes == 0 && c < chunkTotal) {
@@ -918,12 +918,12 @@ __global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
     const I chunkTotal = (n + kChunk - 1) / kChunk;
     const I producer = blockIdx.x;
     const I producers = gridDim.x;
-    const int lane = static_cast<int>(threadIdx.x) % kLanes;
+    const int lane = static_cast<int>(threadIdx.x % kLanes);
     Counts tally {0, 0, 0, 0};
     constexpr bool blocks = Pattern == GroupPattern::MxBlocks || Pattern == GroupPattern::Nvfp4Blocks;
     __shared__ __align__(16) float stageRings[blocks ? kChunksPerBlock * kStageFloats : 4];
     __shared__ float2 stageScales[blocks ? kChunksPerBlock * kRunBlocks : 1];
-    const int halfWarp = static_cast<int>(threadIdx.x) / kLanes;
+    const int halfWarp = static_cast<int>(threadIdx.x / kLanes);
     const RunStage stage {stageRings + (blocks ? halfWarp * kStageFloats : 0),
         stageScales + (blocks ? halfWarp * kRunBlocks : 0)};
     for (I pair = producer * kWarps + threadIdx.x / 32; 2 * pair < chunkTotal; pair += producers * kWarps) {
