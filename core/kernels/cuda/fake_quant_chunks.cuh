@@ -832,8 +832,8 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                     }
                     acc.restartRun();
                     GroupCursor<Pattern> again(args, c);
-                    // A count of steps: a bound on the index made nvcc keep the loop's 64-bit trip count
-                    // through every batch (spilled, 3 instructions per element).
+                    // A count of steps: with a bound on the index, nvcc kept the loop's 64-bit trip count
+                    // through every batch (spilled and reloaded in each).
                     const I runFirst = first + I(batch - kRunSteps) * kLanes;
 #pragma unroll 1
                     for (int k = 0; k < kRunSteps; ++k) {
