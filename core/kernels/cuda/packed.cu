@@ -1,6 +1,7 @@
 // The CUDA packed quantize and dequantize kernels (kernels/cuda_packed.h).
 
 #include "formats/number_format.h"
+#include "kernels/block_scales.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/fake_quant.cuh"
 #include "kernels/cuda/group_ranges.cuh"
@@ -667,10 +668,7 @@ __device__ GroupParams deriveParams(const EncodeArgs& a, const DeriveArgs& d, co
             if (!valid)
                 return {__uint_as_float(0x7FC00000u), 0.0f, 0.0f};
             // 2^exponent and 2^-exponent for exponent in [-127, 127], by their bits (2^-127 is subnormal).
-            const auto power = [](int e) {
-                return __uint_as_float(e >= -126 ? static_cast<std::uint32_t>(e + 127) << 23 : 0x00400000u);
-            };
-            return {power(exponent), power(-exponent), 0.0f};
+            return {kernel_detail::powerOfTwo(exponent), kernel_detail::powerOfTwo(-exponent), 0.0f};
         }
         if (d.absmaxScale) {
             // encodePlan's NF4 parameters: absmax, and 1 / max(absmax, 1e-38) as the multiplier.
