@@ -203,6 +203,7 @@ FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const 
         plan.kind = ElementKind::Minifloat;
         plan.tiesAway = format.minifloat.rounding == Rounding::NearestAway;
         plan.rounder = detail::MinifloatRounder::make(*minifloat, plan.tiesAway, formatMaxFinite(format));
+        plan.unclippedBound = detail::bitsFloat(static_cast<std::uint32_t>(clipAboveBits(plan)));
     } else {
         setTable(plan, encoderTable(format, "the fused kernels"));
     }

@@ -879,6 +879,54 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
     VI clipAbove; ///< clipAboveBits
 };
 
+/// MinifloatElement (Magic or FixedShift) for a run in which every |v| <= FakeQuantPlan::unclippedBound (the
+/// largest |v| that rounds within the grid): nothing clips or saturates and the binade of |v| needs no cap,
+/// so x̂ is v rounded times the scale, with neither the clip test nor the saturation nor the sign's removal
+/// and return. Magic rounds the signed v ((v + C) - C rounds both signs alike); FixedShift adds to v's own
+/// bits, where no carry reaches the sign bit below the bound. A v that rounds to zero gives +0 where the
+/// rounder gives -0: x̂ enters the sums only through |x - x̂|, x·x̂ and x̂², which that leaves unchanged.
+/// The run's largest |v| goes to ErrorAccumulator::scaledMax, as for UnclippedIntegerElement.
+template<bool Divide, bool TiesAway, MinifloatMethod Method> struct UnclippedMinifloatElement {
+    static_assert(Method != MinifloatMethod::Bits, "the per-lane shift has no unclipped form");
+
+    explicit UnclippedMinifloatElement(const FakeQuantPlan& plan)
+        : magic(plan.rounder)
+        , fixedShift(23 - plan.rounder.mantissaBits)
+        , bound(hn::BitCast(DI(), hn::Set(DF(), plan.unclippedBound)))
+    {
+    }
+
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip, VI& scaledMax) const
+    {
+        const DF df;
+        const DI di;
+        const VF v = scaled<Divide>(x, p);
+        const VI bits = hn::BitCast(di, v);
+        scaledMax = hn::Max(scaledMax, hn::And(bits, hn::Set(di, 0x7FFFFFFF)));
+        clip = hn::FirstN(df, 0);
+        VF rounded;
+        if constexpr (Method == MinifloatMethod::Magic) {
+            const VI field = hn::Max(hn::And(bits, hn::Set(di, 0x7F800000)), magic.normalFieldBits);
+            const VF c = hn::BitCast(df, hn::Add(field, magic.magicBase));
+            rounded = hn::Sub(hn::Add(v, c), c);
+        } else {
+            const VI one = hn::Set(di, 1);
+            const VI quantum = hn::Set(di, 1 << fixedShift);
+            VI add = hn::Set(di, 1 << (fixedShift - 1));
+            if constexpr (!TiesAway)
+                add = hn::Add(hn::Sub(add, one), hn::And(hn::ShiftRightSame(bits, fixedShift), one));
+            rounded = hn::BitCast(df, hn::AndNot(hn::Sub(quantum, one), hn::Add(bits, add)));
+        }
+        return hn::Mul(rounded, p.scale);
+    }
+
+    HWY_INLINE bool inRange(VI scaledMax) const { return hn::AllFalse(DI(), hn::Gt(scaledMax, bound)); }
+
+    MagicRounding<DI> magic;
+    int fixedShift;
+    VI bound;
+};
+
 /// Lookup tables: the region of v's ordered key found by a compare ladder over the ascending thresholds.
 template<bool Divide> struct TableElement {
     explicit TableElement(const FakeQuantPlan& plan)
@@ -1240,6 +1288,17 @@ ChunkErrorSums integerChunk(const FakeQuantPlan& plan, const float* x, I begin, 
     return fakeQuantChunkFinite(plan, element, x, begin, end);
 }
 
+template<bool Divide, bool TiesAway, MinifloatMethod Method>
+ChunkErrorSums minifloatChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
+{
+    const MinifloatElement<Divide, TiesAway, Method> element(plan);
+    if (plan.unclippedBound > 0) {
+        const UnclippedMinifloatElement<Divide, TiesAway, Method> fast(plan);
+        return fakeQuantChunkFinite(plan, element, x, begin, end, &fast);
+    }
+    return fakeQuantChunkFinite(plan, element, x, begin, end);
+}
+
 template<bool Divide>
 ChunkErrorSums fakeQuantChunkScaled(const FakeQuantPlan& plan, const float* x, I begin, I end)
 {
@@ -1250,14 +1309,11 @@ ChunkErrorSums fakeQuantChunkScaled(const FakeQuantPlan& plan, const float* x, I
     case ElementKind::Minifloat:
         switch (minifloatMethod(plan)) {
         case MinifloatMethod::Magic:
-            return fakeQuantChunkFinite(
-                plan, MinifloatElement<Divide, false, MinifloatMethod::Magic>(plan), x, begin, end);
+            return minifloatChunk<Divide, false, MinifloatMethod::Magic>(plan, x, begin, end);
         case MinifloatMethod::FixedShift:
             return plan.tiesAway
-                ? fakeQuantChunkFinite(
-                    plan, MinifloatElement<Divide, true, MinifloatMethod::FixedShift>(plan), x, begin, end)
-                : fakeQuantChunkFinite(
-                    plan, MinifloatElement<Divide, false, MinifloatMethod::FixedShift>(plan), x, begin, end);
+                ? minifloatChunk<Divide, true, MinifloatMethod::FixedShift>(plan, x, begin, end)
+                : minifloatChunk<Divide, false, MinifloatMethod::FixedShift>(plan, x, begin, end);
         case MinifloatMethod::Bits:
             break;
         }
