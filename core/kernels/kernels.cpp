@@ -196,8 +196,9 @@ FakeQuantPlan makePlan(std::span<const float> values, const Shape& shape, const 
         plan.qmin
             = !integer->isSigned ? 0 : (scheme.rangeMode == RangeMode::SymmetricNarrow ? -top : -top - 1);
         plan.tiesAway = scheme.elementRounding == Rounding::NearestAway;
-        if (!affine)
-            plan.unclippedBound = static_cast<float>(std::max(0, std::min(plan.qmax, -plan.qmin)));
+        // round(v) stays within ±B for |v| < B + 1/2, ties to even or away.
+        if (const int bound = std::min(plan.qmax, -plan.qmin); !affine && bound > 0)
+            plan.unclippedBound = std::nextafter(static_cast<float>(bound) + 0.5f, 0.0f);
     } else if (const auto* minifloat = std::get_if<MinifloatSpec>(&format.spec);
                minifloat && detail::MinifloatRounder::supports(*minifloat)) {
         plan.kind = ElementKind::Minifloat;
