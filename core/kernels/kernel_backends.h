@@ -102,9 +102,10 @@ struct FakeQuantPlan {
     /// (qs::quantize); x̂ is the same either way.
     bool clipBeforeRounding = false;
     /// Integers: B > 0 when no element with |v| <= B clips in any group (the float below m + 1/2, m =
-    /// min(qmax, -qmin) > 0, every zero point 0), else 0. Minifloats of fakeQuantError: the largest |v| that does not clip (clipAboveBits as a
-    /// float); the block formats, whose scales leave a block's largest |v| beyond the grid often, 0. The SIMD
-    /// backend takes runs whose |v| stay within B without the clamp (simd_kernels.cpp).
+    /// min(qmax, -qmin) > 0, every zero point 0), else 0. Minifloats of fakeQuantError: the largest |v| that
+    /// does not clip (clipAboveBits as a float); the block formats, whose scales leave a block's largest |v|
+    /// beyond the grid often, 0. The SIMD backend takes runs whose |v| stay within B without the clamp
+    /// (simd_kernels.cpp).
     float unclippedBound = 0;
     /// Table: region r holds the keys in [thresholds[r-1], thresholds[r]) and decodes to values[r];
     /// keys are orderedKey(v); lowestKey/highestKey are the keys of the table's extreme values (beyond
