@@ -773,9 +773,9 @@ private slots:
         QCOMPARE(std::uint8_t(packBlockFormat(q)[0]), std::uint8_t(248));
         QCOMPARE_EXACT(q.scales[0], std::ldexp(1.0f, 120));
         QCOMPARE(q.codes[0], 0);
-        // An infinite amax converts to e = 0 there (d = 2^-128). Every error |kvalue d - x| then rounds to |x|
-        // in float32 for x = ±1 (clipped), and the Inf and the NaN (which amax skips) find no smaller error
-        // than code 0's either: the whole block stores code 0.
+        // An infinite amax converts to e = 0 there (d = 2^-128). Every error |kvalue d - x| then rounds to
+        // |x| in float32 for x = ±1 (clipped), and the Inf and the NaN (which amax skips) find no smaller
+        // error than code 0's either: the whole block stores code 0.
         q = quantizeBlockFormat(
             makeTensor({32}, {INFINITY, 1.0f, kNaN, -1.0f}), blockScheme(BlockFormat::GgmlMXFP4));
         QCOMPARE(std::uint8_t(packBlockFormat(q)[0]), std::uint8_t(0));
