@@ -17,6 +17,6 @@ inline CliResult runCli(const QStringList& arguments, int timeoutMs = 240000)
     process.start(QStringLiteral(QS_CLI_PATH), arguments);
     if (!process.waitForFinished(timeoutMs))
         return {};
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2, process.readAllStandardOutput(),
-            process.readAllStandardError()};
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
+        process.readAllStandardOutput(), process.readAllStandardError()};
 }

@@ -1,9 +1,9 @@
+#include "cli_process.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QtTest>
-
-#include "cli_process.h"
 
 // End-to-end checks of quantscope-cli: what a user or script sees (output, JSON, exit status).
 class TestCli : public QObject {
@@ -12,7 +12,10 @@ class TestCli : public QObject {
     using Result = CliResult;
     static Result run(const QStringList& arguments) { return runCli(arguments); }
 
-    static QString fixture(const char* name) { return QStringLiteral(QS_FIXTURES_DIR "/safetensors/") + QLatin1String(name); }
+    static QString fixture(const char* name)
+    {
+        return QStringLiteral(QS_FIXTURES_DIR "/safetensors/") + QLatin1String(name);
+    }
 
 private slots:
     void inspectListsAndSummarises()
@@ -28,8 +31,8 @@ private slots:
 
     void inspectJsonForOneTensor()
     {
-        const Result r = run({QStringLiteral("inspect"), fixture("all_dtypes.safetensors"), QStringLiteral("--tensor"),
-                              QStringLiteral("weights.f32"), QStringLiteral("--json")});
+        const Result r = run({QStringLiteral("inspect"), fixture("all_dtypes.safetensors"),
+            QStringLiteral("--tensor"), QStringLiteral("weights.f32"), QStringLiteral("--json")});
         QCOMPARE(r.exitCode, 0);
         QJsonParseError error;
         const QJsonObject o = QJsonDocument::fromJson(r.out, &error).object();
@@ -44,14 +47,22 @@ private slots:
         QCOMPARE(o.value(QStringLiteral("inf_count")).toInt(), 0);
         const double mean = (1.0 - 2.5 + 3.25 + 0.0 - 0.0 + double(1e-3f)) / 6.0;
         QVERIFY(qAbs(o.value(QStringLiteral("mean")).toDouble() - mean) < 1e-15);
-        for (const char* key : {"std", "kurtosis", "beyond_3sigma_share", "beyond_6sigma_share", "outlier_channels"})
+        for (const char* key :
+            {"std", "kurtosis", "beyond_3sigma_share", "beyond_6sigma_share", "outlier_channels"})
             QVERIFY2(o.contains(QLatin1String(key)), key);
-        QCOMPARE(o.value(QStringLiteral("outlier_channels")).toArray().first().toObject().value(QStringLiteral("channel")).toInt(), 0);
+        QCOMPARE(o.value(QStringLiteral("outlier_channels"))
+                     .toArray()
+                     .first()
+                     .toObject()
+                     .value(QStringLiteral("channel"))
+                     .toInt(),
+            0);
     }
 
     void inspectJsonForWholeFile()
     {
-        const Result r = run({QStringLiteral("inspect"), fixture("sharded.safetensors.index.json"), QStringLiteral("--json")});
+        const Result r = run(
+            {QStringLiteral("inspect"), fixture("sharded.safetensors.index.json"), QStringLiteral("--json")});
         QCOMPARE(r.exitCode, 0);
         const QJsonObject doc = QJsonDocument::fromJson(r.out).object();
         QCOMPARE(doc.value(QStringLiteral("format")).toString(), QStringLiteral("safetensors (sharded)"));
@@ -64,19 +75,21 @@ private slots:
     {
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<QString>("phrase");
-        QTest::newRow("truncated") << QStringList {QStringLiteral("inspect"), fixture("truncated_data.safetensors")}
+        QTest::newRow("truncated") << QStringList {QStringLiteral("inspect"),
+            fixture("truncated_data.safetensors")}
                                    << QStringLiteral("truncated");
-        QTest::newRow("missing file") << QStringList {QStringLiteral("inspect"), QStringLiteral("/no/such/file.safetensors")}
-                                      << QStringLiteral("cannot open");
-        QTest::newRow("unknown tensor") << QStringList {QStringLiteral("inspect"), fixture("all_dtypes.safetensors"),
-                                                        QStringLiteral("--tensor"), QStringLiteral("nope")}
+        QTest::newRow("missing file")
+            << QStringList {QStringLiteral("inspect"), QStringLiteral("/no/such/file.safetensors")}
+            << QStringLiteral("cannot open");
+        QTest::newRow("unknown tensor") << QStringList {QStringLiteral("inspect"),
+            fixture("all_dtypes.safetensors"), QStringLiteral("--tensor"), QStringLiteral("nope")}
                                         << QStringLiteral("no such tensor");
-        QTest::newRow("unsupported dtype") << QStringList {QStringLiteral("inspect"), fixture("all_dtypes.safetensors"),
-                                                           QStringLiteral("--tensor"), QStringLiteral("complex.c64")}
+        QTest::newRow("unsupported dtype") << QStringList {QStringLiteral("inspect"),
+            fixture("all_dtypes.safetensors"), QStringLiteral("--tensor"), QStringLiteral("complex.c64")}
                                            << QStringLiteral("C64");
-        QTest::newRow("bad axis") << QStringList {QStringLiteral("inspect"), fixture("all_dtypes.safetensors"),
-                                                  QStringLiteral("--tensor"), QStringLiteral("weights.f32"),
-                                                  QStringLiteral("--axis"), QStringLiteral("5")}
+        QTest::newRow("bad axis") << QStringList {QStringLiteral("inspect"),
+            fixture("all_dtypes.safetensors"), QStringLiteral("--tensor"), QStringLiteral("weights.f32"),
+            QStringLiteral("--axis"), QStringLiteral("5")}
                                   << QStringLiteral("axis 5");
     }
 

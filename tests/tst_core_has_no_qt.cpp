@@ -13,13 +13,15 @@ private slots:
     {
         const QString coreDir = QStringLiteral(QS_SOURCE_DIR "/core");
         QVERIFY(QDir(coreDir).exists());
-        const QRegularExpression qtInclude(QStringLiteral("^\\s*#\\s*include\\s*[<\"](Q[A-Za-z]|qcustomplot|qt)"),
-                                           QRegularExpression::MultilineOption);
+        const QRegularExpression qtInclude(
+            QStringLiteral("^\\s*#\\s*include\\s*[<\"](Q[A-Za-z]|qcustomplot|qt)"),
+            QRegularExpression::MultilineOption);
         int scanned = 0;
         QStringList offenders;
-        QDirIterator it(coreDir, {QStringLiteral("*.h"), QStringLiteral("*.hpp"), QStringLiteral("*.cpp"),
-                                  QStringLiteral("*.cu"), QStringLiteral("*.cuh")},
-                        QDir::Files, QDirIterator::Subdirectories);
+        QDirIterator it(coreDir,
+            {QStringLiteral("*.h"), QStringLiteral("*.hpp"), QStringLiteral("*.cpp"), QStringLiteral("*.cu"),
+                QStringLiteral("*.cuh")},
+            QDir::Files, QDirIterator::Subdirectories);
         while (it.hasNext()) {
             QFile file(it.next());
             QVERIFY(file.open(QIODevice::ReadOnly));
@@ -28,7 +30,9 @@ private slots:
                 offenders << file.fileName();
         }
         QVERIFY2(scanned > 5, "the scan found almost no core sources; is QS_SOURCE_DIR right?");
-        QVERIFY2(offenders.isEmpty(), qPrintable(QStringLiteral("Qt headers included in core: ") + offenders.join(QStringLiteral(", "))));
+        QVERIFY2(offenders.isEmpty(),
+            qPrintable(
+                QStringLiteral("Qt headers included in core: ") + offenders.join(QStringLiteral(", "))));
     }
 
     void coreCMakeDoesNotLinkQt()

@@ -2,7 +2,6 @@
 #include "tensor/dtype.h"
 
 #include <QtTest>
-
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -22,7 +21,8 @@ long double referenceMinifloat(unsigned code, int exponentBits, int mantissaBits
     if (e == 0)
         magnitude = std::ldexp(static_cast<long double>(m), 1 - bias - mantissaBits);
     else
-        magnitude = std::ldexp(static_cast<long double>((1u << mantissaBits) + m), int(e) - bias - mantissaBits);
+        magnitude
+            = std::ldexp(static_cast<long double>((1u << mantissaBits) + m), int(e) - bias - mantissaBits);
     return sign ? -magnitude : magnitude;
 }
 
@@ -33,10 +33,10 @@ void compareBits(float got, float expected, unsigned code)
         return;
     }
     QVERIFY2(std::bit_cast<std::uint32_t>(got) == std::bit_cast<std::uint32_t>(expected),
-             qPrintable(QStringLiteral("code 0x%1: got %2, expected %3")
-                            .arg(code, 0, 16)
-                            .arg(double(got), 0, 'g', 10)
-                            .arg(double(expected), 0, 'g', 10)));
+        qPrintable(QStringLiteral("code 0x%1: got %2, expected %3")
+                       .arg(code, 0, 16)
+                       .arg(double(got), 0, 'g', 10)
+                       .arg(double(expected), 0, 'g', 10)));
 }
 
 } // namespace
@@ -47,8 +47,9 @@ class TestDType : public QObject {
 private slots:
     void namesRoundTrip()
     {
-        for (DType t : {DType::F64, DType::F32, DType::F16, DType::BF16, DType::F8_E4M3, DType::F8_E5M2, DType::I8,
-                        DType::U8, DType::I16, DType::U16, DType::I32, DType::U32, DType::I64, DType::U64, DType::BOOL})
+        for (DType t : {DType::F64, DType::F32, DType::F16, DType::BF16, DType::F8_E4M3, DType::F8_E5M2,
+                 DType::I8, DType::U8, DType::I16, DType::U16, DType::I32, DType::U32, DType::I64, DType::U64,
+                 DType::BOOL})
             QCOMPARE(dtypeFromName(dtypeName(t)), t);
         QCOMPARE(dtypeFromName("F8_E8M0"), DType::Unsupported);
         QCOMPARE(dtypeFromName("C64"), DType::Unsupported);
@@ -168,7 +169,8 @@ private slots:
         convertToF32(DType::BOOL, reinterpret_cast<const std::byte*>(flags), 2, out);
         QCOMPARE(out[0], 0.0f);
         QCOMPARE(out[1], 1.0f);
-        QVERIFY_THROWS_EXCEPTION(Error, convertToF32(DType::Unsupported, reinterpret_cast<const std::byte*>(flags), 1, out));
+        QVERIFY_THROWS_EXCEPTION(
+            Error, convertToF32(DType::Unsupported, reinterpret_cast<const std::byte*>(flags), 1, out));
     }
 
     void wideIntegersRoundToNearestEven()

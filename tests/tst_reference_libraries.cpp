@@ -5,7 +5,6 @@
 
 #include <QFile>
 #include <QtTest>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -62,15 +61,33 @@ private slots:
         QTest::addColumn<QString>("codesFile");
         QTest::addColumn<QString>("format");
         QTest::addColumn<QString>("compatibility");
-        QTest::newRow("ml_dtypes e4m3fn") << "ml_dtypes_float8_e4m3fn.npy" << "fp8_e4m3" << "ml_dtypes";
-        QTest::newRow("ml_dtypes e5m2") << "ml_dtypes_float8_e5m2.npy" << "fp8_e5m2" << "ml_dtypes";
-        QTest::newRow("ml_dtypes e3m2") << "ml_dtypes_float6_e3m2fn.npy" << "fp6_e3m2" << "ml_dtypes";
-        QTest::newRow("ml_dtypes e2m3") << "ml_dtypes_float6_e2m3fn.npy" << "fp6_e2m3" << "ml_dtypes";
-        QTest::newRow("ml_dtypes e2m1") << "ml_dtypes_float4_e2m1fn.npy" << "fp4_e2m1" << "ml_dtypes";
-        QTest::newRow("torch cpu e4m3fn") << "torch_cpu_float8_e4m3fn.npy" << "fp8_e4m3" << "pytorch";
-        QTest::newRow("torch cpu e5m2") << "torch_cpu_float8_e5m2.npy" << "fp8_e5m2" << "pytorch";
-        QTest::newRow("torch cuda e4m3fn") << "torch_cuda_float8_e4m3fn.npy" << "fp8_e4m3" << "pytorch";
-        QTest::newRow("torch cuda e5m2") << "torch_cuda_float8_e5m2.npy" << "fp8_e5m2" << "pytorch";
+        QTest::newRow("ml_dtypes e4m3fn") << "ml_dtypes_float8_e4m3fn.npy"
+                                          << "fp8_e4m3"
+                                          << "ml_dtypes";
+        QTest::newRow("ml_dtypes e5m2") << "ml_dtypes_float8_e5m2.npy"
+                                        << "fp8_e5m2"
+                                        << "ml_dtypes";
+        QTest::newRow("ml_dtypes e3m2") << "ml_dtypes_float6_e3m2fn.npy"
+                                        << "fp6_e3m2"
+                                        << "ml_dtypes";
+        QTest::newRow("ml_dtypes e2m3") << "ml_dtypes_float6_e2m3fn.npy"
+                                        << "fp6_e2m3"
+                                        << "ml_dtypes";
+        QTest::newRow("ml_dtypes e2m1") << "ml_dtypes_float4_e2m1fn.npy"
+                                        << "fp4_e2m1"
+                                        << "ml_dtypes";
+        QTest::newRow("torch cpu e4m3fn") << "torch_cpu_float8_e4m3fn.npy"
+                                          << "fp8_e4m3"
+                                          << "pytorch";
+        QTest::newRow("torch cpu e5m2") << "torch_cpu_float8_e5m2.npy"
+                                        << "fp8_e5m2"
+                                        << "pytorch";
+        QTest::newRow("torch cuda e4m3fn") << "torch_cuda_float8_e4m3fn.npy"
+                                           << "fp8_e4m3"
+                                           << "pytorch";
+        QTest::newRow("torch cuda e5m2") << "torch_cuda_float8_e5m2.npy"
+                                         << "fp8_e5m2"
+                                         << "pytorch";
     }
 
     void minifloatCasts()
@@ -81,7 +98,8 @@ private slots:
         const std::vector<float> input = loadNpy(QStringLiteral("input_minifloat.npy"));
         const std::vector<float> expected = loadNpy(codesFile);
         QCOMPARE(expected.size(), input.size());
-        const NumberFormat f = withOptions(formatByName(format.toStdString()), compatibility.toUtf8().constData());
+        const NumberFormat f
+            = withOptions(formatByName(format.toStdString()), compatibility.toUtf8().constData());
         int mismatches = 0;
         QString first;
         for (std::size_t i = 0; i < input.size(); ++i) {
@@ -97,18 +115,24 @@ private slots:
                                 .arg(want, 0, 16);
             }
         }
-        QVERIFY2(mismatches == 0, qPrintable(QString::number(mismatches) + QStringLiteral(" mismatches, first: ") + first));
+        QVERIFY2(mismatches == 0,
+            qPrintable(QString::number(mismatches) + QStringLiteral(" mismatches, first: ") + first));
     }
 
     void minifloatDecodeTables_data()
     {
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("format");
-        QTest::newRow("e4m3fn") << "ml_dtypes_float8_e4m3fn_decode.npy" << "fp8_e4m3";
-        QTest::newRow("e5m2") << "ml_dtypes_float8_e5m2_decode.npy" << "fp8_e5m2";
-        QTest::newRow("e3m2") << "ml_dtypes_float6_e3m2fn_decode.npy" << "fp6_e3m2";
-        QTest::newRow("e2m3") << "ml_dtypes_float6_e2m3fn_decode.npy" << "fp6_e2m3";
-        QTest::newRow("e2m1") << "ml_dtypes_float4_e2m1fn_decode.npy" << "fp4_e2m1";
+        QTest::newRow("e4m3fn") << "ml_dtypes_float8_e4m3fn_decode.npy"
+                                << "fp8_e4m3";
+        QTest::newRow("e5m2") << "ml_dtypes_float8_e5m2_decode.npy"
+                              << "fp8_e5m2";
+        QTest::newRow("e3m2") << "ml_dtypes_float6_e3m2fn_decode.npy"
+                              << "fp6_e3m2";
+        QTest::newRow("e2m3") << "ml_dtypes_float6_e2m3fn_decode.npy"
+                              << "fp6_e2m3";
+        QTest::newRow("e2m1") << "ml_dtypes_float4_e2m1fn_decode.npy"
+                              << "fp4_e2m1";
     }
 
     void minifloatDecodeTables()
@@ -155,11 +179,15 @@ private slots:
         QCOMPARE(int(packed.size()), int(blocks.size()));
         for (int i = 0; i < blocks.size(); ++i)
             QVERIFY2(packed[std::size_t(i)] == std::uint8_t(blocks[i]),
-                     qPrintable(QStringLiteral("byte %1 (block %2) differs").arg(i).arg(i / (blocks.size() / 32))));
+                qPrintable(
+                    QStringLiteral("byte %1 (block %2) differs").arg(i).arg(i / (blocks.size() / 32))));
         const Tensor ours = dequantizeBlockFormat(q);
         for (std::size_t i = 0; i < dequant.size(); ++i)
             QVERIFY2(std::bit_cast<std::uint32_t>(ours.data[i]) == std::bit_cast<std::uint32_t>(dequant[i]),
-                     qPrintable(QStringLiteral("element %1: %2 vs %3").arg(i).arg(double(ours.data[i])).arg(double(dequant[i]))));
+                qPrintable(QStringLiteral("element %1: %2 vs %3")
+                               .arg(i)
+                               .arg(double(ours.data[i]))
+                               .arg(double(dequant[i]))));
     }
 
     void pytorchPerTensorSymmetricInt8()

@@ -4,7 +4,6 @@
 
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <cmath>
 #include <limits>
 
@@ -103,23 +102,40 @@ private slots:
     {
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("phrase");
-        QTest::newRow("truncated data") << "truncated_data.safetensors" << "truncated";
-        QTest::newRow("too short") << "too_short.safetensors" << "too short";
-        QTest::newRow("header past end") << "header_past_end.safetensors" << "runs past the end";
-        QTest::newRow("huge header") << "huge_header_size.safetensors" << "exceeds the safetensors limit";
-        QTest::newRow("not json") << "not_json.safetensors" << "not valid JSON";
-        QTest::newRow("wrong magic") << "wrong_magic.safetensors" << "not a safetensors file";
-        QTest::newRow("overlap") << "overlapping_offsets.safetensors" << "overlap";
-        QTest::newRow("gap") << "gap_in_offsets.safetensors" << "gap";
-        QTest::newRow("shape/bytes") << "shape_bytes_mismatch.safetensors" << "needs 12 bytes";
-        QTest::newRow("unknown dtype") << "unknown_dtype.safetensors" << "unknown dtype";
-        QTest::newRow("negative dim") << "negative_dim.safetensors" << "non-negative";
-        QTest::newRow("missing offsets") << "missing_offsets.safetensors" << "data_offsets";
-        QTest::newRow("trailing bytes") << "trailing_bytes.safetensors" << "no tensor uses";
-        QTest::newRow("duplicate key") << "duplicate_key.safetensors" << "twice";
-        QTest::newRow("bad metadata") << "bad_metadata.safetensors" << "__metadata__";
-        QTest::newRow("missing shard") << "missing_shard.safetensors.index.json" << "does not exist";
-        QTest::newRow("wrong shard") << "wrong_shard.safetensors.index.json" << "does not hold it";
+        QTest::newRow("truncated data") << "truncated_data.safetensors"
+                                        << "truncated";
+        QTest::newRow("too short") << "too_short.safetensors"
+                                   << "too short";
+        QTest::newRow("header past end") << "header_past_end.safetensors"
+                                         << "runs past the end";
+        QTest::newRow("huge header") << "huge_header_size.safetensors"
+                                     << "exceeds the safetensors limit";
+        QTest::newRow("not json") << "not_json.safetensors"
+                                  << "not valid JSON";
+        QTest::newRow("wrong magic") << "wrong_magic.safetensors"
+                                     << "not a safetensors file";
+        QTest::newRow("overlap") << "overlapping_offsets.safetensors"
+                                 << "overlap";
+        QTest::newRow("gap") << "gap_in_offsets.safetensors"
+                             << "gap";
+        QTest::newRow("shape/bytes") << "shape_bytes_mismatch.safetensors"
+                                     << "needs 12 bytes";
+        QTest::newRow("unknown dtype") << "unknown_dtype.safetensors"
+                                       << "unknown dtype";
+        QTest::newRow("negative dim") << "negative_dim.safetensors"
+                                      << "non-negative";
+        QTest::newRow("missing offsets") << "missing_offsets.safetensors"
+                                         << "data_offsets";
+        QTest::newRow("trailing bytes") << "trailing_bytes.safetensors"
+                                        << "no tensor uses";
+        QTest::newRow("duplicate key") << "duplicate_key.safetensors"
+                                       << "twice";
+        QTest::newRow("bad metadata") << "bad_metadata.safetensors"
+                                      << "__metadata__";
+        QTest::newRow("missing shard") << "missing_shard.safetensors.index.json"
+                                       << "does not exist";
+        QTest::newRow("wrong shard") << "wrong_shard.safetensors.index.json"
+                                     << "does not hold it";
     }
 
     void malformedFilesGiveClearErrors()
@@ -175,8 +191,9 @@ private slots:
         bad.data.pop_back();
         QVERIFY_THROWS_EXCEPTION(Error, writeSafetensors(path, {bad}));
         QCOMPARE(TensorFile::open(path)->load("x"), a);
-        QVERIFY_THROWS_EXCEPTION(Error, writeSafetensors(dir.filePath(QStringLiteral("no/such/dir/x.safetensors")).toStdString(),
-                                                         {toRawTensor(a, DType::F32)}));
+        QVERIFY_THROWS_EXCEPTION(Error,
+            writeSafetensors(dir.filePath(QStringLiteral("no/such/dir/x.safetensors")).toStdString(),
+                {toRawTensor(a, DType::F32)}));
         QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 1);
     }
 };

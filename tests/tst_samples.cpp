@@ -6,7 +6,6 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <algorithm>
 #include <set>
 
@@ -67,7 +66,7 @@ private slots:
         QVERIFY(computeSummaryStats(down.values()).kurtosis > 6.0);
         QCOMPARE(topChannels(down, 1, 3), (std::set<std::int64_t> {101, 222, 313}));
         QCOMPARE(topChannels(file->load("model.layers.0.self_attn.q_proj.weight"), 0, 3),
-                 (std::set<std::int64_t> {5, 70, 121}));
+            (std::set<std::int64_t> {5, 70, 121}));
     }
 
     void shardedCheckpointMatchesItsIndex()
@@ -131,11 +130,14 @@ private slots:
         QDirIterator it(dir.path(), QDir::Files, QDirIterator::Subdirectories);
         while (it.hasNext()) {
             const QString generated = it.next();
-            const QString committed = QStringLiteral(QS_SAMPLES_DIR "/") + QDir(dir.path()).relativeFilePath(generated);
+            const QString committed
+                = QStringLiteral(QS_SAMPLES_DIR "/") + QDir(dir.path()).relativeFilePath(generated);
             QFile a(generated), b(committed);
-            QVERIFY2(b.open(QIODevice::ReadOnly), qPrintable(committed + QStringLiteral(" is not committed")));
+            QVERIFY2(
+                b.open(QIODevice::ReadOnly), qPrintable(committed + QStringLiteral(" is not committed")));
             QVERIFY(a.open(QIODevice::ReadOnly));
-            QVERIFY2(a.readAll() == b.readAll(), qPrintable(committed + QStringLiteral(" differs from the generator's output")));
+            QVERIFY2(a.readAll() == b.readAll(),
+                qPrintable(committed + QStringLiteral(" differs from the generator's output")));
             ++compared;
         }
         QCOMPARE(compared, 11);

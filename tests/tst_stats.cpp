@@ -3,7 +3,6 @@
 #include "tensor/stats.h"
 
 #include <QtTest>
-
 #include <cmath>
 #include <random>
 

@@ -197,7 +197,8 @@ Action addBenchCommand(CLI::App& app)
             "fq_int8_channel, fq_int8_affine_channel, fq_int4_group128, fq_int4_affine_group128, "
             "fq_fp8_e4m3_channel, fq_fp8_e5m2_channel, fq_fp16_tensor, fq_bf16_tensor, fq_fp4_e2m1_group32, "
             "fq_nf4_group64, fq_mxfp8_e4m3, fq_mxfp6_e2m3, fq_mxfp6_e3m2, fq_mxfp4, fq_nvfp4, "
-            "fq_ternary_channel, fq_q4_0, fq_bnb_nf4 (the last three CPU only);  packed quantize pack_int8_channel, pack_int8_affine_group128, pack_int4_group128, "
+            "fq_ternary_channel, fq_q4_0, fq_bnb_nf4 (the last three CPU only);  packed quantize "
+            "pack_int8_channel, pack_int8_affine_group128, pack_int4_group128, "
             "pack_fp8_e4m3_channel, pack_nf4, pack_mxfp4 and the same with unpack_ (dequantize; CPU only); "
             "default: all")
         ->delimiter(',');

@@ -4,10 +4,9 @@
 #include "tensor/stats.h"
 #include "text_table.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace qs::cli {
 
@@ -37,8 +36,8 @@ TensorReport analyse(const TensorFile& file, const TensorInfo& info, const Inspe
         const int rank = static_cast<int>(tensor.shape.size());
         if (options.axis >= rank || options.axis < -rank)
             throwFileError(file.path(), info.name,
-                           "axis " + std::to_string(options.axis) + " is out of range for shape "
-                               + shapeToString(tensor.shape));
+                "axis " + std::to_string(options.axis) + " is out of range for shape "
+                    + shapeToString(tensor.shape));
         const ChannelStats channels = computeChannelStats(tensor, options.axis);
         report.axis = channels.axis;
         report.outliers = topOutlierChannels(channels, static_cast<std::size_t>(options.top));
@@ -48,9 +47,9 @@ TensorReport analyse(const TensorFile& file, const TensorInfo& info, const Inspe
 
 nlohmann::ordered_json infoJson(const TensorInfo& info)
 {
-    return {{"name", info.name},          {"shape", info.shape},       {"dtype", info.dtypeName},
-            {"loadable", info.loadable()}, {"bytes", info.byteSize},    {"file", info.file},
-            {"location", info.location}};
+    return {{"name", info.name}, {"shape", info.shape}, {"dtype", info.dtypeName},
+        {"loadable", info.loadable()}, {"bytes", info.byteSize}, {"file", info.file},
+        {"location", info.location}};
 }
 
 void addReportJson(nlohmann::ordered_json& j, const TensorReport& r)
@@ -73,9 +72,8 @@ void addReportJson(nlohmann::ordered_json& j, const TensorReport& r)
     j["outlier_axis"] = r.axis;
     auto outliers = nlohmann::ordered_json::array();
     for (const OutlierChannel& o : r.outliers)
-        outliers.push_back({{"channel", o.channel},
-                            {"absmax", o.absmax},
-                            {"ratio_to_median", std::isfinite(o.ratio) ? nlohmann::ordered_json(o.ratio) : nullptr}});
+        outliers.push_back({{"channel", o.channel}, {"absmax", o.absmax},
+            {"ratio_to_median", std::isfinite(o.ratio) ? nlohmann::ordered_json(o.ratio) : nullptr}});
     j["outlier_channels"] = outliers;
 }
 
@@ -85,17 +83,17 @@ std::string reportText(const TensorInfo& info, const TensorReport& r)
     std::string text = info.name + "  " + shapeToString(info.shape) + "  " + info.dtypeName + "\n";
     text += "  count " + std::to_string(s.count) + "   NaN " + std::to_string(s.nanCount) + "   Inf "
         + std::to_string(s.infCount) + "   zeros " + formatPercent(s.zeroShare) + "\n";
-    text += "  min " + formatNumber(s.min) + "   max " + formatNumber(s.max) + "   absmax " + formatNumber(s.absmax)
-        + "\n";
+    text += "  min " + formatNumber(s.min) + "   max " + formatNumber(s.max) + "   absmax "
+        + formatNumber(s.absmax) + "\n";
     text += "  mean " + formatNumber(s.mean) + "   std " + formatNumber(s.std) + "   kurtosis "
         + formatNumber(s.kurtosis) + "\n";
-    text += "  beyond 3σ " + formatPercent(s.beyond3SigmaShare) + "   beyond 6σ " + formatPercent(s.beyond6SigmaShare)
-        + "\n";
+    text += "  beyond 3σ " + formatPercent(s.beyond3SigmaShare) + "   beyond 6σ "
+        + formatPercent(s.beyond6SigmaShare) + "\n";
     if (!r.outliers.empty()) {
         text += "  top channels by absmax (axis " + std::to_string(r.axis) + "):";
         for (const OutlierChannel& o : r.outliers)
-            text += "  #" + std::to_string(o.channel) + " " + formatNumber(o.absmax) + " (" + formatNumber(o.ratio)
-                + "× median)";
+            text += "  #" + std::to_string(o.channel) + " " + formatNumber(o.absmax) + " ("
+                + formatNumber(o.ratio) + "× median)";
         text += "\n";
     }
     return text;
@@ -108,7 +106,8 @@ int runInspect(const InspectOptions& options)
     if (!options.tensor.empty()) {
         const TensorInfo* info = file->find(options.tensor);
         if (!info)
-            throwFileError(file->path(), options.tensor, "no such tensor (run 'quantscope-cli inspect FILE --list')");
+            throwFileError(
+                file->path(), options.tensor, "no such tensor (run 'quantscope-cli inspect FILE --list')");
         selected.push_back(info);
     } else {
         for (const TensorInfo& info : file->tensors())
@@ -140,8 +139,9 @@ int runInspect(const InspectOptions& options)
     TextTable table({{"NAME"}, {"SHAPE"}, {"DTYPE"}, {"SIZE", TextTable::Align::Right}});
     for (const TensorInfo& info : file->tensors()) {
         totalBytes += static_cast<double>(info.byteSize);
-        table.addRow({info.name, shapeToString(info.shape), info.dtypeName + (info.loadable() ? "" : " (unsupported)"),
-                      formatBytes(static_cast<double>(info.byteSize))});
+        table.addRow(
+            {info.name, shapeToString(info.shape), info.dtypeName + (info.loadable() ? "" : " (unsupported)"),
+                formatBytes(static_cast<double>(info.byteSize))});
     }
     std::cout << file->path() << ": " << file->formatName() << ", " << file->tensors().size() << " tensors, "
               << formatBytes(totalBytes) << "\n\n"
@@ -165,11 +165,14 @@ int runInspect(const InspectOptions& options)
 Action addInspectCommand(CLI::App& app)
 {
     auto options = std::make_shared<InspectOptions>();
-    CLI::App* command = app.add_subcommand("inspect", "List the tensors of a file and print their statistics");
+    CLI::App* command
+        = app.add_subcommand("inspect", "List the tensors of a file and print their statistics");
     command->add_option("FILE", options->file, "safetensors, *.safetensors.index.json, npy, npz or HDF5 file")
         ->required();
     command->add_option("--tensor,-t", options->tensor, "Only this tensor (full name)");
-    command->add_option("--axis", options->axis, "Channel axis for the outlier-channel ranking (negative from the end)")
+    command
+        ->add_option(
+            "--axis", options->axis, "Channel axis for the outlier-channel ranking (negative from the end)")
         ->capture_default_str();
     command->add_option("--top", options->top, "How many outlier channels to list")
         ->check(CLI::Range(0, 1000000))

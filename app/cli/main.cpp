@@ -8,12 +8,14 @@
 int main(int argc, char** argv)
 {
     CLI::App app {"quantscope-cli: inspect tensors, calibrate, compare number formats (same core as the GUI)",
-                  "quantscope-cli"};
+        "quantscope-cli"};
     app.set_version_flag("--version", std::string("quantscope-cli ") + QS_VERSION);
     app.require_subcommand(1);
 
     std::vector<std::pair<CLI::App*, qs::cli::Action>> commands;
-    auto add = [&](qs::cli::Action action) { commands.emplace_back(app.get_subcommands({}).back(), std::move(action)); };
+    auto add = [&](qs::cli::Action action) {
+        commands.emplace_back(app.get_subcommands({}).back(), std::move(action));
+    };
     add(qs::cli::addInspectCommand(app));
     add(qs::cli::addFormatsCommand(app));
     add(qs::cli::addCompareCommand(app));

@@ -11,9 +11,9 @@ namespace qs {
 struct CollectedHistogram {
     std::vector<double> edges;
     std::vector<double> counts;
-    double minSeen = 0;     ///< smallest finite value seen (signed; for |x| histograms the smallest |x|)
-    double maxSeen = 0;     ///< largest finite value seen
-    bool absolute = false;  ///< true when the histogram is over |x|
+    double minSeen = 0; ///< smallest finite value seen (signed; for |x| histograms the smallest |x|)
+    double maxSeen = 0; ///< largest finite value seen
+    bool absolute = false; ///< true when the histogram is over |x|
     bool operator==(const CollectedHistogram&) const = default;
 
     std::size_t binCount() const { return counts.size(); }

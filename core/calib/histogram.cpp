@@ -20,7 +20,8 @@ Histogram computeHistogram(std::span<const float> values, int bins, double lo, d
     if (bins < 1 || bins > (1 << 24))
         throw Error("histogram bin count " + std::to_string(bins) + " is outside 1..16777216");
     if (!std::isfinite(lo) || !std::isfinite(hi) || hi < lo)
-        throw Error("histogram range [" + std::to_string(lo) + ", " + std::to_string(hi) + "] is not a valid interval");
+        throw Error("histogram range [" + std::to_string(lo) + ", " + std::to_string(hi)
+            + "] is not a valid interval");
     Histogram h;
     h.lo = lo;
     h.hi = hi;

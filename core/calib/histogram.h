@@ -30,7 +30,8 @@ struct Histogram {
 /// Histogram of `values` (or of |values| when `absolute`) with `bins` bins over [lo, hi].
 /// Throws qs::Error when bins < 1 or bins > 2^24, or when lo/hi are not finite or hi < lo.
 /// hi == lo puts every value equal to lo in the last bin.
-Histogram computeHistogram(std::span<const float> values, int bins, double lo, double hi, bool absolute = false);
+Histogram computeHistogram(
+    std::span<const float> values, int bins, double lo, double hi, bool absolute = false);
 
 /// Histogram over the finite range of the data: [min, max] (or [0, max|x|] when `absolute`).
 /// An input with no finite value gives [0, 0] with all counts zero.

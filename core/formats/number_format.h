@@ -15,7 +15,7 @@ enum class Rounding {
 
 /// What a finite value beyond the largest finite magnitude becomes (after rounding).
 enum class OverflowPolicy {
-    Saturate,  ///< ±max finite (ml_dtypes kSaturate, CUDA __NV_SATFINITE, ONNX saturate=1)
+    Saturate, ///< ±max finite (ml_dtypes kSaturate, CUDA __NV_SATFINITE, ONNX saturate=1)
     NonFinite, ///< ±Inf where the format has Inf, else NaN (e4m3fn) or ±max (MX types without NaN)
                ///< (ml_dtypes default cast, PyTorch <= 2.11, ONNX saturate=0)
 };
@@ -23,7 +23,7 @@ enum class OverflowPolicy {
 /// What ±Inf inputs become.
 enum class InfPolicy {
     Propagate, ///< ±Inf where the format has Inf, else NaN (ml_dtypes incl. its saturating cast, PyTorch)
-    Saturate,  ///< ±max finite (CUDA __NV_SATFINITE, ONNX saturate=1)
+    Saturate, ///< ±max finite (CUDA __NV_SATFINITE, ONNX saturate=1)
 };
 
 /// What NaN becomes in a format that has no NaN encoding (OCP MX FP6/FP4). Formats with a NaN encoding
@@ -32,15 +32,15 @@ enum class InfPolicy {
 enum class NanPolicy {
     NegativeZero, ///< ml_dtypes: +NaN -> quiet_NaN() of the MX types = sign bit set, rest 0 ("-0");
                   ///< -NaN -> -quiet_NaN() = +0 (ml_dtypes negates the code)
-    PositiveMax,  ///< +max finite (CUDA __nv_cvt_float_to_fp4: "NaN input values result in positive MAXNORM";
-                  ///< ONNX Cast to FLOAT4E2M1: NaN -> 6)
+    PositiveMax, ///< +max finite (CUDA __nv_cvt_float_to_fp4: "NaN input values result in positive MAXNORM";
+                 ///< ONNX Cast to FLOAT4E2M1: NaN -> 6)
 };
 
 /// Special-value layout of a minifloat.
 enum class MinifloatSpecials {
-    Ieee,        ///< top exponent reserved: mantissa 0 = ±Inf, else NaN (FP16, BF16, FP8 E5M2)
-    NanOnlyFn,   ///< "fn": no Inf, only S.1..1.1..1 is NaN, the rest of the top exponent is finite (FP8 E4M3)
-    FiniteOnly,  ///< every code is finite (OCP MX FP6 E3M2/E2M3, FP4 E2M1, non-standard E1M2/E3M0)
+    Ieee, ///< top exponent reserved: mantissa 0 = ±Inf, else NaN (FP16, BF16, FP8 E5M2)
+    NanOnlyFn, ///< "fn": no Inf, only S.1..1.1..1 is NaN, the rest of the top exponent is finite (FP8 E4M3)
+    FiniteOnly, ///< every code is finite (OCP MX FP6 E3M2/E2M3, FP4 E2M1, non-standard E1M2/E3M0)
 };
 
 /// A sign + ExMy minifloat: value = (-1)^s · 2^(e-bias) · 1.m for e > 0,
@@ -117,9 +117,9 @@ struct SignSpec {
 
 /// One element number format as data. Build one with the preset functions below or `formatByName`.
 struct NumberFormat {
-    std::string name;      ///< canonical CLI/GUI spelling: "int8", "uint4", "fp8_e4m3", "nf4", "ternary" ...
+    std::string name; ///< canonical CLI/GUI spelling: "int8", "uint4", "fp8_e4m3", "nf4", "ternary" ...
     std::string reference; ///< which reference it follows, e.g. "ml_dtypes float8_e4m3fn; OCP OFP8"
-    bool standard = true;  ///< false for formats no reference defines (E1M2, E3M0)
+    bool standard = true; ///< false for formats no reference defines (E1M2, E3M0)
     std::variant<IntegerSpec, MinifloatSpec, LookupSpec, SignSpec> spec;
     MinifloatOptions minifloat; ///< minifloats use all of it; integers and ternary use `rounding` only
 
@@ -157,25 +157,25 @@ double roundToFormat(const NumberFormat& format, double x);
 
 // ---- Presets (the names formatByName accepts are in brackets) ----
 NumberFormat integerFormat(int bits, bool isSigned); ///< [int2..int16, uint2..uint16]
-NumberFormat fp16Format();                           ///< [fp16] IEEE binary16
-NumberFormat bf16Format();                           ///< [bf16]
-NumberFormat fp8E4M3Format();                        ///< [fp8_e4m3] OCP E4M3 "fn", max 448
-NumberFormat fp8E5M2Format();                        ///< [fp8_e5m2] OCP E5M2, max 57344
-NumberFormat fp6E3M2Format();                        ///< [fp6_e3m2] OCP MX, max 28
-NumberFormat fp6E2M3Format();                        ///< [fp6_e2m3] OCP MX, max 7.5
-NumberFormat fp4E2M1Format();                        ///< [fp4_e2m1] OCP MX, max 6
-NumberFormat fp4E1M2Format();                        ///< [fp4_e1m2] non-standard, bias 0, finite only
-NumberFormat fp4E3M0Format();                        ///< [fp4_e3m0] non-standard, bias 3, finite only
+NumberFormat fp16Format(); ///< [fp16] IEEE binary16
+NumberFormat bf16Format(); ///< [bf16]
+NumberFormat fp8E4M3Format(); ///< [fp8_e4m3] OCP E4M3 "fn", max 448
+NumberFormat fp8E5M2Format(); ///< [fp8_e5m2] OCP E5M2, max 57344
+NumberFormat fp6E3M2Format(); ///< [fp6_e3m2] OCP MX, max 28
+NumberFormat fp6E2M3Format(); ///< [fp6_e2m3] OCP MX, max 7.5
+NumberFormat fp4E2M1Format(); ///< [fp4_e2m1] OCP MX, max 6
+NumberFormat fp4E1M2Format(); ///< [fp4_e1m2] non-standard, bias 0, finite only
+NumberFormat fp4E3M0Format(); ///< [fp4_e3m0] non-standard, bias 3, finite only
 /// [eXmY] generic sign+ExMy, bias 2^(E-1)-1, finite only (like the OCP MX types), standard = false,
 /// 1 <= E <= 8, 0 <= M <= 10 (qs::Error otherwise). Where (E, M) names a preset the preset is returned
 /// (e4m3 -> fp8_e4m3 with NaN and max 448, e5m2 -> fp8_e5m2, e3m2, e2m3, e2m1, e1m2, e3m0, e5m10 -> fp16,
 /// e8m7 -> bf16), so "e4m3" never silently means a finite-only grid with max 480.
 NumberFormat minifloatFormat(int exponentBits, int mantissaBits);
-NumberFormat nf4Format();    ///< [nf4] bitsandbytes NF4 table, max 1
+NumberFormat nf4Format(); ///< [nf4] bitsandbytes NF4 table, max 1
 NumberFormat bnbFp4Format(); ///< [bnb_fp4] bitsandbytes FP4 table (not OCP E2M1), max 1, sign-magnitude
-NumberFormat iq4nlFormat();  ///< [iq4_nl] ggml kvalues_iq4nl as raw int8 values {-127 ... 113}, max 127
+NumberFormat iq4nlFormat(); ///< [iq4_nl] ggml kvalues_iq4nl as raw int8 values {-127 ... 113}, max 127
 NumberFormat ternaryFormat(); ///< [ternary]
-NumberFormat binaryFormat();  ///< [binary]
+NumberFormat binaryFormat(); ///< [binary]
 
 /// Every preset, in the order the CLI lists them: int2..int8, int16, uint2..uint8, uint16, the minifloats,
 /// nf4, bnb_fp4, iq4_nl, ternary, binary (formatByName also accepts int9..int15 and uint9..uint15).

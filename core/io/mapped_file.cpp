@@ -19,7 +19,7 @@ MappedFile::MappedFile(const std::string& path)
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         throwFileError(path, {}, std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
+    struct stat st { };
     if (::fstat(fd, &st) != 0) {
         const int err = errno;
         ::close(fd);
@@ -67,14 +67,14 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept
     return *this;
 }
 
-std::span<const std::byte> MappedFile::slice(std::uint64_t offset, std::uint64_t length,
-                                             std::string_view what) const
+std::span<const std::byte> MappedFile::slice(
+    std::uint64_t offset, std::uint64_t length, std::string_view what) const
 {
     if (offset > m_size || length > m_size - offset) {
         throwFileError(m_path, what,
-                       "data bytes " + std::to_string(offset) + ".." + std::to_string(offset + length)
-                           + " lie past the end of the file (" + std::to_string(m_size)
-                           + " bytes); the file is truncated or its header is wrong");
+            "data bytes " + std::to_string(offset) + ".." + std::to_string(offset + length)
+                + " lie past the end of the file (" + std::to_string(m_size)
+                + " bytes); the file is truncated or its header is wrong");
     }
     return {m_data + offset, static_cast<std::size_t>(length)};
 }

@@ -8,8 +8,8 @@
 namespace qs {
 
 /// A read-only memory mapping of a whole file (POSIX mmap). Listing a multi-GB checkpoint touches only the
-/// pages that are read. Move-only. Throws qs::Error (naming the file) when the file cannot be opened or mapped.
-/// An empty file maps to an empty span.
+/// pages that are read. Move-only. Throws qs::Error (naming the file) when the file cannot be opened or
+/// mapped. An empty file maps to an empty span.
 class MappedFile {
 public:
     MappedFile() = default;
@@ -25,7 +25,8 @@ public:
     std::size_t size() const { return m_size; }
 
     /// Bytes [offset, offset+length). Throws qs::Error (naming `what`) when the range is not inside the file.
-    std::span<const std::byte> slice(std::uint64_t offset, std::uint64_t length, std::string_view what = {}) const;
+    std::span<const std::byte> slice(
+        std::uint64_t offset, std::uint64_t length, std::string_view what = {}) const;
 
 private:
     std::string m_path;

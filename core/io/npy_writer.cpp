@@ -120,7 +120,8 @@ public:
                 m_zip, static_cast<zip_uint64_t>(index), compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0)
             != 0)
             failZip("cannot set the compression of member '" + member + "'");
-        // A fixed timestamp (1980-01-01 00:00, what np.savez writes) keeps archives byte-for-byte reproducible.
+        // A fixed timestamp (1980-01-01 00:00, what np.savez writes) keeps archives byte-for-byte
+        // reproducible.
         if (zip_file_set_dostime(m_zip, static_cast<zip_uint64_t>(index), 0, 0x0021, 0) != 0)
             failZip("cannot set the time of member '" + member + "'");
     }

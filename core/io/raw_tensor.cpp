@@ -9,8 +9,7 @@ namespace qs {
 
 namespace {
 
-template<typename T>
-void storeAll(const Tensor& tensor, std::vector<std::byte>& out, auto convert)
+template<typename T> void storeAll(const Tensor& tensor, std::vector<std::byte>& out, auto convert)
 {
     out.resize(tensor.data.size() * sizeof(T));
     for (std::size_t i = 0; i < tensor.data.size(); ++i) {
@@ -19,8 +18,7 @@ void storeAll(const Tensor& tensor, std::vector<std::byte>& out, auto convert)
     }
 }
 
-template<typename T>
-T saturatingInteger(float value)
+template<typename T> T saturatingInteger(float value)
 {
     if (std::isnan(value))
         return T(0);
@@ -39,7 +37,7 @@ RawTensor toRawTensor(const Tensor& tensor, DType dtype)
     RawTensor raw {tensor.name, tensor.shape, dtype, {}};
     if (static_cast<std::int64_t>(tensor.data.size()) != shapeElementCount(tensor.shape))
         throw Error("tensor '" + tensor.name + "': " + std::to_string(tensor.data.size())
-                    + " values do not fill shape " + shapeToString(tensor.shape));
+            + " values do not fill shape " + shapeToString(tensor.shape));
     switch (dtype) {
     case DType::F32:
         storeAll<float>(tensor, raw.data, [](float v) { return v; });
@@ -76,7 +74,7 @@ RawTensor toRawTensor(const Tensor& tensor, DType dtype)
         break;
     default:
         throw Error("tensor '" + tensor.name + "': writing dtype " + std::string(dtypeName(dtype))
-                    + " is not supported");
+            + " is not supported");
     }
     return raw;
 }

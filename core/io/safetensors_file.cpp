@@ -2,10 +2,9 @@
 #include "io/mapped_file.h"
 #include "io/readers.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace qs {
@@ -19,10 +18,26 @@ constexpr std::uint64_t kMaxHeaderSize = 100'000'000; // safetensors MAX_HEADER_
 int safetensorsBits(std::string_view name)
 {
     static constexpr std::pair<std::string_view, int> kBits[] = {
-        {"BOOL", 8},    {"F4", 4},       {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},       {"I8", 8},
-        {"F8_E5M2", 8}, {"F8_E4M3", 8},  {"F8_E8M0", 8}, {"I16", 16},    {"U16", 16},     {"F16", 16},
-        {"BF16", 16},   {"I32", 32},     {"U32", 32},    {"F32", 32},    {"C64", 64},     {"F64", 64},
-        {"I64", 64},    {"U64", 64},
+        {"BOOL", 8},
+        {"F4", 4},
+        {"F6_E2M3", 6},
+        {"F6_E3M2", 6},
+        {"U8", 8},
+        {"I8", 8},
+        {"F8_E5M2", 8},
+        {"F8_E4M3", 8},
+        {"F8_E8M0", 8},
+        {"I16", 16},
+        {"U16", 16},
+        {"F16", 16},
+        {"BF16", 16},
+        {"I32", 32},
+        {"U32", 32},
+        {"F32", 32},
+        {"C64", 64},
+        {"F64", 64},
+        {"I64", 64},
+        {"U64", 64},
     };
     for (const auto& [n, bits] : kBits)
         if (n == name)
@@ -75,17 +90,21 @@ private:
     {
         const std::uint64_t fileSize = m_map.size();
         if (fileSize < 8)
-            fail({}, "file is too short (" + std::to_string(fileSize)
-                         + " bytes) to be safetensors: it needs an 8-byte header size");
+            fail({},
+                "file is too short (" + std::to_string(fileSize)
+                    + " bytes) to be safetensors: it needs an 8-byte header size");
         std::uint64_t headerSize = 0;
         for (int i = 7; i >= 0; --i)
-            headerSize = (headerSize << 8) | static_cast<std::uint8_t>(m_map.bytes()[static_cast<std::size_t>(i)]);
+            headerSize
+                = (headerSize << 8) | static_cast<std::uint8_t>(m_map.bytes()[static_cast<std::size_t>(i)]);
         if (headerSize > kMaxHeaderSize)
-            fail({}, "header size " + std::to_string(headerSize)
-                         + " bytes exceeds the safetensors limit of 100,000,000 (not a safetensors file?)");
+            fail({},
+                "header size " + std::to_string(headerSize)
+                    + " bytes exceeds the safetensors limit of 100,000,000 (not a safetensors file?)");
         if (headerSize > fileSize - 8)
-            fail({}, "header size " + std::to_string(headerSize) + " bytes runs past the end of the file ("
-                         + std::to_string(fileSize) + " bytes); the file is truncated or not safetensors");
+            fail({},
+                "header size " + std::to_string(headerSize) + " bytes runs past the end of the file ("
+                    + std::to_string(fileSize) + " bytes); the file is truncated or not safetensors");
         const auto headerBytes = m_map.slice(8, headerSize);
         const std::string_view header(reinterpret_cast<const char*>(headerBytes.data()), headerBytes.size());
         const auto first = header.find_first_not_of(" \t\r\n");
@@ -96,8 +115,7 @@ private:
         std::string duplicate;
         nlohmann::ordered_json json;
         try {
-            json = nlohmann::ordered_json::parse(
-                header,
+            json = nlohmann::ordered_json::parse(header,
                 [&](int depth, nlohmann::ordered_json::parse_event_t event, nlohmann::ordered_json& parsed) {
                     if (depth == 1 && event == nlohmann::ordered_json::parse_event_t::key && duplicate.empty()
                         && !seen.insert(parsed.get<std::string>()).second)
@@ -127,31 +145,37 @@ private:
             entries.push_back(parseEntry(name, value, dataStart));
         }
 
-        std::sort(entries.begin(), entries.end(),
-                  [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+        std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+            return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+        });
         std::uint64_t expected = 0;
         for (const Entry& e : entries) {
             if (e.begin < expected)
-                fail(e.info.name, "data bytes " + std::to_string(e.begin) + ".." + std::to_string(e.end)
-                                      + " overlap the previous tensor's data (which ends at "
-                                      + std::to_string(expected) + ")");
+                fail(e.info.name,
+                    "data bytes " + std::to_string(e.begin) + ".." + std::to_string(e.end)
+                        + " overlap the previous tensor's data (which ends at " + std::to_string(expected)
+                        + ")");
             if (e.begin > expected)
-                fail(e.info.name, "there is a gap of " + std::to_string(e.begin - expected)
-                                      + " unused bytes before this tensor's data (offsets must be contiguous)");
+                fail(e.info.name,
+                    "there is a gap of " + std::to_string(e.begin - expected)
+                        + " unused bytes before this tensor's data (offsets must be contiguous)");
             if (e.end > bufferSize)
-                fail(e.info.name, "data bytes " + std::to_string(e.begin) + ".." + std::to_string(e.end)
-                                      + " run past the end of the data buffer (" + std::to_string(bufferSize)
-                                      + " bytes); the file is truncated");
+                fail(e.info.name,
+                    "data bytes " + std::to_string(e.begin) + ".." + std::to_string(e.end)
+                        + " run past the end of the data buffer (" + std::to_string(bufferSize)
+                        + " bytes); the file is truncated");
             expected = e.end;
         }
         if (expected != bufferSize)
-            fail({}, "the data buffer has " + std::to_string(bufferSize - expected)
-                         + " bytes that no tensor uses (offsets must cover the buffer exactly)");
+            fail({},
+                "the data buffer has " + std::to_string(bufferSize - expected)
+                    + " bytes that no tensor uses (offsets must cover the buffer exactly)");
         for (Entry& e : entries)
             m_infos.push_back(std::move(e.info));
     }
 
-    Entry parseEntry(const std::string& name, const nlohmann::ordered_json& value, std::uint64_t dataStart) const
+    Entry parseEntry(
+        const std::string& name, const nlohmann::ordered_json& value, std::uint64_t dataStart) const
     {
         if (!value.is_object())
             fail(name, "header entry is not an object");
@@ -194,16 +218,19 @@ private:
         }
         const auto totalBits = static_cast<unsigned __int128>(count) * static_cast<unsigned>(bits);
         if (totalBits % 8 != 0)
-            fail(name, "shape " + shapeToString(e.info.shape) + " of " + e.info.dtypeName
-                           + " does not fill a whole number of bytes");
+            fail(name,
+                "shape " + shapeToString(e.info.shape) + " of " + e.info.dtypeName
+                    + " does not fill a whole number of bytes");
         const auto expectedBytes = totalBits / 8;
         if (expectedBytes != e.end - e.begin)
-            fail(name, "shape " + shapeToString(e.info.shape) + " of " + e.info.dtypeName + " needs "
-                           + std::to_string(static_cast<std::uint64_t>(expectedBytes)) + " bytes but data_offsets "
-                           + offsets->dump() + " hold " + std::to_string(e.end - e.begin));
+            fail(name,
+                "shape " + shapeToString(e.info.shape) + " of " + e.info.dtypeName + " needs "
+                    + std::to_string(static_cast<std::uint64_t>(expectedBytes)) + " bytes but data_offsets "
+                    + offsets->dump() + " hold " + std::to_string(e.end - e.begin));
         e.info.byteSize = e.end - e.begin;
         e.info.offset = dataStart + e.begin;
-        e.info.location = "bytes " + std::to_string(e.info.offset) + ".." + std::to_string(e.info.offset + e.info.byteSize);
+        e.info.location = "bytes " + std::to_string(e.info.offset) + ".."
+            + std::to_string(e.info.offset + e.info.byteSize);
         return e;
     }
 

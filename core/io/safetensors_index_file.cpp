@@ -1,12 +1,11 @@
 #include "base/error.h"
 #include "io/readers.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace qs {
@@ -14,7 +13,8 @@ namespace qs {
 namespace {
 
 /// A sharded checkpoint: the index's weight_map names, for each tensor, the shard that holds it.
-/// Tensors are listed shard by shard (shards sorted by file name: model-00001-of-N first), each in file order.
+/// Tensors are listed shard by shard (shards sorted by file name: model-00001-of-N first), each in file
+/// order.
 class SafetensorsIndexFile final : public TensorFile {
 public:
     explicit SafetensorsIndexFile(const std::string& path)
@@ -55,12 +55,13 @@ public:
             const std::string shardPath = (folder / shardName).string();
             if (!std::filesystem::exists(shardPath))
                 throwFileError(path, namesByShard[shardName].front(),
-                               "shard '" + shardName + "' named in the index does not exist");
+                    "shard '" + shardName + "' named in the index does not exist");
             auto shard = openSafetensors(shardPath);
             for (const std::string& tensor : namesByShard[shardName])
                 if (!shard->find(tensor))
-                    throwFileError(path, tensor, "the index places this tensor in '" + shardName
-                                                     + "', but that shard does not hold it");
+                    throwFileError(path, tensor,
+                        "the index places this tensor in '" + shardName
+                            + "', but that shard does not hold it");
             for (const TensorInfo& info : shard->tensors()) {
                 if (m_shardOf.contains(info.name))
                     throwFileError(path, info.name, "tensor appears in two shards");

@@ -1,15 +1,14 @@
 #include "base/error.h"
 #include "io/writers.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace qs {
 
 void writeSafetensors(const std::string& path, const std::vector<RawTensor>& tensors,
-                      const std::map<std::string, std::string>& metadata)
+    const std::map<std::string, std::string>& metadata)
 {
     nlohmann::ordered_json header = nlohmann::ordered_json::object();
     if (!metadata.empty())
@@ -21,12 +20,11 @@ void writeSafetensors(const std::string& path, const std::vector<RawTensor>& ten
             throwFileError(path, t.name, "tensor names must be unique, non-empty and not \"__metadata__\"");
         const auto expected = static_cast<std::uint64_t>(shapeElementCount(t.shape)) * dtypeSize(t.dtype);
         if (t.dtype == DType::Unsupported || expected != t.data.size())
-            throwFileError(path, t.name, "holds " + std::to_string(t.data.size()) + " bytes but shape "
-                                             + shapeToString(t.shape) + " of " + std::string(dtypeName(t.dtype))
-                                             + " needs " + std::to_string(expected));
-        header[t.name] = {{"dtype", dtypeName(t.dtype)},
-                          {"shape", t.shape},
-                          {"data_offsets", {offset, offset + t.data.size()}}};
+            throwFileError(path, t.name,
+                "holds " + std::to_string(t.data.size()) + " bytes but shape " + shapeToString(t.shape)
+                    + " of " + std::string(dtypeName(t.dtype)) + " needs " + std::to_string(expected));
+        header[t.name] = {{"dtype", dtypeName(t.dtype)}, {"shape", t.shape},
+            {"data_offsets", {offset, offset + t.data.size()}}};
         offset += t.data.size();
     }
     std::string text = header.dump();

@@ -24,7 +24,7 @@ bool endsWith(std::string_view text, std::string_view suffix)
     if (text.size() < suffix.size())
         return false;
     return std::equal(suffix.rbegin(), suffix.rend(), text.rbegin(),
-                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+        [](char a, char b) { return std::tolower(a) == std::tolower(b); });
 }
 
 } // namespace
@@ -45,7 +45,8 @@ std::unique_ptr<TensorFile> TensorFile::open(const std::string& path)
 
     if (got >= 6 && std::memcmp(head.data(), npyMagic, 6) == 0)
         return openNpy(path);
-    if (got >= 4 && (std::memcmp(head.data(), zipMagic, 4) == 0 || std::memcmp(head.data(), emptyZipMagic, 4) == 0))
+    if (got >= 4
+        && (std::memcmp(head.data(), zipMagic, 4) == 0 || std::memcmp(head.data(), emptyZipMagic, 4) == 0))
         return openNpz(path);
     if (got >= 8 && std::memcmp(head.data(), hdf5Magic, 8) == 0)
         return openHdf5(path);
@@ -64,7 +65,7 @@ std::unique_ptr<TensorFile> TensorFile::open(const std::string& path)
     if (got == 0)
         throwFileError(path, {}, "the file is empty");
     throwFileError(path, {},
-                   "unrecognised file type (expected safetensors, a .safetensors.index.json, npy, npz or HDF5)");
+        "unrecognised file type (expected safetensors, a .safetensors.index.json, npy, npz or HDF5)");
 }
 
 } // namespace qs

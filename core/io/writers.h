@@ -30,7 +30,7 @@ RawTensor toRawTensor(const Tensor& tensor, DType dtype);
 /// Safetensors: 8-byte header size, JSON header padded with spaces to a multiple of 8, tensors stored
 /// contiguously in the given order. `metadata` becomes "__metadata__". Atomic.
 void writeSafetensors(const std::string& path, const std::vector<RawTensor>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+    const std::map<std::string, std::string>& metadata = {});
 
 /// Serialises one array as .npy version 1.0 (little-endian, C order, header padded to 64 bytes).
 std::vector<std::byte> encodeNpy(const RawTensor& tensor);

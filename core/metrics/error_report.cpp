@@ -154,9 +154,10 @@ void percentilesByRadixSelection(std::span<const float> original, std::span<cons
 ErrorReport finish(
     const Sums& s, const double (&percentiles)[3], std::int64_t clippedCount, double bitsPerValue)
 {
-    ErrorReport r = errorReportFromTotals({s.count, s.errorSquares, s.absErrors, s.maxAbsError, s.originalSquares,
-                                           s.originalAbs, s.reconstructedSquares, s.products, clippedCount},
-                                          bitsPerValue);
+    ErrorReport r
+        = errorReportFromTotals({s.count, s.errorSquares, s.absErrors, s.maxAbsError, s.originalSquares,
+                                    s.originalAbs, s.reconstructedSquares, s.products, clippedCount},
+            bitsPerValue);
     if (s.count > 0) {
         r.p50AbsError = percentiles[0];
         r.p95AbsError = percentiles[1];

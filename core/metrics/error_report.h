@@ -33,13 +33,13 @@ struct ErrorReport {
 /// The double-precision totals every ErrorReport field except the percentiles follows from (over finite x).
 struct ErrorTotals {
     std::int64_t count = 0;
-    double sumSquaredError = 0;  ///< Σ (x - x̂)²
-    double sumAbsError = 0;      ///< Σ |x - x̂|
+    double sumSquaredError = 0; ///< Σ (x - x̂)²
+    double sumAbsError = 0; ///< Σ |x - x̂|
     double maxAbsError = 0;
     double sumSquaredSignal = 0; ///< Σ x²
-    double sumAbsSignal = 0;     ///< Σ |x|
-    double sumSquaredRecon = 0;  ///< Σ x̂²
-    double sumProduct = 0;       ///< Σ x·x̂
+    double sumAbsSignal = 0; ///< Σ |x|
+    double sumSquaredRecon = 0; ///< Σ x̂²
+    double sumProduct = 0; ///< Σ x·x̂
     std::int64_t clipped = 0;
 };
 

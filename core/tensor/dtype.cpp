@@ -36,8 +36,7 @@ constexpr std::array<DTypeEntry, 15> kDTypes {{
     {DType::BOOL, "BOOL", 1},
 }};
 
-template<typename T>
-T loadValue(const std::byte* p, ByteOrder order)
+template<typename T> T loadValue(const std::byte* p, ByteOrder order)
 {
     T value;
     if (order == ByteOrder::Little || sizeof(T) == 1) {
@@ -58,8 +57,7 @@ void convertLoop(const std::byte* src, std::size_t count, float* dst, ByteOrder 
         dst[i] = convert(loadValue<T>(src + i * sizeof(T), order));
 }
 
-template<typename T>
-void convertNumeric(const std::byte* src, std::size_t count, float* dst, ByteOrder order)
+template<typename T> void convertNumeric(const std::byte* src, std::size_t count, float* dst, ByteOrder order)
 {
     convertLoop<T>(src, count, dst, order, [](T v) { return static_cast<float>(v); });
 }
@@ -221,7 +219,8 @@ void convertToF32(DType type, const std::byte* src, std::size_t count, float* ds
     case DType::U64:
         return convertNumeric<std::uint64_t>(src, count, dst, order);
     case DType::BOOL:
-        return convertLoop<std::uint8_t>(src, count, dst, order, [](std::uint8_t v) { return v ? 1.0f : 0.0f; });
+        return convertLoop<std::uint8_t>(
+            src, count, dst, order, [](std::uint8_t v) { return v ? 1.0f : 0.0f; });
     case DType::Unsupported:
         break;
     }

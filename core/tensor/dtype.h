@@ -68,7 +68,7 @@ std::uint16_t f32ToBf16(float value);
 
 /// Converts `count` elements of `type` stored in `src` (any alignment, in `order`) into `dst`.
 /// Throws qs::Error for DType::Unsupported. BOOL: any non-zero byte is 1.
-void convertToF32(DType type, const std::byte* src, std::size_t count, float* dst,
-                  ByteOrder order = ByteOrder::Little);
+void convertToF32(
+    DType type, const std::byte* src, std::size_t count, float* dst, ByteOrder order = ByteOrder::Little);
 
 } // namespace qs

@@ -91,7 +91,8 @@ int normaliseAxis(int axis, std::size_t rank)
     if (rank == 0)
         throw Error("per-channel statistics need a tensor with at least one axis; this one is a scalar");
     if (normalised < 0 || normalised >= r)
-        throw Error("axis " + std::to_string(axis) + " is out of range for a tensor of rank " + std::to_string(r));
+        throw Error(
+            "axis " + std::to_string(axis) + " is out of range for a tensor of rank " + std::to_string(r));
     return normalised;
 }
 
@@ -229,11 +230,11 @@ std::vector<OutlierChannel> topOutlierChannels(const ChannelStats& stats, std::s
         order[i] = static_cast<std::int64_t>(i);
     const std::size_t take = std::min(k, n);
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(take), order.end(),
-                      [&](std::int64_t a, std::int64_t b) {
-                          const double va = stats.absmax[static_cast<std::size_t>(a)];
-                          const double vb = stats.absmax[static_cast<std::size_t>(b)];
-                          return va != vb ? va > vb : a < b;
-                      });
+        [&](std::int64_t a, std::int64_t b) {
+            const double va = stats.absmax[static_cast<std::size_t>(a)];
+            const double vb = stats.absmax[static_cast<std::size_t>(b)];
+            return va != vb ? va > vb : a < b;
+        });
     std::vector<OutlierChannel> result;
     result.reserve(take);
     for (std::size_t i = 0; i < take; ++i) {

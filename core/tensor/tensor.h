@@ -21,14 +21,14 @@ std::string shapeToString(const Shape& shape);
 
 /// What a file says about one tensor, read without loading its data.
 struct TensorInfo {
-    std::string name;        ///< full name: safetensors key, npz member stem, HDF5 dataset path "/group/ds"
-    Shape shape;             ///< row-major; readers of column-major data report the logical row-major shape
+    std::string name; ///< full name: safetensors key, npz member stem, HDF5 dataset path "/group/ds"
+    Shape shape; ///< row-major; readers of column-major data report the logical row-major shape
     DType dtype = DType::Unsupported;
-    std::string dtypeName;   ///< the file's own spelling, e.g. "BF16", "<f4", "H5T_IEEE_F32LE", "F8_E8M0"
+    std::string dtypeName; ///< the file's own spelling, e.g. "BF16", "<f4", "H5T_IEEE_F32LE", "F8_E8M0"
     std::uint64_t byteSize = 0; ///< bytes the data occupies in the source (compressed size where applicable)
-    std::string file;        ///< file that holds the data (a shard for sharded checkpoints)
+    std::string file; ///< file that holds the data (a shard for sharded checkpoints)
     std::uint64_t offset = 0; ///< byte offset of the data in `file`, when the data is stored contiguously
-    std::string location;    ///< human-readable description: "bytes 128..4224", "chunked, deflate"
+    std::string location; ///< human-readable description: "bytes 128..4224", "chunked, deflate"
 
     std::int64_t elementCount() const { return shapeElementCount(shape); }
     bool loadable() const { return dtype != DType::Unsupported; }

@@ -1,5 +1,5 @@
-// Times what a user waits for when opening a large checkpoint: listing its tensors (header only, memory-mapped),
-// loading one tensor to float32, and the summary/per-channel statistics of that tensor.
+// Times what a user waits for when opening a large checkpoint: listing its tensors (header only,
+// memory-mapped), loading one tensor to float32, and the summary/per-channel statistics of that tensor.
 // Usage: bench_io [FOLDER] [GIB]   (writes FOLDER/bench_1gib.safetensors once, default /tmp, 1 GiB)
 #include "calib/histogram.h"
 #include "io/tensor_file.h"
@@ -23,7 +23,8 @@ double medianMs(int repeats, const std::function<void()>& work)
     for (int i = 0; i < repeats; ++i) {
         const auto start = std::chrono::steady_clock::now();
         work();
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        times.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     }
     std::sort(times.begin(), times.end());
     return times[times.size() / 2];
@@ -51,7 +52,7 @@ int main(int argc, char** argv)
         writeSafetensors(path, tensors);
     }
     std::printf("file: %s (%.2f GiB, %d tensors of %lldx%lld F32)\n", path.c_str(),
-                double(std::filesystem::file_size(path)) / (1 << 30), tensorCount, (long long)rows, (long long)cols);
+        double(std::filesystem::file_size(path)) / (1 << 30), tensorCount, (long long)rows, (long long)cols);
 
     const double listMs = medianMs(9, [&] { (void)TensorFile::open(path)->tensors().size(); });
     std::printf("open + list tensors:          %8.3f ms (median of 9)\n", listMs);
