@@ -1049,7 +1049,7 @@ template<bool Divide> struct TableBinElement {
     SimdTableBins<DF> bins;
 };
 
-/// x̂ of a vector by `element`, which may also track the run's range in `acc` (UnclippedIntegerElement).
+/// x̂ of a vector by `element`, which may also track the run's range in `acc` (the unclipped elements).
 template<class Element>
 HWY_INLINE VF reconstruct(
     const Element& element, VF x, const ParamVectors& p, MF& clip, ErrorAccumulator& acc)
@@ -1219,9 +1219,9 @@ private:
 };
 
 /// Run by run: each first Unchecked, and again Checked when it met a non-finite x. With `fast`
-/// (UnclippedIntegerElement), runs take it first while they stay within its range; the first run that does
-/// not is done again with `element`, which takes the rest of the chunk (a scale that clips some elements
-/// clips them in most runs).
+/// (UnclippedIntegerElement, UnclippedMinifloatElement), runs take it first while they stay within its range;
+/// the first run that does not is done again with `element`, which takes the rest of the chunk (a scale that
+/// clips some elements clips them in most runs).
 template<bool ReconstructionFinite, class Walk, class Element, class Fast = Element>
 ChunkErrorSums fakeQuantChunkWalk(const FakeQuantPlan& plan, const Element& element,
     const float* HWY_RESTRICT x, I begin, I end, const Fast* fast = nullptr)
@@ -1277,26 +1277,30 @@ ChunkErrorSums fakeQuantChunkFinite(const FakeQuantPlan& plan, const Element& el
                                      : fakeQuantChunkWith<false>(plan, element, x, begin, end, fast);
 }
 
-template<bool Divide, bool TiesAway>
-ChunkErrorSums integerChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
+/// `Element` on every run, or `Fast` (an unclipped element) first where the plan has a bound for it.
+template<class Element, class Fast>
+ChunkErrorSums unclippedRunsChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
 {
-    const IntegerElement<Divide, TiesAway> element(plan);
+    const Element element(plan);
     if (plan.unclippedBound > 0) {
-        const UnclippedIntegerElement<Divide, TiesAway> fast(plan);
+        const Fast fast(plan);
         return fakeQuantChunkFinite(plan, element, x, begin, end, &fast);
     }
     return fakeQuantChunkFinite(plan, element, x, begin, end);
 }
 
+template<bool Divide, bool TiesAway>
+ChunkErrorSums integerChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
+{
+    return unclippedRunsChunk<IntegerElement<Divide, TiesAway>, UnclippedIntegerElement<Divide, TiesAway>>(
+        plan, x, begin, end);
+}
+
 template<bool Divide, bool TiesAway, MinifloatMethod Method>
 ChunkErrorSums minifloatChunk(const FakeQuantPlan& plan, const float* x, I begin, I end)
 {
-    const MinifloatElement<Divide, TiesAway, Method> element(plan);
-    if (plan.unclippedBound > 0) {
-        const UnclippedMinifloatElement<Divide, TiesAway, Method> fast(plan);
-        return fakeQuantChunkFinite(plan, element, x, begin, end, &fast);
-    }
-    return fakeQuantChunkFinite(plan, element, x, begin, end);
+    return unclippedRunsChunk<MinifloatElement<Divide, TiesAway, Method>,
+        UnclippedMinifloatElement<Divide, TiesAway, Method>>(plan, x, begin, end);
 }
 
 template<bool Divide>
