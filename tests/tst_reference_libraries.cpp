@@ -2,6 +2,7 @@
 #include "io/tensor_file.h"
 #include "quant/block_formats.h"
 #include "quant/quantizer.h"
+#include "string_rows.h"
 
 #include <QFile>
 #include <QtTest>
@@ -61,33 +62,15 @@ private slots:
         QTest::addColumn<QString>("codesFile");
         QTest::addColumn<QString>("format");
         QTest::addColumn<QString>("compatibility");
-        QTest::newRow("ml_dtypes e4m3fn") << "ml_dtypes_float8_e4m3fn.npy"
-                                          << "fp8_e4m3"
-                                          << "ml_dtypes";
-        QTest::newRow("ml_dtypes e5m2") << "ml_dtypes_float8_e5m2.npy"
-                                        << "fp8_e5m2"
-                                        << "ml_dtypes";
-        QTest::newRow("ml_dtypes e3m2") << "ml_dtypes_float6_e3m2fn.npy"
-                                        << "fp6_e3m2"
-                                        << "ml_dtypes";
-        QTest::newRow("ml_dtypes e2m3") << "ml_dtypes_float6_e2m3fn.npy"
-                                        << "fp6_e2m3"
-                                        << "ml_dtypes";
-        QTest::newRow("ml_dtypes e2m1") << "ml_dtypes_float4_e2m1fn.npy"
-                                        << "fp4_e2m1"
-                                        << "ml_dtypes";
-        QTest::newRow("torch cpu e4m3fn") << "torch_cpu_float8_e4m3fn.npy"
-                                          << "fp8_e4m3"
-                                          << "pytorch";
-        QTest::newRow("torch cpu e5m2") << "torch_cpu_float8_e5m2.npy"
-                                        << "fp8_e5m2"
-                                        << "pytorch";
-        QTest::newRow("torch cuda e4m3fn") << "torch_cuda_float8_e4m3fn.npy"
-                                           << "fp8_e4m3"
-                                           << "pytorch";
-        QTest::newRow("torch cuda e5m2") << "torch_cuda_float8_e5m2.npy"
-                                         << "fp8_e5m2"
-                                         << "pytorch";
+        stringRow("ml_dtypes e4m3fn", {"ml_dtypes_float8_e4m3fn.npy", "fp8_e4m3", "ml_dtypes"});
+        stringRow("ml_dtypes e5m2", {"ml_dtypes_float8_e5m2.npy", "fp8_e5m2", "ml_dtypes"});
+        stringRow("ml_dtypes e3m2", {"ml_dtypes_float6_e3m2fn.npy", "fp6_e3m2", "ml_dtypes"});
+        stringRow("ml_dtypes e2m3", {"ml_dtypes_float6_e2m3fn.npy", "fp6_e2m3", "ml_dtypes"});
+        stringRow("ml_dtypes e2m1", {"ml_dtypes_float4_e2m1fn.npy", "fp4_e2m1", "ml_dtypes"});
+        stringRow("torch cpu e4m3fn", {"torch_cpu_float8_e4m3fn.npy", "fp8_e4m3", "pytorch"});
+        stringRow("torch cpu e5m2", {"torch_cpu_float8_e5m2.npy", "fp8_e5m2", "pytorch"});
+        stringRow("torch cuda e4m3fn", {"torch_cuda_float8_e4m3fn.npy", "fp8_e4m3", "pytorch"});
+        stringRow("torch cuda e5m2", {"torch_cuda_float8_e5m2.npy", "fp8_e5m2", "pytorch"});
     }
 
     void minifloatCasts()
@@ -123,16 +106,11 @@ private slots:
     {
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("format");
-        QTest::newRow("e4m3fn") << "ml_dtypes_float8_e4m3fn_decode.npy"
-                                << "fp8_e4m3";
-        QTest::newRow("e5m2") << "ml_dtypes_float8_e5m2_decode.npy"
-                              << "fp8_e5m2";
-        QTest::newRow("e3m2") << "ml_dtypes_float6_e3m2fn_decode.npy"
-                              << "fp6_e3m2";
-        QTest::newRow("e2m3") << "ml_dtypes_float6_e2m3fn_decode.npy"
-                              << "fp6_e2m3";
-        QTest::newRow("e2m1") << "ml_dtypes_float4_e2m1fn_decode.npy"
-                              << "fp4_e2m1";
+        stringRow("e4m3fn", {"ml_dtypes_float8_e4m3fn_decode.npy", "fp8_e4m3"});
+        stringRow("e5m2", {"ml_dtypes_float8_e5m2_decode.npy", "fp8_e5m2"});
+        stringRow("e3m2", {"ml_dtypes_float6_e3m2fn_decode.npy", "fp6_e3m2"});
+        stringRow("e2m3", {"ml_dtypes_float6_e2m3fn_decode.npy", "fp6_e2m3"});
+        stringRow("e2m1", {"ml_dtypes_float4_e2m1fn_decode.npy", "fp4_e2m1"});
     }
 
     void minifloatDecodeTables()

@@ -1,6 +1,7 @@
 #include "base/error.h"
 #include "io/tensor_file.h"
 #include "io/writers.h"
+#include "string_rows.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -102,40 +103,23 @@ private slots:
     {
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("phrase");
-        QTest::newRow("truncated data") << "truncated_data.safetensors"
-                                        << "truncated";
-        QTest::newRow("too short") << "too_short.safetensors"
-                                   << "too short";
-        QTest::newRow("header past end") << "header_past_end.safetensors"
-                                         << "runs past the end";
-        QTest::newRow("huge header") << "huge_header_size.safetensors"
-                                     << "exceeds the safetensors limit";
-        QTest::newRow("not json") << "not_json.safetensors"
-                                  << "not valid JSON";
-        QTest::newRow("wrong magic") << "wrong_magic.safetensors"
-                                     << "not a safetensors file";
-        QTest::newRow("overlap") << "overlapping_offsets.safetensors"
-                                 << "overlap";
-        QTest::newRow("gap") << "gap_in_offsets.safetensors"
-                             << "gap";
-        QTest::newRow("shape/bytes") << "shape_bytes_mismatch.safetensors"
-                                     << "needs 12 bytes";
-        QTest::newRow("unknown dtype") << "unknown_dtype.safetensors"
-                                       << "unknown dtype";
-        QTest::newRow("negative dim") << "negative_dim.safetensors"
-                                      << "non-negative";
-        QTest::newRow("missing offsets") << "missing_offsets.safetensors"
-                                         << "data_offsets";
-        QTest::newRow("trailing bytes") << "trailing_bytes.safetensors"
-                                        << "no tensor uses";
-        QTest::newRow("duplicate key") << "duplicate_key.safetensors"
-                                       << "twice";
-        QTest::newRow("bad metadata") << "bad_metadata.safetensors"
-                                      << "__metadata__";
-        QTest::newRow("missing shard") << "missing_shard.safetensors.index.json"
-                                       << "does not exist";
-        QTest::newRow("wrong shard") << "wrong_shard.safetensors.index.json"
-                                     << "does not hold it";
+        stringRow("truncated data", {"truncated_data.safetensors", "truncated"});
+        stringRow("too short", {"too_short.safetensors", "too short"});
+        stringRow("header past end", {"header_past_end.safetensors", "runs past the end"});
+        stringRow("huge header", {"huge_header_size.safetensors", "exceeds the safetensors limit"});
+        stringRow("not json", {"not_json.safetensors", "not valid JSON"});
+        stringRow("wrong magic", {"wrong_magic.safetensors", "not a safetensors file"});
+        stringRow("overlap", {"overlapping_offsets.safetensors", "overlap"});
+        stringRow("gap", {"gap_in_offsets.safetensors", "gap"});
+        stringRow("shape/bytes", {"shape_bytes_mismatch.safetensors", "needs 12 bytes"});
+        stringRow("unknown dtype", {"unknown_dtype.safetensors", "unknown dtype"});
+        stringRow("negative dim", {"negative_dim.safetensors", "non-negative"});
+        stringRow("missing offsets", {"missing_offsets.safetensors", "data_offsets"});
+        stringRow("trailing bytes", {"trailing_bytes.safetensors", "no tensor uses"});
+        stringRow("duplicate key", {"duplicate_key.safetensors", "twice"});
+        stringRow("bad metadata", {"bad_metadata.safetensors", "__metadata__"});
+        stringRow("missing shard", {"missing_shard.safetensors.index.json", "does not exist"});
+        stringRow("wrong shard", {"wrong_shard.safetensors.index.json", "does not hold it"});
     }
 
     void malformedFilesGiveClearErrors()
