@@ -170,6 +170,13 @@ std::vector<float> randomNormal(std::size_t n, unsigned seed)
     return values;
 }
 
+/// The tie between the largest value of a grid (at least two values) and the next step beyond it, where
+/// clipping starts.
+float tieBeyondGrid(const std::vector<double>& grid)
+{
+    return static_cast<float>(grid.back() + (grid.back() - grid[grid.size() - 2]) / 2);
+}
+
 /// The format's grid, the midpoints between neighbours (ties), the floats just beside them, the tie beyond
 /// the largest value, and the values that need care: ±0, subnormal floats, values beyond the grid, NaN, ±Inf,
 /// ±FLT_MAX.
@@ -186,9 +193,8 @@ std::vector<float> edgeValues(const NumberFormat& format)
                 values.end(), {middle, std::nextafter(middle, -kInf), std::nextafter(middle, kInf)});
         }
     }
-    // The tie between the largest value and the next step beyond it, where clipping starts.
     if (grid.size() >= 2) {
-        const auto tie = static_cast<float>(grid.back() + (grid.back() - grid[grid.size() - 2]) / 2);
+        const float tie = tieBeyondGrid(grid);
         values.insert(values.end(), {tie, std::nextafter(tie, -kInf), std::nextafter(tie, kInf), -tie});
     }
     const auto top = static_cast<float>(formatMaxFinite(format));
@@ -241,11 +247,10 @@ Case gridEdgeCase(const Scheme& base)
     Case c = edgeCase(base);
     const std::vector<double> grid = formatValues(base.format);
     const auto top = static_cast<float>(grid.back());
-    const auto tie = static_cast<float>(grid.back() + (grid.back() - grid[grid.size() - 2]) / 2);
     std::vector<float> nearTie;
-    float v = std::nextafter(std::nextafter(tie, 0.0f), 0.0f);
-    for (int i = 0; i < 5; ++i, v = std::nextafter(v, kInf))
-        nearTie.insert(nearTie.end(), {v, -v});
+    float near = std::nextafter(std::nextafter(tieBeyondGrid(grid), 0.0f), 0.0f);
+    for (int i = 0; i < 5; ++i, near = std::nextafter(near, kInf))
+        nearTie.insert(nearTie.end(), {near, -near});
     std::vector<float> values(nearTie.size() * kKernelChunk);
     std::mt19937 random(15);
     std::uniform_real_distribution<float> inside(-0.9f * top, 0.9f * top);

@@ -810,6 +810,20 @@ MinifloatMethod minifloatMethod(const FakeQuantPlan& plan)
     return MinifloatMethod::Bits;
 }
 
+/// MinifloatMethod::FixedShift: float bits rounded to a multiple of 2^shift (ties to even, or away), by the
+/// add and mask of MinifloatRounder::roundBits. On magnitude bits, or on signed bits whose magnitude the add
+/// cannot carry into the sign bit.
+template<bool TiesAway> HWY_INLINE VI fixedShiftRounded(VI bits, int shift)
+{
+    const DI di;
+    const VI one = hn::Set(di, 1);
+    const VI half = hn::Set(di, 1 << (shift - 1));
+    VI add = half;
+    if constexpr (!TiesAway)
+        add = hn::Add(hn::Sub(half, one), hn::And(hn::ShiftRightSame(bits, shift), one));
+    return hn::AndNot(hn::Sub(hn::Set(di, 1 << shift), one), hn::Add(bits, add));
+}
+
 template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatElement {
     explicit MinifloatElement(const FakeQuantPlan& plan)
         : normalField(hn::Set(DI(), 128 - plan.rounder.bias))
@@ -832,13 +846,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct MinifloatEle
         if constexpr (Method == MinifloatMethod::Magic) {
             rounded = magic(bits, u);
         } else if constexpr (Method == MinifloatMethod::FixedShift) {
-            const VI one = hn::Set(di, 1);
-            const VI quantum = hn::Set(di, 1 << fixedShift);
-            const VI half = hn::Set(di, 1 << (fixedShift - 1));
-            VI add = half;
-            if constexpr (!TiesAway)
-                add = hn::Add(hn::Sub(half, one), hn::And(hn::ShiftRightSame(u, fixedShift), one));
-            rounded = hn::AndNot(hn::Sub(quantum, one), hn::Add(u, add));
+            rounded = fixedShiftRounded<TiesAway>(u, fixedShift);
         } else {
             const VI zero = hn::Zero(di);
             const VI one = hn::Set(di, 1);
@@ -910,12 +918,7 @@ template<bool Divide, bool TiesAway, MinifloatMethod Method> struct UnclippedMin
             const VF c = hn::BitCast(df, hn::Add(field, magic.magicBase));
             rounded = hn::Sub(hn::Add(v, c), c);
         } else {
-            const VI one = hn::Set(di, 1);
-            const VI quantum = hn::Set(di, 1 << fixedShift);
-            VI add = hn::Set(di, 1 << (fixedShift - 1));
-            if constexpr (!TiesAway)
-                add = hn::Add(hn::Sub(add, one), hn::And(hn::ShiftRightSame(bits, fixedShift), one));
-            rounded = hn::BitCast(df, hn::AndNot(hn::Sub(quantum, one), hn::Add(bits, add)));
+            rounded = hn::BitCast(df, fixedShiftRounded<TiesAway>(bits, fixedShift));
         }
         return hn::Mul(rounded, p.scale);
     }
