@@ -619,25 +619,27 @@ __device__ inline void addElement(const float* __restrict__ x, I i, const GroupV
 }
 
 /// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
-/// batches of kBatch loads (a run's kRunSteps for whole-chunk groups). A batch inside one group (the usual
-/// case) takes the fast path without per-element checks when its x are finite: RunLaneSums assumes so and
-/// redoes a run that shows otherwise, DoubleLaneSums tests each x. Other batches and the last, partial chunk
-/// go element by element. LaneSums::kStaged, block patterns: the batches read x from its copy in `stage`
-/// when both chunks of the warp are full (`warpFull`; both halves then call this together); otherwise the
-/// chunk goes element by element.
-/// Shift, GroupPattern::Run only: 1 or 2 for runs of exactly 2^Shift rows of kLanes elements (groups of 32 or
-/// 64), 3 for runs of 2^s rows with s >= 3 (GroupIndexer::rowShift), 0 otherwise. A compile-time geometry
-/// spares the batch its choice of group path and the index arithmetic that choice kept in registers (H100,
-/// 1 GiB: int8 group 32 0.485 -> 0.468 ms, NF4 group 64 0.516 -> 0.504, int8 group 128 0.440 -> 0.433).
+/// batches of kBatch loads (a run's kRunSteps for whole-chunk groups and groups of 8 rows or more). A batch
+/// inside one group (the usual case) takes the fast path without per-element checks when its x are finite:
+/// RunLaneSums assumes so and redoes a run that shows otherwise, DoubleLaneSums tests each x. Other batches
+/// and the last, partial chunk go element by element. LaneSums::kStaged, block patterns: the batches read x
+/// from its copy in `stage` when both chunks of the warp are full (`warpFull`; both halves then call this
+/// together); otherwise the chunk goes element by element. Shift, GroupPattern::Run only: 1 or 2 for runs of
+/// exactly 2^Shift rows of kLanes elements (groups of 32 or 64), 3 for runs of 2^s rows with s >= 3
+/// (GroupIndexer::rowShift), 0 otherwise. A compile-time geometry spares the batch its choice of group path
+/// and the index arithmetic that choice kept in registers (H100, 1 GiB: int8 group 32 0.485 -> 0.468 ms, NF4
+/// group 64 0.516 -> 0.504, int8 group 128 0.440 -> 0.433).
 template<ElementKind Kind, GroupPattern Pattern, int Shift, bool Divide, bool Write, bool TiesAway,
     class LaneSums>
 __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
     LaneSums& acc, float* __restrict__ out, const RunStage& stage, bool warpFull)
 {
-    // Whole-chunk groups: a whole run's loads in flight at once. Other groups keep batches of kBatch: a
-    // run's 16 loads per lane measured slower there (they hold more registers through the group lookups).
+    // Whole-chunk groups and groups of 8 rows or more: a whole run's loads in flight at once (H100, 1 GiB:
+    // int8 / int4 group 128 0.433 / 0.435 -> 0.426 / 0.424 ms). Other groups keep batches of kBatch: a run's
+    // 16 loads per lane measured slower there (they hold more registers through the group lookups).
     constexpr bool fixedRows = Pattern == GroupPattern::Run && Shift > 0;
-    constexpr int batch = Pattern == GroupPattern::WholeChunks ? kRunSteps : kBatch;
+    constexpr int batch
+        = Pattern == GroupPattern::WholeChunks || (fixedRows && Shift >= 3) ? kRunSteps : kBatch;
     static_assert(kRunSteps % batch == 0, "runs are whole batches");
     GroupCursor<Pattern> cursor(args, c);
     const I base = c * kChunk + lane;
@@ -683,8 +685,9 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 asm volatile("cp.async.commit_group;" ::: "memory");
             RunStage::awaitRun();
         }
-        // The next run's lines on their way to L2 (H100: MX blocks 0.570 -> 0.544 ms, groups of 128 0.455 ->
-        // 0.434 ms; not for whole-chunk groups, whose batches are whole runs already: 0.422 -> 0.452 ms with
+        // The next run's lines on their way to L2, for batches shorter than a run (H100: MX blocks before
+        // staging 0.570 -> 0.544 ms, groups of 128 in batches of 8 0.455 -> 0.434 ms); not for batches of
+        // whole runs, which have their loads in flight already (whole-chunk groups 0.422 -> 0.452 ms with
         // it).
         if (!staged && batch < kRunSteps && step % kRunSteps == 0 && step + kPrefetchRuns * kRunSteps < kSteps
             && lane < kRunLines)
@@ -773,10 +776,10 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             });
         } else if (fixedRows && finite) {
             // Runs of 2^s whole rows of 16 (GroupIndexer::rowShift; Shift is s, or 3 for any s >= 3): the
-            // batch's 8 rows start a group (row is a multiple of 8) and lie in the 4, 2 or 1 groups from
-            // row >> s on, loaded at constant offsets from one address, independent of each other (a cursor
-            // would wait for each in turn).
-            constexpr int rowsPerGroup = Shift >= 3 ? batch : 1 << Shift;
+            // batch's rows (8, or Shift 3 a run's 16) start a group (row is a multiple of 8) and lie in the
+            // 4, 2 or 1 groups from row >> s on (Shift 3: 2 groups of 8 rows or 1 longer one), loaded at
+            // offsets from one address, independent of each other (a cursor would wait for each in turn).
+            constexpr int rowsPerGroup = Shift >= 3 ? 8 : 1 << Shift;
             const std::uint32_t row = static_cast<std::uint32_t>(c) * (kChunk / kLanes) + step;
             const std::uint32_t g0 = row >> (Shift >= 3 ? args.groups.rowShift : Shift);
             const float2* scales = args.scales + g0;
@@ -784,8 +787,9 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             GroupValues groups[batch / rowsPerGroup];
 #pragma unroll
             for (int k = 0; k < batch / rowsPerGroup; ++k) {
-                const float2 scale = __ldg(scales + k);
-                groups[k] = {scale.x, scale.y, zeroPoints ? __ldg(zeroPoints + k) : 0.0f};
+                const std::uint32_t offset = Shift >= 3 ? ((row + 8 * k) >> args.groups.rowShift) - g0 : k;
+                const float2 scale = __ldg(scales + offset);
+                groups[k] = {scale.x, scale.y, zeroPoints ? __ldg(zeroPoints + offset) : 0.0f};
             }
             finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) { p0 = p1 = groups[j / rowsPerGroup]; });
         } else if (finite && oneGroup()) {
