@@ -121,12 +121,13 @@ void TestKernelsView::runsTwoKernels()
     QCOMPARE(lines.size(), 1 + 2 * backends);
     QCOMPARE(lines.front(),
         QStringLiteral("kernel,backend,target,elements,threads,median_ms,gbps,fraction_of_baseline,"
-                       "matches_scalar,skipped"));
+                       "matches_scalar,skipped,bytes,input_gbps"));
     const QStringList fields = lines[1].split(QLatin1Char(','));
     QCOMPARE(fields[0], QStringLiteral("minmax"));
     QCOMPARE(fields[3], QStringLiteral("262144"));
     QCOMPARE(fields[6].toDouble(), view.resultsModel()->results().front().gbps);
     QCOMPARE(fields[8], QStringLiteral("true"));
+    QCOMPARE(fields[10], QStringLiteral("1048576")); // minmax reads the 262144 floats once
 }
 
 void TestKernelsView::cancelStopsTheRun()

@@ -39,6 +39,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <random>
 
 using namespace qs;
@@ -1514,9 +1515,19 @@ private slots:
             QVERIFY2(!result.skipped, label + ": " + QByteArray::fromStdString(result.skipReason));
             QVERIFY2(result.checked && result.matchesScalar, label);
             QCOMPARE(result.elements, tensor.elementCount());
-            QCOMPARE(result.bytes, tensor.elementCount() * 4);
+            // Bytes moved: the tensor per pass, plus the parameters read or the codes written.
+            const std::int64_t n = tensor.elementCount();
+            const std::map<std::string, std::int64_t> moved {{"minmax", 4 * n}, {"histogram_abs", 4 * n},
+                {"fq_int8_tensor", 4 * n + 4}, {"fq_int8_channel", 4 * n + 3 * 4},
+                {"fq_int8_affine_channel", 4 * n + 3 * 8}, {"fq_int4_group128", 4 * n + n / 128 * 4},
+                {"fq_mxfp4", 4 * n}, {"fq_nvfp4", 8 * n}, {"fq_ternary_channel", 4 * n},
+                {"pack_int8_channel", 5 * n + 3 * 4}, {"unpack_int8_channel", 5 * n + 3 * 4},
+                {"pack_int4_group128", 4 * n + n / 2 + n / 128 * 4}};
+            if (const auto expected = moved.find(result.kernel); expected != moved.end())
+                QCOMPARE(result.bytes, expected->second);
             QCOMPARE(result.timing.repeats, 1);
             QVERIFY(result.gbps > 0);
+            QCOMPARE(result.inputGbps, result.gbps * double(4 * n) / double(result.bytes));
             // GPU kernels timed on the host (copies included) have no baseline to be a fraction of.
             QVERIFY(result.fractionOfBaseline > 0 || (result.backend == "cuda" && !result.deviceTimed));
         }

@@ -108,14 +108,16 @@ QVariant KernelResultsModel::data(const QModelIndex& index, int role) const
     case Qt::ToolTipRole:
         if (r.skipped)
             return QString::fromStdString(r.skipReason);
-        return tr("%1 on %2 (%3), %4 thread(s): median %5 ms (min %6, max %7 over %8 runs)%9")
+        return tr("%1 on %2 (%3), %4 thread(s): median %5 ms (min %6, max %7 over %8 runs)%9; moves %10 "
+                  "per run, %11 GB/s of the float32 tensor")
             .arg(QString::fromStdString(r.kernel), QString::fromStdString(r.backend),
                 QString::fromStdString(r.target))
             .arg(r.threads)
             .arg(QString::number(r.timing.medianMs, 'f', 3), QString::number(r.timing.minMs, 'f', 3),
                 QString::number(r.timing.maxMs, 'f', 3))
             .arg(r.timing.repeats)
-            .arg(r.deviceTimed ? tr(", timed on the device with CUDA events") : QString());
+            .arg(r.deviceTimed ? tr(", timed on the device with CUDA events") : QString())
+            .arg(formatBytes(static_cast<std::uint64_t>(r.bytes)), QString::number(r.inputGbps, 'f', 2));
     default:
         return {};
     }
@@ -123,7 +125,13 @@ QVariant KernelResultsModel::data(const QModelIndex& index, int role) const
 
 QVariant KernelResultsModel::headerData(int section, Qt::Orientation orientation, int role) const
 {
-    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+    if (orientation != Qt::Horizontal)
+        return {};
+    if (role == Qt::ToolTipRole && (section == GbpsColumn || section == FractionColumn))
+        return tr("Bytes moved per second: the float32 tensor once per pass over it (NVFP4 and bitsandbytes "
+                  "double quantization read it twice), the scales and zero points read, and the codes, "
+                  "scales and zero points written (unpack: read, and the tensor written)");
+    if (role != Qt::DisplayRole)
         return {};
     switch (section) {
     case KernelColumn:
@@ -152,7 +160,7 @@ QString KernelResultsModel::csvText() const
     QString text = csvLine({QStringLiteral("kernel"), QStringLiteral("backend"), QStringLiteral("target"),
         QStringLiteral("elements"), QStringLiteral("threads"), QStringLiteral("median_ms"),
         QStringLiteral("gbps"), QStringLiteral("fraction_of_baseline"), QStringLiteral("matches_scalar"),
-        QStringLiteral("skipped")});
+        QStringLiteral("skipped"), QStringLiteral("bytes"), QStringLiteral("input_gbps")});
     for (const qs::BenchResult& r : m_results) {
         const auto number = [&r](double value) { return r.skipped ? QString() : csvNumber(value); };
         text += csvLine({QString::fromStdString(r.kernel), QString::fromStdString(r.backend),
@@ -160,7 +168,7 @@ QString KernelResultsModel::csvText() const
             number(r.timing.medianMs), number(r.gbps), number(r.fractionOfBaseline),
             r.skipped || !r.checked ? QString()
                                     : (r.matchesScalar ? QStringLiteral("true") : QStringLiteral("false")),
-            QString::fromStdString(r.skipReason)});
+            QString::fromStdString(r.skipReason), QString::number(r.bytes), number(r.inputGbps)});
     }
     return text;
 }

@@ -65,6 +65,7 @@ nlohmann::ordered_json resultJson(const BenchResult& r)
         {"p90_ms", number(r.timing.p90Ms)}, {"max_ms", number(r.timing.maxMs)}};
     j["bytes"] = r.bytes;
     j["gbps"] = number(r.gbps);
+    j["input_gbps"] = number(r.inputGbps);
     j["fraction_of_baseline"] = number(r.fractionOfBaseline);
     j["matches_scalar"]
         = r.checked ? nlohmann::ordered_json(r.matchesScalar) : nlohmann::ordered_json(nullptr);
@@ -102,16 +103,19 @@ std::string tableText(const BenchReport& report, const BenchCommandOptions& opti
             + fixed(report.gpuBaseline.front().copyGbps, 1)
             + " GB/s on the device; cuda rows are CUDA-event times on device-resident data and % READ is of "
               "the GPU read (cuda* = host time around the whole call, copies included)\n";
-    text += "GB/s = 1e9 bytes of float32 input read per second; % READ = share of the streaming-read "
-            "baseline\n\n";
+    text += "GB/s = 1e9 bytes moved per second: the float32 tensor once per pass over it (twice for NVFP4\n"
+            "  and bnb double quantization), the scales and zero points read, the codes, scales and zero\n"
+            "  points written (unpack_: read, and the tensor written). IN GB/s = the tensor's float32 bytes\n"
+            "  per second. % READ = GB/s as a share of the streaming-read baseline\n\n";
 
     TextTable table({{"KERNEL"}, {"BACKEND"}, {"TARGET"}, {"THR", TextTable::Align::Right},
         {"MEDIAN ms", TextTable::Align::Right}, {"P10..P90 ms", TextTable::Align::Right},
-        {"GB/s", TextTable::Align::Right}, {"% READ", TextTable::Align::Right}, {"= SCALAR"}});
+        {"GB/s", TextTable::Align::Right}, {"IN GB/s", TextTable::Align::Right},
+        {"% READ", TextTable::Align::Right}, {"= SCALAR"}});
     std::set<std::string> notes;
     for (const BenchResult& r : report.results) {
         if (r.skipped) {
-            table.addRow({r.kernel, r.backend, "-", "-", "-", "-", "-", "-", "skipped"});
+            table.addRow({r.kernel, r.backend, "-", "-", "-", "-", "-", "-", "-", "skipped"});
             notes.insert(
                 (backendAvailable(backendByName(r.backend)) ? r.kernel : r.backend) + ": " + r.skipReason);
             continue;
@@ -119,7 +123,7 @@ std::string tableText(const BenchReport& report, const BenchCommandOptions& opti
         const bool hostTimedGpu = r.backend == "cuda" && !r.deviceTimed;
         table.addRow({r.kernel, r.backend + (hostTimedGpu ? "*" : ""), r.target, std::to_string(r.threads),
             fixed(r.timing.medianMs, 3), fixed(r.timing.p10Ms, 3) + ".." + fixed(r.timing.p90Ms, 3),
-            fixed(r.gbps, 2), formatPercent(r.fractionOfBaseline),
+            fixed(r.gbps, 2), fixed(r.inputGbps, 2), formatPercent(r.fractionOfBaseline),
             r.checked ? (r.matchesScalar ? "yes" : "NO") : "-"});
     }
     text += table.render();

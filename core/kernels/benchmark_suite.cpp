@@ -101,7 +101,15 @@ struct PreparedKernel {
     std::function<void(Backend, int, KernelOutput&)> run;
     std::string cudaSpelling; ///< cudaTimeKernelMs' name for the same work on this tensor, or empty
     bool cpuOnly = false; ///< no CUDA kernel for it
+    I bytes = 0; ///< BenchResult::bytes
 };
+
+/// The bytes of a packed tensor: codes, scales and zero points.
+I packedBytes(const PackedTensor& packed)
+{
+    return static_cast<I>(packed.bytes.size() + sizeof(float) * packed.scales.size()
+        + sizeof(std::int32_t) * packed.zeroPoints.size());
+}
 
 /// "tensor", "channel" or "group:G" with the row length the CUDA timer's [size / COLS, COLS] view needs.
 std::string cudaSpelling(const FusedKernel& kernel, const Tensor& tensor)
@@ -137,6 +145,8 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
     PreparedKernel prepared;
     const std::span<const float> values = tensor.values();
     const I n = tensor.elementCount();
+    const I tensorBytes = n * static_cast<I>(sizeof(float));
+    prepared.bytes = tensorBytes;
     if (name == "minmax") {
         prepared.run = [values](Backend backend, int threads, KernelOutput& output) {
             output = minMax(backend, values, threads);
@@ -174,6 +184,8 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
         prepared.skipReason = packedQuantizeUnsupported(scheme, tensor.shape);
         if (!prepared.skipReason.empty())
             return prepared;
+        const PackedTensor sample = packedQuantize(Backend::Simd, values, tensor.shape, scheme);
+        prepared.bytes = tensorBytes + packedBytes(sample);
         if (!unpack) {
             prepared.run
                 = [values, shape = tensor.shape, scheme](Backend backend, int threads, KernelOutput& output) {
@@ -184,8 +196,8 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
                   };
             return prepared;
         }
-        prepared.run = [packed = packedQuantize(Backend::Simd, values, tensor.shape, scheme),
-                           shape = tensor.shape, scheme](Backend backend, int threads, KernelOutput& output) {
+        prepared.run = [packed = sample, shape = tensor.shape, scheme](
+                           Backend backend, int threads, KernelOutput& output) {
             auto* decoded = std::get_if<std::vector<float>>(&output);
             if (!decoded)
                 decoded
@@ -202,6 +214,7 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
         prepared.cpuOnly = !block || BlockReconstruction::supports(scheme);
         prepared.skipReason = block ? blockFakeQuantErrorUnsupported(scheme)
                                     : ternaryFakeQuantErrorUnsupported(scheme, tensor.shape);
+        prepared.bytes = tensorBytes * (block ? blockFakeQuantPasses(scheme) : 1);
         prepared.run = [values, shape = tensor.shape, scheme, block](
                            Backend backend, int threads, KernelOutput& output) {
             output = block ? blockFakeQuantError(backend, values, shape, scheme, threads)
@@ -215,6 +228,9 @@ PreparedKernel prepare(const std::string& name, const Tensor& tensor)
         return prepared;
     try {
         QuantizedTensor quantized = quantize(tensor, scheme);
+        prepared.bytes = tensorBytes
+            + static_cast<I>(
+                sizeof(float) * quantized.scales.size() + sizeof(std::int32_t) * quantized.zeroPoints.size());
         prepared.run = [values, shape = tensor.shape, scheme, scales = std::move(quantized.scales),
                            zeroPoints = std::move(quantized.zeroPoints)](
                            Backend backend, int threads, KernelOutput& output) {
@@ -388,7 +404,7 @@ BenchReport runBenchmarks(const Tensor& tensor, const BenchOptions& options)
                 result.kernel = name;
                 result.backend = backendName(backend);
                 result.elements = report.elements;
-                result.bytes = bytes;
+                result.bytes = prepared.bytes;
                 const bool cpu = backend != Backend::Cuda;
                 result.threads = cpu ? cpuThreadsUsed(requested, report.elements) : requested;
                 result.skipReason = prepared.skipReason;
@@ -412,7 +428,9 @@ BenchReport runBenchmarks(const Tensor& tensor, const BenchOptions& options)
                         result.timing
                             = timeRepeated([&] { prepared.run(backend, requested, output); }, options.timing);
                     }
-                    result.gbps = gigabytesPerSecond(static_cast<double>(bytes), result.timing.medianMs);
+                    result.gbps
+                        = gigabytesPerSecond(static_cast<double>(prepared.bytes), result.timing.medianMs);
+                    result.inputGbps = gigabytesPerSecond(static_cast<double>(bytes), result.timing.medianMs);
                     const BandwidthBaseline* baseline = cpu ? report.baselineFor(kernelThreads(requested))
                         : result.deviceTimed && !report.gpuBaseline.empty() ? &report.gpuBaseline.front()
                                                                             : nullptr;

@@ -39,9 +39,11 @@ struct BenchOptions {
     std::int64_t minimumBaselineBytes = std::int64_t {64} << 20;
 };
 
-/// One kernel on one backend with one thread count. Units: GB/s = 1e9 bytes/s of the float32 tensor
-/// (elements · 4 bytes): read by every kernel but unpack_…, written by unpack_…; scales, zero points and
-/// packed codes are not counted.
+/// One kernel on one backend with one thread count. Units: GB/s = 1e9 bytes/s. `bytes` counts what the
+/// kernel moves to and from memory per run, as the API holds it (benchBytesMoved): the float32 tensor
+/// (elements · 4 bytes) once per pass the CPU backends make over it (NVFP4's error pass makes two: the
+/// tensor absmax, then the blocks), the scales and zero points it reads, and what it writes (pack_…: the
+/// codes, scales and zero points; unpack_…: reads those and writes the float32 tensor).
 struct BenchResult {
     std::string kernel;
     std::string backend; ///< backendName
@@ -49,10 +51,11 @@ struct BenchResult {
     bool skipped = false;
     std::string skipReason; ///< why it did not run (backend unavailable, kernel unsupported for the tensor)
     std::int64_t elements = 0;
-    std::int64_t bytes = 0; ///< input bytes read per run
+    std::int64_t bytes = 0; ///< bytes moved per run (above)
     int threads = 0; ///< threads used (resolved; GPU kernels report what was requested)
     TimingStats timing;
     double gbps = 0; ///< bytes / median time
+    double inputGbps = 0; ///< the float32 tensor's bytes (elements · 4) / median time
     double fractionOfBaseline = 0; ///< gbps / the read baseline of the same thread count
     /// The result equals the scalar backend's for the same kernel and thread count (set when the scalar
     /// backend ran in the same call; `checked` says whether it did).

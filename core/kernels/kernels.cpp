@@ -908,6 +908,12 @@ ErrorSums bnbBlockError(const CpuKernels& kernels, FakeQuantPlan& plan, std::spa
 
 } // namespace
 
+int blockFakeQuantPasses(const Scheme& scheme)
+{
+    const bool bnb = blockformat::familyOf(scheme.blockFormat) == blockformat::Family::Bnb;
+    return scheme.blockFormat == BlockFormat::NVFP4 || (bnb && scheme.doubleQuantization) ? 2 : 1;
+}
+
 ErrorSums blockFakeQuantError(
     Backend backend, std::span<const float> values, const Shape& shape, const Scheme& scheme, int threads)
 {

@@ -167,6 +167,12 @@ std::string blockFakeQuantErrorUnsupported(const Scheme& scheme);
 ErrorSums blockFakeQuantError(Backend backend, std::span<const float> values, const Shape& shape,
     const Scheme& scheme, int threads = 0);
 
+/// How many times blockFakeQuantError reads `values` from memory on the CPU backends: 2 for NVFP4 (the
+/// tensor absmax its global scale needs, then the blocks) and for bitsandbytes blocks with double
+/// quantization (every block's absmax, then the blocks); 1 otherwise (each chunk's block maxima and elements
+/// read one copy in cache).
+int blockFakeQuantPasses(const Scheme& scheme);
+
 /// Empty when ternaryFakeQuantError runs `scheme` on `shape`: BitNet ternary (SignSpec ternary) at the
 /// granularities fakeQuantError supports, with any scale format; otherwise why not.
 std::string ternaryFakeQuantErrorUnsupported(const Scheme& scheme, const Shape& shape);

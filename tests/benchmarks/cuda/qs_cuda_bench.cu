@@ -9,7 +9,9 @@
 //                                      median device time of every kernel on a G GiB float32 tensor (default
 //                                      1) as GB/s and as a share of the device-to-device copy, the packed
 //                                      quantize ("pack …") and dequantize ("unpack …") kernels and the
-//                                      scaled E4M3 cast ("cast fp8_e4m3 scaled") included
+//                                      scaled E4M3 cast ("cast fp8_e4m3 scaled") included; GB/s counts the
+//                                      bytes moved as the host harness does (BenchResult::bytes): x per pass,
+//                                      the scales (one float per group) read, codes and scales written
 //   qs_cuda_bench --time=KERNEL [--gib G] [--repeats R]
 //                                      one kernel: a cudaTimeKernelMs spelling, "blockfq FORMAT", or a packed
 //                                      row of --bench ("pack int4 group:128", "unpack mxfp4")
@@ -25,6 +27,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <random>
@@ -372,18 +375,20 @@ struct Packed {
     const char* format; ///< element format or block format
     qs::Granularity granularity;
     qs::RangeMode range;
-    double codeBytes; ///< packed bytes per element
+    double codeBytes; ///< packed bytes per element: codes, scales and zero points
 };
 
-const Packed kPacked[]
-    = {{"int8 channel", "int8", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow, 1},
-        {"int8 group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow, 1},
-        {"int8 affine group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::Affine, 1},
-        {"int4 group:128", "int4", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow, 0.5},
-        {"fp8_e4m3 tensor", "fp8_e4m3", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 1},
-        {"fp8_e4m3 channel", "fp8_e4m3", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow, 1},
-        {"nf4", "bnb_nf4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 0.5},
-        {"mxfp4", "mxfp4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 17.0 / 32}};
+const Packed kPacked[] = {
+    {"int8 channel", "int8", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow, 1 + 4.0 / 4096},
+    {"int8 group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow, 1 + 4.0 / 128},
+    {"int8 affine group:128", "int8", qs::Granularity::perGroup(128), qs::RangeMode::Affine, 1 + 8.0 / 128},
+    {"int4 group:128", "int4", qs::Granularity::perGroup(128), qs::RangeMode::SymmetricNarrow,
+        0.5 + 4.0 / 128},
+    {"fp8_e4m3 tensor", "fp8_e4m3", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 1},
+    {"fp8_e4m3 channel", "fp8_e4m3", qs::Granularity::perChannel(0), qs::RangeMode::SymmetricNarrow,
+        1 + 4.0 / 4096},
+    {"nf4", "bnb_nf4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 0.5 + 4.0 / 64},
+    {"mxfp4", "mxfp4", qs::Granularity::perTensor(), qs::RangeMode::SymmetricNarrow, 17.0 / 32}};
 
 qs::Scheme packedScheme(const Packed& p)
 {
@@ -406,6 +411,18 @@ const Packed& packedRow(const std::string& name)
     throw std::runtime_error("no packed bench row '" + name + "'");
 }
 
+/// The scales a fused row ("fakequant FORMAT group:G …", "… channel C") reads, in bytes per byte of input:
+/// one float per group of G, per channel of C; none per tensor.
+double scaleTraffic(const std::string& name)
+{
+    for (const char* key : {"group:", "channel "}) {
+        const std::size_t at = name.find(key);
+        if (at != std::string::npos)
+            return 1.0 / std::stod(name.substr(at + std::strlen(key)));
+    }
+    return 0;
+}
+
 int runBench(double gib, int repeats, const std::string& jsonPath)
 {
     const auto n = static_cast<std::size_t>(gib * double(1ull << 30) / sizeof(float)) / 4096 * 4096;
@@ -419,7 +436,7 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
         bytes / (1ull << 30), repeats);
     struct Kernel {
         const char* name;
-        double traffic; ///< bytes moved per byte of input: read only 1, read + write 2
+        double traffic; ///< bytes moved per byte of input: read only 1, read + write 2; the scales besides
     };
     const Kernel kernels[] = {{"copy", 2}, {"read", 1}, {"minmax", 1}, {"minmax_rows 4096", 1},
         {"minmax_rows 128", 1}, {"histogram 2048", 1}, {"histogram_abs 2048", 1},
@@ -439,7 +456,7 @@ int runBench(double gib, int repeats, const std::string& jsonPath)
     std::printf("%-38s %10s %10s %8s\n", "kernel", "ms", "GB/s", "of copy");
     for (const Kernel& k : kernels) {
         const double ms = qs::cudaTimeKernelMs(k.name, values, repeats);
-        const double rate = k.traffic * bytes / (ms * 1e-3) / 1e9;
+        const double rate = (k.traffic + scaleTraffic(k.name)) * bytes / (ms * 1e-3) / 1e9;
         if (copyRate == 0)
             copyRate = rate;
         std::printf("%-38s %10.4f %10.1f %7.1f%%\n", k.name, ms, rate, 100.0 * rate / copyRate);
