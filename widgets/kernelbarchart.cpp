@@ -48,7 +48,7 @@ KernelBarChart::KernelBarChart(QWidget* parent)
     legend->setBrush(QColor(255, 255, 255, 210));
     legend->setBorderPen(QPen(QColor(0, 0, 0, 60)));
     axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
-    yAxis->setLabel(tr("GB/s of float32 input read"));
+    yAxis->setLabel(tr("GB/s moved (the tensor per pass, scales, codes)"));
     xAxis->setTickLabelRotation(30);
     xAxis->grid()->setVisible(false);
     clearResults();
@@ -164,9 +164,10 @@ QString KernelBarChart::hoverText(double key, double) const
         if (r.skipped)
             return tr("%1 on %2: skipped (%3)")
                 .arg(m_kernels[kernel], backend, QString::fromStdString(r.skipReason));
-        return tr("%1 on %2 (%3): %4 GB/s, median %5 ms%6")
+        return tr("%1 on %2 (%3): %4 GB/s moved (%5 GB/s of the tensor), median %6 ms%7")
             .arg(m_kernels[kernel], backend, QString::fromStdString(r.target),
-                QString::number(r.gbps, 'f', 2), QString::number(r.timing.medianMs, 'f', 3),
+                QString::number(r.gbps, 'f', 2), QString::number(r.inputGbps, 'f', 2),
+                QString::number(r.timing.medianMs, 'f', 3),
                 r.fractionOfBaseline > 0
                     ? tr(", %1 % of the read baseline").arg(r.fractionOfBaseline * 100, 0, 'f', 1)
                     : QString());
