@@ -40,10 +40,10 @@ struct BenchOptions {
 };
 
 /// One kernel on one backend with one thread count. Units: GB/s = 1e9 bytes/s. `bytes` counts what the
-/// kernel moves to and from memory per run, as the API holds it (benchBytesMoved): the float32 tensor
-/// (elements · 4 bytes) once per pass the CPU backends make over it (NVFP4's error pass makes two: the
-/// tensor absmax, then the blocks), the scales and zero points it reads, and what it writes (pack_…: the
-/// codes, scales and zero points; unpack_…: reads those and writes the float32 tensor).
+/// kernel moves to and from memory per run, as the API holds it: the float32 tensor (elements · 4 bytes)
+/// once per pass the CPU backends make over it (blockFakeQuantPasses: two for NVFP4, the tensor absmax and
+/// then the blocks), the scales and zero points it reads, and what it writes (pack_…: the codes, scales and
+/// zero points; unpack_…: reads those and writes the float32 tensor).
 struct BenchResult {
     std::string kernel;
     std::string backend; ///< backendName
