@@ -1504,6 +1504,14 @@ private slots:
         QCOMPARE(report.baselines.size(), std::size_t(2));
         QVERIFY(report.baselineFor(1) && report.baselineFor(2));
         QCOMPARE(report.results.size(), benchKernels().size() * 3 * 2);
+        // Bytes moved: the tensor per pass, plus the parameters read or the codes written.
+        const std::int64_t n = tensor.elementCount();
+        const std::map<std::string, std::int64_t> moved {{"minmax", 4 * n}, {"histogram_abs", 4 * n},
+            {"fq_int8_tensor", 4 * n + 4}, {"fq_int8_channel", 4 * n + 3 * 4},
+            {"fq_int8_affine_channel", 4 * n + 3 * 8}, {"fq_int4_group128", 4 * n + n / 128 * 4},
+            {"fq_mxfp4", 4 * n}, {"fq_nvfp4", 8 * n}, {"fq_ternary_channel", 4 * n},
+            {"pack_int8_channel", 5 * n + 3 * 4}, {"unpack_int8_channel", 5 * n + 3 * 4},
+            {"pack_int4_group128", 4 * n + n / 2 + n / 128 * 4}};
         for (const BenchResult& result : report.results) {
             const QByteArray label = QByteArray::fromStdString(result.kernel + " " + result.backend);
             if (result.backend == "cuda"
@@ -1515,14 +1523,6 @@ private slots:
             QVERIFY2(!result.skipped, label + ": " + QByteArray::fromStdString(result.skipReason));
             QVERIFY2(result.checked && result.matchesScalar, label);
             QCOMPARE(result.elements, tensor.elementCount());
-            // Bytes moved: the tensor per pass, plus the parameters read or the codes written.
-            const std::int64_t n = tensor.elementCount();
-            const std::map<std::string, std::int64_t> moved {{"minmax", 4 * n}, {"histogram_abs", 4 * n},
-                {"fq_int8_tensor", 4 * n + 4}, {"fq_int8_channel", 4 * n + 3 * 4},
-                {"fq_int8_affine_channel", 4 * n + 3 * 8}, {"fq_int4_group128", 4 * n + n / 128 * 4},
-                {"fq_mxfp4", 4 * n}, {"fq_nvfp4", 8 * n}, {"fq_ternary_channel", 4 * n},
-                {"pack_int8_channel", 5 * n + 3 * 4}, {"unpack_int8_channel", 5 * n + 3 * 4},
-                {"pack_int4_group128", 4 * n + n / 2 + n / 128 * 4}};
             if (const auto expected = moved.find(result.kernel); expected != moved.end())
                 QCOMPARE(result.bytes, expected->second);
             QCOMPARE(result.timing.repeats, 1);

@@ -624,11 +624,12 @@ __device__ inline void addElement(const float* __restrict__ x, I i, const GroupV
 /// RunLaneSums assumes so and redoes a run that shows otherwise, DoubleLaneSums tests each x. Other batches
 /// and the last, partial chunk go element by element. LaneSums::kStaged, block patterns: the batches read x
 /// from its copy in `stage` when both chunks of the warp are full (`warpFull`; both halves then call this
-/// together); otherwise the chunk goes element by element. Shift, GroupPattern::Run only: 1 or 2 for runs of
-/// exactly 2^Shift rows of kLanes elements (groups of 32 or 64), 3 for runs of 2^s rows with s >= 3
-/// (GroupIndexer::rowShift), 0 otherwise. A compile-time geometry spares the batch its choice of group path
-/// and the index arithmetic that choice kept in registers (H100, 1 GiB: int8 group 32 0.485 -> 0.468 ms, NF4
-/// group 64 0.516 -> 0.504, int8 group 128 0.440 -> 0.433).
+/// together); otherwise the chunk goes element by element.
+///
+/// Shift, GroupPattern::Run only: 1 or 2 for runs of exactly 2^Shift rows of kLanes elements (groups of 32 or
+/// 64), 3 for runs of 2^s rows with s >= 3 (GroupIndexer::rowShift), 0 otherwise. A compile-time geometry
+/// spares the batch its choice of group path and the index arithmetic that choice kept in registers (H100, 1
+/// GiB: int8 group 32 0.485 -> 0.468 ms, NF4 group 64 0.516 -> 0.504, int8 group 128 0.440 -> 0.433).
 template<ElementKind Kind, GroupPattern Pattern, int Shift, bool Divide, bool Write, bool TiesAway,
     class LaneSums>
 __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
