@@ -635,12 +635,17 @@ template<ElementKind Kind, GroupPattern Pattern, int Shift, bool Divide, bool Wr
 __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, const FakeQuantArgs& args,
     LaneSums& acc, float* __restrict__ out, const RunStage& stage, bool warpFull)
 {
-    // Whole-chunk groups and groups of 8 rows or more: a whole run's loads in flight at once (H100, 1 GiB:
-    // int8 / int4 group 128 0.433 / 0.435 -> 0.426 / 0.424 ms). Other groups keep batches of kBatch: a run's
-    // 16 loads per lane measured slower there (they hold more registers through the group lookups).
+    // Whole-chunk groups and groups of whole rows: a whole run's loads in flight at once (H100, 1 GiB: int8 /
+    // int4 group 128 0.433 / 0.435 -> 0.426 / 0.424 ms; int8 / FP4 group 32 0.462 / 0.467 -> 0.446 / 0.444,
+    // int8 group 64 0.439 -> 0.435). The table kinds keep batches of kBatch, whose bin lookups hold more
+    // registers (NF4 group 64 0.501 -> 0.530 ms with a run per batch; group 128 0.509 -> 0.488 back at
+    // kBatch), and so do other groups (a run's 16 loads per lane measured slower through the cursor's group
+    // lookups).
     constexpr bool fixedRows = Pattern == GroupPattern::Run && Shift > 0;
+    constexpr bool tableKind = Kind == ElementKind::Table || Kind == ElementKind::BinnedTable
+        || Kind == ElementKind::MagnitudeTable;
     constexpr int batch
-        = Pattern == GroupPattern::WholeChunks || (fixedRows && Shift >= 3) ? kRunSteps : kBatch;
+        = Pattern == GroupPattern::WholeChunks || (fixedRows && !tableKind) ? kRunSteps : kBatch;
     static_assert(kRunSteps % batch == 0, "runs are whole batches");
     GroupCursor<Pattern> cursor(args, c);
     const I base = c * kChunk + lane;
@@ -777,20 +782,34 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             });
         } else if (fixedRows && finite) {
             // Runs of 2^s whole rows of 16 (GroupIndexer::rowShift; Shift is s, or 3 for any s >= 3): the
-            // batch's rows (8, or Shift 3 a run's 16) start a group (row is a multiple of 8) and lie in the
-            // 4, 2 or 1 groups from row >> s on (Shift 3: 2 groups of 8 rows or 1 longer one), loaded at
-            // offsets from one address, independent of each other (a cursor would wait for each in turn).
+            // batch's rows (a run's 16, the table kinds' 8) start a group (row is a multiple of 8) and lie in
+            // the batch / 2^s groups from row >> s on (Shift 3: 2 groups of 8 rows or 1 longer one), loaded
+            // at offsets from one address, independent of each other (a cursor would wait for each in turn).
             constexpr int rowsPerGroup = Shift >= 3 ? 8 : 1 << Shift;
             const std::uint32_t row = static_cast<std::uint32_t>(c) * (kChunk / kLanes) + step;
             const std::uint32_t g0 = row >> (Shift >= 3 ? args.groups.rowShift : Shift);
             const float2* scales = args.scales + g0;
             const float* zeroPoints = args.zeroPoints ? args.zeroPoints + g0 : nullptr;
             GroupValues groups[batch / rowsPerGroup];
+            if constexpr (Shift < 3) {
+                // Groups g0, g0 + 1, ... side by side, g0 a multiple of the batch's even count of groups:
+                // their scales by 16-byte loads, two groups each (int8 group 32 0.4616 -> 0.4459 ms with the
+                // run per batch, against 0.4544 with that alone).
+                static_assert((batch >> Shift) % 2 == 0, "whole pairs of groups per batch");
+                const float4* quads = reinterpret_cast<const float4*>(scales);
 #pragma unroll
-            for (int k = 0; k < batch / rowsPerGroup; ++k) {
-                const std::uint32_t offset = Shift >= 3 ? ((row + 8 * k) >> args.groups.rowShift) - g0 : k;
-                const float2 scale = __ldg(scales + offset);
-                groups[k] = {scale.x, scale.y, zeroPoints ? __ldg(zeroPoints + offset) : 0.0f};
+                for (int k = 0; k < batch / rowsPerGroup; k += 2) {
+                    const float4 q = __ldg(quads + k / 2);
+                    groups[k] = {q.x, q.y, zeroPoints ? __ldg(zeroPoints + k) : 0.0f};
+                    groups[k + 1] = {q.z, q.w, zeroPoints ? __ldg(zeroPoints + k + 1) : 0.0f};
+                }
+            } else {
+#pragma unroll
+                for (int k = 0; k < batch / rowsPerGroup; ++k) {
+                    const std::uint32_t offset = ((row + 8 * k) >> args.groups.rowShift) - g0;
+                    const float2 scale = __ldg(scales + offset);
+                    groups[k] = {scale.x, scale.y, zeroPoints ? __ldg(zeroPoints + offset) : 0.0f};
+                }
             }
             finiteBatch([&](int j, GroupValues& p0, GroupValues& p1) { p0 = p1 = groups[j / rowsPerGroup]; });
         } else if (finite && oneGroup()) {
