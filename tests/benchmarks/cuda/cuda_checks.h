@@ -283,14 +283,17 @@ inline std::vector<FakeQuantCase> fakeQuantCases()
     add("uint8 affine group 512", makeScheme("uint8", Granularity::perGroup(512), RangeMode::Affine),
         {64, 2048}, 45, 2048);
     add("int8 group 128 rows of 8192", makeScheme("int8", Granularity::perGroup(128)), {16, 8192}, 46, 8192);
-    // Runs of whole rows of 16 (each pair's group from its row, or a batch's from its first): 32 with zero
-    // points and ties away; 96 (no power of two: the cursor) and 256 on element counts that end in a partial
-    // chunk.
+    // Runs of whole rows of 16 (each pair's group from its row, or a batch's from its first): 32 and 64 with
+    // zero points (their scales in pairs), 32 with ties away, NF4's batches of 8 rows in groups of 32; 96 (no
+    // power of two: the cursor) and 256 on element counts that end in a partial chunk.
     {
         Scheme s = makeScheme("uint8", Granularity::perGroup(32), RangeMode::Affine);
         s.elementRounding = Rounding::NearestAway;
         add("uint8 affine group 32 ties away", s, {40, 4096}, 47, 4096);
     }
+    add("int8 affine group 64", makeScheme("int8", Granularity::perGroup(64), RangeMode::Affine), {48, 4096},
+        52, 4096);
+    add("nf4 group 32", makeScheme("nf4", Granularity::perGroup(32)), {48, 4096}, 53, 4096);
     add("int4 group 96 partial chunk", makeScheme("int4", Granularity::perGroup(96)), {333, 768}, 48, 768);
     add("int8 affine group 256 partial chunk",
         makeScheme("int8", Granularity::perGroup(256), RangeMode::Affine), {333, 768}, 49, 768);
