@@ -28,35 +28,28 @@ struct MxExponentRule {
         , emax(static_cast<int>(std::ilogb(elementMax)))
         , mantissaBits(mantissaBits)
         , descale(static_cast<float>(1.0 / elementMax))
+        , factor(rounding == E8M0Rounding::RCeil ? descale : 1.0f)
+        , addend(rounding == E8M0Rounding::Floor
+                  ? 0u
+                  : (rounding == E8M0Rounding::Even ? 1u << (22 - mantissaBits) : 0x7FFFFFu))
+        , subnormalAddend(rounding == E8M0Rounding::RCeil ? 0x3FFFFFu : addend)
+        , bias(rounding == E8M0Rounding::RCeil ? 127 : 127 + emax)
+        , overflowIsNaN(rounding == E8M0Rounding::Even)
     {
     }
 
+    /// The four rules in one branch-free form (the CUDA block step works it out once per block, where a
+    /// switch cost an indirect branch): with d the bits of |absmax · factor| (exact but for RCeil),
+    /// e = ((d + addend) >> 23) - bias. Adding 2^23 - 1 carries into the exponent field when the mantissa is
+    /// not zero (Ceil, RCeil); adding 2^(22 - M) rounds to M + 1 significant bits (Even). A subnormal d under
+    /// RCeil rounds up only when its mantissa exceeds 2^22, the carry of mantissa + 2^22 - 1.
     QS_HOST_DEVICE bool operator()(float absmax, int& exponent) const
     {
-        const std::uint32_t bits = detail::floatBits(absmax);
-        const int field = static_cast<int>((bits >> 23) & 0xFF);
-        switch (rounding) {
-        case E8M0Rounding::Floor:
-            exponent = field - 127 - emax;
-            break;
-        case E8M0Rounding::Ceil:
-            exponent = field - 127 + ((bits & 0x7FFFFFu) != 0 ? 1 : 0) - emax;
-            break;
-        case E8M0Rounding::Even: {
-            const std::uint32_t rounded = (bits + (1u << (22 - mantissaBits))) & 0xFF800000u;
-            if ((rounded >> 23) == 0xFF)
-                return false;
-            exponent = static_cast<int>(rounded >> 23) - 127 - emax;
-            break;
-        }
-        case E8M0Rounding::RCeil: {
-            const std::uint32_t d = detail::floatBits(roundedMul(absmax, descale));
-            const std::uint32_t mantissa = d & 0x7FFFFFu;
-            const bool roundUp = ((d >> 23) & 0xFF) == 0 ? mantissa > 0x400000u : mantissa != 0;
-            exponent = static_cast<int>((d >> 23) & 0xFF) + (roundUp ? 1 : 0) - 127;
-            break;
-        }
-        }
+        const std::uint32_t d = detail::floatBits(roundedMul(absmax, factor)) & 0x7FFFFFFFu;
+        const int field = static_cast<int>((d + (d < 0x00800000u ? subnormalAddend : addend)) >> 23);
+        if (overflowIsNaN && field == 0xFF)
+            return false;
+        exponent = field - bias;
         exponent = exponent < -127 ? -127 : (exponent > 127 ? 127 : exponent);
         return true;
     }
@@ -65,6 +58,11 @@ struct MxExponentRule {
     int emax;
     int mantissaBits;
     float descale; ///< float(1 / elementMax)
+    float factor; ///< descale for RCeil, 1 otherwise
+    std::uint32_t addend; ///< Floor 0, Ceil and RCeil 2^23 - 1, Even 2^(22 - mantissaBits)
+    std::uint32_t subnormalAddend; ///< RCeil 2^22 - 1, otherwise addend
+    int bias; ///< 127 + emax (RCeil: 127)
+    bool overflowIsNaN; ///< Even: a field rounded up to 0xFF is 2^128, a NaN scale
 };
 
 inline bool mxSharedExponent(
