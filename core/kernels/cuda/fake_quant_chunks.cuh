@@ -619,12 +619,12 @@ __device__ inline void addElement(const float* __restrict__ x, I i, const GroupV
 }
 
 /// The lane sums of chunk c for one lane (kernels.h order): the elements base + 16·k in index order, in
-/// batches of kBatch loads (a run's kRunSteps for whole-chunk groups and groups of 8 rows or more). A batch
-/// inside one group (the usual case) takes the fast path without per-element checks when its x are finite:
-/// RunLaneSums assumes so and redoes a run that shows otherwise, DoubleLaneSums tests each x. Other batches
-/// and the last, partial chunk go element by element. LaneSums::kStaged, block patterns: the batches read x
-/// from its copy in `stage` when both chunks of the warp are full (`warpFull`; both halves then call this
-/// together); otherwise the chunk goes element by element.
+/// batches of kBatch loads (a run's kRunSteps for whole-chunk groups and groups of whole rows, but for the
+/// table kinds). A batch inside one group (the usual case) takes the fast path without per-element checks
+/// when its x are finite: RunLaneSums assumes so and redoes a run that shows otherwise, DoubleLaneSums
+/// tests each x. Other batches and the last, partial chunk go element by element. LaneSums::kStaged, block
+/// patterns: the batches read x from its copy in `stage` when both chunks of the warp are full (`warpFull`;
+/// both halves then call this together); otherwise the chunk goes element by element.
 ///
 /// Shift, GroupPattern::Run only: 1 or 2 for runs of exactly 2^Shift rows of kLanes elements (groups of 32 or
 /// 64), 3 for runs of 2^s rows with s >= 3 (GroupIndexer::rowShift), 0 otherwise. A compile-time geometry
