@@ -269,6 +269,13 @@ inline std::vector<float> blockCaseValues(const Shape& shape, int variant)
                 values[i]
                     = std::ldexp(std::fmax(std::fmin(values[i], 8.0f), -8.0f), -118 - int(i / 160 % 12));
     }
+    if (variant == 16) {
+        // Grid ties (variant 5's values) in blocks of 32 scaled by 2^-30 … 2^60, 2^3 apart: block exponents
+        // over a wide range, the largest whose squares stay finite in float, every element rounding a tie.
+        for (std::size_t i = 0; i < n; ++i)
+            values[i] = std::ldexp(static_cast<float>(static_cast<int>(i % 97) - 48),
+                -3 - int(i % 5) + 3 * int(i / 32 % 31) - 30);
+    }
     for (std::size_t i = 0; i < 300; ++i)
         values[i] = 0;
     if (variant == 5)
@@ -310,14 +317,15 @@ using BlockCase = SchemeCase;
 /// scales itself (GroupPattern::MxBlocks), over whole chunks in variants 10, 12 and 13; variant 12 puts every
 /// block's largest element just past the element grid, variant 13 blocks of tiny values (exponents
 /// -118 … -129), variant 14 only NaN and ±Inf (no finite value: NVFP4's tensor absmax 0), variant 15 only
-/// subnormals and zeros (NVFP4's global scale 1 / absmax · 2688 overflows).
+/// subnormals and zeros (NVFP4's global scale 1 / absmax · 2688 overflows), variant 16 grid ties in blocks
+/// scaled by 2^-30 … 2^60.
 inline std::vector<BlockCase> blockCases()
 {
     std::vector<BlockCase> cases;
     const BlockFormat formats[] = {BlockFormat::MXFP8_E4M3, BlockFormat::MXFP8_E5M2, BlockFormat::MXFP6_E3M2,
         BlockFormat::MXFP6_E2M3, BlockFormat::MXFP4, BlockFormat::MXINT8, BlockFormat::NVFP4};
     for (const BlockFormat format : formats) {
-        for (int variant = 0; variant < 16; ++variant) {
+        for (int variant = 0; variant < 17; ++variant) {
             Scheme scheme;
             scheme.blockFormat = format;
             Shape shape {37, 300};
@@ -369,6 +377,7 @@ inline std::vector<BlockCase> blockCases()
             case 13:
             case 14:
             case 15:
+            case 16:
                 shape = {64, 1024};
                 break;
             default:
