@@ -115,6 +115,7 @@ struct FakeQuantPlan {
     std::int32_t lowestKey = 0;
     std::int32_t highestKey = 0;
     TableBins bins; ///< Table: 16 bins of at most two thresholds each (table_bins.h), when they exist
+    TableBins bins32; ///< Table: 32 bins of at most one threshold each, when they exist (AVX-512)
 
     std::vector<GroupParams> groups; ///< groups[g - groupBase] holds group g
     std::int64_t groupBase = 0; ///< block formats: the first group of the chunk whose parameters are held

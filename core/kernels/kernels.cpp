@@ -90,6 +90,7 @@ void setTable(FakeQuantPlan& plan, EncoderTable&& table)
     plan.lowestKey = table.lowestKey;
     plan.highestKey = table.highestKey;
     plan.bins = tableBins(plan.thresholds, 16, 2);
+    plan.bins32 = tableBins(plan.thresholds, 32, 1);
 }
 
 /// Largest |decoded value| an element can take before the scale.

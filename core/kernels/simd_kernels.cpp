@@ -26,6 +26,7 @@
 #include "kernels/simd_table_bins-inl.h"
 // clang-format on
 
+#include "kernels/encoder_table.h"
 #include "kernels/kernel_backends.h"
 #include "kernels/simd_dispatch.h"
 #include "quant/block_formats.h"
@@ -1052,6 +1053,72 @@ template<bool Divide> struct TableBinElement {
     SimdTableBins<DF> bins;
 };
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+/// Lookup tables with 32 bins of at most one threshold (FakeQuantPlan::bins32) on AVX-512: the bin's
+/// threshold and its values below and from it by two-table permutes (vpermt2ps, which reads the bin from the
+/// low five bits of the bin float), one float compare and a select; the clip by float compares with the
+/// extreme values. A float compare orders like the keys but for ±0, so applies() asks for no threshold at
+/// the key of +0 (where -0 and +0 part) and nonzero extreme values. A vector with a NaN v takes the search.
+template<bool Divide> struct TableBin32Element {
+    static bool applies(const FakeQuantPlan& plan)
+    {
+        return TableSearchElement<Divide>::applies(plan) && plan.bins32.count == 32
+            && std::find(plan.thresholds.begin(), plan.thresholds.end(), 0) == plan.thresholds.end()
+            && encoderKeyValue(plan.lowestKey) != 0 && encoderKeyValue(plan.highestKey) != 0;
+    }
+
+    explicit TableBin32Element(const FakeQuantPlan& plan)
+        : search(plan)
+        , scale(hn::Set(DF(), plan.bins32.scale))
+        , offset(hn::Set(DF(), plan.bins32.offset))
+        , firstBin(hn::Set(DF(), TableBins::kOrigin))
+        , lastBin(hn::Set(DF(), TableBins::kOrigin + 31.0f))
+        , lowest(hn::Set(DF(), encoderKeyValue(plan.lowestKey)))
+        , highest(hn::Set(DF(), encoderKeyValue(plan.highestKey)))
+    {
+        const DF df;
+        // An empty bin's threshold is INT32_MAX, a NaN as a float, which no v reaches.
+        HWY_ALIGN float lanes[3][2 * kF];
+        for (std::size_t b = 0; b < 2 * kF; ++b) {
+            const std::int32_t threshold = plan.bins32.thresholds[0][b];
+            const auto region = static_cast<std::size_t>(plan.bins32.base[b]);
+            lanes[0][b] = encoderKeyValue(threshold);
+            lanes[1][b] = plan.values[region];
+            lanes[2][b] = plan.values[std::min(region + 1, plan.values.size() - 1)];
+        }
+        for (std::size_t t = 0; t < 3; ++t) {
+            tables[t][0] = hn::Load(df, lanes[t]);
+            tables[t][1] = hn::Load(df, lanes[t] + kF);
+        }
+    }
+
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
+    {
+        const VF v = scaled<Divide>(x, p);
+        if (HWY_UNLIKELY(!hn::AllFalse(DF(), hn::IsNaN(v)))) {
+            const VI key = orderedKeys(v);
+            return search.decoded(key, search.region(key), p, clip);
+        }
+        const VF position = hn::Min(hn::Max(hn::MulAdd(v, scale, offset), firstBin), lastBin);
+        const __m512i bin = _mm512_castps_si512(position.raw);
+        const auto lookup = [&](std::size_t t) {
+            return VF {_mm512_permutex2var_ps(tables[t][0].raw, bin, tables[t][1].raw)};
+        };
+        clip = hn::Or(hn::Gt(v, highest), hn::Lt(v, lowest));
+        return hn::Mul(hn::IfThenElse(hn::Ge(v, lookup(0)), lookup(2), lookup(1)), p.scale);
+    }
+
+    TableSearchElement<Divide> search;
+    VF scale;
+    VF offset;
+    VF firstBin;
+    VF lastBin;
+    VF lowest;
+    VF highest;
+    VF tables[3][2]; ///< per bin: the threshold, the value below it, the value from it on (two halves)
+};
+#endif
+
 /// x̂ of a vector by `element`, which may also track the run's range in `acc` (the unclipped elements).
 template<class Element>
 HWY_INLINE VF reconstruct(
@@ -1329,6 +1396,10 @@ ChunkErrorSums fakeQuantChunkScaled(const FakeQuantPlan& plan, const float* x, I
                              : fakeQuantChunkFinite(plan,
                                  MinifloatElement<Divide, false, MinifloatMethod::Bits>(plan), x, begin, end);
     case ElementKind::Table:
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+        if (TableBin32Element<Divide>::applies(plan))
+            return fakeQuantChunkFinite(plan, TableBin32Element<Divide>(plan), x, begin, end);
+#endif
         if (TableBinElement<Divide>::applies(plan))
             return fakeQuantChunkFinite(plan, TableBinElement<Divide>(plan), x, begin, end);
         if (TableSearchElement<Divide>::applies(plan))
