@@ -230,14 +230,20 @@ Case edgeCase(const Scheme& base)
     return c;
 }
 
-/// binEdgeValues of both bin layouts (16 bins of two thresholds, 32 of one: the AVX-512 and CUDA passes) on a
-/// per-tensor scheme of scale 1, as edgeCase; an empty tensor where there are none.
+/// binEdgeValues of both bin layouts: 16 bins of two thresholds, 32 of one (the AVX-512 and CUDA passes).
+std::vector<float> bothLayoutsBinEdges(const NumberFormat& format)
+{
+    std::vector<float> values = binEdgeValues(format, 16, 2);
+    const std::vector<float> edges32 = binEdgeValues(format, 32, 1);
+    values.insert(values.end(), edges32.begin(), edges32.end());
+    return values;
+}
+
+/// bothLayoutsBinEdges on a per-tensor scheme of scale 1, as edgeCase; an empty tensor where there are none.
 Case binEdgeCase(const Scheme& base)
 {
     Case c = edgeCase(base);
-    std::vector<float> values = binEdgeValues(base.format, 16, 2);
-    const std::vector<float> edges32 = binEdgeValues(base.format, 32, 1);
-    values.insert(values.end(), edges32.begin(), edges32.end());
+    std::vector<float> values = bothLayoutsBinEdges(base.format);
     c.tensor = Tensor {"bin edges", {static_cast<std::int64_t>(values.size())}, std::move(values)};
     return c;
 }
@@ -505,8 +511,7 @@ private slots:
         const std::vector<NamedScheme> list = schemes();
         for (int s = 0; s < static_cast<int>(list.size()); ++s)
             for (int d = 0; d < 11; ++d)
-                if (d != 8 || !binEdgeValues(list[static_cast<std::size_t>(s)].scheme.format, 32, 1).empty()
-                    || !binEdgeValues(list[static_cast<std::size_t>(s)].scheme.format, 16, 2).empty())
+                if (d != 8 || !bothLayoutsBinEdges(list[static_cast<std::size_t>(s)].scheme.format).empty())
                     QTest::addRow("%s / %d", list[static_cast<std::size_t>(s)].name, d) << s << d;
     }
 

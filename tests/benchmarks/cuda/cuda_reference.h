@@ -271,7 +271,7 @@ inline std::vector<float> blockCaseValues(const Shape& shape, int variant)
     }
     if (variant == 16) {
         // Grid ties (variant 5's values) in blocks of 32 scaled by 2^-30 … 2^60, 2^3 apart: block exponents
-        // over a wide range, the largest whose squares stay finite in float, every element rounding a tie.
+        // over a wide range, |x| up to about 2^63 so that x² stays finite in float, every element a tie.
         for (std::size_t i = 0; i < n; ++i)
             values[i] = std::ldexp(static_cast<float>(static_cast<int>(i % 97) - 48),
                 -3 - int(i % 5) + 3 * int(i / 32 % 31) - 30);
