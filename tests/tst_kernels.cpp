@@ -50,6 +50,7 @@ using qs::kernel_detail::encoderTable;
 using qs::kernel_detail::tableBin;
 using qs::kernel_detail::TableBins;
 using qs::kernel_detail::tableBins;
+using qs::testing::avx512BinEdgeValues;
 using qs::testing::binEdgeValues;
 using qs::testing::firstKeyOfBin;
 
@@ -230,20 +231,21 @@ Case edgeCase(const Scheme& base)
     return c;
 }
 
-/// binEdgeValues of both bin layouts: 16 bins of two thresholds, 32 of one (the AVX-512 and CUDA passes).
-std::vector<float> bothLayoutsBinEdges(const NumberFormat& format)
+/// binEdgeValues of every bin layout: 16 bins of two thresholds (16-lane SIMD targets), 32 of one spanning
+/// the thresholds (CUDA) and the AVX-512 layout (bins32Layout).
+std::vector<float> allLayoutsBinEdges(const NumberFormat& format)
 {
     std::vector<float> values = binEdgeValues(format, 16, 2);
-    const std::vector<float> edges32 = binEdgeValues(format, 32, 1);
-    values.insert(values.end(), edges32.begin(), edges32.end());
+    for (const std::vector<float>& more : {binEdgeValues(format, 32, 1), avx512BinEdgeValues(format)})
+        values.insert(values.end(), more.begin(), more.end());
     return values;
 }
 
-/// bothLayoutsBinEdges on a per-tensor scheme of scale 1, as edgeCase; an empty tensor where there are none.
+/// allLayoutsBinEdges on a per-tensor scheme of scale 1, as edgeCase; an empty tensor where there are none.
 Case binEdgeCase(const Scheme& base)
 {
     Case c = edgeCase(base);
-    std::vector<float> values = bothLayoutsBinEdges(base.format);
+    std::vector<float> values = allLayoutsBinEdges(base.format);
     c.tensor = Tensor {"bin edges", {static_cast<std::int64_t>(values.size())}, std::move(values)};
     return c;
 }
@@ -393,6 +395,11 @@ std::vector<cudaref::BlockCase> fusedBlockCases()
     }
     for (cudaref::BlockCase& c : bnbThresholdCases())
         cases.push_back(std::move(c));
+    std::vector<float> edges = qs::testing::bnbNf4Avx512BinEdgeBlocks();
+    Scheme bnbNf4;
+    bnbNf4.blockFormat = BlockFormat::BnbNF4;
+    const Shape edgeShape {static_cast<std::int64_t>(edges.size() / 64), 64};
+    cases.push_back({"bnb_nf4 AVX-512 bin edges", bnbNf4, edgeShape, std::move(edges)});
     return cases;
 }
 
@@ -511,7 +518,7 @@ private slots:
         const std::vector<NamedScheme> list = schemes();
         for (int s = 0; s < static_cast<int>(list.size()); ++s)
             for (int d = 0; d < 11; ++d)
-                if (d != 8 || !bothLayoutsBinEdges(list[static_cast<std::size_t>(s)].scheme.format).empty())
+                if (d != 8 || !allLayoutsBinEdges(list[static_cast<std::size_t>(s)].scheme.format).empty())
                     QTest::addRow("%s / %d", list[static_cast<std::size_t>(s)].name, d) << s << d;
     }
 
@@ -673,13 +680,16 @@ private slots:
         std::mt19937 rng(21);
         std::uniform_int_distribution<std::int32_t> anyKey(encoderKey(-kInf), encoderKey(kInf));
         int binned = 0;
-        for (const auto& [name, table] : tables)
-            for (const auto& [count, perBin] : {std::pair {16, 2}, std::pair {32, 1}, std::pair {8, 2}}) {
-                const TableBins bins = tableBins(table.thresholds, count, perBin);
+        for (const auto& [name, table] : tables) {
+            std::vector<std::pair<TableBins, int>> layouts;
+            for (const auto& [count, perBin] : {std::pair {16, 2}, std::pair {32, 1}, std::pair {8, 2}})
+                layouts.emplace_back(tableBins(table.thresholds, count, perBin), perBin);
+            layouts.emplace_back(qs::testing::avx512Bins(table), 1);
+            for (const auto& [bins, perBin] : layouts) {
                 if (bins.count == 0)
                     continue;
                 ++binned;
-                QCOMPARE(bins.count, count);
+                const int count = bins.count;
                 std::vector<std::int32_t> keys;
                 for (int bin = 1; bin < count; ++bin)
                     keys.push_back(firstKeyOfBin(bins, bin));
@@ -710,7 +720,8 @@ private slots:
                                       .arg(regionOf(table.thresholds, key))));
                     }
             }
-        QVERIFY(binned >= 4);
+        }
+        QVERIFY(binned >= 6);
         // NF4 takes the bins on 16-lane SIMD targets; bitsandbytes' FP4 has three thresholds within 0.006 of
         // zero, too close for 16 bins.
         QCOMPARE(tableBins(encoderTable(nf4Format(), "the test").thresholds, 16, 2).count, 16);
@@ -718,6 +729,17 @@ private slots:
         QCOMPARE(tableBins(tables.back().second.thresholds, 16, 2).count, 0);
         QCOMPARE(tableBins({5}, 16, 2).count, 0);
         QCOMPARE(tableBins({1, 2, 3}, 16, 3).count, 0);
+        // AVX-512: NF4's bins reach past ±1, its extreme values, so that no |v| <= 1 needs the clamp.
+        const EncoderTable nf4 = encoderTable(nf4Format(), "the test");
+        const qs::kernel_detail::Bins32Layout layout = qs::kernel_detail::bins32Layout(nf4.thresholds, -1, 1);
+        QCOMPARE(layout.unclippedBound, 1.0f);
+        QCOMPARE(layout.bins.count, 32);
+        for (const float v : {-1.0f, 1.0f}) {
+            const float position = std::fma(v, layout.bins.scale, layout.bins.offset);
+            QVERIFY(position >= TableBins::kOrigin && position <= TableBins::kOrigin + 31);
+        }
+        QCOMPARE(qs::kernel_detail::bins32Layout(nf4.thresholds, 0, 1).unclippedBound, 0.0f);
+        QCOMPARE(qs::kernel_detail::unclampedTableBins({5}, 1).count, 0);
     }
 
     void fakeQuantSizesAroundTheVectorWidth()

@@ -105,7 +105,8 @@ struct FakeQuantPlan {
     /// min(qmax, -qmin) > 0, every zero point 0), else 0. Minifloats of fakeQuantError: the largest |v| that
     /// does not clip (clipAboveBits as a float); the block formats, whose scales leave a block's largest |v|
     /// beyond the grid often, 0. The SIMD backend takes runs whose |v| stay within B without the clamp
-    /// (simd_kernels.cpp).
+    /// (simd_kernels.cpp). Tables: min(-lowest, highest) of the extreme values when bins32 reaches past it
+    /// (unclampedTableBins), else 0.
     float unclippedBound = 0;
     /// Table: region r holds the keys in [thresholds[r-1], thresholds[r]) and decodes to values[r];
     /// keys are orderedKey(v); lowestKey/highestKey are the keys of the table's extreme values (beyond
@@ -115,7 +116,9 @@ struct FakeQuantPlan {
     std::int32_t lowestKey = 0;
     std::int32_t highestKey = 0;
     TableBins bins; ///< Table: 16 bins of at most two thresholds each (table_bins.h), when they exist
-    TableBins bins32; ///< Table: 32 bins of at most one threshold each, when they exist (AVX-512)
+    /// Table: 32 bins of at most one threshold each, when they exist (AVX-512): unclampedTableBins of
+    /// unclippedBound where that is set, else spanning the thresholds.
+    TableBins bins32;
 
     std::vector<GroupParams> groups; ///< groups[g - groupBase] holds group g
     std::int64_t groupBase = 0; ///< block formats: the first group of the chunk whose parameters are held

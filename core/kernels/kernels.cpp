@@ -90,7 +90,10 @@ void setTable(FakeQuantPlan& plan, EncoderTable&& table)
     plan.lowestKey = table.lowestKey;
     plan.highestKey = table.highestKey;
     plan.bins = tableBins(plan.thresholds, 16, 2);
-    plan.bins32 = tableBins(plan.thresholds, 32, 1);
+    const Bins32Layout layout
+        = bins32Layout(plan.thresholds, encoderKeyValue(plan.lowestKey), encoderKeyValue(plan.highestKey));
+    plan.bins32 = layout.bins;
+    plan.unclippedBound = layout.unclippedBound;
 }
 
 /// Largest |decoded value| an element can take before the scale.

@@ -1054,27 +1054,14 @@ template<bool Divide> struct TableBinElement {
 };
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-/// Lookup tables with 32 bins of at most one threshold (FakeQuantPlan::bins32) on AVX-512: the bin's
-/// threshold and its values below and from it by two-table permutes (vpermt2ps, which reads the bin from the
-/// low five bits of the bin float), one float compare and a select; the clip by float compares with the
-/// extreme values. A float compare orders like the keys but for ±0, so applies() asks for no threshold at
-/// the key of +0 (where -0 and +0 part) and nonzero extreme values. A vector with a NaN v takes the search.
-template<bool Divide> struct TableBin32Element {
-    static bool applies(const FakeQuantPlan& plan)
-    {
-        return TableSearchElement<Divide>::applies(plan) && plan.bins32.count == 32
-            && std::find(plan.thresholds.begin(), plan.thresholds.end(), 0) == plan.thresholds.end()
-            && encoderKeyValue(plan.lowestKey) != 0 && encoderKeyValue(plan.highestKey) != 0;
-    }
-
-    explicit TableBin32Element(const FakeQuantPlan& plan)
-        : search(plan)
-        , scale(hn::Set(DF(), plan.bins32.scale))
+/// The 32 bins of one threshold of FakeQuantPlan::bins32 as AVX-512 tables: a bin's threshold and its values
+/// below and from it, found by two-table permutes (vpermt2ps, which reads the bin from the low five bits of
+/// the bin float), then one float compare and a select. A float compare orders like the keys but for ±0, so
+/// TableBin32Element::applies asks for no threshold at the key of +0 (where -0 and +0 part).
+struct Bin32Lookup {
+    explicit Bin32Lookup(const FakeQuantPlan& plan)
+        : scale(hn::Set(DF(), plan.bins32.scale))
         , offset(hn::Set(DF(), plan.bins32.offset))
-        , firstBin(hn::Set(DF(), TableBins::kOrigin))
-        , lastBin(hn::Set(DF(), TableBins::kOrigin + 31.0f))
-        , lowest(hn::Set(DF(), encoderKeyValue(plan.lowestKey)))
-        , highest(hn::Set(DF(), encoderKeyValue(plan.highestKey)))
     {
         const DF df;
         // An empty bin's threshold is INT32_MAX, a NaN as a float, which no v reaches.
@@ -1092,6 +1079,45 @@ template<bool Divide> struct TableBin32Element {
         }
     }
 
+    /// The unclamped bin position of v: fma(v, scale, offset).
+    HWY_INLINE VF position(VF v) const { return hn::MulAdd(v, scale, offset); }
+
+    /// The table value of v (not NaN) in the bin whose float is `position`.
+    HWY_INLINE VF value(VF v, VF position) const
+    {
+        const __m512i bin = _mm512_castps_si512(position.raw);
+        const auto lookup = [&](std::size_t t) {
+            return VF {_mm512_permutex2var_ps(tables[t][0].raw, bin, tables[t][1].raw)};
+        };
+        return hn::IfThenElse(hn::Ge(v, lookup(0)), lookup(2), lookup(1));
+    }
+
+    VF scale;
+    VF offset;
+    VF tables[3][2]; ///< per bin: the threshold, the value below it, the value from it on (two halves)
+};
+
+/// Lookup tables with 32 bins of at most one threshold (FakeQuantPlan::bins32) on AVX-512, by Bin32Lookup
+/// with the bin clamped to the 32; the clip by float compares with the extreme values, which applies() asks
+/// to be nonzero. A vector with a NaN v takes the search.
+template<bool Divide> struct TableBin32Element {
+    static bool applies(const FakeQuantPlan& plan)
+    {
+        return TableSearchElement<Divide>::applies(plan) && plan.bins32.count == 32
+            && std::find(plan.thresholds.begin(), plan.thresholds.end(), 0) == plan.thresholds.end()
+            && encoderKeyValue(plan.lowestKey) != 0 && encoderKeyValue(plan.highestKey) != 0;
+    }
+
+    explicit TableBin32Element(const FakeQuantPlan& plan)
+        : search(plan)
+        , bins(plan)
+        , firstBin(hn::Set(DF(), TableBins::kOrigin))
+        , lastBin(hn::Set(DF(), TableBins::kOrigin + 31.0f))
+        , lowest(hn::Set(DF(), encoderKeyValue(plan.lowestKey)))
+        , highest(hn::Set(DF(), encoderKeyValue(plan.highestKey)))
+    {
+    }
+
     HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
     {
         const VF v = scaled<Divide>(x, p);
@@ -1099,23 +1125,42 @@ template<bool Divide> struct TableBin32Element {
             const VI key = orderedKeys(v);
             return search.decoded(key, search.region(key), p, clip);
         }
-        const VF position = hn::Min(hn::Max(hn::MulAdd(v, scale, offset), firstBin), lastBin);
-        const __m512i bin = _mm512_castps_si512(position.raw);
-        const auto lookup = [&](std::size_t t) {
-            return VF {_mm512_permutex2var_ps(tables[t][0].raw, bin, tables[t][1].raw)};
-        };
         clip = hn::Or(hn::Gt(v, highest), hn::Lt(v, lowest));
-        return hn::Mul(hn::IfThenElse(hn::Ge(v, lookup(0)), lookup(2), lookup(1)), p.scale);
+        return hn::Mul(bins.value(v, hn::Min(hn::Max(bins.position(v), firstBin), lastBin)), p.scale);
     }
 
     TableSearchElement<Divide> search;
-    VF scale;
-    VF offset;
+    Bin32Lookup bins;
     VF firstBin;
     VF lastBin;
     VF lowest;
     VF highest;
-    VF tables[3][2]; ///< per bin: the threshold, the value below it, the value from it on (two halves)
+};
+
+/// TableBin32Element for a run in which every |v| <= FakeQuantPlan::unclippedBound: nothing clips, and bins32
+/// (unclampedTableBins) puts such a v in its bin without the clamp, so x̂ is Bin32Lookup's value times the
+/// scale, bit for bit. The run's largest |v| goes to ErrorAccumulator::scaledMax (NaN and ±Inf above every
+/// finite value), and fakeQuantChunkWalk keeps the run only when inRange says so, as for the other unclipped
+/// elements.
+template<bool Divide> struct UnclippedTableBin32Element {
+    explicit UnclippedTableBin32Element(const FakeQuantPlan& plan)
+        : bins(plan)
+        , bound(hn::BitCast(DI(), hn::Set(DF(), plan.unclippedBound)))
+    {
+    }
+
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip, VI& scaledMax) const
+    {
+        const VF v = scaled<Divide>(x, p);
+        scaledMax = hn::Max(scaledMax, hn::BitCast(DI(), hn::Abs(v)));
+        clip = hn::FirstN(DF(), 0);
+        return hn::Mul(bins.value(v, bins.position(v)), p.scale);
+    }
+
+    HWY_INLINE bool inRange(VI scaledMax) const { return hn::AllFalse(DI(), hn::Gt(scaledMax, bound)); }
+
+    Bin32Lookup bins;
+    VI bound;
 };
 #endif
 
@@ -1398,7 +1443,8 @@ ChunkErrorSums fakeQuantChunkScaled(const FakeQuantPlan& plan, const float* x, I
     case ElementKind::Table:
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
         if (TableBin32Element<Divide>::applies(plan))
-            return fakeQuantChunkFinite(plan, TableBin32Element<Divide>(plan), x, begin, end);
+            return unclippedRunsChunk<TableBin32Element<Divide>, UnclippedTableBin32Element<Divide>>(
+                plan, x, begin, end);
 #endif
         if (TableBinElement<Divide>::applies(plan))
             return fakeQuantChunkFinite(plan, TableBinElement<Divide>(plan), x, begin, end);

@@ -16,14 +16,13 @@ int tableBin(const TableBins& bins, float v)
     return std::bit_cast<std::int32_t>(position) - std::bit_cast<std::int32_t>(TableBins::kOrigin);
 }
 
-TableBins tableBins(const std::vector<std::int32_t>& thresholds, int count, int perBin)
+TableBins tableBinsOver(
+    const std::vector<std::int32_t>& thresholds, int count, int perBin, float first, float last)
 {
     TableBins bins;
     if (thresholds.size() < 2 || count < 1 || count > TableBins::kMaxBins || perBin < 1
         || perBin > TableBins::kMaxPerBin)
         return bins;
-    const float first = encoderKeyValue(thresholds.front());
-    const float last = encoderKeyValue(thresholds.back());
     const float scale = static_cast<float>(count) / (last - first);
     if (!std::isfinite(first) || !std::isfinite(last) || !(scale > 0) || !std::isfinite(scale))
         return bins;
@@ -49,6 +48,40 @@ TableBins tableBins(const std::vector<std::int32_t>& thresholds, int count, int 
         below += held[static_cast<std::size_t>(b)];
     }
     return bins;
+}
+
+TableBins tableBins(const std::vector<std::int32_t>& thresholds, int count, int perBin)
+{
+    if (thresholds.size() < 2)
+        return {};
+    return tableBinsOver(
+        thresholds, count, perBin, encoderKeyValue(thresholds.front()), encoderKeyValue(thresholds.back()));
+}
+
+TableBins unclampedTableBins(const std::vector<std::int32_t>& thresholds, float bound)
+{
+    constexpr int kCount = 32;
+    if (!(bound > 0) || !std::isfinite(bound * 2))
+        return {};
+    const float reach = bound * 17 / 16;
+    const TableBins bins = tableBinsOver(thresholds, kCount, 1, -reach, reach);
+    const auto within = [&](float v) {
+        const float position = std::fma(v, bins.scale, bins.offset);
+        return position >= TableBins::kOrigin && position <= TableBins::kOrigin + (kCount - 1);
+    };
+    if (bins.count != kCount || !within(-bound) || !within(bound))
+        return {};
+    return bins;
+}
+
+Bins32Layout bins32Layout(const std::vector<std::int32_t>& thresholds, float lowest, float highest)
+{
+    if (lowest < 0 && highest > 0) {
+        const float bound = std::min(-lowest, highest);
+        if (TableBins unclamped = unclampedTableBins(thresholds, bound); unclamped.count != 0)
+            return {unclamped, bound};
+    }
+    return {tableBins(thresholds, 32, 1), 0};
 }
 
 } // namespace qs::kernel_detail

@@ -35,9 +35,28 @@ struct TableBins {
 /// The bin index of v: the formula above (std::fma, as every backend computes it). v must not be NaN.
 int tableBin(const TableBins& bins, float v);
 
-/// Bins spanning the table's thresholds (ascending ordered keys, as EncoderTable::thresholds) evenly from the
-/// first threshold's value to the last's, `count` (≤ kMaxBins) of them with at most `perBin` (≤ kMaxPerBin)
-/// thresholds in each; count 0 when some bin would hold more, or fewer than two thresholds are given.
+/// Bins spanning [first, last] evenly (finite, first < last), `count` (≤ kMaxBins) of them with at most
+/// `perBin` (≤ kMaxPerBin) of the table's thresholds (ascending ordered keys, as EncoderTable::thresholds) in
+/// each, a threshold beyond the span in the end bin on its side; count 0 when some bin would hold more, or
+/// fewer than two thresholds are given.
+TableBins tableBinsOver(
+    const std::vector<std::int32_t>& thresholds, int count, int perBin, float first, float last);
+
+/// tableBinsOver from the first threshold's value to the last's.
 TableBins tableBins(const std::vector<std::int32_t>& thresholds, int count, int perBin);
+
+/// 32 bins of one threshold spanning ±(17/16)·bound (bound > 0), such that every v with |v| <= bound lands in
+/// its bin without the clamp of tableBin: fma(±bound, scale, offset) already lies within [2^23, 2^23 + 31]
+/// (the fma grows with v, so every v between does). Count 0 when no such bins exist.
+TableBins unclampedTableBins(const std::vector<std::int32_t>& thresholds, float bound);
+
+/// The 32-bin layout of the AVX-512 table pass (FakeQuantPlan::bins32 and ::unclippedBound) for a table whose
+/// extreme values are `lowest` and `highest`: where lowest < 0 < highest, no v with |v| <= B = min(-lowest,
+/// highest) clips, and unclampedTableBins(B) when it exists, with that bound; else tableBins(32, 1) and 0.
+struct Bins32Layout {
+    TableBins bins;
+    float unclippedBound = 0;
+};
+Bins32Layout bins32Layout(const std::vector<std::int32_t>& thresholds, float lowest, float highest);
 
 } // namespace qs::kernel_detail

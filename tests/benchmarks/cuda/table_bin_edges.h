@@ -29,11 +29,11 @@ inline std::int32_t firstKeyOfBin(const kernel_detail::TableBins& bins, int bin)
     return static_cast<std::int32_t>(at);
 }
 
-/// For a table of `thresholds` (ascending keys) with `count` bins of at most `perBin` thresholds: the floats
-/// within three keys of every bin boundary and every threshold; empty when it has no such bins.
-inline std::vector<float> binEdgeValues(const std::vector<std::int32_t>& thresholds, int count, int perBin)
+/// For a table of `thresholds` (ascending keys) binned by `bins`: the floats within three keys of every bin
+/// boundary and every threshold; empty when `bins` has no bins.
+inline std::vector<float> binEdgeValues(
+    const std::vector<std::int32_t>& thresholds, const kernel_detail::TableBins& bins)
 {
-    const kernel_detail::TableBins bins = kernel_detail::tableBins(thresholds, count, perBin);
     if (bins.count == 0)
         return {};
     std::vector<std::int32_t> keys(thresholds.begin(), thresholds.end());
@@ -46,12 +46,36 @@ inline std::vector<float> binEdgeValues(const std::vector<std::int32_t>& thresho
     return values;
 }
 
+/// binEdgeValues with `count` bins of at most `perBin` thresholds spanning the thresholds (tableBins).
+inline std::vector<float> binEdgeValues(const std::vector<std::int32_t>& thresholds, int count, int perBin)
+{
+    return binEdgeValues(thresholds, kernel_detail::tableBins(thresholds, count, perBin));
+}
+
+/// The 32 bins the AVX-512 table pass takes for `table` (bins32Layout).
+inline kernel_detail::TableBins avx512Bins(const kernel_detail::EncoderTable& table)
+{
+    return kernel_detail::bins32Layout(table.thresholds, kernel_detail::encoderKeyValue(table.lowestKey),
+        kernel_detail::encoderKeyValue(table.highestKey))
+        .bins;
+}
+
 /// binEdgeValues of a lookup format's encoder table; empty for other formats.
 inline std::vector<float> binEdgeValues(const NumberFormat& format, int count, int perBin)
 {
     if (!std::holds_alternative<LookupSpec>(format.spec))
         return {};
     return binEdgeValues(kernel_detail::encoderTable(format, "the test").thresholds, count, perBin);
+}
+
+/// binEdgeValues of a lookup format's encoder table in the AVX-512 layout (avx512Bins); empty for other
+/// formats.
+inline std::vector<float> avx512BinEdgeValues(const NumberFormat& format)
+{
+    if (!std::holds_alternative<LookupSpec>(format.spec))
+        return {};
+    const kernel_detail::EncoderTable table = kernel_detail::encoderTable(format, "the test");
+    return binEdgeValues(table.thresholds, avx512Bins(table));
 }
 
 /// `edges` in blocks of `block` values, each block first holding ±`top` (alternately by where it starts),
@@ -77,15 +101,27 @@ inline kernel_detail::EncoderTable bnbEncoderTable(BlockFormat format)
 }
 
 /// Rows of 64 values for bitsandbytes NF4 blocks of 64: each block starts with ±1 (absmax 1, so v = x) and
-/// holds binEdgeValues (within [-1, 1]) of the NF4 code's table with `count` bins of `perBin`; the last
-/// block is padded with 0.5.
+/// holds the values of `edges` within [-1, 1]; the last block is padded with 0.5.
+inline std::vector<float> bnbNf4Blocks(const std::vector<float>& edges)
+{
+    std::vector<float> inside;
+    for (const float v : edges)
+        if (std::fabs(v) <= 1.0f)
+            inside.push_back(v);
+    return blocksHolding(inside, 64, 1.0f);
+}
+
+/// bnbNf4Blocks of binEdgeValues of the NF4 code's table with `count` bins of `perBin`.
 inline std::vector<float> bnbNf4BinEdgeBlocks(int count, int perBin)
 {
-    std::vector<float> edges;
-    for (const float v : binEdgeValues(bnbEncoderTable(BlockFormat::BnbNF4).thresholds, count, perBin))
-        if (std::fabs(v) <= 1.0f)
-            edges.push_back(v);
-    return blocksHolding(edges, 64, 1.0f);
+    return bnbNf4Blocks(binEdgeValues(bnbEncoderTable(BlockFormat::BnbNF4).thresholds, count, perBin));
+}
+
+/// bnbNf4Blocks of binEdgeValues of the NF4 code's table in the AVX-512 layout.
+inline std::vector<float> bnbNf4Avx512BinEdgeBlocks()
+{
+    const kernel_detail::EncoderTable table = bnbEncoderTable(BlockFormat::BnbNF4);
+    return bnbNf4Blocks(binEdgeValues(table.thresholds, avx512Bins(table)));
 }
 
 /// Rows of 32 values for MXFP4 blocks: each block starts with ±6 (shared exponent 0, so v = x) and holds
