@@ -89,18 +89,24 @@ HWY_INLINE VF loadTail(const float* x, std::size_t count)
     return hn::Load(DF(), padded);
 }
 
-/// Prefetches the cache lines holding x[i + kPrefetchAhead, i + kPrefetchAhead + count) (never past `n`):
-/// the hardware prefetchers alone leave the busier kernels well short of the streaming-read bandwidth. One
-/// chunk ahead, so that a pass which reads its chunk twice (a group or block reduction, then the elements)
-/// finds the next chunk arriving while it works on the current one (ternary per channel 5.5 -> 3.3 ms; 8 KiB
-/// before).
+/// Prefetches the cache lines holding x[i + kPrefetchAhead, i + kPrefetchAhead + count) into L2 and those
+/// holding x[i + kPrefetchNear, ...) into L1 (never past `n`): the hardware prefetchers alone leave the
+/// busier kernels well short of the streaming-read bandwidth. One chunk ahead, so that a pass which reads its
+/// chunk twice (a group or block reduction, then the elements) finds the next chunk arriving while it works
+/// on the current one (ternary per channel 5.5 -> 3.3 ms; 8 KiB before). Into L2 only at that distance: a
+/// prefetch into L1 holds one of its few line fill buffers until the line arrives from memory, which capped
+/// the 16M-value passes on an Intel Xeon VM (int8 per channel 6.3-6.8 -> 5.3-6.2 ms, NF4 group 64 8.4-8.7 ->
+/// 6.6-7.4 ms, MXFP4 8.1-9.5 -> 7.2-7.6 ms); the near one then finds its line in L2.
 constexpr I kPrefetchAhead = kKernelChunk; // 16 KiB
+constexpr I kPrefetchNear = 512; // 2 KiB
 constexpr I kLineFloats = 16; // 64-byte cache lines
 
 HWY_INLINE void prefetchAhead(const float* x, I i, I n, I count = kLineFloats)
 {
-    for (I line = 0; line < count; line += kLineFloats)
-        hwy::Prefetch(x + std::min(i + kPrefetchAhead + line, n - 1));
+    for (I line = 0; line < count; line += kLineFloats) {
+        __builtin_prefetch(x + std::min(i + kPrefetchAhead + line, n - 1), 0, 2);
+        __builtin_prefetch(x + std::min(i + kPrefetchNear + line, n - 1), 0, 3);
+    }
 }
 
 // ---- min / max ----
