@@ -63,7 +63,7 @@ TableBins unclampedTableBins(const std::vector<std::int32_t>& thresholds, float 
     constexpr int kCount = 32;
     if (!(bound > 0) || !std::isfinite(bound * 2))
         return {};
-    const float reach = bound * 17 / 16;
+    const float reach = bound + bound / 16;
     const TableBins bins = tableBinsOver(thresholds, kCount, 1, -reach, reach);
     const auto within = [&](float v) {
         const float position = std::fma(v, bins.scale, bins.offset);
