@@ -359,6 +359,104 @@ std::vector<cudaref::BlockCase> bnbThresholdCases()
     return cases;
 }
 
+/// ggml blocks of 32 for the reconstruction and fused checks: blocks of zeros, of -0, with one nonzero
+/// value, with the largest |x| twice with either sign first, subnormal and tiny scales (1/d infinite), NaN
+/// and ±Inf, values whose max - min overflows, constant blocks, exact .5 ties of Q8_0 and Q4_0, and random
+/// blocks over many magnitudes.
+std::vector<std::vector<float>> ggmlEdgeBlocks()
+{
+    const std::int64_t block = 32;
+    std::vector<std::vector<float>> blocks;
+    std::mt19937 random(7);
+    std::normal_distribution<float> normal;
+    const auto randomBlock = [&](float magnitude) {
+        std::vector<float> b(block);
+        for (float& v : b)
+            v = normal(random) * magnitude;
+        return b;
+    };
+    blocks.push_back(randomBlock(1));
+    blocks.push_back(std::vector<float>(block, 0.0f));
+    blocks.push_back(std::vector<float>(block, -0.0f));
+    std::vector<float> one(block, 0.0f);
+    one[9] = 0.75f;
+    blocks.push_back(one);
+    one[9] = -0.75f;
+    blocks.push_back(one);
+    for (const float first : {-2.0f, 2.0f}) {
+        std::vector<float> tie = randomBlock(0.3f);
+        tie[3] = first;
+        tie[10] = -first;
+        tie[20] = 0.125f; // Q4_0: v = ±1/2 (d = ±1/4), x̂ 1/4 or 0 by the sign of d
+        blocks.push_back(tie);
+    }
+    blocks.push_back(randomBlock(1e-40f));
+    blocks.push_back(randomBlock(3 * FLT_MIN));
+    blocks.push_back(randomBlock(1e-30f));
+    std::vector<float> special = randomBlock(1);
+    special[4] = kNaN;
+    blocks.push_back(special);
+    special[4] = kInf;
+    blocks.push_back(special);
+    special[4] = -kInf;
+    blocks.push_back(special);
+    std::vector<float> huge = randomBlock(1);
+    huge[0] = 3e38f;
+    huge[1] = -3e38f;
+    blocks.push_back(huge);
+    blocks.push_back(std::vector<float>(block, 1.5f));
+    blocks.push_back(std::vector<float>(block, -1.5f));
+    std::vector<float> ties(block);
+    for (std::int64_t j = 0; j < block; ++j)
+        ties[static_cast<std::size_t>(j)] = static_cast<float>(j) - 15.5f;
+    ties[0] = 127.0f; // Q8_0: d = 1, every other value a .5 tie
+    blocks.push_back(ties);
+    ties[0] = -8.0f; // Q4_0: d = 1, x + 8.5 an integer
+    blocks.push_back(ties);
+    for (const float magnitude : {1e-20f, 1e-3f, 1.0f, 1e3f, 1e20f})
+        for (int k = 0; k < 6; ++k)
+            blocks.push_back(randomBlock(magnitude));
+    return blocks;
+}
+
+/// The fused ggml cases: the edge blocks in one chunk (the subnormal scales send it to the reconstruction
+/// path), the edge blocks whose Q4_0/Q5_0 scales are normal in the first of three chunks of rows of 4096 (the
+/// fused pass, with a scale beyond fp16 and blocks whose largest |x| comes with both signs), a subnormal
+/// scale in the second and NaN/±Inf in the third (both back to the reconstruction), for every ggml format.
+std::vector<cudaref::BlockCase> ggmlEdgeCases()
+{
+    const std::vector<std::vector<float>> blocks = ggmlEdgeBlocks();
+    std::vector<float> all;
+    std::vector<float> usable;
+    for (const std::vector<float>& b : blocks) {
+        all.insert(all.end(), b.begin(), b.end());
+        float largest = 0;
+        bool finite = true;
+        for (const float v : b) {
+            largest = std::max(largest, std::fabs(v));
+            finite = finite && std::isfinite(v);
+        }
+        if (finite && (largest == 0 || largest >= 16 * FLT_MIN))
+            usable.insert(usable.end(), b.begin(), b.end());
+    }
+    const std::int64_t row = 4096;
+    std::vector<float> chunks = randomNormal(static_cast<std::size_t>(3 * row), 41);
+    std::copy(usable.begin(), usable.end(), chunks.begin());
+    std::fill(chunks.begin() + row + 64, chunks.begin() + row + 96, 1e-40f);
+    chunks[static_cast<std::size_t>(2 * row + 100)] = kNaN;
+    chunks[static_cast<std::size_t>(2 * row + 200)] = -kInf;
+    std::vector<cudaref::BlockCase> cases;
+    for (const BlockFormat format : {BlockFormat::GgmlQ8_0, BlockFormat::GgmlQ4_0, BlockFormat::GgmlQ4_1,
+             BlockFormat::GgmlQ5_0, BlockFormat::GgmlQ5_1, BlockFormat::GgmlMXFP4}) {
+        Scheme scheme;
+        scheme.blockFormat = format;
+        const auto n = static_cast<std::int64_t>(all.size());
+        cases.push_back({blockFormatName(format) + " edge blocks", scheme, Shape {n / 64, 64}, all});
+        cases.push_back({blockFormatName(format) + " edge blocks in chunks", scheme, Shape {3, row}, chunks});
+    }
+    return cases;
+}
+
 /// The CUDA checks' MX/NVFP4 block cases, the same formats on rows their blocks tile (the SIMD fast path),
 /// and the ggml and bitsandbytes blocks (ggml rows are whole blocks of 32; bitsandbytes also with blocks of
 /// 128 and double quantization).
@@ -394,6 +492,8 @@ std::vector<cudaref::BlockCase> fusedBlockCases()
         }
     }
     for (cudaref::BlockCase& c : bnbThresholdCases())
+        cases.push_back(std::move(c));
+    for (cudaref::BlockCase& c : ggmlEdgeCases())
         cases.push_back(std::move(c));
     std::vector<float> edges = qs::testing::bnbNf4Avx512BinEdgeBlocks();
     Scheme bnbNf4;
@@ -1003,62 +1103,11 @@ private slots:
     }
 
     /// The SIMD ggml blocks (simdGgmlBlocks) against BlockReconstruction::reconstruct, x̂ bit for bit and the
-    /// clipped count, on every target and on ranges that cut blocks: blocks of zeros, of -0, with one
-    /// nonzero value, with the largest |x| twice with either sign first, subnormal and tiny scales (1/d
-    /// infinite), NaN and ±Inf, values whose max - min overflows, constant blocks, exact .5 ties of Q8_0 and
-    /// Q4_0, and random blocks over many magnitudes.
+    /// clipped count, on every target and on ranges that cut blocks, over ggmlEdgeBlocks.
     void ggmlBlocksMatchReference()
     {
         const std::int64_t block = 32;
-        std::vector<std::vector<float>> blocks;
-        std::mt19937 random(7);
-        std::normal_distribution<float> normal;
-        const auto randomBlock = [&](float magnitude) {
-            std::vector<float> b(block);
-            for (float& v : b)
-                v = normal(random) * magnitude;
-            return b;
-        };
-        blocks.push_back(randomBlock(1));
-        blocks.push_back(std::vector<float>(block, 0.0f));
-        blocks.push_back(std::vector<float>(block, -0.0f));
-        std::vector<float> one(block, 0.0f);
-        one[9] = 0.75f;
-        blocks.push_back(one);
-        one[9] = -0.75f;
-        blocks.push_back(one);
-        for (const float first : {-2.0f, 2.0f}) {
-            std::vector<float> tie = randomBlock(0.3f);
-            tie[3] = first;
-            tie[10] = -first;
-            blocks.push_back(tie);
-        }
-        blocks.push_back(randomBlock(1e-40f));
-        blocks.push_back(randomBlock(3 * FLT_MIN));
-        blocks.push_back(randomBlock(1e-30f));
-        std::vector<float> special = randomBlock(1);
-        special[4] = kNaN;
-        blocks.push_back(special);
-        special[4] = kInf;
-        blocks.push_back(special);
-        special[4] = -kInf;
-        blocks.push_back(special);
-        std::vector<float> huge = randomBlock(1);
-        huge[0] = 3e38f;
-        huge[1] = -3e38f;
-        blocks.push_back(huge);
-        blocks.push_back(std::vector<float>(block, 1.5f));
-        blocks.push_back(std::vector<float>(block, -1.5f));
-        std::vector<float> ties(block);
-        for (std::int64_t j = 0; j < block; ++j)
-            ties[static_cast<std::size_t>(j)] = static_cast<float>(j) - 15.5f;
-        ties[0] = 127.0f; // Q8_0: d = 1, every other value a .5 tie
-        blocks.push_back(ties);
-        ties[0] = -8.0f; // Q4_0: d = 1, x + 8.5 an integer
-        blocks.push_back(ties);
-        for (const float magnitude : {1e-20f, 1e-3f, 1.0f, 1e3f, 1e20f})
-            for (int k = 0; k < 6; ++k)
-                blocks.push_back(randomBlock(magnitude));
+        const std::vector<std::vector<float>> blocks = ggmlEdgeBlocks();
         std::vector<float> x;
         for (const std::vector<float>& b : blocks)
             x.insert(x.end(), b.begin(), b.end());

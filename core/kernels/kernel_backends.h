@@ -68,7 +68,12 @@ struct HistogramPlan {
     int nonFinite() const { return bins + 2; }
 };
 
-enum class ElementKind { Integer, Minifloat, Table };
+/// How an element's v = x·inverse (or x / scale) becomes x̂ (FakeQuantPlan documents each kind's fields).
+/// GgmlOffset is ggml's Q4_0/Q5_0 element (quant/block_ggml.cpp): w = fl(v + offset) with offset =
+/// FakeQuantPlan::truncationOffset (8.5, 16.5), t = trunc(w), x̂ = (min(t, qmax) - bias)·scale with bias =
+/// offset - 1/2; the element clips when t > qmax. Defined for w in [0, 128), where the reference's int8
+/// conversion does not wrap: ggmlOffsetBlockParams admits only blocks whose scale keeps every w there.
+enum class ElementKind { Integer, Minifloat, Table, GgmlOffset };
 enum class GroupPattern { Single, Channel, Row };
 
 /// One group's parameters. Integers: q = clamp(round(v) + zeroPoint, qmin, qmax); the SIMD backend works
@@ -119,6 +124,8 @@ struct FakeQuantPlan {
     /// Table: 32 bins of at most one threshold each, when they exist (AVX-512): unclampedTableBins of
     /// unclippedBound where that is set, else spanning the thresholds.
     TableBins bins32;
+    /// GgmlOffset: the constant added to v before the truncation (8.5 for Q4_0, 16.5 for Q5_0).
+    float truncationOffset = 0;
 
     std::vector<GroupParams> groups; ///< groups[g - groupBase] holds group g
     std::int64_t groupBase = 0; ///< block formats: the first group of the chunk whose parameters are held

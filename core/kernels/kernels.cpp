@@ -110,6 +110,8 @@ float largestElement(const FakeQuantPlan& plan, const GroupParams& p)
             largest = std::max(largest, std::fabs(v));
         return largest;
     }
+    case ElementKind::GgmlOffset:
+        return plan.truncationOffset - 0.5f;
     }
     return 0;
 }
@@ -853,28 +855,63 @@ std::string blockFakeQuantErrorUnsupported(const Scheme& scheme)
 
 namespace {
 
-/// ggml blocks: x̂ of each chunk from the backend's block reconstruction (ggml_block_backends.h: the
-/// quantizer's own per-block code, or the same arithmetic a vector at a time) into a chunk buffer, then the
-/// backend's error accumulation over (x, x̂).
+/// ggml Q4_0 and Q5_0 as a fused pass (ElementKind::GgmlOffset), with no group parameters yet: one row of
+/// blocks of 32 per row of the tensor.
+FakeQuantPlan ggmlOffsetPlan(const Shape& shape, BlockFormat format)
+{
+    FakeQuantPlan plan;
+    const bool five = format == BlockFormat::GgmlQ5_0;
+    plan.kind = ElementKind::GgmlOffset;
+    plan.qmax = five ? 31 : 15;
+    plan.truncationOffset = five ? 16.5f : 8.5f;
+    plan.pattern = GroupPattern::Row;
+    plan.elementCount = shapeElementCount(shape);
+    plan.rowLength = shape.empty() ? 1 : shape.back();
+    plan.groupSize = 32;
+    plan.perRow = plan.rowLength / plan.groupSize;
+    return plan;
+}
+
+/// ggml blocks, chunk by chunk. Q4_0 and Q5_0 chunks of finite x whose blocks are all usable
+/// (ggmlOffsetBlockParams) take the fused pass; the others, and the other formats, have x̂ made by the
+/// backend's block reconstruction (ggml_block_backends.h: the quantizer's own per-block code, or the same
+/// arithmetic a vector at a time) into a chunk buffer, then the backend's error accumulation over (x, x̂).
 ErrorSums ggmlBlockError(
     Backend backend, std::span<const float> values, const Shape& shape, const Scheme& scheme, int threads)
 {
     const BlockReconstruction reconstruction = BlockReconstruction::prepare(values, shape, scheme);
     const CpuKernels& kernels = cpuKernels(backend);
     const CpuGgmlBlocks& blocks = backend == Backend::Scalar ? scalarGgmlBlocks() : simdGgmlBlocks();
+    const bool fused
+        = scheme.blockFormat == BlockFormat::GgmlQ4_0 || scheme.blockFormat == BlockFormat::GgmlQ5_0;
+    const FakeQuantPlan plan = fused ? ggmlOffsetPlan(shape, scheme.blockFormat) : FakeQuantPlan {};
     const auto n = static_cast<I>(values.size());
     std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunkCount(n)));
     forEachThreadRange(chunkCount(n), kernelThreads(threads), [&](int, I first, I last) {
         std::vector<float> xhat(static_cast<std::size_t>(kKernelChunk));
+        FakeQuantPlan local = fused && first < last ? plan : FakeQuantPlan {};
         for (I c = first; c < last; ++c) {
             const I begin = c * kKernelChunk;
             const I end = std::min(n, begin + kKernelChunk);
+            ChunkErrorSums& chunk = perChunk[static_cast<std::size_t>(c)];
+            if (fused) {
+                // Chunks hold whole blocks: kKernelChunk and the row length are multiples of 32.
+                local.groupBase = begin / local.groupSize;
+                local.groups.resize(static_cast<std::size_t>((end - begin) / local.groupSize));
+                if (blocks.offsetBlockParams(
+                        local, values.data(), local.groupBase, end / local.groupSize, local.groups.data())) {
+                    local.reconstructionFinite = std::all_of(local.groups.begin(), local.groups.end(),
+                        [](const GroupParams& p) { return isFiniteFloat(p.scale); });
+                    chunk = chunkSums(kernels, local, values.data(), c);
+                    if (chunk.nonFinite == 0)
+                        continue;
+                }
+            }
             const I clipped = blocks.reconstructRange(reconstruction, begin, end, xhat.data());
-            ChunkErrorSums chunk = kernels.errorChunk(values.data(), xhat.data(), begin, end);
+            chunk = kernels.errorChunk(values.data(), xhat.data(), begin, end);
             if (needsDoubleSums(chunk))
                 chunk = doubleErrorChunk(values.data(), xhat.data(), begin, end);
             chunk.clipped = clipped;
-            perChunk[static_cast<std::size_t>(c)] = chunk;
         }
     });
     return mergeChunks(perChunk);

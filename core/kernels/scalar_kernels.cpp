@@ -102,6 +102,12 @@ float fakeQuantize(const FakeQuantPlan& plan, const GroupParams& p, float x, boo
         clipped = key > plan.highestKey || key < plan.lowestKey;
         return plan.values[region] * p.scale;
     }
+    case ElementKind::GgmlOffset: {
+        const float truncated = std::trunc(v + plan.truncationOffset);
+        const auto top = static_cast<float>(plan.qmax);
+        clipped = truncated > top;
+        return (std::min(truncated, top) - (plan.truncationOffset - 0.5f)) * p.scale;
+    }
     }
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <hwy/highway.h>
 #include <string>
+#include <vector>
 
 namespace qs::kernel_detail {
 
@@ -22,6 +23,14 @@ inline std::size_t dispatchIndex(std::int64_t target)
         static_cast<std::uint64_t>(chosen != 0 ? chosen : HWY_CHOSEN_TARGET_MASK_SCALAR));
 }
 
+/// hwy::SupportedAndGeneratedTargets(), found once: Highway asks the CPU (CPUID, which traps to the
+/// hypervisor on a VM) on every call.
+inline const std::vector<std::int64_t>& generatedTargets()
+{
+    static const std::vector<std::int64_t> targets = hwy::SupportedAndGeneratedTargets();
+    return targets;
+}
+
 /// The per-target table (a struct whose `target` is hwy::TargetName) that `getters`, an HWY_DISPATCH_TABLE,
 /// gives for the target simdKernels() uses (setSimdTarget may have picked one other than Highway's best);
 /// Highway's best supported target if none matches.
@@ -29,7 +38,7 @@ template<class Table> const Table& simdTargetEntry(const Table* (*const* getters
 {
     const std::string wanted = simdKernels().target;
     const Table* best = nullptr;
-    for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    for (const std::int64_t target : generatedTargets()) {
         const Table* table = getters[dispatchIndex(target)]();
         if (wanted == table->target)
             return *table;

@@ -12,6 +12,7 @@
 // clang-format off
 #include <hwy/foreach_target.h> // IWYU pragma: keep
 #include <hwy/highway.h>
+#include "kernels/simd_transposed_max-inl.h"
 // clang-format on
 
 #include "kernels/ggml_block_backends.h"
@@ -266,6 +267,65 @@ template<BlockFormat F> I wholeBlocks(const BlockReconstruction& reconstruction,
     return clipped;
 }
 
+/// CpuGgmlBlocks::offsetBlockParams: kF blocks at a time from their largest and smallest x, reduced in
+/// registers (transposedMax). The first x of largest |x| is the largest x where that is |x| and no other x
+/// is -|x|, and the smallest x where that is -|x| and no other x is |x|; a block holding both takes
+/// ggmlOffsetBlockParams, as do the blocks past the last whole kF. Float min and max are exact on finite x
+/// (a -0 that one of them keeps instead of +0 only matters when |x| is 0 throughout, which gives +0).
+bool OffsetBlockParams(
+    const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I first, I last, GroupParams* out)
+{
+    const DF df;
+    const auto lanes = static_cast<I>(kF);
+    const VF zero = hn::Zero(df);
+    const VF one = hn::Set(df, 1.0f);
+    // max / -bias as a product: 1 / bias is a power of two, so both round the same exact quotient.
+    const VF factor = hn::Set(df, -1.0f / (plan.truncationOffset - 0.5f));
+    const VF smallestNormal = hn::Set(df, FLT_MIN);
+    HWY_ALIGN float scales[kF];
+    HWY_ALIGN float inverses[kF];
+    bool usable = true;
+    I g = first;
+    for (; g + lanes <= last; g += lanes) {
+        VF high[kF];
+        VF low[kF];
+        for (I k = 0; k < lanes; ++k) {
+            const float* block = x + (g + k) * kBlock;
+            high[k] = low[k] = hn::LoadU(df, block);
+            for (I v = 1; v < kVectors; ++v) {
+                const VF value = hn::LoadU(df, block + v * kF);
+                high[k] = hn::Max(high[k], value);
+                low[k] = hn::Min(low[k], value);
+            }
+        }
+        const VF highest = transposedMax(df, high);
+        const VF lowest = transposedMax<true>(df, low);
+        const VF amax = hn::Max(highest, hn::Neg(lowest));
+        const auto positive = hn::Eq(highest, amax);
+        const auto nonzero = hn::Ne(amax, zero);
+        const VF max = hn::IfThenElseZero(nonzero, hn::IfThenElse(positive, amax, hn::Neg(amax)));
+        const VF d = hn::Mul(max, factor);
+        const auto dNonzero = hn::Ne(d, zero);
+        usable = usable && hn::AllTrue(df, hn::Or(hn::Not(dNonzero), hn::Ge(hn::Abs(d), smallestNormal)));
+        hn::Store(fp16Round(d), df, scales);
+        hn::Store(hn::IfThenElseZero(dNonzero, hn::Div(one, d)), df, inverses);
+        GroupParams* params = out + (g - first);
+        for (std::size_t k = 0; k < kF; ++k)
+            params[k] = {scales[k], inverses[k], 0, 0.0f, 0.0f};
+        const auto both = hn::And(hn::And(positive, hn::Eq(lowest, hn::Neg(amax))), nonzero);
+        if (!hn::AllFalse(df, both)) {
+            const DI di;
+            HWY_ALIGN std::int32_t bothSigns[kF];
+            hn::Store(hn::VecFromMask(di, hn::RebindMask(di, both)), di, bothSigns);
+            for (std::size_t k = 0; k < kF; ++k)
+                if (bothSigns[k] != 0)
+                    usable = ggmlOffsetBlockParams(plan, x + (g + static_cast<I>(k)) * kBlock, params[k])
+                        && usable;
+        }
+    }
+    return ggmlOffsetBlockRange(plan, x, g, last, out + (g - first)) && usable;
+}
+
 I ReconstructRange(const BlockReconstruction& reconstruction, I begin, I end, float* out)
 {
     // ggml rows are whole blocks of 32, so blocks start at the multiples of 32: the whole blocks inside the
@@ -301,7 +361,7 @@ I ReconstructRange(const BlockReconstruction& reconstruction, I begin, I end, fl
 
 const CpuGgmlBlocks* TargetGgmlBlocks()
 {
-    static const CpuGgmlBlocks blocks {hwy::TargetName(HWY_TARGET), &ReconstructRange};
+    static const CpuGgmlBlocks blocks {hwy::TargetName(HWY_TARGET), &ReconstructRange, &OffsetBlockParams};
     return &blocks;
 }
 
@@ -328,7 +388,7 @@ std::int64_t referenceRange(
 
 const CpuGgmlBlocks& scalarGgmlBlocks()
 {
-    static const CpuGgmlBlocks blocks {"scalar C++", &referenceRange};
+    static const CpuGgmlBlocks blocks {"scalar C++", &referenceRange, &ggmlOffsetBlockRange};
     return blocks;
 }
 

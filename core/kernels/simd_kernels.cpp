@@ -24,6 +24,7 @@
 #include <hwy/cache_control.h>
 #include "kernels/simd_magic_rounding-inl.h"
 #include "kernels/simd_table_bins-inl.h"
+#include "kernels/simd_transposed_max-inl.h"
 // clang-format on
 
 #include "kernels/encoder_table.h"
@@ -185,20 +186,6 @@ MinMaxPartial MinMaxRange(const float* HWY_RESTRICT x, I n)
 }
 
 // ---- block absmax ----
-
-/// Lane k of the result: the largest (Min: smallest) lane of v[k], for v[0, lanes) (overwritten): each step
-/// pairs the vectors and halves their partials (even lanes against odd lanes), lanes - 1 Max in all instead
-/// of a reduction across lanes per vector.
-template<bool Min = false, class D> HWY_INLINE hn::Vec<D> transposedMax(D d, hn::Vec<D>* v)
-{
-    for (std::size_t width = hn::MaxLanes(d); width > 1; width /= 2)
-        for (std::size_t j = 0; j < width / 2; ++j) {
-            const auto even = hn::ConcatEven(d, v[2 * j + 1], v[2 * j]);
-            const auto odd = hn::ConcatOdd(d, v[2 * j + 1], v[2 * j]);
-            v[j] = Min ? hn::Min(even, odd) : hn::Max(even, odd);
-        }
-    return v[0];
-}
 
 /// Blocks of whole vectors that tile their rows: block g starts at g·groupSize.
 HWY_INLINE bool tiledBlocks(const FakeQuantPlan& plan)
@@ -1170,6 +1157,29 @@ template<bool Divide> struct UnclippedTableBin32Element {
 };
 #endif
 
+/// ggml Q4_0/Q5_0 (ElementKind::GgmlOffset): trunc(v + offset) clamped to qmax, less the bias, times the
+/// scale. w = v + offset is in [0, 128) for the blocks the plan admits, where the truncation is the
+/// reference's int8 conversion.
+template<bool Divide> struct GgmlOffsetElement {
+    explicit GgmlOffsetElement(const FakeQuantPlan& plan)
+        : offset(hn::Set(DF(), plan.truncationOffset))
+        , top(hn::Set(DF(), static_cast<float>(plan.qmax)))
+        , bias(hn::Set(DF(), plan.truncationOffset - 0.5f))
+    {
+    }
+
+    HWY_INLINE VF operator()(VF x, const ParamVectors& p, MF& clip) const
+    {
+        const VF truncated = hn::Trunc(hn::Add(scaled<Divide>(x, p), offset));
+        clip = hn::Gt(truncated, top);
+        return hn::Mul(hn::Sub(hn::Min(truncated, top), bias), p.scale);
+    }
+
+    VF offset;
+    VF top;
+    VF bias;
+};
+
 /// x̂ of a vector by `element`, which may also track the run's range in `acc` (the unclipped elements).
 template<class Element>
 HWY_INLINE VF reconstruct(
@@ -1457,6 +1467,8 @@ ChunkErrorSums fakeQuantChunkScaled(const FakeQuantPlan& plan, const float* x, I
         if (TableSearchElement<Divide>::applies(plan))
             return fakeQuantChunkFinite(plan, TableSearchElement<Divide>(plan), x, begin, end);
         return fakeQuantChunkFinite(plan, TableElement<Divide>(plan), x, begin, end);
+    case ElementKind::GgmlOffset:
+        return fakeQuantChunkFinite(plan, GgmlOffsetElement<Divide>(plan), x, begin, end);
     }
     return {};
 }
@@ -1676,7 +1688,7 @@ const CpuKernels& simdKernels()
 std::vector<const CpuKernels*> simdKernelTargets()
 {
     std::vector<const CpuKernels*> targets;
-    for (const std::int64_t target : hwy::SupportedAndGeneratedTargets())
+    for (const std::int64_t target : generatedTargets())
         targets.push_back(HWY_DISPATCH_TABLE(TargetKernels)[dispatchIndex(target)]());
     return targets;
 }
