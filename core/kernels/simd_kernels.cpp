@@ -278,6 +278,8 @@ HWY_INLINE VI tiledBlockMaxima(const FakeQuantPlan& plan, const float* HWY_RESTR
         return tiledBlockMaximaOf<1>(blocks, plan.groupSize, vectors);
     case 2:
         return tiledBlockMaximaOf<2>(blocks, plan.groupSize, vectors);
+    case 4:
+        return tiledBlockMaximaOf<4>(blocks, plan.groupSize, vectors);
     default:
         return tiledBlockMaximaOf<0>(blocks, plan.groupSize, vectors);
     }
