@@ -13,25 +13,34 @@
 
 namespace qs::kernel_detail {
 
-/// ggml Q4_0/Q5_0 parameters of a block whose chosen value is `max` (see ggmlOffsetBlockParams); returns
-/// whether the block is usable.
-inline bool ggmlOffsetParamsOf(const FakeQuantPlan& plan, float max, GroupParams& out)
+/// Whether blockFakeQuantError takes ggml `format` as a fused pass: Q8_0 (ElementKind::Integer, ties away
+/// from zero, codes in [-128, 127]) and Q4_0/Q5_0 (ElementKind::GgmlOffset).
+inline bool ggmlFused(BlockFormat format)
 {
-    const float bias = plan.truncationOffset - 0.5f;
-    const float d = max / -bias;
+    return format == BlockFormat::GgmlQ8_0 || format == BlockFormat::GgmlQ4_0
+        || format == BlockFormat::GgmlQ5_0;
+}
+
+/// The block parameters of a ggmlFused format from the block's chosen value m (ggmlBlockParams), as
+/// quantizeGgmlBlock forms them: d = m / 127 (Q8_0), m / -8 (Q4_0), m / -16 (Q5_0); inverse = 1 / d (0 when
+/// d is 0); scale = fp16(d) (round to nearest even, overflow to ±Inf); Q8_0's low and high -128 and 127.
+/// Returns whether the block is usable for the fused element: d is 0 or at least FLT_MIN in magnitude. Then
+/// for every finite x of the block |fl(x·inverse)| <= B·(1 + 2^-21) with B = 127, 8 or 16 (d and its
+/// inverse are normal, each within half an ulp): Q8_0's rounded v stays within the int8 range, Q4_0/Q5_0's
+/// w within [0, 128), where the reference's int8 conversion does not wrap. A subnormal d can put v anywhere.
+inline bool ggmlParamsOf(BlockFormat format, float m, GroupParams& out)
+{
+    const bool q8 = format == BlockFormat::GgmlQ8_0;
+    const float d = q8 ? m / 127 : m / (format == BlockFormat::GgmlQ5_0 ? -16 : -8);
     const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
-    out = {f16ToF32(f32ToF16(d)), inverse, 0, 0, 0};
+    out = {f16ToF32(f32ToF16(d)), inverse, 0, q8 ? -128.0f : 0.0f, q8 ? 127.0f : 0.0f};
     const float magnitude = std::fabs(d);
     return magnitude == 0.0f || magnitude >= FLT_MIN;
 }
 
-/// ggml Q4_0/Q5_0 block parameters of the 32 values at `block`, as quantizeGgmlBlock forms them: max = the
-/// first x of largest |x| (NaN never taken, +0 when every |x| is 0), d = max / -bias (bias = offset - 1/2 of
-/// `plan`), inverse = 1 / d (0 when d is 0), scale = fp16(d) (round to nearest even, overflow to ±Inf).
-/// Returns whether the block is usable for the GgmlOffset element: d is 0 or at least FLT_MIN in magnitude.
-/// Then for every finite x of the block |fl(x·inverse)| <= bias·(1 + 2^-21) (both d and its inverse are
-/// normal, each within half an ulp), so w stays within [0, 128); a subnormal d can put w anywhere.
-inline bool ggmlOffsetBlockParams(const FakeQuantPlan& plan, const float* block, GroupParams& out)
+/// ggmlParamsOf for the 32 values at `block`, whose chosen value is as quantizeGgmlBlock's: Q8_0 the largest
+/// |x|, Q4_0/Q5_0 the first x of largest |x| (NaN never taken, +0 when every |x| is 0).
+inline bool ggmlBlockParams(BlockFormat format, const float* block, GroupParams& out)
 {
     float amax = 0.0f;
     float max = 0.0f;
@@ -42,33 +51,32 @@ inline bool ggmlOffsetBlockParams(const FakeQuantPlan& plan, const float* block,
             max = block[j];
         }
     }
-    return ggmlOffsetParamsOf(plan, max, out);
+    return ggmlParamsOf(format, format == BlockFormat::GgmlQ8_0 ? amax : max, out);
 }
 
 /// One CPU implementation:
 /// - reconstructRange(r, begin, end, out) is r.reconstruct(begin, end, out), the same x̂ bit for bit and the
 ///   same clipped count;
-/// - offsetBlockParams(plan, x, first, last, out), for Q4_0/Q5_0 (`plan`: ElementKind::GgmlOffset, the Row
-///   pattern of blocks of 32 that tile their rows) on blocks [first, last) whose x are all finite: out[g -
-///   first] as ggmlOffsetBlockParams gives it for every block; returns whether every block is usable.
-///   Anything where some x is NaN or ±Inf.
+/// - blockParams(format, x, first, last, out), for a ggmlFused format on the blocks [first, last) of 32
+///   (block g at x + 32·g) whose x are all finite: out[g - first] as ggmlBlockParams gives it for every
+///   block; returns whether every block is usable. Anything where some x is NaN or ±Inf.
 struct CpuGgmlBlocks {
     const char* target = "";
     std::int64_t (*reconstructRange)(
         const BlockReconstruction& reconstruction, std::int64_t begin, std::int64_t end, float* out)
         = nullptr;
-    bool (*offsetBlockParams)(
-        const FakeQuantPlan& plan, const float* x, std::int64_t first, std::int64_t last, GroupParams* out)
+    bool (*blockParams)(
+        BlockFormat format, const float* x, std::int64_t first, std::int64_t last, GroupParams* out)
         = nullptr;
 };
 
-/// CpuGgmlBlocks::offsetBlockParams one block at a time.
-inline bool ggmlOffsetBlockRange(
-    const FakeQuantPlan& plan, const float* x, std::int64_t first, std::int64_t last, GroupParams* out)
+/// CpuGgmlBlocks::blockParams one block at a time.
+inline bool ggmlBlockRange(
+    BlockFormat format, const float* x, std::int64_t first, std::int64_t last, GroupParams* out)
 {
     bool usable = true;
     for (std::int64_t g = first; g < last; ++g)
-        usable &= ggmlOffsetBlockParams(plan, x + g * 32, out[g - first]);
+        usable &= ggmlBlockParams(format, x + g * 32, out[g - first]);
     return usable;
 }
 

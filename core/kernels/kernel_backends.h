@@ -72,7 +72,7 @@ struct HistogramPlan {
 /// GgmlOffset is ggml's Q4_0/Q5_0 element (quant/block_ggml.cpp): w = fl(v + offset) with offset =
 /// FakeQuantPlan::truncationOffset (8.5, 16.5), t = trunc(w), x̂ = (min(t, qmax) - bias)·scale with bias =
 /// offset - 1/2; the element clips when t > qmax. Defined for w in [0, 128), where the reference's int8
-/// conversion does not wrap: ggmlOffsetBlockParams admits only blocks whose scale keeps every w there.
+/// conversion does not wrap: ggmlParamsOf admits only blocks whose scale keeps every w there.
 enum class ElementKind { Integer, Minifloat, Table, GgmlOffset };
 enum class GroupPattern { Single, Channel, Row };
 

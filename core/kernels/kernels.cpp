@@ -855,15 +855,24 @@ std::string blockFakeQuantErrorUnsupported(const Scheme& scheme)
 
 namespace {
 
-/// ggml Q4_0 and Q5_0 as a fused pass (ElementKind::GgmlOffset), with no group parameters yet: one row of
-/// blocks of 32 per row of the tensor.
-FakeQuantPlan ggmlOffsetPlan(const Shape& shape, BlockFormat format)
+/// A ggmlFused format as a fused pass, with no group parameters yet: one row of blocks of 32 per row of the
+/// tensor.
+FakeQuantPlan ggmlFusedPlan(const Shape& shape, BlockFormat format)
 {
     FakeQuantPlan plan;
-    const bool five = format == BlockFormat::GgmlQ5_0;
-    plan.kind = ElementKind::GgmlOffset;
-    plan.qmax = five ? 31 : 15;
-    plan.truncationOffset = five ? 16.5f : 8.5f;
+    if (format == BlockFormat::GgmlQ8_0) {
+        // std::round of v, which stays within ±127.5 in a usable block (ggmlParamsOf).
+        plan.kind = ElementKind::Integer;
+        plan.tiesAway = true;
+        plan.qmin = -128;
+        plan.qmax = 127;
+        plan.unclippedBound = std::nextafter(127.5f, 0.0f);
+    } else {
+        const bool five = format == BlockFormat::GgmlQ5_0;
+        plan.kind = ElementKind::GgmlOffset;
+        plan.qmax = five ? 31 : 15;
+        plan.truncationOffset = five ? 16.5f : 8.5f;
+    }
     plan.pattern = GroupPattern::Row;
     plan.elementCount = shapeElementCount(shape);
     plan.rowLength = shape.empty() ? 1 : shape.back();
@@ -872,8 +881,8 @@ FakeQuantPlan ggmlOffsetPlan(const Shape& shape, BlockFormat format)
     return plan;
 }
 
-/// ggml blocks, chunk by chunk. Q4_0 and Q5_0 chunks of finite x whose blocks are all usable
-/// (ggmlOffsetBlockParams) take the fused pass; the others, and the other formats, have x̂ made by the
+/// ggml blocks, chunk by chunk. Chunks of a ggmlFused format whose x are finite and whose blocks are all
+/// usable (ggmlParamsOf) take the fused pass; the others, and the other formats, have x̂ made by the
 /// backend's block reconstruction (ggml_block_backends.h: the quantizer's own per-block code, or the same
 /// arithmetic a vector at a time) into a chunk buffer, then the backend's error accumulation over (x, x̂).
 ErrorSums ggmlBlockError(
@@ -882,9 +891,9 @@ ErrorSums ggmlBlockError(
     const BlockReconstruction reconstruction = BlockReconstruction::prepare(values, shape, scheme);
     const CpuKernels& kernels = cpuKernels(backend);
     const CpuGgmlBlocks& blocks = backend == Backend::Scalar ? scalarGgmlBlocks() : simdGgmlBlocks();
-    const bool fused
-        = scheme.blockFormat == BlockFormat::GgmlQ4_0 || scheme.blockFormat == BlockFormat::GgmlQ5_0;
-    const FakeQuantPlan plan = fused ? ggmlOffsetPlan(shape, scheme.blockFormat) : FakeQuantPlan {};
+    const BlockFormat format = scheme.blockFormat;
+    const bool fused = ggmlFused(format);
+    const FakeQuantPlan plan = fused ? ggmlFusedPlan(shape, format) : FakeQuantPlan {};
     const auto n = static_cast<I>(values.size());
     std::vector<ChunkErrorSums> perChunk(static_cast<std::size_t>(chunkCount(n)));
     forEachThreadRange(chunkCount(n), kernelThreads(threads), [&](int, I first, I last) {
@@ -898,8 +907,8 @@ ErrorSums ggmlBlockError(
                 // Chunks hold whole blocks: kKernelChunk and the row length are multiples of 32.
                 local.groupBase = begin / local.groupSize;
                 local.groups.resize(static_cast<std::size_t>((end - begin) / local.groupSize));
-                if (blocks.offsetBlockParams(
-                        local, values.data(), local.groupBase, end / local.groupSize, local.groups.data())) {
+                if (blocks.blockParams(
+                        format, values.data(), local.groupBase, end / local.groupSize, local.groups.data())) {
                     local.reconstructionFinite = std::all_of(local.groups.begin(), local.groups.end(),
                         [](const GroupParams& p) { return isFiniteFloat(p.scale); });
                     chunk = chunkSums(kernels, local, values.data(), c);

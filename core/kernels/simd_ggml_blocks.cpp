@@ -267,63 +267,73 @@ template<BlockFormat F> I wholeBlocks(const BlockReconstruction& reconstruction,
     return clipped;
 }
 
-/// CpuGgmlBlocks::offsetBlockParams: kF blocks at a time from their largest and smallest x, reduced in
-/// registers (transposedMax). The first x of largest |x| is the largest x where that is |x| and no other x
-/// is -|x|, and the smallest x where that is -|x| and no other x is |x|; a block holding both takes
-/// ggmlOffsetBlockParams, as do the blocks past the last whole kF. Float min and max are exact on finite x
-/// (a -0 that one of them keeps instead of +0 only matters when |x| is 0 throughout, which gives +0).
-bool OffsetBlockParams(
-    const FakeQuantPlan& plan, const float* HWY_RESTRICT x, I first, I last, GroupParams* out)
+/// CpuGgmlBlocks::blockParams: kF blocks at a time from their largest and smallest x, reduced in registers
+/// (transposedMax). Q8_0's largest |x| is the larger of the largest x and minus the smallest. For Q4_0/Q5_0
+/// the first x of largest |x| is the largest x where that is |x| and no other x is -|x|, and the smallest x
+/// where that is -|x| and no other x is |x|; a block holding both takes ggmlBlockParams, as do the blocks
+/// past the last whole kF. Float min and max are exact on finite x (a -0 that one of them keeps instead of
+/// +0 only matters when |x| is 0 throughout, which gives +0).
+template<bool Q8>
+bool blockParamsOf(BlockFormat format, const float* HWY_RESTRICT x, I first, I last, GroupParams* out)
 {
     const DF df;
     const auto lanes = static_cast<I>(kF);
     const VF zero = hn::Zero(df);
     const VF one = hn::Set(df, 1.0f);
-    // max / -bias as a product: 1 / bias is a power of two, so both round the same exact quotient.
-    const VF factor = hn::Set(df, -1.0f / (plan.truncationOffset - 0.5f));
+    // m / -8 and m / -16 as products: 1/8 and 1/16 are exact, so both round the same exact quotient.
+    const VF factor = hn::Set(df, format == BlockFormat::GgmlQ5_0 ? -1.0f / 16 : -1.0f / 8);
     const VF smallestNormal = hn::Set(df, FLT_MIN);
+    const float low = Q8 ? -128.0f : 0.0f;
+    const float high = Q8 ? 127.0f : 0.0f;
     HWY_ALIGN float scales[kF];
     HWY_ALIGN float inverses[kF];
     bool usable = true;
     I g = first;
     for (; g + lanes <= last; g += lanes) {
-        VF high[kF];
-        VF low[kF];
+        VF largest[kF];
+        VF smallest[kF];
         for (I k = 0; k < lanes; ++k) {
             const float* block = x + (g + k) * kBlock;
-            high[k] = low[k] = hn::LoadU(df, block);
+            largest[k] = smallest[k] = hn::LoadU(df, block);
             for (I v = 1; v < kVectors; ++v) {
                 const VF value = hn::LoadU(df, block + v * kF);
-                high[k] = hn::Max(high[k], value);
-                low[k] = hn::Min(low[k], value);
+                largest[k] = hn::Max(largest[k], value);
+                smallest[k] = hn::Min(smallest[k], value);
             }
         }
-        const VF highest = transposedMax(df, high);
-        const VF lowest = transposedMax<true>(df, low);
+        const VF highest = transposedMax(df, largest);
+        const VF lowest = transposedMax<true>(df, smallest);
         const VF amax = hn::Max(highest, hn::Neg(lowest));
         const auto positive = hn::Eq(highest, amax);
         const auto nonzero = hn::Ne(amax, zero);
-        const VF max = hn::IfThenElseZero(nonzero, hn::IfThenElse(positive, amax, hn::Neg(amax)));
-        const VF d = hn::Mul(max, factor);
+        const VF d = Q8
+            ? hn::Div(amax, hn::Set(df, 127.0f))
+            : hn::Mul(hn::IfThenElseZero(nonzero, hn::IfThenElse(positive, amax, hn::Neg(amax))), factor);
         const auto dNonzero = hn::Ne(d, zero);
         usable = usable && hn::AllTrue(df, hn::Or(hn::Not(dNonzero), hn::Ge(hn::Abs(d), smallestNormal)));
         hn::Store(fp16Round(d), df, scales);
         hn::Store(hn::IfThenElseZero(dNonzero, hn::Div(one, d)), df, inverses);
         GroupParams* params = out + (g - first);
         for (std::size_t k = 0; k < kF; ++k)
-            params[k] = {scales[k], inverses[k], 0, 0.0f, 0.0f};
+            params[k] = {scales[k], inverses[k], 0, low, high};
         const auto both = hn::And(hn::And(positive, hn::Eq(lowest, hn::Neg(amax))), nonzero);
-        if (!hn::AllFalse(df, both)) {
+        if (!Q8 && !hn::AllFalse(df, both)) {
             const DI di;
             HWY_ALIGN std::int32_t bothSigns[kF];
             hn::Store(hn::VecFromMask(di, hn::RebindMask(di, both)), di, bothSigns);
             for (std::size_t k = 0; k < kF; ++k)
                 if (bothSigns[k] != 0)
-                    usable = ggmlOffsetBlockParams(plan, x + (g + static_cast<I>(k)) * kBlock, params[k])
-                        && usable;
+                    usable
+                        = ggmlBlockParams(format, x + (g + static_cast<I>(k)) * kBlock, params[k]) && usable;
         }
     }
-    return ggmlOffsetBlockRange(plan, x, g, last, out + (g - first)) && usable;
+    return ggmlBlockRange(format, x, g, last, out + (g - first)) && usable;
+}
+
+bool BlockParams(BlockFormat format, const float* HWY_RESTRICT x, I first, I last, GroupParams* out)
+{
+    return format == BlockFormat::GgmlQ8_0 ? blockParamsOf<true>(format, x, first, last, out)
+                                           : blockParamsOf<false>(format, x, first, last, out);
 }
 
 I ReconstructRange(const BlockReconstruction& reconstruction, I begin, I end, float* out)
@@ -361,7 +371,7 @@ I ReconstructRange(const BlockReconstruction& reconstruction, I begin, I end, fl
 
 const CpuGgmlBlocks* TargetGgmlBlocks()
 {
-    static const CpuGgmlBlocks blocks {hwy::TargetName(HWY_TARGET), &ReconstructRange, &OffsetBlockParams};
+    static const CpuGgmlBlocks blocks {hwy::TargetName(HWY_TARGET), &ReconstructRange, &BlockParams};
     return &blocks;
 }
 
@@ -388,7 +398,7 @@ std::int64_t referenceRange(
 
 const CpuGgmlBlocks& scalarGgmlBlocks()
 {
-    static const CpuGgmlBlocks blocks {"scalar C++", &referenceRange, &ggmlOffsetBlockRange};
+    static const CpuGgmlBlocks blocks {"scalar C++", &referenceRange, &ggmlBlockRange};
     return blocks;
 }
 
