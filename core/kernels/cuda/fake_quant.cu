@@ -141,6 +141,17 @@ void buildTable(const NumberFormat& format, std::vector<std::int32_t>& threshold
     grid.highestKey = table.highestKey;
 }
 
+/// Whether BinnedTable's float compares order v as the keys of `thresholds` and of the grid's extremes do:
+/// they differ only at ±0, for a threshold key of +0 (-0 below it, +0 from it on) or a zero extreme. The
+/// extremes' values go to the grid.
+bool binsCompareAsFloats(const std::vector<std::int32_t>& thresholds, ElementGrid& grid)
+{
+    grid.lowestValue = kernel_detail::encoderKeyValue(grid.lowestKey);
+    grid.highestValue = kernel_detail::encoderKeyValue(grid.highestKey);
+    return std::find(thresholds.begin(), thresholds.end(), 0) == thresholds.end() && grid.lowestValue != 0
+        && grid.highestValue != 0;
+}
+
 /// The group pattern and lookup of a granularity's geometry over n elements.
 void groupLookup(const detail::GroupGeometry& g, I n, FakeQuantPlan& plan)
 {
@@ -270,9 +281,14 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
         grid.thresholds = plan.thresholds.get();
         grid.values = plan.values.get();
         grid.thresholdCount = static_cast<int>(thresholds.size());
-        if (installBins(grid, plan.bins, kernel_detail::tableBins(thresholds, kTableBins, 1), table.size(),
-                [&](std::size_t region) { return std::bit_cast<int>(table[region]); }))
-            plan.kind = ElementKind::BinnedTable;
+        if (binsCompareAsFloats(thresholds, grid)) {
+            kernel_detail::TableBins bins = kernel_detail::tableBins(thresholds, kTableBins, 1);
+            for (std::int32_t& threshold : bins.thresholds[0])
+                threshold = std::bit_cast<std::int32_t>(kernel_detail::encoderKeyValue(threshold));
+            if (installBins(grid, plan.bins, bins, table.size(),
+                    [&](std::size_t region) { return std::bit_cast<int>(table[region]); }))
+                plan.kind = ElementKind::BinnedTable;
+        }
         nonFiniteUnits(format, grid);
     } else {
         const auto& minifloat = std::get<MinifloatSpec>(format.spec);
