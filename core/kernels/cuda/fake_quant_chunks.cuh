@@ -30,6 +30,34 @@ inline constexpr int kLineFloats = 32; ///< floats per 128-byte line
 inline constexpr int kRunLines = static_cast<int>(kKernelRun) / kLineFloats;
 inline constexpr int kChunkBlocksPerSm = 3; ///< at most 80 registers per thread: 24 warps per SM
 
+/// Whether `kind` finds x̂ by a table lookup (bins or a search).
+__host__ __device__ constexpr bool lookupKind(ElementKind kind)
+{
+    return kind == ElementKind::Table || kind == ElementKind::BinnedTable
+        || kind == ElementKind::MagnitudeTable;
+}
+
+/// Whether the chunk kernel of (Kind, Pattern, Shift) loads each batch of x one batch ahead, into registers,
+/// before the arithmetic of the batch before it: for the batches of a whole run (whole-chunk groups, and
+/// groups of 8 rows or more) of the kinds that are not lookups. Otherwise a warp's loads are in flight only
+/// between its batches. The 16 registers more take 128 per thread, 16 warps per SM (chunkBlocksPerSm); H100,
+/// 1 GiB: int8 per tensor 0.418 -> 0.385 ms, per channel 0.417 -> 0.383, group 128 0.427 -> 0.407, FP8 E4M3
+/// per tensor 0.416 -> 0.382. Not for groups of 2 or 4 rows, whose group loads then wait in each batch
+/// (int8 group 32 0.450 -> 0.454 ms, FP4 group 32 0.447 -> 0.459), nor the table kinds (NF4 group 64 the
+/// same; with batches of 8 at 24 warps 0.440 -> 0.453).
+template<ElementKind Kind, GroupPattern Pattern, int Shift> __host__ __device__ constexpr bool loadsAhead()
+{
+    return !lookupKind(Kind)
+        && (Pattern == GroupPattern::WholeChunks || (Pattern == GroupPattern::Run && Shift == 3));
+}
+
+/// The chunk kernel's blocks per SM (its registers per thread: 65536 / (blocks · kBlockThreads)).
+template<ElementKind Kind, GroupPattern Pattern, int Shift>
+__host__ __device__ constexpr int chunkBlocksPerSm()
+{
+    return loadsAhead<Kind, Pattern, Shift>() ? 2 : kChunkBlocksPerSm;
+}
+
 /// The clip rule of the chunk kernel's pattern: the block patterns' references clip before rounding, General
 /// (which the block formats take when their scales come from before the pass) reads the grid's flag, and
 /// WholeChunks and Run clip after rounding (launchChunks checks that the plan agrees).
@@ -640,12 +668,10 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     // int8 group 64 0.439 -> 0.435). The table kinds keep batches of kBatch, whose bin lookups hold more
     // registers (NF4 group 64 0.501 -> 0.530 ms with a run per batch; group 128 0.509 -> 0.488 back at
     // kBatch), and so do other groups (a run's 16 loads per lane measured slower through the cursor's group
-    // lookups).
+    // lookups). Where loadsAhead says so, each batch's loads are issued one batch ahead.
     constexpr bool fixedRows = Pattern == GroupPattern::Run && Shift > 0;
-    constexpr bool tableKind = Kind == ElementKind::Table || Kind == ElementKind::BinnedTable
-        || Kind == ElementKind::MagnitudeTable;
     constexpr int batch
-        = Pattern == GroupPattern::WholeChunks || (fixedRows && !tableKind) ? kRunSteps : kBatch;
+        = Pattern == GroupPattern::WholeChunks || (fixedRows && !lookupKind(Kind)) ? kRunSteps : kBatch;
     static_assert(kRunSteps % batch == 0, "runs are whole batches");
     GroupCursor<Pattern> cursor(args, c);
     const I base = c * kChunk + lane;
@@ -678,6 +704,15 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     const int prefetchOffset = kPrefetchRuns * static_cast<int>(kKernelRun) + (kLineFloats - 1) * lane;
     if constexpr (staged)
         stage.copy(chunkStart, 0, lane);
+    constexpr bool pipelined = loadsAhead<Kind, Pattern, Shift>();
+    [[maybe_unused]] float ahead[pipelined ? batch : 1];
+    if constexpr (pipelined) {
+#pragma unroll
+        for (int j = 0; j < batch; ++j)
+            ahead[j] = __ldcs(x + base + j * kLanes);
+    }
+    // Two batches per iteration, so that `ahead` and v trade registers instead of copying.
+#pragma unroll(pipelined ? 2 : 1)
     for (int step = 0; step < kSteps; step += batch) {
         const I first = base + I(step) * kLanes;
         const int run = step / kRunSteps;
@@ -712,6 +747,15 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
 #pragma unroll
             for (int j = 0; j < batch; ++j)
                 v[j] = rows[j * kLanes];
+        } else if constexpr (pipelined) {
+#pragma unroll
+            for (int j = 0; j < batch; ++j)
+                v[j] = ahead[j];
+            if (step + batch < kSteps) {
+#pragma unroll
+                for (int j = 0; j < batch; ++j)
+                    ahead[j] = __ldcs(x + first + (batch + j) * kLanes);
+            }
         } else {
 #pragma unroll
             for (int j = 0; j < batch; ++j)
@@ -931,7 +975,7 @@ template<class LaneSums> __device__ ChunkSums chunkTotals(const LaneSums& acc, d
 /// them (completeSpans), without it totalKernel adds the chunk records afterwards (AfterChunks). The
 /// counts live only in the kernels that write x̂: a block tally's registers slowed the sums' kernels 3-5%.
 template<ElementKind Kind, GroupPattern Pattern, int Shift, bool Divide, bool Write>
-__global__ void __launch_bounds__(kBlockThreads, kChunkBlocksPerSm)
+__global__ void __launch_bounds__(kBlockThreads, (chunkBlocksPerSm<Kind, Pattern, Shift>()))
     chunkKernel(const float* __restrict__ x, I n, FakeQuantArgs args, ChunkSums* __restrict__ chunks,
         float* __restrict__ out, ChunkSums* __restrict__ total)
 {

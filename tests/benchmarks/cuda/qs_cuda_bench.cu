@@ -560,7 +560,8 @@ int main(int argc, char** argv)
             const qs::Shape shape {static_cast<std::int64_t>(values.size() / 4096), 4096};
             if (kernel.starts_with("pack ") || kernel.starts_with("unpack ")) {
                 const bool unpack = kernel.starts_with("unpack ");
-                const Packed& row = packedRow(kernel.substr(unpack ? 7 : 5));
+                const std::string rowName = kernel.substr(unpack ? 7 : 5);
+                const Packed& row = packedRow(rowName);
                 ms = qs::cudaTimePackedMs(unpack, values, shape, packedScheme(row), repeats);
             } else if (kernel.starts_with("blockfq ")) {
                 qs::Scheme scheme;
