@@ -38,17 +38,17 @@ __host__ __device__ constexpr bool lookupKind(ElementKind kind)
 }
 
 /// Whether the chunk kernel of (Kind, Pattern, Shift) loads each batch of x one batch ahead, into registers,
-/// before the arithmetic of the batch before it: for the batches of a whole run (whole-chunk groups, and
-/// groups of 8 rows or more) of the kinds that are not lookups. Otherwise a warp's loads are in flight only
-/// between its batches. The 16 registers more take 128 per thread, 16 warps per SM (chunkBlocksPerSm); H100,
-/// 1 GiB: int8 per tensor 0.418 -> 0.385 ms, per channel 0.417 -> 0.383, group 128 0.427 -> 0.407, FP8 E4M3
-/// per tensor 0.416 -> 0.382. Not for groups of 2 or 4 rows, whose group loads then wait in each batch
-/// (int8 group 32 0.450 -> 0.454 ms, FP4 group 32 0.447 -> 0.459), nor the table kinds (NF4 group 64 the
-/// same; with batches of 8 at 24 warps 0.440 -> 0.453).
+/// before the arithmetic of the batch before it (and, for groups of 2 or 4 rows, the batch's group scales
+/// too): for whole-chunk groups and groups of whole rows. Otherwise a warp's loads are in flight only between
+/// its batches. The registers this takes allow 16 warps per SM (chunkBlocksPerSm). H100, 1 GiB, interleaved
+/// medians of 15: int8 per tensor 0.418 -> 0.385 ms, per channel 0.417 -> 0.383, group 128 0.427 -> 0.407,
+/// FP8 E4M3 per tensor 0.416 -> 0.382; with the scales ahead, int8 group 32 0.449 -> 0.438, FP4 group 32
+/// 0.443 -> 0.436, NF4 group 64 0.439 -> 0.421 (without them, groups of 2 rows were slower: int8 group 32
+/// 0.450 -> 0.454). Not for the block patterns, which stage x in shared memory (MX at 16 warps per SM: 0.456
+/// -> 0.467 ms).
 template<ElementKind Kind, GroupPattern Pattern, int Shift> __host__ __device__ constexpr bool loadsAhead()
 {
-    return !lookupKind(Kind)
-        && (Pattern == GroupPattern::WholeChunks || (Pattern == GroupPattern::Run && Shift == 3));
+    return Pattern == GroupPattern::WholeChunks || (Pattern == GroupPattern::Run && Shift > 0);
 }
 
 /// The chunk kernel's blocks per SM (its registers per thread: 65536 / (blocks · kBlockThreads)).
@@ -711,7 +711,18 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         for (int j = 0; j < batch; ++j)
             ahead[j] = __ldcs(x + base + j * kLanes);
     }
-    // Two batches per iteration, so that `ahead` and v trade registers instead of copying.
+    constexpr int aheadQuads = pipelined && fixedRows && Shift < 3 ? batch / (1 << Shift) / 2 : 0;
+    [[maybe_unused]] float4 scalesAhead[aheadQuads > 0 ? aheadQuads : 1];
+    const auto loadScaleQuads = [&](int at, float4* q) {
+        const std::uint32_t row = static_cast<std::uint32_t>(c) * (kChunk / kLanes) + at;
+        const float4* quads = reinterpret_cast<const float4*>(args.scales + (row >> Shift));
+#pragma unroll
+        for (int k = 0; k < aheadQuads; ++k)
+            q[k] = __ldg(quads + k);
+    };
+    if constexpr (aheadQuads > 0)
+        loadScaleQuads(0, scalesAhead);
+        // Two batches per iteration, so that `ahead` and v trade registers instead of copying.
 #pragma unroll(pipelined ? 2 : 1)
     for (int step = 0; step < kSteps; step += batch) {
         const I first = base + I(step) * kLanes;
@@ -742,6 +753,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             }
         }
         float v[batch];
+        [[maybe_unused]] float4 scalesNow[aheadQuads > 0 ? aheadQuads : 1];
         if constexpr (staged) {
             const float* rows = stage.slot(run) + (step % kRunSteps) * kLanes + lane;
 #pragma unroll
@@ -751,10 +763,17 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
 #pragma unroll
             for (int j = 0; j < batch; ++j)
                 v[j] = ahead[j];
+            if constexpr (aheadQuads > 0) {
+#pragma unroll
+                for (int k = 0; k < aheadQuads; ++k)
+                    scalesNow[k] = scalesAhead[k];
+            }
             if (step + batch < kSteps) {
 #pragma unroll
                 for (int j = 0; j < batch; ++j)
                     ahead[j] = __ldcs(x + first + (batch + j) * kLanes);
+                if constexpr (aheadQuads > 0)
+                    loadScaleQuads(step + batch, scalesAhead);
             }
         } else {
 #pragma unroll
@@ -843,7 +862,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 const float4* quads = reinterpret_cast<const float4*>(scales);
 #pragma unroll
                 for (int k = 0; k < batch / rowsPerGroup; k += 2) {
-                    const float4 q = __ldg(quads + k / 2);
+                    const float4 q = aheadQuads > 0 ? scalesNow[k / 2] : __ldg(quads + k / 2);
                     groups[k] = {q.x, q.y, zeroPoints ? __ldg(zeroPoints + k) : 0.0f};
                     groups[k + 1] = {q.z, q.w, zeroPoints ? __ldg(zeroPoints + k + 1) : 0.0f};
                 }
