@@ -45,10 +45,12 @@ __host__ __device__ constexpr bool lookupKind(ElementKind kind)
 /// FP8 E4M3 per tensor 0.416 -> 0.382; with the scales ahead, int8 group 32 0.449 -> 0.438, FP4 group 32
 /// 0.443 -> 0.436, NF4 group 64 0.439 -> 0.421 (without them, groups of 2 rows were slower: int8 group 32
 /// 0.450 -> 0.454). Not for the block patterns, which stage x in shared memory (MX at 16 warps per SM: 0.456
-/// -> 0.467 ms).
+/// -> 0.467 ms), nor the bit rounding (ElementKind::Minifloat), whose long arithmetic needs the 24 warps more
+/// than the loads ahead (full runs: FP6 E2M3 per channel 0.657 -> 0.749 ms, FP4 group 32 0.678 -> 0.740).
 template<ElementKind Kind, GroupPattern Pattern, int Shift> __host__ __device__ constexpr bool loadsAhead()
 {
-    return Pattern == GroupPattern::WholeChunks || (Pattern == GroupPattern::Run && Shift > 0);
+    return Kind != ElementKind::Minifloat
+        && (Pattern == GroupPattern::WholeChunks || (Pattern == GroupPattern::Run && Shift > 0));
 }
 
 /// The chunk kernel's blocks per SM (its registers per thread: 65536 / (blocks · kBlockThreads)).
