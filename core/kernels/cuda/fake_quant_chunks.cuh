@@ -722,9 +722,10 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         for (int k = 0; k < aheadQuads; ++k)
             q[k] = __ldg(quads + k);
     };
-    if constexpr (aheadQuads > 0)
+    if constexpr (aheadQuads > 0) {
         loadScaleQuads(0, scalesAhead);
-        // Two batches per iteration, so that `ahead` and v trade registers instead of copying.
+    }
+    // Two batches per iteration, so that `ahead` and v trade registers instead of copying.
 #pragma unroll(pipelined ? 2 : 1)
     for (int step = 0; step < kSteps; step += batch) {
         const I first = base + I(step) * kLanes;
