@@ -233,7 +233,7 @@ __host__ __device__ inline std::uint32_t roundMinifloatBits(
 /// zero points, clamp bounds, all below 2^17) is exact in float, so the path needs no int conversion.
 struct GroupValues {
     float scale;
-    float inverse; ///< 1.0f / scale, computed on the host
+    float inverse; ///< 1.0f / scale (by the host, or on the device for FakeQuantArgs::rowScales)
     float zeroPoint;
 };
 
@@ -552,6 +552,11 @@ struct FakeQuantArgs {
     ElementGrid grid;
     GroupIndexer groups;
     const float2* scales = nullptr; ///< per group {scale, 1.0f / scale}: one load for both
+    /// GroupPattern::Run of 2 or 4 rows (GroupIndexer::rowShift 1 or 2: groups of 32 or 64), the kinds that
+    /// are not lookups: per group the scale alone, which the batches read instead of `scales` (4 bytes less
+    /// per group: 1/32 or 1/64 of x's bytes) and whose reciprocal they take by __frcp_rn (IEEE round to
+    /// nearest, as the host's 1.0f / scale).
+    const float* rowScales = nullptr;
     BlockRule blocks;
     const float* zeroPoints = nullptr; ///< null: every zero point is 0
     float single[3] = {1, 1, 0}; ///< GroupPattern::WholeChunks of one group: scale, inverse, zero point
@@ -570,6 +575,7 @@ struct FakeQuantPlan {
     I elementCount = 0;
     FakeQuantArgs args;
     DeviceBuffer<float2> scales;
+    DeviceBuffer<float> rowScales;
     DeviceBuffer<float> zeroPoints;
     DeviceBuffer<std::int32_t> thresholds;
     DeviceBuffer<float> values;

@@ -53,6 +53,16 @@ template<ElementKind Kind, GroupPattern Pattern, int Shift> __host__ __device__ 
         && (Pattern == GroupPattern::WholeChunks || (Pattern == GroupPattern::Run && Shift > 0));
 }
 
+/// Whether the chunk kernel of (Kind, Pattern, Shift) reads FakeQuantArgs::rowScales, the scales alone, and
+/// takes their reciprocals (groups of 32 and 64 but for the lookup kinds). H100, 1 GiB, interleaved medians
+/// of 15: int8 group 32 0.438 -> 0.417 ms, FP4 group 32 0.435 -> 0.417; NF4 group 64, whose lookups leave
+/// fewer instructions to spare, 0.426 -> 0.429, and so keeps the pairs.
+template<ElementKind Kind, GroupPattern Pattern, int Shift>
+__host__ __device__ constexpr bool readsRowScales()
+{
+    return Pattern == GroupPattern::Run && (Shift == 1 || Shift == 2) && !lookupKind(Kind);
+}
+
 /// The chunk kernel's blocks per SM (its registers per thread: 65536 / (blocks · kBlockThreads)).
 template<ElementKind Kind, GroupPattern Pattern, int Shift>
 __host__ __device__ constexpr int chunkBlocksPerSm()
@@ -713,16 +723,27 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         for (int j = 0; j < batch; ++j)
             ahead[j] = __ldcs(x + base + j * kLanes);
     }
-    constexpr int aheadQuads = pipelined && fixedRows && Shift < 3 ? batch / (1 << Shift) / 2 : 0;
-    [[maybe_unused]] float4 scalesAhead[aheadQuads > 0 ? aheadQuads : 1];
+    // Runs of 2 or 4 rows: a batch's rows lie in rowGroups groups from row >> Shift on. With args.rowScales,
+    // lane l reads the scale of group l % rowGroups of them, and the half-warp shares them by shuffles;
+    // otherwise (the lookup kinds) every lane reads every {scale, inverse} by 16-byte loads, two groups each.
+    constexpr int rowGroups = fixedRows && Shift < 3 ? batch >> Shift : 0;
+    constexpr bool byRowScales = readsRowScales<Kind, Pattern, Shift>();
+    const auto rowOf = [&](int at) { return static_cast<std::uint32_t>(c) * (kChunk / kLanes) + at; };
+    const auto loadRowScale = [&](int at) {
+        return __ldg(args.rowScales + (rowOf(at) >> Shift) + lane % (rowGroups > 0 ? rowGroups : 1));
+    };
+    constexpr int aheadQuads = pipelined && !byRowScales ? rowGroups / 2 : 0;
     const auto loadScaleQuads = [&](int at, float4* q) {
-        const std::uint32_t row = static_cast<std::uint32_t>(c) * (kChunk / kLanes) + at;
-        const float4* quads = reinterpret_cast<const float4*>(args.scales + (row >> Shift));
+        const float4* quads = reinterpret_cast<const float4*>(args.scales + (rowOf(at) >> Shift));
 #pragma unroll
         for (int k = 0; k < aheadQuads; ++k)
             q[k] = __ldg(quads + k);
     };
-    if constexpr (aheadQuads > 0) {
+    [[maybe_unused]] float rowScaleAhead = 0;
+    [[maybe_unused]] float4 scalesAhead[aheadQuads > 0 ? aheadQuads : 1];
+    if constexpr (pipelined && byRowScales) {
+        rowScaleAhead = loadRowScale(0);
+    } else if constexpr (aheadQuads > 0) {
         loadScaleQuads(0, scalesAhead);
     }
     // Two batches per iteration, so that `ahead` and v trade registers instead of copying.
@@ -756,6 +777,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
             }
         }
         float v[batch];
+        [[maybe_unused]] float rowScale = 0;
         [[maybe_unused]] float4 scalesNow[aheadQuads > 0 ? aheadQuads : 1];
         if constexpr (staged) {
             const float* rows = stage.slot(run) + (step % kRunSteps) * kLanes + lane;
@@ -766,6 +788,8 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
 #pragma unroll
             for (int j = 0; j < batch; ++j)
                 v[j] = ahead[j];
+            if constexpr (byRowScales)
+                rowScale = rowScaleAhead;
             if constexpr (aheadQuads > 0) {
 #pragma unroll
                 for (int k = 0; k < aheadQuads; ++k)
@@ -775,7 +799,9 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
 #pragma unroll
                 for (int j = 0; j < batch; ++j)
                     ahead[j] = __ldcs(x + first + (batch + j) * kLanes);
-                if constexpr (aheadQuads > 0)
+                if constexpr (byRowScales)
+                    rowScaleAhead = loadRowScale(step + batch);
+                else if constexpr (aheadQuads > 0)
                     loadScaleQuads(step + batch, scalesAhead);
             }
         } else {
@@ -800,6 +826,27 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 }
                 if constexpr (!nvfp4)
                     blockValues[j + 1] = blockValues[j];
+            }
+        }
+        // Runs of 2 or 4 rows: the batch's group values, before the branches below, in which the lanes of a
+        // DoubleLaneSums pass may part.
+        [[maybe_unused]] GroupValues rowGroupValues[rowGroups > 0 ? rowGroups : 1];
+        if constexpr (byRowScales) {
+            if constexpr (!pipelined)
+                rowScale = loadRowScale(step);
+            const float inverse = Divide ? 0.0f : __frcp_rn(rowScale);
+#pragma unroll
+            for (int k = 0; k < rowGroups; ++k)
+                rowGroupValues[k] = {__shfl_sync(half, rowScale, k, kLanes),
+                    Divide ? 0.0f : __shfl_sync(half, inverse, k, kLanes), 0.0f};
+        } else if constexpr (rowGroups > 0) {
+            static_assert(rowGroups % 2 == 0, "whole pairs of groups per batch");
+            const float4* quads = reinterpret_cast<const float4*>(args.scales + (rowOf(step) >> Shift));
+#pragma unroll
+            for (int k = 0; k < rowGroups; k += 2) {
+                const float4 q = aheadQuads > 0 ? scalesNow[k / 2] : __ldg(quads + k / 2);
+                rowGroupValues[k] = {q.x, q.y, 0.0f};
+                rowGroupValues[k + 1] = {q.z, q.w, 0.0f};
             }
         }
         bool finite = args.reconstructionFinite && runSafe;
@@ -849,31 +896,25 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
         } else if (fixedRows && finite) {
             // Runs of 2^s whole rows of 16 (GroupIndexer::rowShift; Shift is s, or 3 for any s >= 3): the
             // batch's rows (a run's 16, the table kinds' 8) start a group (row is a multiple of 8) and lie in
-            // the batch / 2^s groups from row >> s on (Shift 3: 2 groups of 8 rows or 1 longer one), loaded
-            // at offsets from one address, independent of each other (a cursor would wait for each in turn).
+            // the batch / 2^s groups from row >> s on (Shift 3: 2 groups of 8 rows or 1 longer one): Shift 1
+            // and 2 take rowGroupValues, Shift 3 loads them at offsets from one address, independent of each
+            // other (a cursor would wait for each in turn).
             constexpr int rowsPerGroup = Shift >= 3 ? 8 : 1 << Shift;
             const std::uint32_t row = static_cast<std::uint32_t>(c) * (kChunk / kLanes) + step;
             const std::uint32_t g0 = row >> (Shift >= 3 ? args.groups.rowShift : Shift);
-            const float2* scales = args.scales + g0;
             const float* zeroPoints = args.zeroPoints ? args.zeroPoints + g0 : nullptr;
             GroupValues groups[batch / rowsPerGroup];
             if constexpr (Shift < 3) {
-                // Groups g0, g0 + 1, ... side by side, g0 a multiple of the batch's even count of groups and
-                // args.scales a whole allocation: their scales by 16-byte loads, two groups each (int8 group
-                // 32 0.4616 -> 0.4459 ms with the run per batch, against 0.4544 with that alone).
-                static_assert((batch >> Shift) % 2 == 0, "whole pairs of groups per batch");
-                const float4* quads = reinterpret_cast<const float4*>(scales);
 #pragma unroll
-                for (int k = 0; k < batch / rowsPerGroup; k += 2) {
-                    const float4 q = aheadQuads > 0 ? scalesNow[k / 2] : __ldg(quads + k / 2);
-                    groups[k] = {q.x, q.y, zeroPoints ? __ldg(zeroPoints + k) : 0.0f};
-                    groups[k + 1] = {q.z, q.w, zeroPoints ? __ldg(zeroPoints + k + 1) : 0.0f};
+                for (int k = 0; k < rowGroups; ++k) {
+                    groups[k] = rowGroupValues[k];
+                    groups[k].zeroPoint = zeroPoints ? __ldg(zeroPoints + k) : 0.0f;
                 }
             } else {
 #pragma unroll
                 for (int k = 0; k < batch / rowsPerGroup; ++k) {
                     const std::uint32_t offset = ((row + 8 * k) >> args.groups.rowShift) - g0;
-                    const float2 scale = __ldg(scales + offset);
+                    const float2 scale = __ldg(args.scales + g0 + offset);
                     groups[k] = {scale.x, scale.y, zeroPoints ? __ldg(zeroPoints + offset) : 0.0f};
                 }
             }
