@@ -845,6 +845,9 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
                 rowGroupValues[k] = {__shfl_sync(half, rowScale, k, kLanes),
                     Divide ? 0.0f : __shfl_sync(half, inverse, k, kLanes), 0.0f};
         } else if constexpr (rowGroups > 0) {
+            // The batch's first group is a multiple of its even count of groups, and args.scales a whole
+            // allocation: the pairs are 16-byte aligned (int8 group 32 0.4616 -> 0.4459 ms with the run per
+            // batch, against 0.4544 with that alone).
             static_assert(rowGroups % 2 == 0, "whole pairs of groups per batch");
             const float4* quads = reinterpret_cast<const float4*>(args.scales + (rowOf(step) >> Shift));
 #pragma unroll
