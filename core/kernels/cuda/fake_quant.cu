@@ -344,8 +344,7 @@ FakeQuantPlan makeFakeQuantPlan(std::span<const float> values, const Shape& shap
     plan.zeroPoints = DeviceBuffer<float>::from(zeroPointValues);
     plan.args.scales = plan.scales.get();
     plan.args.zeroPoints = zeroPoints.empty() ? nullptr : plan.zeroPoints.get();
-    if (plan.pattern == GroupPattern::Run && !lookupKind(plan.kind)
-        && (plan.args.groups.rowShift == 1 || plan.args.groups.rowShift == 2)) {
+    if (readsRowScales(plan.kind, plan.pattern, plan.args.groups.rowShift)) {
         plan.rowScales = DeviceBuffer<float>::from(scales);
         plan.args.rowScales = plan.rowScales.get();
     }

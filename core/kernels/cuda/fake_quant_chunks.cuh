@@ -53,14 +53,14 @@ template<ElementKind Kind, GroupPattern Pattern, int Shift> __host__ __device__ 
         && (Pattern == GroupPattern::WholeChunks || (Pattern == GroupPattern::Run && Shift > 0));
 }
 
-/// Whether the chunk kernel of (Kind, Pattern, Shift) reads FakeQuantArgs::rowScales, the scales alone, and
-/// takes their reciprocals (groups of 32 and 64 but for the lookup kinds). H100, 1 GiB, interleaved medians
-/// of 15: int8 group 32 0.438 -> 0.417 ms, FP4 group 32 0.435 -> 0.417; NF4 group 64, whose lookups leave
-/// fewer instructions to spare, 0.426 -> 0.429, and so keeps the pairs.
-template<ElementKind Kind, GroupPattern Pattern, int Shift>
-__host__ __device__ constexpr bool readsRowScales()
+/// Whether the chunk kernel of `kind` and `pattern` with GroupIndexer::rowShift `rowShift` reads
+/// FakeQuantArgs::rowScales, the scales alone, and takes their reciprocals (groups of 32 and 64 but for the
+/// lookup kinds); makeFakeQuantPlan uploads them for those plans. H100, 1 GiB, interleaved medians of 15:
+/// int8 group 32 0.438 -> 0.417 ms, FP4 group 32 0.435 -> 0.417; NF4 group 64, whose lookups leave fewer
+/// instructions to spare, 0.426 -> 0.429, and so keeps the pairs.
+__host__ __device__ constexpr bool readsRowScales(ElementKind kind, GroupPattern pattern, unsigned rowShift)
 {
-    return Pattern == GroupPattern::Run && (Shift == 1 || Shift == 2) && !lookupKind(Kind);
+    return pattern == GroupPattern::Run && (rowShift == 1 || rowShift == 2) && !lookupKind(kind);
 }
 
 /// The chunk kernel's blocks per SM (its registers per thread: 65536 / (blocks · kBlockThreads)).
@@ -727,7 +727,7 @@ __device__ void processChunk(const float* __restrict__ x, I n, I c, int lane, co
     // lane l reads the scale of group l % rowGroups of them, and the half-warp shares them by shuffles;
     // otherwise (the lookup kinds) every lane reads every {scale, inverse} by 16-byte loads, two groups each.
     constexpr int rowGroups = fixedRows && Shift < 3 ? batch >> Shift : 0;
-    constexpr bool byRowScales = readsRowScales<Kind, Pattern, Shift>();
+    constexpr bool byRowScales = readsRowScales(Kind, Pattern, Shift);
     const auto rowOf = [&](int at) { return static_cast<std::uint32_t>(c) * (kChunk / kLanes) + at; };
     const auto loadRowScale = [&](int at) {
         return __ldg(args.rowScales + (rowOf(at) >> Shift) + lane % (rowGroups > 0 ? rowGroups : 1));
